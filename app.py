@@ -1,0 +1,61 @@
+"""Ringround: entry point. Page config, start-up checks, and role-based navigation.
+
+A page that is not in the list handed to st.navigation cannot be reached by URL or
+switch_page, so the lists below are the access control for pages; each organiser page also
+calls require_organiser() as a second lock.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.users import organiser_exists
+from pages import _ui
+
+st.set_page_config(page_title="Ringround", page_icon="☎️", layout="wide")
+
+rt = _ui.runtime()
+
+SETUP = st.Page("pages/setup.py", title="Set up Ringround", icon="🚀", url_path="setup")
+LOGIN = st.Page("pages/login.py", title="Sign in", icon="🔑", url_path="login", default=True)
+REGISTER = st.Page("pages/register.py", title="Join with an invite", icon="✉️", url_path="join")
+RESET = st.Page("pages/reset_password.py", title="Reset password", icon="🔁", url_path="reset")
+
+CALLING = st.Page("pages/calling.py", title="Calling", icon="📞", url_path="calling")
+MY_STATS = st.Page("pages/my_stats.py", title="My calls", icon="📈", url_path="my-calls")
+ACCOUNT = st.Page("pages/account.py", title="My account", icon="👤", url_path="account")
+
+DASHBOARD = st.Page("pages/dashboard.py", title="Dashboard", icon="📊", url_path="dashboard")
+CAMPAIGNS = st.Page("pages/campaigns.py", title="Campaigns", icon="📣", url_path="campaigns")
+IMPORT = st.Page("pages/contacts_import.py", title="Import contacts", icon="📥",
+                 url_path="import")
+TARGETING = st.Page("pages/targeting.py", title="Targeting", icon="🎯", url_path="targeting")
+CONTACTS = st.Page("pages/contacts.py", title="Contacts", icon="🗂️", url_path="contacts")
+EXPORTS = st.Page("pages/exports.py", title="Exports", icon="📤", url_path="exports")
+TEAM = st.Page("pages/team.py", title="Team", icon="👥", url_path="team")
+SETTINGS = st.Page("pages/settings.py", title="Settings", icon="⚙️", url_path="settings")
+
+with rt.database.session() as session:
+    first_run = not organiser_exists(session=session)
+
+user = None if first_run else _ui.current_user()
+
+if first_run:
+    pages: list | dict = [SETUP]
+elif user is None:
+    pages = [LOGIN, REGISTER, RESET]
+elif user.is_organiser:
+    pages = {
+        "Campaign day": [DASHBOARD, CALLING, MY_STATS],
+        "Prepare": [CAMPAIGNS, IMPORT, TARGETING, CONTACTS],
+        "Manage": [TEAM, EXPORTS, SETTINGS, ACCOUNT],
+    }
+else:
+    pages = [CALLING, MY_STATS, ACCOUNT]
+
+if rt.settings.demo:
+    st.sidebar.caption("Demo mode: sample data only; do not load real members' details.")
+if user is not None:
+    st.sidebar.caption(f"Signed in as **{user.name}** ({user.role})")
+
+st.navigation(pages).run()

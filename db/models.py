@@ -1,0 +1,451 @@
+"""Every table Ringround stores, in one module.
+
+Conventions:
+- Times are timezone-aware UTC (`UTCDateTime`); convert to a campaign's zone only for display
+  and calling-hours rules (core/calling_hours.py).
+- Phones are E.164 strings (`+447400123456`). Never log them.
+- Enumerations are short strings with the allowed values named in `*_VALUES` tuples, so that the
+  schema stays identical on SQLite and PostgreSQL and migrations stay trivial.
+- Indexes are chosen for the two hot paths: claiming the next contact (queueentry) and the
+  dashboard aggregates (callattempt, surveyanswer). See the comments beside each.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Store aware datetimes as naive UTC; hand back aware UTC on both backends.
+
+    SQLite has no time zone type, and comparing naive with aware datetimes raises, so the
+    conversion lives in one place instead of at every call site.
+    """
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column; use datetime.now(UTC)")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # raw SQL on SQLite can hand back the stored text
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+def _created() -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+def _json(default: Any) -> Any:
+    factory = (lambda: dict(default)) if isinstance(default, dict) else (lambda: list(default))
+    return Field(default_factory=factory, sa_type=sa.JSON, nullable=False)
+
+
+# --------------------------------------------------------------------------------------------
+# People who use Ringround
+# --------------------------------------------------------------------------------------------
+
+ROLE_VALUES = ("organiser", "volunteer")
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True, index=True)
+    name: str = Field(max_length=200)
+    email: str = Field(max_length=320, unique=True, index=True)
+    password_hash: str = Field(max_length=200)
+    role: str = Field(default="volunteer", max_length=16)  # ROLE_VALUES
+    # The volunteer's own phone, for Twilio to ring them; never shown to contacts.
+    phone: str | None = Field(default=None, max_length=20)
+    phone_verified: bool = Field(default=False)
+    active: bool = Field(default=True)
+    failed_logins: int = Field(default=0)
+    locked_at: datetime | None = _ts()
+    # Bumped to end every open session of this user (logout everywhere, deactivation).
+    session_epoch: int = Field(default=0)
+    created_at: datetime = _created()
+    last_login_at: datetime | None = _ts()
+
+
+class Invite(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    # sha256 of the token in the link; the token itself is shown once and never stored.
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    label: str = Field(default="", max_length=200)
+    campaign_id: int | None = Field(default=None, foreign_key="campaign.id", ondelete="SET NULL")
+    created_by_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    created_at: datetime = _created()
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    max_uses: int = Field(default=50)
+    uses: int = Field(default=0)
+    revoked: bool = Field(default=False)
+
+
+class PasswordReset(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    user_id: int = Field(foreign_key="user.id", ondelete="CASCADE", index=True)
+    created_by_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    created_at: datetime = _created()
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    used_at: datetime | None = _ts()
+
+
+class PhoneVerification(SQLModel, table=True):
+    """An SMS code that proves a volunteer owns the phone Twilio will ring."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", ondelete="CASCADE", index=True)
+    phone: str = Field(max_length=20)
+    code_hash: str = Field(max_length=64)
+    created_at: datetime = _created()
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    attempts: int = Field(default=0)
+    verified_at: datetime | None = _ts()
+
+
+# --------------------------------------------------------------------------------------------
+# The people we call
+# --------------------------------------------------------------------------------------------
+
+PHONE_TYPE_VALUES = ("mobile", "landline", "other")
+
+
+class Contact(SQLModel, table=True):
+    __table_args__ = (
+        sa.Index("ix_contact_constituency_ward", "constituency", "ward"),
+        sa.Index("ix_contact_last_name_first_name", "last_name", "first_name"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    # E.164; the natural key. Two people on one landline are one contact, called once.
+    phone: str = Field(max_length=20, unique=True)
+    phone_type: str = Field(default="other", max_length=10)  # PHONE_TYPE_VALUES
+    # Further numbers for the same person (E.164), the preferred one being `phone`.
+    other_phones: list[str] = _json([])
+    first_name: str = Field(default="", max_length=200)
+    last_name: str = Field(default="", max_length=200)
+    email: str = Field(default="", max_length=320)
+    postcode: str = Field(default="", max_length=16)
+    constituency: str = Field(default="", max_length=120)
+    ward: str = Field(default="", max_length=120)
+    membership_number: str = Field(default="", max_length=64)
+    # Comma-wrapped (",nhs,member,") so that `LIKE '%,nhs,%'` matches whole tags on both backends.
+    tags: str = Field(default="", max_length=2000)
+    # Registered with the Telephone Preference Service: not called unless a consenting member.
+    tps: bool = Field(default=False)
+    consenting_member: bool = Field(default=False)
+    # A volunteer reported the number as wrong; it is not queued again.
+    bad_number: bool = Field(default=False)
+    # Columns from imports that map to no field above, kept for targeting and script merge.
+    custom: dict[str, Any] = _json({})
+    import_batch_id: int | None = Field(
+        default=None, foreign_key="importbatch.id", ondelete="SET NULL", index=True
+    )
+    last_contacted_at: datetime | None = _ts()
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+SUPPRESSION_SOURCE_VALUES = ("outcome", "organiser", "import", "sms_stop", "erasure")
+
+
+class Suppression(SQLModel, table=True):
+    """The do-not-call list. Keyed by number, so it outlives every contact and re-import."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    phone: str = Field(max_length=20, unique=True)
+    reason: str = Field(default="", max_length=500)
+    source: str = Field(default="organiser", max_length=16)  # SUPPRESSION_SOURCE_VALUES
+    created_by_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    created_at: datetime = _created()
+
+
+# --------------------------------------------------------------------------------------------
+# Imports
+# --------------------------------------------------------------------------------------------
+
+IMPORT_STATUS_VALUES = ("running", "done", "failed", "undone")
+DUPLICATE_POLICY_VALUES = ("update_empty", "overwrite", "skip")
+
+
+class ImportBatch(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    filename: str = Field(max_length=300)
+    created_by_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    created_at: datetime = _created()
+    finished_at: datetime | None = _ts()
+    status: str = Field(default="running", max_length=16)  # IMPORT_STATUS_VALUES
+    encoding: str = Field(default="", max_length=32)
+    delimiter: str = Field(default="", max_length=4)
+    mapping: dict[str, Any] = _json({})
+    duplicate_policy: str = Field(default="update_empty", max_length=16)
+    # The accounting: inserted + updated + merged + rejected == total_rows, always.
+    total_rows: int = Field(default=0)
+    inserted: int = Field(default=0)
+    updated: int = Field(default=0)
+    merged: int = Field(default=0)
+    rejected: int = Field(default=0)
+    suppressed: int = Field(default=0)  # of the accepted rows, how many are on the do-not-call list
+    seconds: float = Field(default=0.0)
+    error: str = Field(default="", max_length=2000)
+    undone_at: datetime | None = _ts()
+
+
+class ImportRejection(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    batch_id: int = Field(foreign_key="importbatch.id", ondelete="CASCADE", index=True)
+    row_number: int
+    reason: str = Field(max_length=500)
+    raw: dict[str, Any] = _json({})
+
+
+class ImportChange(SQLModel, table=True):
+    """What an import overwrote on an existing contact, so that undoing the batch can put it back."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    batch_id: int = Field(foreign_key="importbatch.id", ondelete="CASCADE", index=True)
+    contact_id: int = Field(foreign_key="contact.id", ondelete="CASCADE", index=True)
+    before: dict[str, Any] = _json({})
+
+
+# --------------------------------------------------------------------------------------------
+# Campaigns
+# --------------------------------------------------------------------------------------------
+
+CAMPAIGN_STATUS_VALUES = ("draft", "active", "paused", "closed")
+DIALER_VALUES = ("tel", "twilio", "fake")
+
+
+def default_calling_window() -> dict[str, list[str]]:
+    """09:00-21:00 every day; keys are ISO weekdays 0=Monday..6=Sunday."""
+    return {str(day): ["09:00", "21:00"] for day in range(7)}
+
+
+class Campaign(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    description: str = Field(default="", max_length=2000)
+    # Markdown with {merge_fields}; rendered escaped (core/script.py).
+    script: str = Field(default="", sa_type=sa.Text)
+    status: str = Field(default="draft", max_length=16)  # CAMPAIGN_STATUS_VALUES
+    timezone: str = Field(default="Europe/London", max_length=64)
+    calling_window: dict[str, list[str]] = Field(
+        default_factory=default_calling_window, sa_type=sa.JSON, nullable=False
+    )
+    caller_id: str = Field(default="", max_length=20)
+    dialer: str = Field(default="tel", max_length=16)  # DIALER_VALUES
+    max_attempts: int = Field(default=3)
+    lease_minutes: int = Field(default=10)
+    # How long a volunteer's callback stays theirs after its time before others may take it.
+    callback_grace_minutes: int = Field(default=60)
+    # When false, only members (CampaignMember) may call it.
+    open_to_all: bool = Field(default=True)
+    leaderboard_visible: bool = Field(default=True)
+    # The answer that makes a contact a recruit, e.g. {"question_id": 3, "value": "Yes"}.
+    recruit_rule: dict[str, Any] = _json({})
+    sms_template: str = Field(default="", max_length=1600)
+    created_by_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class CampaignMember(SQLModel, table=True):
+    campaign_id: int = Field(foreign_key="campaign.id", ondelete="CASCADE", primary_key=True)
+    user_id: int = Field(foreign_key="user.id", ondelete="CASCADE", primary_key=True)
+
+
+OUTCOME_BEHAVIOUR_VALUES = ("final", "retry", "callback", "wrong_number", "do_not_call")
+
+
+class Outcome(SQLModel, table=True):
+    """One button on the calling page, with what it does to the queue."""
+
+    __table_args__ = (sa.UniqueConstraint("campaign_id", "code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", ondelete="CASCADE", index=True)
+    code: str = Field(max_length=40)
+    label: str = Field(max_length=100)
+    behaviour: str = Field(default="final", max_length=16)  # OUTCOME_BEHAVIOUR_VALUES
+    retry_after_hours: float = Field(default=0)
+    is_conversation: bool = Field(default=False)
+    is_completion: bool = Field(default=False)
+    position: int = Field(default=0)
+    active: bool = Field(default=True)
+
+
+QUESTION_KIND_VALUES = ("single", "multi", "yes_no", "scale", "text")
+
+
+class SurveyQuestion(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", ondelete="CASCADE", index=True)
+    position: int = Field(default=0)
+    text: str = Field(max_length=500)
+    kind: str = Field(default="single", max_length=16)  # QUESTION_KIND_VALUES
+    options: list[str] = _json([])
+    required: bool = Field(default=False)
+    active: bool = Field(default=True)
+
+
+# --------------------------------------------------------------------------------------------
+# The call queue and what happened on each call
+# --------------------------------------------------------------------------------------------
+
+QUEUE_STATUS_VALUES = ("fresh", "retry", "callback", "leased", "done", "excluded")
+
+
+class QueueEntry(SQLModel, table=True):
+    """One contact in one campaign's queue.
+
+    Claimable rows, each found by its own index seek (core/queue.py):
+    - status='callback' with callback_owner_id = me and due_at <= now (mine first);
+    - status='retry' and due_at <= now; status='callback' and release_at <= now (owner gone);
+      status='leased' and due_at (= lease expiry) <= now (a tab closed, a laptop asleep);
+    - status='fresh', by priority.
+    """
+
+    __table_args__ = (
+        sa.UniqueConstraint("campaign_id", "contact_id"),
+        sa.Index("ix_queue_claim_due", "campaign_id", "status", "due_at"),
+        sa.Index("ix_queue_claim_fresh", "campaign_id", "status", "priority", "id"),
+        sa.Index("ix_queue_callback_owner", "campaign_id", "callback_owner_id", "status", "due_at"),
+        sa.Index("ix_queue_release", "campaign_id", "status", "release_at"),
+        sa.Index("ix_queue_claimed_by", "claimed_by_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", ondelete="CASCADE")
+    contact_id: int = Field(foreign_key="contact.id", ondelete="CASCADE", index=True)
+    status: str = Field(default="fresh", max_length=16)  # QUEUE_STATUS_VALUES
+    # Higher is called sooner.
+    priority: int = Field(default=0)
+    attempts: int = Field(default=0)
+    # Retry time, callback time, or lease expiry, depending on status.
+    due_at: datetime | None = _ts()
+    # A callback is its owner's until then; afterwards anyone may take it.
+    release_at: datetime | None = _ts()
+    claimed_by_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    claimed_at: datetime | None = _ts()
+    # The status the row had before it was leased, restored on Skip or lease lapse.
+    leased_from: str | None = Field(default=None, max_length=16)
+    callback_owner_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    last_outcome: str | None = Field(default=None, max_length=40)
+    last_attempt_at: datetime | None = _ts()
+    created_at: datetime = _created()
+
+
+class CallAttempt(SQLModel, table=True):
+    __table_args__ = (
+        sa.Index("ix_attempt_campaign_started", "campaign_id", "started_at"),
+        sa.Index("ix_attempt_campaign_outcome", "campaign_id", "outcome_code"),
+        sa.Index("ix_attempt_volunteer_started", "volunteer_id", "started_at"),
+        sa.Index("ix_attempt_contact", "contact_id", "campaign_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    # Made by the page when the contact is shown; a double click, rerun or reconnect reuses it,
+    # and the unique constraint turns a second save into a no-op.
+    idempotency_key: str = Field(max_length=64, unique=True)
+    campaign_id: int = Field(foreign_key="campaign.id", ondelete="CASCADE")
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", ondelete="SET NULL")
+    queue_entry_id: int | None = Field(
+        default=None, foreign_key="queueentry.id", ondelete="SET NULL"
+    )
+    volunteer_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    outcome_code: str = Field(max_length=40)
+    # Copied from the outcome at save time so the dashboard aggregates without a join.
+    is_conversation: bool = Field(default=False)
+    is_completion: bool = Field(default=False)
+    notes: str = Field(default="", max_length=5000)
+    started_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    ended_at: datetime | None = _ts()
+    duration_seconds: int | None = Field(default=None)
+    provider: str = Field(default="tel", max_length=16)  # DIALER_VALUES
+    provider_call_id: str | None = Field(default=None, max_length=64, index=True)
+    provider_status: str | None = Field(default=None, max_length=32)
+    # Saved outside the campaign's calling window: shown on the compliance panel (should be 0).
+    outside_window: bool = Field(default=False)
+    created_at: datetime = _created()
+
+
+class SurveyAnswer(SQLModel, table=True):
+    """One answer (one row per chosen option for multiple choice), so results aggregate in SQL."""
+
+    __table_args__ = (
+        sa.Index("ix_answer_campaign_question_value", "campaign_id", "question_id", "value"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    attempt_id: int = Field(foreign_key="callattempt.id", ondelete="CASCADE", index=True)
+    campaign_id: int = Field(foreign_key="campaign.id", ondelete="CASCADE")
+    question_id: int = Field(foreign_key="surveyquestion.id", ondelete="CASCADE")
+    contact_id: int | None = Field(
+        default=None, foreign_key="contact.id", ondelete="CASCADE", index=True
+    )
+    value: str = Field(max_length=2000)
+
+
+SMS_DIRECTION_VALUES = ("out", "in")
+
+
+class SmsMessage(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int | None = Field(default=None, foreign_key="campaign.id", ondelete="SET NULL")
+    contact_id: int | None = Field(
+        default=None, foreign_key="contact.id", ondelete="CASCADE", index=True
+    )
+    volunteer_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    direction: str = Field(default="out", max_length=4)  # SMS_DIRECTION_VALUES
+    body: str = Field(max_length=1600)
+    provider_id: str | None = Field(default=None, max_length=64, index=True)
+    status: str = Field(default="queued", max_length=32)
+    error: str = Field(default="", max_length=500)
+    created_at: datetime = _created()
+
+
+# --------------------------------------------------------------------------------------------
+# Settings and the audit trail
+# --------------------------------------------------------------------------------------------
+
+
+class Setting(SQLModel, table=True):
+    """Organiser-editable settings that live in the database (e.g. note retention)."""
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: Any = Field(default=None, sa_type=sa.JSON)
+    updated_at: datetime = _created()
+
+
+class AuditEvent(SQLModel, table=True):
+    __table_args__ = (sa.Index("ix_audit_action_at", "action", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)
+    actor_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    # e.g. login, login_failed, lockout, unlock, role_change, invite_used, export, number_revealed
+    action: str = Field(max_length=40)
+    target: str = Field(default="", max_length=200)
+    details: dict[str, Any] = _json({})

@@ -1,0 +1,99 @@
+"""Factories for tests: each makes one valid thing with sensible defaults, overridable."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from sqlmodel import Session
+
+from core.accounts import create_user
+from core.outcomes import DEFAULT_OUTCOMES
+from core.users import UserView
+from db.models import Campaign, Contact, Outcome, QueueEntry, SurveyQuestion
+
+_counter = itertools.count(1)
+TEST_PASSWORD = "correct horse battery"
+
+
+def test_phone(n: int) -> str:
+    """A valid UK mobile number, distinct for each n (07400 100000 + n)."""
+    return f"+447400{100000 + n:06d}"
+
+
+def make_user(session: Session, *, role: str = "volunteer", **overrides: Any) -> UserView:
+    n = next(_counter)
+    fields: dict[str, Any] = {
+        "username": f"user{n}",
+        "name": f"Test User {n}",
+        "email": f"user{n}@example.org",
+        "password": TEST_PASSWORD,
+        "role": role,
+    }
+    fields.update(overrides)
+    return create_user(session=session, **fields)
+
+
+def make_contact(session: Session, **overrides: Any) -> Contact:
+    n = next(_counter)
+    fields: dict[str, Any] = {
+        "phone": test_phone(n),
+        "phone_type": "mobile",
+        "first_name": f"First{n}",
+        "last_name": f"Last{n}",
+        "constituency": "Crewe and Nantwich",
+        "ward": "Crewe Central",
+    }
+    fields.update(overrides)
+    contact = Contact(**fields)
+    session.add(contact)
+    session.flush()
+    return contact
+
+
+def make_campaign(session: Session, *, with_outcomes: bool = True, **overrides: Any) -> Campaign:
+    fields: dict[str, Any] = {
+        "name": f"Campaign {next(_counter)}",
+        "status": "active",
+        "script": "Hello {first_name}, I'm calling from the NHS campaign in {constituency}.",
+    }
+    fields.update(overrides)
+    campaign = Campaign(**fields)
+    session.add(campaign)
+    session.flush()
+    if with_outcomes:
+        for position, spec in enumerate(DEFAULT_OUTCOMES):
+            session.add(
+                Outcome(
+                    campaign_id=campaign.id, position=position, code=spec.code, label=spec.label,
+                    behaviour=spec.behaviour, retry_after_hours=spec.retry_after_hours,
+                    is_conversation=spec.is_conversation, is_completion=spec.is_completion,
+                )
+            )
+    session.flush()
+    return campaign
+
+
+def make_question(session: Session, campaign: Campaign, **overrides: Any) -> SurveyQuestion:
+    fields: dict[str, Any] = {
+        "campaign_id": campaign.id,
+        "text": "Will you join Saturday's action?",
+        "kind": "yes_no",
+        "options": ["Yes", "No"],
+    }
+    fields.update(overrides)
+    question = SurveyQuestion(**fields)
+    session.add(question)
+    session.flush()
+    return question
+
+
+def queue_contacts(
+    session: Session, campaign: Campaign, contacts: list[Contact], **overrides: Any
+) -> list[QueueEntry]:
+    entries = [
+        QueueEntry(campaign_id=campaign.id, contact_id=c.id, **overrides) for c in contacts
+    ]
+    session.add_all(entries)
+    session.flush()
+    return entries
