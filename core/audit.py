@@ -27,6 +27,7 @@ AUDITED_ACTIONS = (
     "contact_erased",
     "import_undone",
     "suppression_added",
+    "suppression_removed",
     "notes_purged",
 )
 

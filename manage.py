@@ -1,0 +1,142 @@
+"""Ringround's command line: `python manage.py --help`.
+
+Each subcommand exits 0 on success and non-zero with one line on stderr on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from core.config import ConfigError, Settings, load_settings
+from core.runtime import open_database
+from db.engine import Database, make_engine
+from db.migrate import current_revision, head_revision, upgrade
+
+
+class CommandError(Exception):
+    """A one-line reason to stop; printed as `error: ...` with exit code 2."""
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def _database(settings: Settings) -> Database:
+    return open_database(settings)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    settings = _settings()
+    engine = make_engine(settings.database_url, pool_size=1, max_overflow=0)
+    before = current_revision(engine)
+    upgrade(engine)
+    after = current_revision(engine)
+    engine.dispose()
+    if before == after:
+        print(f"schema already at {after}")
+    else:
+        print(f"schema migrated from {before or 'empty'} to {after} (head {head_revision()})")
+    return 0
+
+
+def cmd_create_organiser(args: argparse.Namespace) -> int:
+    from core.accounts import AccountError, create_user
+
+    password = os.environ.get("RINGROUND_NEW_PASSWORD") if args.password_from_env else None
+    if password is None:
+        if not sys.stdin.isatty():
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = getpass.getpass("Password: ")
+            if getpass.getpass("Repeat password: ") != password:
+                raise CommandError("the two passwords differ")
+    database = _database(_settings())
+    try:
+        with database.write() as session:
+            user = create_user(
+                session=session, username=args.username, name=args.name, email=args.email,
+                password=password, role="organiser",
+            )
+    except AccountError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"organiser {user.username} created (id {user.id})")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from core.demo import DEMO_PASSWORD, load_demo
+    from core.setup import SetupClosed
+
+    database = _database(_settings())
+    try:
+        with database.write() as session:
+            summary = load_demo(session=session, contacts=args.contacts, seed=args.seed)
+    except SetupClosed as exc:
+        raise CommandError(str(exc)) from None
+    parts = ", ".join(f"{count} {name}" for name, count in summary.items())
+    print(f"demo loaded: {parts}")
+    print(f"sign in as 'organiser' or 'volunteer1'..'volunteer8' with password '{DEMO_PASSWORD}'")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from core.cli_import import run_import_command
+
+    return run_import_command(args, database=_database(_settings()))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="manage.py", description="Ringround administration.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Callable[[argparse.Namespace], int], help_text: str
+            ) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        command.set_defaults(handler=handler)
+        return command
+
+    add("migrate", cmd_migrate, "Bring the database schema up to date.")
+
+    create = add("create-organiser", cmd_create_organiser,
+                 "Create an organiser account (password from the terminal or standard input).")
+    create.add_argument("--username", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--email", required=True)
+    create.add_argument("--password-from-env", action="store_true",
+                        help="read the password from RINGROUND_NEW_PASSWORD")
+
+    demo = add("demo", cmd_demo,
+               "Load demo contacts, an NHS campaign-day campaign with a day of calls, and "
+               "demo accounts (only into a database with no organiser yet).")
+    demo.add_argument("--contacts", type=int, default=3000, help="how many contacts (default 3000)")
+    demo.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
+
+    imp = add("import", cmd_import,
+              "Import contacts from a CSV or XLSX file and print the accounting.")
+    imp.add_argument("file", help="path to a .csv, .tsv, .txt or .xlsx file")
+    imp.add_argument("--map", action="append", default=[], metavar="COLUMN=FIELD",
+                     help="map a file column to a contact field (repeatable)")
+    imp.add_argument("--encoding", help="override the detected encoding (e.g. cp1252)")
+    imp.add_argument("--delimiter", help="override the detected delimiter (e.g. ';' or 'tab')")
+    imp.add_argument("--policy", choices=["update_empty", "overwrite", "skip"],
+                     default="update_empty", help="what to do with numbers already stored")
+    imp.add_argument("--json", action="store_true", help="print the accounting as JSON")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except (CommandError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

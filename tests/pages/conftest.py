@@ -1,0 +1,60 @@
+"""AppTest helpers: run the real app.py against a fresh SQLite database, signed in or not."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from core.config import PROJECT_ROOT
+from core.runtime import forget_migrations
+from core.users import UserView
+from db.engine import Database, make_engine, reset_databases
+
+APP_TIMEOUT = 30
+
+
+@pytest.fixture(autouse=True)
+def _fresh_streamlit_caches() -> Iterator[None]:
+    """st.cache_resource is process-wide: without this, one test's database leaks into the next."""
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    reset_databases()
+    forget_migrations()
+    yield
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    reset_databases()
+    forget_migrations()
+
+
+def sign_in_as(at: AppTest, user: UserView) -> None:
+    """Put a signed-in user in the session, exactly as the login page does."""
+    at.session_state["auth_user"] = {"id": user.id, "epoch": user.session_epoch}
+
+
+@pytest.fixture
+def make_app(app_env: str) -> Callable[..., AppTest]:
+    """Build an AppTest of app.py; pass user= to start signed in, page= to open a page."""
+
+    def build(user: UserView | None = None, page: str | None = None) -> AppTest:
+        at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=APP_TIMEOUT)
+        if user is not None:
+            sign_in_as(at, user)
+        at.run()
+        if page is not None:
+            at.switch_page(page)
+            at.run()
+        return at
+
+    return build
+
+
+@pytest.fixture
+def app_db(app_env: str) -> Iterator[Database]:
+    """The same database the app under test uses, for arranging data and checking results."""
+    db = Database(make_engine(app_env))
+    yield db
+    db.dispose()
