@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 22e279707335
+Revision ID: 197dcce2e2ae
 Revises: 
-Create Date: 2026-11-25 22:36:00.892691
+Create Date: 2026-11-25 22:38:58.440893
 """
 from collections.abc import Sequence
 
@@ -13,7 +13,7 @@ from alembic import op
 import db.models
 
 
-revision: str = '22e279707335'
+revision: str = '197dcce2e2ae'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
