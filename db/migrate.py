@@ -40,9 +40,9 @@ def is_up_to_date(engine: Engine) -> bool:
     return current_revision(engine) == head_revision()
 
 
-def autogenerate(engine: Engine, message: str) -> None:
+def autogenerate(engine: Engine, message: str, rev_id: str | None = None) -> None:
     """Write a new revision from the difference between the models and `engine`'s schema."""
     config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.revision(config, message=message, autogenerate=True)
+        command.revision(config, message=message, autogenerate=True, rev_id=rev_id)

@@ -22,7 +22,7 @@ def main() -> None:
             old.unlink()
         with tempfile.TemporaryDirectory() as tmp:
             engine = make_engine(f"sqlite:///{Path(tmp) / 'regen.sqlite3'}")
-            autogenerate(engine, "initial schema")
+            autogenerate(engine, "initial schema", rev_id="0001")
             engine.dispose()
     print("regenerated:", ", ".join(p.name for p in versions.glob("*.py")))
 

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 197dcce2e2ae
+Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 22:38:58.440893
+Create Date: 2026-11-25 22:39:01.732965
 """
 from collections.abc import Sequence
 
@@ -13,7 +13,7 @@ from alembic import op
 import db.models
 
 
-revision: str = '197dcce2e2ae'
+revision: str = '0001'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
