@@ -84,6 +84,9 @@ class User(SQLModel, table=True):
     locked_at: datetime | None = _ts()
     # Bumped to end every open session of this user (logout everywhere, deactivation).
     session_epoch: int = Field(default=0)
+    # When session_epoch was last bumped: login cookies signed before then are refused, so
+    # "sign out everywhere" also ends the browsers that would have come back through a cookie.
+    sessions_ended_at: datetime | None = _ts()
     created_at: datetime = _created()
     last_login_at: datetime | None = _ts()
 

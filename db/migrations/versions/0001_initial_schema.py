@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 22:39:01.732965
+Create Date: 2026-11-25 22:40:42.496771
 """
 from collections.abc import Sequence
 
@@ -40,6 +40,7 @@ def upgrade() -> None:
     sa.Column('failed_logins', sa.Integer(), nullable=False),
     sa.Column('locked_at', db.models.UTCDateTime(), nullable=True),
     sa.Column('session_epoch', sa.Integer(), nullable=False),
+    sa.Column('sessions_ended_at', db.models.UTCDateTime(), nullable=True),
     sa.Column('created_at', db.models.UTCDateTime(), nullable=False),
     sa.Column('last_login_at', db.models.UTCDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id')
