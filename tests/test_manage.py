@@ -1,0 +1,92 @@
+"""manage.py: each subcommand works, has --help, and fails with one line on bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from sqlmodel import func, select
+
+from core.config import PROJECT_ROOT
+from db.engine import Database, make_engine
+from db.models import CallAttempt, Campaign, Contact, User
+from manage import main
+
+SUBCOMMANDS = ["migrate", "create-organiser", "demo", "import"]
+
+
+@pytest.fixture
+def env(app_env: str) -> str:
+    return app_env
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS)
+def test_every_subcommand_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: manage.py " + command in capsys.readouterr().out
+
+
+def test_migrate_reports_the_schema_is_current(env: str, capsys) -> None:
+    assert main(["migrate"]) == 0
+    assert "schema already at" in capsys.readouterr().out
+
+
+def test_demo_loads_contacts_a_campaign_and_calls_then_refuses_a_second_time(env: str, capsys
+                                                                           ) -> None:
+    assert main(["demo", "--contacts", "400"]) == 0
+    out = capsys.readouterr().out
+    assert "demo loaded: 400 contacts" in out
+    db = Database(make_engine(env))
+    with db.session() as session:
+        assert session.exec(select(func.count()).select_from(Contact)).one() == 400
+        assert session.exec(select(func.count()).select_from(CallAttempt)).one() > 0
+        names = set(session.exec(select(Campaign.name)))
+        constituencies = set(session.exec(select(Contact.constituency)))
+        users = session.exec(select(func.count()).select_from(User)).one()
+    db.dispose()
+    assert "NHS campaign day – Saturday" in names
+    assert {"Crewe and Nantwich", "Hastings and Rye", "Bedford"} <= constituencies
+    assert users == 9
+    assert main(["demo"]) == 2
+    assert "error: " in capsys.readouterr().err
+
+
+def test_create_organiser_reads_the_password_from_stdin(env: str, monkeypatch, capsys) -> None:
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a long enough password\n"))
+    code = main(["create-organiser", "--username", "asha", "--name", "Asha", "--email",
+                 "asha@example.org"])
+    assert code == 0, capsys.readouterr().err
+    assert "organiser asha created" in capsys.readouterr().out
+
+
+def test_create_organiser_refuses_a_short_password_in_one_line(env: str, monkeypatch, capsys
+                                                               ) -> None:
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("short\n"))
+    code = main(["create-organiser", "--username", "asha", "--name", "Asha", "--email",
+                 "asha@example.org"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_an_unknown_subcommand_exits_non_zero() -> None:
+    result = subprocess.run([sys.executable, "manage.py", "frobnicate"], cwd=PROJECT_ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "invalid choice" in result.stderr
+
+
+def test_a_missing_cookie_key_is_one_line_error(tmp_path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "RINGROUND_SECRETS_FILE": str(tmp_path / "none.toml"),
+           "RINGROUND_DATA_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "manage.py", "migrate"], cwd=PROJECT_ROOT,
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: RINGROUND_COOKIE_KEY is not set")
