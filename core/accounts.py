@@ -9,7 +9,7 @@ from sqlmodel import Session, func, select
 
 from core.audit import record_event
 from core.users import UserView, to_view
-from db.models import ROLE_VALUES, User
+from db.models import ROLE_VALUES, User, utcnow
 
 BCRYPT_MAX_BYTES = 72
 MIN_PASSWORD_LENGTH = 10
@@ -79,7 +79,9 @@ def create_user(
         )
     if not name:
         raise AccountError("Please give a name.")
-    if not _EMAIL.match(email):
+    if len(name) > 200:
+        raise AccountError("That name is too long (200 characters at most).")
+    if len(email) > 320 or not _EMAIL.match(email):
         raise AccountError("That email address does not look right.")
     password_hash = hash_password(password)
     taken = session.exec(
@@ -102,4 +104,43 @@ def create_user(
     if role == "organiser":
         record_event(session=session, action="organiser_created", actor_id=actor_id,
                      target=f"user:{user.id}")
+    return to_view(user)
+
+
+def change_password(
+    *, session: Session, user_id: int, current_password: str, new_password: str
+) -> UserView:
+    """Change one's own password, ending every other session (their epoch no longer matches).
+
+    Returns the user with the new session epoch, so the caller can keep this session signed in.
+
+    Raises:
+        AccountError: the current password is wrong or the new one breaks the rules.
+    """
+    user = session.get(User, user_id)
+    if user is None or not user.active:
+        raise AccountError("This account is not active.")
+    if not verify_password(current_password, user.password_hash):
+        raise AccountError("Your current password is not right.")
+    user.password_hash = hash_password(new_password)
+    user.session_epoch += 1
+    user.sessions_ended_at = utcnow()
+    session.add(user)
+    session.flush()
+    return to_view(user)
+
+
+def update_name(*, session: Session, user_id: int, name: str) -> UserView:
+    """Raises: AccountError when the name is empty."""
+    name = name.strip()
+    if not name:
+        raise AccountError("Please give a name.")
+    if len(name) > 200:
+        raise AccountError("That name is too long (200 characters at most).")
+    user = session.get(User, user_id)
+    if user is None:
+        raise AccountError("No such user.")
+    user.name = name
+    session.add(user)
+    session.flush()
     return to_view(user)

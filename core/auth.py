@@ -1,0 +1,731 @@
+"""Signing in, lockout, invites, password resets and team management.
+
+Rules kept here, whatever page calls in:
+- Failed attempts and lockout live in the database (User.failed_logins / locked_at), so a
+  restart or a second app server does not hand an attacker a fresh set of guesses.
+- Tokens (invite links, reset links) are shown once; only their sha256 is stored.
+- Ending a user's sessions means bumping User.session_epoch (every open session re-checks it on
+  each run) and stamping User.sessions_ended_at (login cookies signed before it are refused).
+- No password, hash or token ever goes into an audit event or a return value meant for a page,
+  except LoginCandidate.password_hash, which exists only to feed the login widget's check.
+
+Functions whose refusal must still be written down (a failed attempt, a lockout) return a
+LoginResult instead of raising: raising inside the caller's write transaction would roll the
+counter back. Everything else raises a domain exception whose str() is a message for a person.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import bcrypt
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from core.accounts import (
+    AccountError,
+    create_user,
+    hash_password,
+    normalise_username,
+    verify_password,
+)
+from core.audit import record_event
+from core.phones import InvalidPhone, normalise_phone
+from core.users import UserView, to_view
+from db.models import Campaign, CampaignMember, Invite, PasswordReset, User
+
+DEFAULT_LOCKOUT_ATTEMPTS = 5
+RESET_LINK_HOURS = 24
+MAX_INVITE_USES = 1000
+MAX_INVITE_DAYS = 90
+TOKEN_BYTES = 32
+
+LOCKED_MESSAGE = (
+    "This account is locked after too many failed sign-in attempts. "
+    "Ask an organiser to unlock it from the Team page."
+)
+INACTIVE_MESSAGE = (
+    "This account has been deactivated. Ask an organiser if you should still have access."
+)
+BAD_CREDENTIALS_MESSAGE = "Wrong username or password."
+REVOKED_COOKIE_MESSAGE = "Your saved sign-in has ended. Please sign in again."
+
+# Checked against when the username is unknown, so that a miss costs as long as a wrong password.
+_DUMMY_HASH = bcrypt.hashpw(b"ringround-no-such-user", bcrypt.gensalt()).decode("ascii")
+
+
+class AuthError(Exception):
+    """A refused account action; str() is a message for the person who asked."""
+
+
+class InviteInvalid(AuthError):
+    """The invite link is unknown, expired, used up or revoked."""
+
+
+class ResetInvalid(AuthError):
+    """The password-reset link is unknown, expired or already used."""
+
+
+class TeamActionRefused(AuthError):
+    """A team action would lock everyone out or is otherwise not allowed."""
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def _now(now: datetime | None) -> datetime:
+    value = now or datetime.now(UTC)
+    if value.tzinfo is None:
+        raise ValueError("give an aware datetime")
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# Signing in
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoginCandidate:
+    """One user as the login widget needs them. Never store this anywhere: it holds the hash."""
+
+    id: int
+    username: str
+    name: str
+    email: str
+    role: str
+    active: bool
+    locked: bool
+    password_hash: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    user: UserView | None = None
+    # "", "bad_credentials", "locked" (already), "now_locked" (this attempt), "inactive",
+    # "cookie_revoked"
+    reason: str = ""
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.user is not None
+
+
+def find_login_candidate(*, session: Session, username: str) -> LoginCandidate | None:
+    """The one user the login form names (not every user: hashes stay in the database)."""
+    username = normalise_username(username)
+    if not username:
+        return None
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None or user.id is None:
+        return None
+    return LoginCandidate(
+        id=user.id, username=user.username, name=user.name, email=user.email, role=user.role,
+        active=user.active, locked=user.locked_at is not None, password_hash=user.password_hash,
+    )
+
+
+def refuse_login(*, session: Session, candidate: LoginCandidate) -> LoginResult:
+    """Refuse a locked or deactivated user before any password check, and audit the attempt."""
+    reason = "inactive" if not candidate.active else "locked"
+    record_event(session=session, action="login_failed", actor_id=candidate.id,
+                 target=f"user:{candidate.id}", details={"reason": reason})
+    return LoginResult(reason=reason,
+                       message=INACTIVE_MESSAGE if reason == "inactive" else LOCKED_MESSAGE)
+
+
+def record_failed_login(
+    *,
+    session: Session,
+    username: str,
+    lockout_attempts: int = DEFAULT_LOCKOUT_ATTEMPTS,
+    now: datetime | None = None,
+) -> LoginResult:
+    """Count a wrong password against the user (atomically), locking them at the limit."""
+    now = _now(now)
+    username = normalise_username(username)
+    # One UPDATE ... RETURNING, so that two app servers counting at once never lose a failure.
+    row = session.execute(
+        sa.update(User)
+        .where(col(User.username) == username)
+        .values(failed_logins=col(User.failed_logins) + 1)
+        .returning(col(User.id), col(User.failed_logins), col(User.locked_at))
+    ).first()
+    if row is None:
+        # An unknown name may be a password typed into the wrong box: never record it.
+        record_event(session=session, action="login_failed", target="unknown user",
+                     details={"reason": "unknown_user"})
+        return LoginResult(reason="bad_credentials", message=BAD_CREDENTIALS_MESSAGE)
+    user_id, failures, locked_at = row
+    record_event(session=session, action="login_failed", actor_id=user_id,
+                 target=f"user:{user_id}", details={"reason": "bad_password",
+                                                    "failures": failures})
+    if locked_at is not None:
+        return LoginResult(reason="locked", message=LOCKED_MESSAGE)
+    if failures >= lockout_attempts:
+        session.execute(
+            sa.update(User).where(col(User.id) == user_id, col(User.locked_at).is_(None))
+            .values(locked_at=now)
+        )
+        record_event(session=session, action="lockout", actor_id=user_id,
+                     target=f"user:{user_id}", details={"failures": failures})
+        return LoginResult(reason="now_locked", message=LOCKED_MESSAGE)
+    left = lockout_attempts - failures
+    hint = f" {left} attempt{'s' if left != 1 else ''} left before the account is locked."
+    return LoginResult(
+        reason="bad_credentials",
+        message=BAD_CREDENTIALS_MESSAGE + (hint if left <= 2 else ""),
+    )
+
+
+def complete_login(
+    *,
+    session: Session,
+    user_id: int,
+    method: str = "password",
+    cookie_issued_at: datetime | None = None,
+    now: datetime | None = None,
+) -> LoginResult:
+    """Finish a sign-in whose password (or signed cookie) has been checked.
+
+    Re-checks active and locked inside this transaction, since another server may have locked
+    or deactivated the user since the password check. A cookie signed before the user's
+    sessions were ended is refused.
+    """
+    now = _now(now)
+    user = session.get(User, user_id)
+    if user is None:
+        return LoginResult(reason="bad_credentials", message=BAD_CREDENTIALS_MESSAGE)
+    if not user.active or user.locked_at is not None:
+        reason = "inactive" if not user.active else "locked"
+        record_event(session=session, action="login_failed", actor_id=user.id,
+                     target=f"user:{user.id}", details={"reason": reason, "method": method})
+        return LoginResult(reason=reason,
+                           message=INACTIVE_MESSAGE if reason == "inactive" else LOCKED_MESSAGE)
+    if method == "cookie" and (
+        cookie_issued_at is None
+        or (user.sessions_ended_at is not None and cookie_issued_at <= user.sessions_ended_at)
+    ):
+        return LoginResult(reason="cookie_revoked", message=REVOKED_COOKIE_MESSAGE)
+    user.failed_logins = 0
+    user.last_login_at = now
+    session.add(user)
+    record_event(session=session, action="login", actor_id=user.id, target=f"user:{user.id}",
+                 details={"method": method})
+    session.flush()
+    return LoginResult(user=to_view(user))
+
+
+def check_login(
+    *,
+    session: Session,
+    username: str,
+    password: str,
+    lockout_attempts: int = DEFAULT_LOCKOUT_ATTEMPTS,
+    now: datetime | None = None,
+) -> LoginResult:
+    """Check a username and password against the database, with lockout and audit.
+
+    The login page runs the same steps through streamlit-authenticator's widget (see
+    pages/login.py); this is the whole check in one call, for scripts and tests.
+    """
+    candidate = find_login_candidate(session=session, username=username)
+    if candidate is None:
+        verify_password(password, _DUMMY_HASH)
+        return record_failed_login(session=session, username=username,
+                                   lockout_attempts=lockout_attempts, now=now)
+    if not candidate.active or candidate.locked:
+        return refuse_login(session=session, candidate=candidate)
+    if not verify_password(password, candidate.password_hash):
+        return record_failed_login(session=session, username=candidate.username,
+                                   lockout_attempts=lockout_attempts, now=now)
+    return complete_login(session=session, user_id=candidate.id, now=now)
+
+
+def record_logout(*, session: Session, user_id: int) -> None:
+    record_event(session=session, action="logout", actor_id=user_id, target=f"user:{user_id}",
+                 details={"everywhere": False})
+
+
+def end_sessions(
+    *, session: Session, user_id: int, actor_id: int | None = None, now: datetime | None = None
+) -> UserView:
+    """Sign the user out everywhere: every open session and every saved login cookie."""
+    user = _get_user_row(session, user_id)
+    _bump_epoch(user, _now(now))
+    session.add(user)
+    record_event(session=session, action="logout", actor_id=actor_id or user_id,
+                 target=f"user:{user_id}", details={"everywhere": True})
+    session.flush()
+    return to_view(user)
+
+
+def _bump_epoch(user: User, now: datetime) -> None:
+    user.session_epoch += 1
+    user.sessions_ended_at = now
+
+
+def _get_user_row(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise TeamActionRefused("No such user.")
+    return user
+
+
+# --------------------------------------------------------------------------------------------
+# Invites
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InviteView:
+    id: int
+    label: str
+    campaign_id: int | None
+    campaign_name: str
+    created_at: datetime
+    expires_at: datetime
+    max_uses: int
+    uses: int
+    revoked: bool
+    status: str  # "active", "expired", "used up", "revoked"
+
+
+@dataclass(frozen=True)
+class NewInvite:
+    invite: InviteView
+    token: str  # shown once, in the link; only its hash is stored
+
+
+def _invite_status(invite: Invite, now: datetime) -> str:
+    if invite.revoked:
+        return "revoked"
+    if invite.uses >= invite.max_uses:
+        return "used up"
+    if invite.expires_at <= now:
+        return "expired"
+    return "active"
+
+
+def _invite_view(invite: Invite, campaign_name: str, now: datetime) -> InviteView:
+    assert invite.id is not None
+    return InviteView(
+        id=invite.id, label=invite.label, campaign_id=invite.campaign_id,
+        campaign_name=campaign_name, created_at=invite.created_at, expires_at=invite.expires_at,
+        max_uses=invite.max_uses, uses=invite.uses, revoked=invite.revoked,
+        status=_invite_status(invite, now),
+    )
+
+
+def invite_link(token: str, public_url: str = "") -> str:
+    """The link to send: absolute when RINGROUND_PUBLIC_URL is set, else relative to the app."""
+    return f"{public_url.rstrip('/')}/join?invite={token}"
+
+
+def create_invite(
+    *,
+    session: Session,
+    actor_id: int | None,
+    expires_in_hours: float = 48,
+    max_uses: int = 50,
+    label: str = "",
+    campaign_id: int | None = None,
+    now: datetime | None = None,
+) -> NewInvite:
+    """Make an invite link for volunteers.
+
+    Raises:
+        AuthError: the expiry, use limit or campaign is not valid.
+    """
+    now = _now(now)
+    if not 0 < expires_in_hours <= MAX_INVITE_DAYS * 24:
+        raise AuthError(f"An invite must expire within {MAX_INVITE_DAYS} days.")
+    if not 1 <= max_uses <= MAX_INVITE_USES:
+        raise AuthError(f"An invite can be used 1 to {MAX_INVITE_USES} times.")
+    label = label.strip()
+    if len(label) > 200:
+        raise AuthError("That label is too long (200 characters at most).")
+    campaign_name = ""
+    if campaign_id is not None:
+        campaign = session.get(Campaign, campaign_id)
+        if campaign is None:
+            raise AuthError("That campaign no longer exists.")
+        campaign_name = campaign.name
+    token = new_token()
+    invite = Invite(
+        token_hash=hash_token(token), label=label, campaign_id=campaign_id,
+        created_by_id=actor_id, created_at=now,
+        expires_at=now + timedelta(hours=expires_in_hours), max_uses=max_uses,
+    )
+    session.add(invite)
+    session.flush()
+    record_event(session=session, action="invite_created", actor_id=actor_id,
+                 target=f"invite:{invite.id}",
+                 details={"max_uses": max_uses, "expires_at": invite.expires_at.isoformat(),
+                          "campaign_id": campaign_id})
+    return NewInvite(invite=_invite_view(invite, campaign_name, now), token=token)
+
+
+def list_invites(*, session: Session, now: datetime | None = None) -> list[InviteView]:
+    now = _now(now)
+    rows = session.exec(
+        select(Invite, Campaign.name)
+        .join(Campaign, col(Invite.campaign_id) == col(Campaign.id), isouter=True)
+        .order_by(col(Invite.created_at).desc(), col(Invite.id).desc())
+    ).all()
+    return [_invite_view(invite, name or "", now) for invite, name in rows]
+
+
+def revoke_invite(*, session: Session, invite_id: int, actor_id: int | None) -> None:
+    invite = session.get(Invite, invite_id)
+    if invite is None:
+        raise AuthError("No such invite.")
+    invite.revoked = True
+    session.add(invite)
+    # Not in core.audit.AUDITED_ACTIONS yet (the lead adds it); the column takes any action name.
+    record_event(session=session, action="invite_revoked", actor_id=actor_id,
+                 target=f"invite:{invite_id}")
+
+
+def _refusal_for(invite: Invite | None, now: datetime) -> InviteInvalid:
+    if invite is None:
+        return InviteInvalid("This invite link is not valid. Check you copied all of it.")
+    status = _invite_status(invite, now)
+    if status == "revoked":
+        return InviteInvalid("This invite link has been withdrawn. Ask an organiser for a new one.")
+    if status == "used up":
+        return InviteInvalid(
+            "This invite link has been used as many times as allowed. "
+            "Ask an organiser for a new one."
+        )
+    return InviteInvalid("This invite link has expired. Ask an organiser for a new one.")
+
+
+def check_invite(*, session: Session, token: str, now: datetime | None = None) -> InviteView:
+    """The invite a link names, if it can still be used.
+
+    Raises:
+        InviteInvalid: unknown, expired, used up or revoked (the message says which).
+    """
+    now = _now(now)
+    invite = session.exec(select(Invite).where(Invite.token_hash == hash_token(token))).first()
+    if invite is None or _invite_status(invite, now) != "active":
+        raise _refusal_for(invite, now)
+    campaign = session.get(Campaign, invite.campaign_id) if invite.campaign_id else None
+    return _invite_view(invite, campaign.name if campaign else "", now)
+
+
+def register_with_invite(
+    *,
+    session: Session,
+    token: str,
+    name: str,
+    email: str,
+    username: str,
+    password: str,
+    phone: str = "",
+    region: str = "GB",
+    now: datetime | None = None,
+) -> UserView:
+    """Create a volunteer from an invite link, adding them to the invite's campaign.
+
+    Raises everything inside the caller's transaction, so a refusal leaves the invite unused.
+
+    Raises:
+        InviteInvalid: the invite cannot be used.
+        AccountError: a field is invalid, or the username or email is taken.
+    """
+    now = _now(now)
+    token_hash = hash_token(token)
+    # The use is taken with one conditional UPDATE, so that the last place on an invite goes to
+    # exactly one of two volunteers registering at the same moment.
+    claimed = session.execute(
+        sa.update(Invite)
+        .where(
+            col(Invite.token_hash) == token_hash,
+            col(Invite.revoked).is_(False),
+            col(Invite.uses) < col(Invite.max_uses),
+            col(Invite.expires_at) > now,
+        )
+        .values(uses=col(Invite.uses) + 1)
+        .returning(col(Invite.id), col(Invite.campaign_id))
+    ).first()
+    if claimed is None:
+        invite = session.exec(select(Invite).where(Invite.token_hash == token_hash)).first()
+        raise _refusal_for(invite, now)
+    invite_id, campaign_id = claimed
+    stored_phone: str | None = None
+    if phone.strip():
+        try:
+            stored_phone = normalise_phone(phone, region=region).e164
+        except InvalidPhone as exc:
+            raise AccountError(
+                f"That phone number does not look right ({exc}). Leave it empty to add it later."
+            ) from None
+    user = create_user(session=session, username=username, name=name, email=email,
+                       password=password, role="volunteer", phone=stored_phone)
+    if campaign_id is not None and session.get(Campaign, campaign_id) is not None:
+        session.add(CampaignMember(campaign_id=campaign_id, user_id=user.id))
+    record_event(session=session, action="invite_used", actor_id=user.id,
+                 target=f"invite:{invite_id}",
+                 details={"user_id": user.id, "campaign_id": campaign_id})
+    session.flush()
+    return user
+
+
+# --------------------------------------------------------------------------------------------
+# Password resets
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewPasswordReset:
+    user_id: int
+    username: str
+    expires_at: datetime
+    token: str  # shown once to the organiser, who passes the link on
+
+
+def reset_link(token: str, public_url: str = "") -> str:
+    return f"{public_url.rstrip('/')}/reset?token={token}"
+
+
+def create_password_reset(
+    *,
+    session: Session,
+    user_id: int,
+    actor_id: int | None,
+    hours: float = RESET_LINK_HOURS,
+    now: datetime | None = None,
+) -> NewPasswordReset:
+    """Make a one-time reset link for a user; any older unused link for them stops working.
+
+    Raises:
+        TeamActionRefused: no such user, or the user is deactivated.
+    """
+    now = _now(now)
+    user = _get_user_row(session, user_id)
+    if not user.active:
+        raise TeamActionRefused("Reactivate this account before resetting its password.")
+    session.execute(
+        sa.update(PasswordReset)
+        .where(col(PasswordReset.user_id) == user_id, col(PasswordReset.used_at).is_(None),
+               col(PasswordReset.expires_at) > now)
+        .values(expires_at=now)
+    )
+    token = new_token()
+    reset = PasswordReset(token_hash=hash_token(token), user_id=user_id, created_by_id=actor_id,
+                          created_at=now, expires_at=now + timedelta(hours=hours))
+    session.add(reset)
+    record_event(session=session, action="password_reset_created", actor_id=actor_id,
+                 target=f"user:{user_id}")
+    session.flush()
+    return NewPasswordReset(user_id=user_id, username=user.username,
+                            expires_at=reset.expires_at, token=token)
+
+
+def check_password_reset(
+    *, session: Session, token: str, now: datetime | None = None
+) -> UserView:
+    """The user a reset link is for, if the link still works.
+
+    Raises:
+        ResetInvalid: unknown, expired or used link, or a deactivated user.
+    """
+    now = _now(now)
+    reset = session.exec(
+        select(PasswordReset).where(PasswordReset.token_hash == hash_token(token))
+    ).first()
+    _refuse_unusable_reset(reset, now)
+    assert reset is not None
+    user = _get_user_row(session, reset.user_id)
+    if not user.active:
+        raise ResetInvalid("This account has been deactivated.")
+    return to_view(user)
+
+
+def _refuse_unusable_reset(reset: PasswordReset | None, now: datetime) -> None:
+    if reset is None:
+        raise ResetInvalid("This reset link is not valid. Check you copied all of it.")
+    if reset.used_at is not None:
+        raise ResetInvalid("This reset link has already been used. Ask an organiser for a new one.")
+    if reset.expires_at <= now:
+        raise ResetInvalid("This reset link has expired. Ask an organiser for a new one.")
+
+
+def use_password_reset(
+    *, session: Session, token: str, new_password: str, now: datetime | None = None
+) -> UserView:
+    """Set a new password from a reset link; the link dies and every old session ends.
+
+    Also clears a lockout: the organiser who made the link has vouched for the user.
+
+    Raises:
+        ResetInvalid: the link cannot be used.
+        AccountError: the new password breaks the rules (the link stays usable).
+    """
+    now = _now(now)
+    new_hash = hash_password(new_password)
+    token_hash = hash_token(token)
+    # Spent with one conditional UPDATE, so a link opened in two tabs works once.
+    claimed = session.execute(
+        sa.update(PasswordReset)
+        .where(col(PasswordReset.token_hash) == token_hash,
+               col(PasswordReset.used_at).is_(None), col(PasswordReset.expires_at) > now)
+        .values(used_at=now)
+        .returning(col(PasswordReset.user_id))
+    ).first()
+    if claimed is None:
+        reset = session.exec(
+            select(PasswordReset).where(PasswordReset.token_hash == token_hash)
+        ).first()
+        _refuse_unusable_reset(reset, now)
+        raise ResetInvalid("This reset link cannot be used.")
+    user = _get_user_row(session, claimed[0])
+    if not user.active:
+        raise ResetInvalid("This account has been deactivated.")
+    user.password_hash = new_hash
+    user.failed_logins = 0
+    user.locked_at = None
+    _bump_epoch(user, now)
+    session.add(user)
+    record_event(session=session, action="password_reset_used", actor_id=user.id,
+                 target=f"user:{user.id}")
+    session.flush()
+    return to_view(user)
+
+
+# --------------------------------------------------------------------------------------------
+# The team
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TeamMember:
+    id: int
+    username: str
+    name: str
+    email: str
+    role: str
+    active: bool
+    locked: bool
+    failed_logins: int
+    last_login_at: datetime | None
+    created_at: datetime
+    phone_verified: bool
+
+
+def list_team(*, session: Session) -> list[TeamMember]:
+    users = session.exec(
+        select(User).order_by(col(User.active).desc(), col(User.role), col(User.name))
+    ).all()
+    return [
+        TeamMember(
+            id=u.id, username=u.username, name=u.name, email=u.email, role=u.role,
+            active=u.active, locked=u.locked_at is not None, failed_logins=u.failed_logins,
+            last_login_at=u.last_login_at, created_at=u.created_at,
+            phone_verified=u.phone_verified,
+        )
+        for u in users
+        if u.id is not None
+    ]
+
+
+def _other_active_organisers(session: Session, user_id: int) -> int:
+    # FOR UPDATE (ignored by SQLite, whose writes are already serialised by BEGIN IMMEDIATE)
+    # makes two organisers demoting each other at once on PostgreSQL take turns, so the second
+    # sees the first's change and is refused instead of leaving nobody in charge.
+    rows = session.execute(
+        sa.select(col(User.id))
+        .where(col(User.role) == "organiser", col(User.active).is_(True))
+        .with_for_update()
+    ).all()
+    return sum(1 for (other_id,) in rows if other_id != user_id)
+
+
+def deactivate_user(
+    *, session: Session, user_id: int, actor_id: int, now: datetime | None = None
+) -> None:
+    """Deactivate an account and end its sessions at their next click.
+
+    Raises:
+        TeamActionRefused: deactivating oneself, or the last active organiser.
+    """
+    if user_id == actor_id:
+        raise TeamActionRefused("You cannot deactivate your own account.")
+    user = _get_user_row(session, user_id)
+    if not user.active:
+        return
+    if user.role == "organiser" and _other_active_organisers(session, user_id) == 0:
+        raise TeamActionRefused("This is the last active organiser; promote someone else first.")
+    user.active = False
+    _bump_epoch(user, _now(now))
+    session.add(user)
+    record_event(session=session, action="user_deactivated", actor_id=actor_id,
+                 target=f"user:{user_id}")
+    session.flush()
+
+
+def reactivate_user(*, session: Session, user_id: int, actor_id: int) -> None:
+    user = _get_user_row(session, user_id)
+    if user.active:
+        return
+    user.active = True
+    session.add(user)
+    record_event(session=session, action="user_reactivated", actor_id=actor_id,
+                 target=f"user:{user_id}")
+    session.flush()
+
+
+def set_role(*, session: Session, user_id: int, role: str, actor_id: int) -> None:
+    """Promote to organiser or demote to volunteer.
+
+    Raises:
+        TeamActionRefused: unknown role, or demoting the last active organiser.
+    """
+    if role not in ("organiser", "volunteer"):
+        raise TeamActionRefused(f"Unknown role {role!r}.")
+    user = _get_user_row(session, user_id)
+    if user.role == role:
+        return
+    if (
+        user.role == "organiser"
+        and user.active
+        and _other_active_organisers(session, user_id) == 0
+    ):
+        raise TeamActionRefused("This is the last active organiser; promote someone else first.")
+    before = user.role
+    user.role = role
+    session.add(user)
+    record_event(session=session, action="role_change", actor_id=actor_id,
+                 target=f"user:{user_id}", details={"from": before, "to": role})
+    session.flush()
+
+
+def promote_user(*, session: Session, user_id: int, actor_id: int) -> None:
+    set_role(session=session, user_id=user_id, role="organiser", actor_id=actor_id)
+
+
+def demote_user(*, session: Session, user_id: int, actor_id: int) -> None:
+    set_role(session=session, user_id=user_id, role="volunteer", actor_id=actor_id)
+
+
+def unlock_user(*, session: Session, user_id: int, actor_id: int) -> None:
+    user = _get_user_row(session, user_id)
+    had = {"failures": user.failed_logins, "was_locked": user.locked_at is not None}
+    user.failed_logins = 0
+    user.locked_at = None
+    session.add(user)
+    record_event(session=session, action="unlock", actor_id=actor_id, target=f"user:{user_id}",
+                 details=had)
+    session.flush()
+
