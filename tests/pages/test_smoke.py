@@ -1,0 +1,72 @@
+"""Every page renders for each role it is offered to, on an empty and on a demo database."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.demo import load_demo
+from tests.factories import make_user
+
+ORGANISER_PAGES = [
+    "pages/dashboard.py", "pages/calling.py", "pages/my_stats.py", "pages/campaigns.py",
+    "pages/contacts_import.py", "pages/targeting.py", "pages/contacts.py", "pages/team.py",
+    "pages/exports.py", "pages/settings.py", "pages/account.py",
+]
+VOLUNTEER_PAGES = ["pages/calling.py", "pages/my_stats.py", "pages/account.py"]
+
+
+@pytest.fixture
+def organiser(app_db):
+    with app_db.write() as session:
+        return make_user(session, role="organiser")
+
+
+@pytest.mark.parametrize("page", ORGANISER_PAGES)
+def test_every_organiser_page_renders_on_an_empty_database(make_app, organiser, page) -> None:
+    at = make_app(user=organiser, page=page)
+    assert not at.exception, at.exception
+
+
+@pytest.fixture
+def demo(app_db):
+    with app_db.write() as session:
+        load_demo(session=session, contacts=300)
+
+
+@pytest.mark.parametrize("page", ORGANISER_PAGES)
+def test_every_organiser_page_renders_on_demo_data(make_app, app_db, demo, page) -> None:
+    from sqlmodel import select
+
+    from core.users import get_user
+    from db.models import User
+
+    with app_db.session() as session:
+        organiser_id = session.exec(select(User.id).where(User.username == "organiser")).one()
+        organiser = get_user(session=session, user_id=organiser_id)
+    at = make_app(user=organiser, page=page)
+    assert not at.exception, at.exception
+
+
+@pytest.mark.parametrize("page", VOLUNTEER_PAGES)
+def test_every_volunteer_page_renders_on_demo_data(make_app, app_db, demo, page) -> None:
+    from sqlmodel import select
+
+    from core.users import get_user
+    from db.models import User
+
+    with app_db.session() as session:
+        volunteer_id = session.exec(select(User.id).where(User.username == "volunteer1")).one()
+        volunteer = get_user(session=session, user_id=volunteer_id)
+    at = make_app(user=volunteer, page=page)
+    assert not at.exception, at.exception
+
+
+@pytest.mark.parametrize("page", [p for p in ORGANISER_PAGES if p not in VOLUNTEER_PAGES])
+def test_a_volunteer_cannot_open_an_organiser_page(make_app, app_db, page) -> None:
+    with app_db.write() as session:
+        make_user(session, role="organiser")
+        volunteer = make_user(session, role="volunteer")
+    at = make_app(user=volunteer)
+    # The page is not in the volunteer's navigation, so Streamlit has nothing to switch to.
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page(page)
