@@ -8,8 +8,10 @@ calls require_organiser() as a second lock.
 from __future__ import annotations
 
 import streamlit as st
+from sqlalchemy.exc import DBAPIError
 
 from core.users import organiser_exists
+from db.engine import is_retryable
 from pages import _ui
 
 st.set_page_config(page_title="Ringround", page_icon="☎️", layout="wide")
@@ -35,27 +37,44 @@ EXPORTS = st.Page("pages/exports.py", title="Exports", icon="📤", url_path="ex
 TEAM = st.Page("pages/team.py", title="Team", icon="👥", url_path="team")
 SETTINGS = st.Page("pages/settings.py", title="Settings", icon="⚙️", url_path="settings")
 
-with rt.database.session() as session:
-    first_run = not organiser_exists(session=session)
 
-user = None if first_run else _ui.current_user()
+def database_unavailable(exc: DBAPIError) -> None:
+    """A database restart or a long lock: say so plainly; the pool reconnects by itself."""
+    st.error(
+        "The database is not answering just now (it may be restarting or busy). "
+        "Nothing you confirmed has been lost. Wait a moment, then press Try again."
+    )
+    detail = type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__
+    st.caption(f"Detail for the organiser: {detail}")
+    st.button("Try again", key="db_retry", type="primary")
 
-if first_run:
-    pages: list | dict = [SETUP]
-elif user is None:
-    pages = [LOGIN, REGISTER, RESET]
-elif user.is_organiser:
-    pages = {
-        "Campaign day": [DASHBOARD, CALLING, MY_STATS],
-        "Prepare": [CAMPAIGNS, IMPORT, TARGETING, CONTACTS],
-        "Manage": [TEAM, EXPORTS, SETTINGS, ACCOUNT],
-    }
-else:
-    pages = [CALLING, MY_STATS, ACCOUNT]
 
-if rt.settings.demo:
-    st.sidebar.caption("Demo mode: sample data only; do not load real members' details.")
-if user is not None:
-    st.sidebar.caption(f"Signed in as **{user.name}** ({user.role})")
+try:
+    with rt.database.session() as session:
+        first_run = not organiser_exists(session=session)
 
-st.navigation(pages).run()
+    user = None if first_run else _ui.current_user()
+
+    if first_run:
+        pages: list | dict = [SETUP]
+    elif user is None:
+        pages = [LOGIN, REGISTER, RESET]
+    elif user.is_organiser:
+        pages = {
+            "Campaign day": [DASHBOARD, CALLING, MY_STATS],
+            "Prepare": [CAMPAIGNS, IMPORT, TARGETING, CONTACTS],
+            "Manage": [TEAM, EXPORTS, SETTINGS, ACCOUNT],
+        }
+    else:
+        pages = [CALLING, MY_STATS, ACCOUNT]
+
+    if rt.settings.demo:
+        st.sidebar.caption("Demo mode: sample data only; do not load real members' details.")
+    if user is not None:
+        st.sidebar.caption(f"Signed in as **{user.name}** ({user.role})")
+
+    st.navigation(pages).run()
+except DBAPIError as exc:
+    if not is_retryable(exc):
+        raise
+    database_unavailable(exc)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Set up and run Ringround with nothing but Python 3.11: `python3 dev.py start` / `python3 dev.py test`.
+"""Set up and run Ringround with only Python 3.11: `python3 dev.py start` | `dev.py test`.
 
 Uses only the standard library: it makes `.venv`, installs the pinned requirements (again only
 when they change), writes a random cookie key on first start, then runs the app or the tests.
@@ -22,7 +22,7 @@ SECRETS = ROOT / ".streamlit" / "secrets.toml"
 
 
 def ensure_venv(requirements: str) -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py may be run by an older python3
         sys.exit("Ringround needs Python 3.11 or newer.")
     if not PYTHON.exists():
         print("Creating .venv …", flush=True)
@@ -57,11 +57,20 @@ def start(args: list[str]) -> int:
     ensure_venv("requirements.txt")
     ensure_cookie_key()
     port = os.environ.get("PORT", "8501")
-    print(f"Ringround on http://localhost:{port}  (first run: create an organiser or load the demo)",
-          flush=True)
-    command = [str(PYTHON), "-m", "streamlit", "run", str(ROOT / "server.py"
-               if (ROOT / "server.py").exists() else ROOT / "app.py"),
-               "--server.port", port, *args]
+    print(
+        f"Ringround on http://localhost:{port}  (first run: create an organiser or load the demo)",
+        flush=True,
+    )
+    command = [
+        str(PYTHON),
+        "-m",
+        "streamlit",
+        "run",
+        str(ROOT / "server.py" if (ROOT / "server.py").exists() else ROOT / "app.py"),
+        "--server.port",
+        port,
+        *args,
+    ]
     return subprocess.call(command, cwd=ROOT)
 
 
@@ -73,7 +82,9 @@ def test(args: list[str]) -> int:
 def main() -> int:
     if len(sys.argv) < 2 or sys.argv[1] not in {"start", "test"}:
         print(__doc__.strip().splitlines()[0])
-        print("usage: python3 dev.py start [streamlit options] | python3 dev.py test [pytest options]")
+        print(
+            "usage: python3 dev.py start [streamlit options] | python3 dev.py test [pytest options]"
+        )
         return 2
     command, rest = sys.argv[1], sys.argv[2:]
     return start(rest) if command == "start" else test(rest)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel, col
 
 from core.accounts import create_user, hash_password
 from core.outcomes import DEFAULT_OUTCOMES
@@ -27,9 +27,9 @@ from db.models import (
     ImportBatch,
     Outcome,
     QueueEntry,
+    Suppression,
     SurveyAnswer,
     SurveyQuestion,
-    Suppression,
     User,
 )
 
@@ -38,28 +38,119 @@ DEMO_VOLUNTEERS = 8
 
 CONSTITUENCIES: dict[str, tuple[str, list[str]]] = {
     # name: (landline area code, wards)
-    "Crewe and Nantwich": ("1270", ["Crewe Central", "Crewe East", "Crewe North", "Nantwich North and West",
-                                    "Nantwich South and Stapeley", "Wistaston", "Shavington"]),
-    "Hastings and Rye": ("1424", ["Old Hastings", "Central St Leonards", "Braybrooke", "Ore",
-                                  "Rye and Winchelsea", "Silverhill", "Tressell"]),
-    "Bedford": ("1234", ["Castle", "Kingsbrook", "Harpur", "De Parys", "Cauldwell", "Goldington",
-                         "Queens Park"]),
+    "Crewe and Nantwich": (
+        "1270",
+        [
+            "Crewe Central",
+            "Crewe East",
+            "Crewe North",
+            "Nantwich North and West",
+            "Nantwich South and Stapeley",
+            "Wistaston",
+            "Shavington",
+        ],
+    ),
+    "Hastings and Rye": (
+        "1424",
+        [
+            "Old Hastings",
+            "Central St Leonards",
+            "Braybrooke",
+            "Ore",
+            "Rye and Winchelsea",
+            "Silverhill",
+            "Tressell",
+        ],
+    ),
+    "Bedford": (
+        "1234",
+        ["Castle", "Kingsbrook", "Harpur", "De Parys", "Cauldwell", "Goldington", "Queens Park"],
+    ),
     "Stroud": ("1453", ["Stroud Central", "Nailsworth", "Cainscross", "Dursley"]),
     "Worthing West": ("1903", ["Heene", "Marine", "Goring", "Tarring"]),
 }
 MARGINALS = ("Crewe and Nantwich", "Hastings and Rye", "Bedford")
 
 FIRST_NAMES = [
-    "Olivia", "Amelia", "Isla", "Ava", "Mia", "Grace", "Freya", "Lily", "Sophia", "Ella", "Priya",
-    "Aisha", "Fatima", "Zara", "Siobhan", "Megan", "Rhiannon", "Joanne", "Margaret", "Susan",
-    "Oliver", "George", "Noah", "Arthur", "Muhammad", "Leo", "Harry", "Oscar", "Jack", "Jacob",
-    "Thomas", "Ravi", "Tariq", "Kwame", "Declan", "Owen", "Gareth", "David", "Michael", "Peter",
+    "Olivia",
+    "Amelia",
+    "Isla",
+    "Ava",
+    "Mia",
+    "Grace",
+    "Freya",
+    "Lily",
+    "Sophia",
+    "Ella",
+    "Priya",
+    "Aisha",
+    "Fatima",
+    "Zara",
+    "Siobhan",
+    "Megan",
+    "Rhiannon",
+    "Joanne",
+    "Margaret",
+    "Susan",
+    "Oliver",
+    "George",
+    "Noah",
+    "Arthur",
+    "Muhammad",
+    "Leo",
+    "Harry",
+    "Oscar",
+    "Jack",
+    "Jacob",
+    "Thomas",
+    "Ravi",
+    "Tariq",
+    "Kwame",
+    "Declan",
+    "Owen",
+    "Gareth",
+    "David",
+    "Michael",
+    "Peter",
 ]
 LAST_NAMES = [
-    "Smith", "Jones", "Williams", "Taylor", "Brown", "Davies", "Evans", "Wilson", "Thomas",
-    "Johnson", "Roberts", "Robinson", "Thompson", "Wright", "Walker", "White", "Edwards", "Hughes",
-    "Green", "Hall", "Patel", "Khan", "Begum", "Ahmed", "Singh", "O'Brien", "Murphy", "Kowalski",
-    "Nowak", "Okafor", "Mensah", "Campbell", "Stewart", "MacDonald", "Lewis", "Clarke", "Hill",
+    "Smith",
+    "Jones",
+    "Williams",
+    "Taylor",
+    "Brown",
+    "Davies",
+    "Evans",
+    "Wilson",
+    "Thomas",
+    "Johnson",
+    "Roberts",
+    "Robinson",
+    "Thompson",
+    "Wright",
+    "Walker",
+    "White",
+    "Edwards",
+    "Hughes",
+    "Green",
+    "Hall",
+    "Patel",
+    "Khan",
+    "Begum",
+    "Ahmed",
+    "Singh",
+    "O'Brien",
+    "Murphy",
+    "Kowalski",
+    "Nowak",
+    "Okafor",
+    "Mensah",
+    "Campbell",
+    "Stewart",
+    "MacDonald",
+    "Lewis",
+    "Clarke",
+    "Hill",
 ]
 TAGS = ["member", "nhs_supporter", "volunteer", "donor", "union", "newsletter"]
 BRANCHES = ["North", "South", "Town centre", "Villages"]
@@ -76,29 +167,39 @@ Have you got two minutes?
 the details for Saturday. If they ask not to be called again, choose *Do not call again*.
 """
 
-QUESTIONS: list[dict[str, object]] = [
-    {"text": "Will you join Saturday's NHS action?", "kind": "yes_no", "options": ["Yes", "No"],
-     "required": True},
-    {"text": "How much will the NHS decide your vote? (1 = not at all, 5 = completely)",
-     "kind": "scale", "options": ["1", "2", "3", "4", "5"], "required": False},
-    {"text": "Which NHS issues matter most to you?", "kind": "multi",
-     "options": ["Waiting lists", "GP appointments", "Staffing", "Mental health", "A&E"],
-     "required": False},
-    {"text": "Anything they want the organisers to know?", "kind": "text", "options": [],
-     "required": False},
+ISSUES = ["Waiting lists", "GP appointments", "Staffing", "Mental health", "A&E"]
+# (text, kind, options, required)
+QUESTIONS: list[tuple[str, str, list[str], bool]] = [
+    ("Will you join Saturday's NHS action?", "yes_no", ["Yes", "No"], True),
+    (
+        "How much will the NHS decide your vote? (1 = not at all, 5 = completely)",
+        "scale",
+        ["1", "2", "3", "4", "5"],
+        False,
+    ),
+    ("Which NHS issues matter most to you?", "multi", ISSUES, False),
+    ("Anything they want the organisers to know?", "text", [], False),
 ]
 
 # Outcome mix for the day of history (weights).
 OUTCOME_WEIGHTS = {
-    "completed": 22, "refused": 9, "no_answer": 34, "voicemail": 14, "busy": 5,
-    "wrong_number": 3, "call_back": 6, "do_not_call": 2, "moved_deceased": 1,
+    "completed": 22,
+    "refused": 9,
+    "no_answer": 34,
+    "voicemail": 14,
+    "busy": 5,
+    "wrong_number": 3,
+    "call_back": 6,
+    "do_not_call": 2,
+    "moved_deceased": 1,
 }
 
 
 def _phone(rng: random.Random, kind: str, area: str, used: set[str]) -> str:
     while True:
         if kind == "mobile":
-            raw = f"07{rng.choice(['400', '401', '402', '403', '404', '405'])}{rng.randint(0, 999999):06d}"
+            prefix = rng.choice(["400", "401", "402", "403", "404", "405"])
+            raw = f"07{prefix}{rng.randint(0, 999999):06d}"
         else:
             raw = f"0{area}{rng.randint(200000, 899999):06d}"
         try:
@@ -121,31 +222,36 @@ def _make_contacts(rng: random.Random, count: int, batch_id: int, now: datetime)
         kind = "mobile" if rng.random() < 0.8 else "landline"
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         tags = sorted(set(rng.sample(TAGS, rng.randint(1, 3))) | {"member"})
-        rows.append({
-            "phone": _phone(rng, kind, area, used),
-            "phone_type": kind,
-            "other_phones": [],
-            "first_name": first,
-            "last_name": last,
-            "email": f"{first}.{last}{rng.randint(1, 999)}@example.org".lower().replace("'", ""),
-            "postcode": "",
-            "constituency": constituency,
-            "ward": rng.choice(wards),
-            "membership_number": f"M{rng.randint(100000, 999999)}",
-            "tags": "," + ",".join(tags) + ",",
-            "tps": rng.random() < 0.06,
-            "consenting_member": rng.random() < 0.5,
-            "bad_number": False,
-            "custom": {"branch": rng.choice(BRANCHES), "joined": str(rng.randint(2012, 2026))},
-            "import_batch_id": batch_id,
-            "created_at": now,
-            "updated_at": now,
-        })
+        rows.append(
+            {
+                "phone": _phone(rng, kind, area, used),
+                "phone_type": kind,
+                "other_phones": [],
+                "first_name": first,
+                "last_name": last,
+                "email": f"{first}.{last}{rng.randint(1, 999)}@example.org".lower().replace(
+                    "'", ""
+                ),
+                "postcode": "",
+                "constituency": constituency,
+                "ward": rng.choice(wards),
+                "membership_number": f"M{rng.randint(100000, 999999)}",
+                "tags": "," + ",".join(tags) + ",",
+                "tps": rng.random() < 0.06,
+                "consenting_member": rng.random() < 0.5,
+                "bad_number": False,
+                "custom": {"branch": rng.choice(BRANCHES), "joined": str(rng.randint(2012, 2026))},
+                "import_batch_id": batch_id,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
     return rows
 
 
-def load_demo(*, session: Session, contacts: int = 3000, seed: int = 2026,
-              now: datetime | None = None) -> dict[str, int]:
+def load_demo(
+    *, session: Session, contacts: int = 3000, seed: int = 2026, now: datetime | None = None
+) -> dict[str, int]:
     """Fill an empty Ringround with demo data and return what was made.
 
     Raises:
@@ -159,83 +265,158 @@ def load_demo(*, session: Session, contacts: int = 3000, seed: int = 2026,
     now = now or datetime.now(UTC)
     london = ZoneInfo("Europe/London")
 
-    organiser = create_user(session=session, username="organiser", name="Dana Organiser",
-                            email="organiser@demo.ringround.invalid", password=DEMO_PASSWORD,
-                            role="organiser")
+    organiser = create_user(
+        session=session,
+        username="organiser",
+        name="Dana Organiser",
+        email="organiser@demo.ringround.invalid",
+        password=DEMO_PASSWORD,
+        role="organiser",
+    )
     # One hash for all volunteers: bcrypt is slow by design and these share a password.
     volunteer_hash = hash_password(DEMO_PASSWORD)
-    volunteer_names = ["Sam Okoro", "Priya Shah", "Tom Hughes", "Ellie Wright", "Jamal Ahmed",
-                       "Ruth Campbell", "Ben Kowalski", "Carys Evans"]
+    volunteer_names = [
+        "Sam Okoro",
+        "Priya Shah",
+        "Tom Hughes",
+        "Ellie Wright",
+        "Jamal Ahmed",
+        "Ruth Campbell",
+        "Ben Kowalski",
+        "Carys Evans",
+    ]
     volunteers = []
     for i, name in enumerate(volunteer_names[:DEMO_VOLUNTEERS], start=1):
-        user = User(username=f"volunteer{i}", name=name, email=f"volunteer{i}@demo.ringround.invalid",
-                    password_hash=volunteer_hash, role="volunteer")
+        user = User(
+            username=f"volunteer{i}",
+            name=name,
+            email=f"volunteer{i}@demo.ringround.invalid",
+            password_hash=volunteer_hash,
+            role="volunteer",
+        )
         session.add(user)
         volunteers.append(user)
     session.flush()
 
-    batch = ImportBatch(filename="demo-members.csv", created_by_id=organiser.id, status="done",
-                        encoding="utf-8", delimiter=",", total_rows=contacts, inserted=contacts,
-                        finished_at=now, seconds=0.4)
+    batch = ImportBatch(
+        filename="demo-members.csv",
+        created_by_id=organiser.id,
+        status="done",
+        encoding="utf-8",
+        delimiter=",",
+        total_rows=contacts,
+        inserted=contacts,
+        finished_at=now,
+        seconds=0.4,
+    )
     session.add(batch)
     session.flush()
     assert batch.id is not None
     rows = _make_contacts(rng, contacts, batch.id, now)
     session.execute(sa.insert(Contact), rows)
     contact_rows = session.execute(
-        sa.select(Contact.id, Contact.phone, Contact.constituency, Contact.tps,
-                  Contact.consenting_member).order_by(Contact.id)
+        sa.select(
+            col(Contact.id),
+            col(Contact.phone),
+            col(Contact.constituency),
+            col(Contact.tps),
+            col(Contact.consenting_member),
+        ).order_by(col(Contact.id))
     ).all()
 
     suppressed = {row.phone for row in rng.sample(contact_rows, max(3, contacts // 200))}
-    session.execute(sa.insert(Suppression), [
-        {"phone": phone, "reason": "Asked not to be contacted (demo)", "source": "organiser",
-         "created_by_id": organiser.id, "created_at": now - timedelta(days=30)}
-        for phone in sorted(suppressed)
-    ])
+    session.execute(
+        sa.insert(Suppression),
+        [
+            {
+                "phone": phone,
+                "reason": "Asked not to be contacted (demo)",
+                "source": "organiser",
+                "created_by_id": organiser.id,
+                "created_at": now - timedelta(days=30),
+            }
+            for phone in sorted(suppressed)
+        ],
+    )
 
     campaign = Campaign(
-        name="NHS campaign day – Saturday", status="active",
+        name="NHS campaign day – Saturday",
+        status="active",
         description="Ring members in our three marginal seats and recruit for Saturday's action.",
-        script=SCRIPT, created_by_id=organiser.id,
-        sms_template=("Thanks {first_name}! Saturday's NHS action in {constituency}: meet 10am. "
-                      "Details: https://example.org/nhs-day Reply STOP to opt out."),
+        script=SCRIPT,
+        created_by_id=organiser.id,
+        sms_template=(
+            "Thanks {first_name}! Saturday's NHS action in {constituency}: meet 10am. "
+            "Details: https://example.org/nhs-day Reply STOP to opt out."
+        ),
     )
-    draft = Campaign(name="Bedford GP access survey", status="draft", created_by_id=organiser.id,
-                     script="Hello {first_name}, we're asking Bedford members about GP access.")
+    draft = Campaign(
+        name="Bedford GP access survey",
+        status="draft",
+        created_by_id=organiser.id,
+        script="Hello {first_name}, we're asking Bedford members about GP access.",
+    )
     session.add_all([campaign, draft])
     session.flush()
+    assert campaign.id is not None and draft.id is not None
     outcomes: dict[str, Outcome] = {}
-    for c in (campaign, draft):
+    for campaign_id in (campaign.id, draft.id):
         for position, spec in enumerate(DEFAULT_OUTCOMES):
-            outcome = Outcome(campaign_id=c.id, position=position, code=spec.code, label=spec.label,
-                              behaviour=spec.behaviour, retry_after_hours=spec.retry_after_hours,
-                              is_conversation=spec.is_conversation,
-                              is_completion=spec.is_completion)
+            outcome = Outcome(
+                campaign_id=campaign_id,
+                position=position,
+                code=spec.code,
+                label=spec.label,
+                behaviour=spec.behaviour,
+                retry_after_hours=spec.retry_after_hours,
+                is_conversation=spec.is_conversation,
+                is_completion=spec.is_completion,
+            )
             session.add(outcome)
-            if c is campaign:
+            if campaign_id == campaign.id:
                 outcomes[spec.code] = outcome
     questions = []
-    for position, q in enumerate(QUESTIONS):
-        question = SurveyQuestion(campaign_id=campaign.id, position=position, text=str(q["text"]),
-                                  kind=str(q["kind"]), options=list(q["options"]),  # type: ignore[call-overload]
-                                  required=bool(q["required"]))
+    for position, (text, kind, options, required) in enumerate(QUESTIONS):
+        question = SurveyQuestion(
+            campaign_id=campaign.id,
+            position=position,
+            text=text,
+            kind=kind,
+            options=list(options),
+            required=required,
+        )
         session.add(question)
         questions.append(question)
     session.flush()
     campaign.recruit_rule = {"question_id": questions[0].id, "value": "Yes"}
     session.add(campaign)
 
-    eligible = [r for r in contact_rows
-                if r.constituency in MARGINALS and r.phone not in suppressed
-                and (not r.tps or r.consenting_member)]
-    queue_rows = [{"campaign_id": campaign.id, "contact_id": r.id, "status": "fresh",
-                   "priority": 0, "attempts": 0, "created_at": now - timedelta(days=1)}
-                  for r in eligible]
+    eligible = [
+        r
+        for r in contact_rows
+        if r.constituency in MARGINALS
+        and r.phone not in suppressed
+        and (not r.tps or r.consenting_member)
+    ]
+    queue_rows = [
+        {
+            "campaign_id": campaign.id,
+            "contact_id": r.id,
+            "status": "fresh",
+            "priority": 0,
+            "attempts": 0,
+            "created_at": now - timedelta(days=1),
+        }
+        for r in eligible
+    ]
     session.execute(sa.insert(QueueEntry), queue_rows)
-    entry_ids = dict(session.execute(
-        sa.select(QueueEntry.contact_id, QueueEntry.id).where(QueueEntry.campaign_id == campaign.id)
-    ).all())
+    entry_ids: dict[int, int] = dict(
+        session.execute(
+            sa.select(col(QueueEntry.contact_id), col(QueueEntry.id)).where(
+                col(QueueEntry.campaign_id) == campaign.id
+            )
+        ).all()
+    )
 
     # A day of calling: from 10:00 London time today (or yesterday if it is still early).
     local_now = now.astimezone(london)
@@ -253,62 +434,118 @@ def load_demo(*, session: Session, contacts: int = 3000, seed: int = 2026,
         started = start + timedelta(seconds=rng.uniform(0, span))
         code = rng.choices(codes, weights)[0]
         outcome = outcomes[code]
-        duration = (rng.randint(90, 420) if outcome.is_conversation else rng.randint(8, 40))
+        duration = rng.randint(90, 420) if outcome.is_conversation else rng.randint(8, 40)
         key = uuid.UUID(int=rng.getrandbits(128)).hex
-        attempts.append({
-            "idempotency_key": key, "campaign_id": campaign.id, "contact_id": contact.id,
-            "queue_entry_id": entry_ids[contact.id], "volunteer_id": volunteer.id,
-            "outcome_code": code, "is_conversation": outcome.is_conversation,
-            "is_completion": outcome.is_completion, "notes": "",
-            "started_at": started, "ended_at": started + timedelta(seconds=duration),
-            "duration_seconds": duration, "provider": "tel", "outside_window": False,
-            "created_at": started + timedelta(seconds=duration),
-        })
+        attempts.append(
+            {
+                "idempotency_key": key,
+                "campaign_id": campaign.id,
+                "contact_id": contact.id,
+                "queue_entry_id": entry_ids[contact.id],
+                "volunteer_id": volunteer.id,
+                "outcome_code": code,
+                "is_conversation": outcome.is_conversation,
+                "is_completion": outcome.is_completion,
+                "notes": "",
+                "started_at": started,
+                "ended_at": started + timedelta(seconds=duration),
+                "duration_seconds": duration,
+                "provider": "tel",
+                "outside_window": False,
+                "created_at": started + timedelta(seconds=duration),
+            }
+        )
         status, due_at, owner = "done", None, None
         if outcome.behaviour == "retry":
             status, due_at = "retry", started + timedelta(hours=outcome.retry_after_hours)
         elif outcome.behaviour == "callback":
-            status, due_at, owner = "callback", now + timedelta(hours=rng.randint(1, 20)), volunteer.id
+            status, due_at, owner = (
+                "callback",
+                now + timedelta(hours=rng.randint(1, 20)),
+                volunteer.id,
+            )
         elif outcome.behaviour == "do_not_call":
             status = "excluded"
-        queue_updates.append({"b_id": entry_ids[contact.id], "b_status": status, "b_due": due_at,
-                              "b_release": (due_at + timedelta(hours=1)) if owner else None,
-                              "b_owner": owner, "b_outcome": code, "b_at": started})
-        contact_updates.append({"b_cid": contact.id, "b_at": started,
-                                "b_bad": outcome.behaviour == "wrong_number"})
+        queue_updates.append(
+            {
+                "b_id": entry_ids[contact.id],
+                "b_status": status,
+                "b_due": due_at,
+                "b_release": (due_at + timedelta(hours=1)) if owner and due_at else None,
+                "b_owner": owner,
+                "b_outcome": code,
+                "b_at": started,
+            }
+        )
+        contact_updates.append(
+            {"b_cid": contact.id, "b_at": started, "b_bad": outcome.behaviour == "wrong_number"}
+        )
         if outcome.behaviour == "do_not_call":
-            session.add(Suppression(phone=contact.phone, reason="Asked on a call not to be called",
-                                    source="outcome", created_by_id=volunteer.id, created_at=started))
+            session.add(
+                Suppression(
+                    phone=contact.phone,
+                    reason="Asked on a call not to be called",
+                    source="outcome",
+                    created_by_id=volunteer.id,
+                    created_at=started,
+                )
+            )
         if outcome.is_completion:
-            answers.append((key, contact.id, questions[0].id, rng.choices(["Yes", "No"], [45, 55])[0]))
-            answers.append((key, contact.id, questions[1].id, str(rng.choices(range(1, 6), [5, 10, 20, 30, 35])[0])))
-            for issue in rng.sample(list(QUESTIONS[2]["options"]), rng.randint(1, 2)):  # type: ignore[arg-type]
+            answers.append(
+                (key, contact.id, questions[0].id, rng.choices(["Yes", "No"], [45, 55])[0])
+            )
+            answers.append(
+                (
+                    key,
+                    contact.id,
+                    questions[1].id,
+                    str(rng.choices(range(1, 6), [5, 10, 20, 30, 35])[0]),
+                )
+            )
+            for issue in rng.sample(ISSUES, rng.randint(1, 2)):
                 answers.append((key, contact.id, questions[2].id, issue))
     session.execute(sa.insert(CallAttempt), attempts)
-    attempt_ids = dict(session.execute(
-        sa.select(CallAttempt.idempotency_key, CallAttempt.id)
-        .where(CallAttempt.campaign_id == campaign.id)
-    ).all())
+    attempt_ids: dict[str, int] = dict(
+        session.execute(
+            sa.select(col(CallAttempt.idempotency_key), col(CallAttempt.id)).where(
+                col(CallAttempt.campaign_id) == campaign.id
+            )
+        ).all()
+    )
     if answers:
-        session.execute(sa.insert(SurveyAnswer), [
-            {"attempt_id": attempt_ids[key], "campaign_id": campaign.id, "question_id": qid,
-             "contact_id": cid, "value": value}
-            for key, cid, qid, value in answers
-        ])
-    q = QueueEntry.__table__
+        session.execute(
+            sa.insert(SurveyAnswer),
+            [
+                {
+                    "attempt_id": attempt_ids[key],
+                    "campaign_id": campaign.id,
+                    "question_id": qid,
+                    "contact_id": cid,
+                    "value": value,
+                }
+                for key, cid, qid, value in answers
+            ],
+        )
+    q = SQLModel.metadata.tables["queueentry"]
     session.execute(
-        q.update().where(q.c.id == sa.bindparam("b_id")).values(
-            status=sa.bindparam("b_status"), due_at=sa.bindparam("b_due"),
-            release_at=sa.bindparam("b_release"), callback_owner_id=sa.bindparam("b_owner"),
-            last_outcome=sa.bindparam("b_outcome"), last_attempt_at=sa.bindparam("b_at"),
+        q.update()
+        .where(q.c.id == sa.bindparam("b_id"))
+        .values(
+            status=sa.bindparam("b_status"),
+            due_at=sa.bindparam("b_due"),
+            release_at=sa.bindparam("b_release"),
+            callback_owner_id=sa.bindparam("b_owner"),
+            last_outcome=sa.bindparam("b_outcome"),
+            last_attempt_at=sa.bindparam("b_at"),
             attempts=1,
         ),
         queue_updates,
     )
-    c = Contact.__table__
+    contact_table = SQLModel.metadata.tables["contact"]
     session.execute(
-        c.update().where(c.c.id == sa.bindparam("b_cid")).values(
-            last_contacted_at=sa.bindparam("b_at"), bad_number=sa.bindparam("b_bad")),
+        contact_table.update()
+        .where(contact_table.c.id == sa.bindparam("b_cid"))
+        .values(last_contacted_at=sa.bindparam("b_at"), bad_number=sa.bindparam("b_bad")),
         contact_updates,
     )
     session.flush()

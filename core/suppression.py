@@ -14,14 +14,18 @@ OPEN_QUEUE_STATUSES = ("fresh", "retry", "callback", "leased")
 
 
 def is_suppressed(*, session: Session, phone: str) -> bool:
-    return session.exec(select(Suppression.id).where(Suppression.phone == phone)).first() is not None
+    return (
+        session.exec(select(Suppression.id).where(Suppression.phone == phone)).first() is not None
+    )
 
 
 def suppressed_phones(*, session: Session, phones: list[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(phones), 900):  # stay under SQLite's bound-parameter limit
         chunk = phones[start : start + 900]
-        found.update(session.exec(select(Suppression.phone).where(col(Suppression.phone).in_(chunk))))
+        found.update(
+            session.exec(select(Suppression.phone).where(col(Suppression.phone).in_(chunk)))
+        )
     return found
 
 
@@ -39,12 +43,21 @@ def add_suppression(
     """
     already = is_suppressed(session=session, phone=phone)
     if not already:
-        session.add(Suppression(phone=phone, reason=reason[:500], source=source,
-                                created_by_id=actor_id))
-        record_event(session=session, action="suppression_added", actor_id=actor_id,
-                     target=f"source:{source}", details={"reason": reason[:200]})
+        session.add(
+            Suppression(phone=phone, reason=reason[:500], source=source, created_by_id=actor_id)
+        )
+        record_event(
+            session=session,
+            action="suppression_added",
+            actor_id=actor_id,
+            target=f"source:{source}",
+            details={"reason": reason[:200]},
+        )
     contact_ids = select(Contact.id).where(
-        (Contact.phone == phone) | sa.cast(Contact.other_phones, sa.String).contains(phone)
+        sa.or_(
+            col(Contact.phone) == phone,
+            sa.cast(col(Contact.other_phones), sa.String).contains(phone),
+        )
     )
     session.execute(
         sa.update(QueueEntry)
@@ -75,4 +88,3 @@ def list_suppressions(*, session: Session, limit: int | None = None) -> list[dic
         {"phone": s.phone, "reason": s.reason, "source": s.source, "created_at": s.created_at}
         for s in session.exec(query)
     ]
-

@@ -33,7 +33,7 @@ def _load_runtime() -> Runtime:
 
 
 def runtime() -> Runtime:
-    """Settings and database for this process; stops the page with a clear message if misconfigured."""
+    """Settings and database for this process; stops the page with a message if misconfigured."""
     try:
         return _load_runtime()
     except ConfigError as exc:
