@@ -3,10 +3,13 @@ whatever is re-imported: the right to object (UK GDPR art. 21, PECR) outlives th
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from core.audit import record_event
+from core.phones import InvalidPhone, normalise_phone
 from db.models import Contact, QueueEntry, Suppression
 
 # Queue rows in these states can still be handed out; suppression takes them out for good.
@@ -88,3 +91,38 @@ def list_suppressions(*, session: Session, limit: int | None = None) -> list[dic
         {"phone": s.phone, "reason": s.reason, "source": s.source, "created_at": s.created_at}
         for s in session.exec(query)
     ]
+
+
+@dataclass(frozen=True)
+class PasteResult:
+    added: int
+    already: int
+    rejected: list[tuple[int, str]]  # (line number, reason)
+
+
+def add_pasted_numbers(
+    *,
+    session: Session,
+    text: str,
+    reason: str,
+    actor_id: int | None,
+    region: str = "GB",
+) -> PasteResult:
+    """Add numbers pasted one per line: each non-blank line is added, already there or rejected."""
+    added = already = 0
+    rejected: list[tuple[int, str]] = []
+    for line_number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            phone = normalise_phone(line, region=region).e164
+        except InvalidPhone as exc:
+            rejected.append((line_number, str(exc)))
+            continue
+        if add_suppression(
+            session=session, phone=phone, reason=reason, source="organiser", actor_id=actor_id
+        ):
+            added += 1
+        else:
+            already += 1
+    return PasteResult(added=added, already=already, rejected=rejected)

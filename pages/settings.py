@@ -1,8 +1,78 @@
-"""TODO(owner): this page is being built."""
+"""Organiser settings: the do-not-call list, data protection, telephony, and this installation."""
+
+from __future__ import annotations
 
 import streamlit as st
 
+from core.phones import InvalidPhone, display_phone, normalise_phone
+from core.suppression import add_pasted_numbers, list_suppressions, remove_suppression
+from db.migrate import current_revision
 from pages import _ui
 
-_ui.require_user()
-st.title("settings")
+organiser = _ui.require_organiser()
+rt = _ui.runtime()
+
+st.title("Settings")
+dnc_tab, system_tab = st.tabs(["Do-not-call list", "This installation"])
+
+with dnc_tab:
+    st.write(
+        "Numbers here are never queued or called in any campaign, whatever is imported later. "
+        "Volunteers add numbers with the *Do not call again* outcome; texts of STOP add them too."
+    )
+    with st.form("dnc_add", clear_on_submit=True):
+        pasted = st.text_area("Add numbers, one per line", key="dnc_numbers", height=120)
+        reason = st.text_input("Reason", key="dnc_reason", value="Asked not to be called")
+        if st.form_submit_button("Add to do-not-call list"):
+            with _ui.write_session() as session:
+                result = add_pasted_numbers(
+                    session=session, text=pasted, reason=reason, actor_id=organiser.id,
+                    region=rt.settings.default_region,
+                )
+            st.success(f"Added {result.added}; {result.already} were already on the list.")
+            for line_number, problem in result.rejected:
+                st.warning(f"Line {line_number}: {problem}")
+
+    search = st.text_input("Find a number", key="dnc_search")
+    with _ui.read_session() as session:
+        rows = list_suppressions(session=session)
+    if search.strip():
+        try:
+            wanted = normalise_phone(search, region=rt.settings.default_region).e164
+        except InvalidPhone as exc:
+            st.warning(f"That search is {exc}.")
+            wanted = None
+        rows = [row for row in rows if row["phone"] == wanted]
+    st.caption(f"{len(rows):,} numbers on the list.")
+    st.dataframe(
+        [
+            {
+                "Number": display_phone(str(row["phone"])),
+                "Reason": row["reason"],
+                "Source": row["source"],
+                "Added": row["created_at"],
+            }
+            for row in rows[:500]
+        ],
+        hide_index=True,
+    )
+    if search.strip() and rows:
+        st.warning("Remove a number only when the person has asked to be called again.")
+        if st.button("Remove from the do-not-call list", key="dnc_remove"):
+            with _ui.write_session() as session:
+                remove_suppression(
+                    session=session, phone=str(rows[0]["phone"]), actor_id=organiser.id
+                )
+            st.rerun()
+
+with system_tab:
+    with _ui.read_session() as session:
+        revision = current_revision(session.connection().engine)
+    backend = "SQLite" if rt.database.is_sqlite else "PostgreSQL"
+    st.markdown(
+        f"- **Database:** {backend} (schema revision `{revision}`)\n"
+        f"- **Time zone for new campaigns:** {rt.settings.timezone}\n"
+        f"- **Default phone region:** {rt.settings.default_region}\n"
+        f"- **Public address:** {rt.settings.public_url or 'not set (invite links are relative)'}\n"
+        f"- **Demo mode:** {'on' if rt.settings.demo else 'off'}"
+    )
