@@ -1,0 +1,577 @@
+"""Dashboard aggregates, each one SQL query (or a few) that an index answers.
+
+Every function takes `campaign_id`: an id for one campaign, or None for all campaigns. "All
+campaigns" is written as `campaign_id IN (SELECT id FROM campaign)` rather than no filter at
+all, so that both backends still walk the indexes that lead with campaign_id (one range per
+campaign) instead of scanning the whole table.
+
+Definitions (shown on the dashboard too):
+- contacts: queue entries (one per contact per campaign); remaining: those not done/excluded.
+- reached: contacts with at least one conversation; completed: contacts with a completion.
+- contact rate: conversations / dials. Average call length: over conversations (a no-answer
+  has no call to measure).
+- volunteers calling now: distinct holders of a live lease (status 'leased', due_at > now).
+
+Results are plain dicts and lists; the cached ones are shared between sessions, so callers must
+not mutate them (build a DataFrame from them instead).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from core.stats_cache import DASHBOARD_CACHE, TTLCache
+from db.engine import Database
+from db.models import (
+    CallAttempt,
+    Campaign,
+    Contact,
+    Outcome,
+    QueueEntry,
+    Suppression,
+    SurveyAnswer,
+    SurveyQuestion,
+    User,
+)
+
+DEFAULT_TIMEZONE = "Europe/London"
+BUCKET_MINUTES = 15
+FINISHED_STATUSES = ("done", "excluded")
+OPEN_STATUSES = ("fresh", "retry", "callback", "leased")
+# Free-text answers are personal and unbounded; the dashboard counts them but never lists them.
+COUNTED_ONLY_KINDS = ("text",)
+
+
+class CampaignNotFound(Exception):
+    """No campaign has this id."""
+
+
+# --------------------------------------------------------------------------------------------
+# Small SQL helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _campaign_filter(column: Any, campaign_id: int | None) -> Any:
+    if campaign_id is None:
+        return column.in_(sa.select(Campaign.id).scalar_subquery())
+    return column == campaign_id
+
+
+def _count_if(condition: Any) -> Any:
+    """count(*) of rows matching condition; sum(boolean) is not portable to PostgreSQL."""
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+
+def _is_true(column: Any) -> Any:
+    # `= 1` on SQLite, `= true` on PostgreSQL: both are index-usable, unlike `IS 1`.
+    return column == sa.true()
+
+
+def _period(column: Any, since: datetime | None, until: datetime | None) -> list[Any]:
+    clauses = []
+    if since is not None:
+        clauses.append(column >= since)
+    if until is not None:
+        clauses.append(column < until)
+    return clauses
+
+
+def _as_utc(moment: datetime | None) -> datetime:
+    if moment is None:
+        return datetime.now(UTC)
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime; use an aware UTC datetime")
+    return moment.astimezone(UTC)
+
+
+def local_day_bounds(day: date, tz: str) -> tuple[datetime, datetime]:
+    """The UTC instants at which `day` starts and ends in zone tz (23 or 25 hours on DST days)."""
+    zone = ZoneInfo(tz)
+    start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    return start, end
+
+
+def local_today(tz: str, now: datetime | None = None) -> date:
+    return _as_utc(now).astimezone(ZoneInfo(tz)).date()
+
+
+def campaign_timezone(*, session: Session, campaign_id: int | None,
+                      default: str = DEFAULT_TIMEZONE) -> str:
+    """The campaign's zone, or the default for all campaigns.
+
+    Raises:
+        CampaignNotFound: there is no campaign with this id.
+    """
+    if campaign_id is None:
+        return default
+    tz = session.execute(sa.select(Campaign.timezone).where(Campaign.id == campaign_id)).scalar()
+    if tz is None:
+        raise CampaignNotFound(campaign_id)
+    return tz or default
+
+
+# --------------------------------------------------------------------------------------------
+# Campaigns to choose from, and the leaderboard switch
+# --------------------------------------------------------------------------------------------
+
+
+def campaign_choices(*, session: Session) -> list[dict[str, Any]]:
+    """Every campaign, active first then by name, for the dashboard's selector."""
+    rows = session.execute(
+        sa.select(Campaign.id, Campaign.name, Campaign.status, Campaign.timezone,
+                  Campaign.leaderboard_visible, Campaign.recruit_rule)
+        .order_by(sa.case((Campaign.status == "active", 0), else_=1), Campaign.name, Campaign.id)
+    ).all()
+    return [
+        {"id": r.id, "name": r.name, "status": r.status, "timezone": r.timezone,
+         "leaderboard_visible": bool(r.leaderboard_visible),
+         "recruit_rule": dict(r.recruit_rule or {})}
+        for r in rows
+    ]
+
+
+def set_leaderboard_visible(*, session: Session, campaign_id: int, visible: bool) -> None:
+    """Show or hide the campaign's leaderboard on volunteers' own stats page.
+
+    Raises:
+        CampaignNotFound: there is no campaign with this id.
+    """
+    result = session.execute(
+        sa.update(Campaign).where(Campaign.id == campaign_id)
+        .values(leaderboard_visible=visible, updated_at=datetime.now(UTC))
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise CampaignNotFound(campaign_id)
+
+
+# --------------------------------------------------------------------------------------------
+# Headline numbers
+# --------------------------------------------------------------------------------------------
+
+
+def volunteers_calling_now(
+    *, session: Session, campaign_id: int | None, now: datetime | None = None
+) -> int:
+    """Distinct volunteers holding a live lease (a lapsed lease is a closed tab, not a caller)."""
+    return int(session.execute(
+        sa.select(sa.func.count(sa.distinct(QueueEntry.claimed_by_id)))
+        .where(_campaign_filter(QueueEntry.campaign_id, campaign_id))
+        .where(QueueEntry.status == "leased", QueueEntry.due_at > _as_utc(now))
+    ).scalar_one())
+
+
+def queue_counts(*, session: Session, campaign_id: int | None) -> dict[str, int]:
+    """Queue entries per status."""
+    rows = session.execute(
+        sa.select(QueueEntry.status, sa.func.count())
+        .where(_campaign_filter(QueueEntry.campaign_id, campaign_id))
+        .group_by(QueueEntry.status)
+    ).all()
+    return {status: int(n) for status, n in rows}
+
+
+def headline(
+    *, session: Session, campaign_id: int | None, now: datetime | None = None,
+    default_timezone: str = DEFAULT_TIMEZONE,
+) -> dict[str, Any]:
+    """The numbers across the top of the dashboard.
+
+    Raises:
+        CampaignNotFound: there is no campaign with this id.
+    """
+    now = _as_utc(now)
+    tz = campaign_timezone(session=session, campaign_id=campaign_id, default=default_timezone)
+    day_start, day_end = local_day_bounds(local_today(tz, now), tz)
+    in_campaign = _campaign_filter(CallAttempt.campaign_id, campaign_id)
+
+    statuses = queue_counts(session=session, campaign_id=campaign_id)
+    contacts = sum(statuses.values())
+    remaining = sum(n for s, n in statuses.items() if s not in FINISHED_STATUSES)
+
+    dials = int(session.execute(
+        sa.select(sa.func.count()).select_from(CallAttempt).where(in_campaign)
+    ).scalar_one())
+    conversations, reached, avg_seconds = session.execute(
+        sa.select(sa.func.count(), sa.func.count(sa.distinct(CallAttempt.contact_id)),
+                  sa.func.avg(CallAttempt.duration_seconds))
+        .where(in_campaign, _is_true(CallAttempt.is_conversation))
+    ).one()
+    completions, completed = session.execute(
+        sa.select(sa.func.count(), sa.func.count(sa.distinct(CallAttempt.contact_id)))
+        .where(in_campaign, _is_true(CallAttempt.is_completion))
+    ).one()
+    dials_today, conversations_today = session.execute(
+        sa.select(sa.func.count(), _count_if(_is_true(CallAttempt.is_conversation)))
+        .where(in_campaign, CallAttempt.started_at >= day_start, CallAttempt.started_at < day_end)
+    ).one()
+    return {
+        "timezone": tz,
+        "contacts": contacts,
+        "remaining": remaining,
+        "excluded": statuses.get("excluded", 0),
+        "done": statuses.get("done", 0),
+        "reached": int(reached),
+        "completed": int(completed),
+        "dials": dials,
+        "conversations": int(conversations),
+        "completions": int(completions),
+        "dials_today": int(dials_today),
+        "conversations_today": int(conversations_today),
+        "contact_rate": (int(conversations) / dials) if dials else 0.0,
+        "avg_call_seconds": float(avg_seconds) if avg_seconds is not None else None,
+        "calling_now": volunteers_calling_now(session=session, campaign_id=campaign_id, now=now),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Through the day
+# --------------------------------------------------------------------------------------------
+
+
+def _bucket_expression(session: Session, day_start: datetime) -> Any:
+    """Whole 15-minute periods elapsed between the local midnight and started_at, in SQL."""
+    start_epoch = int(day_start.timestamp())
+    seconds = BUCKET_MINUTES * 60
+    if session.get_bind().dialect.name == "sqlite":
+        # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff' naive UTC.
+        epoch = sa.cast(sa.func.strftime("%s", CallAttempt.started_at), sa.Integer)
+    else:
+        # timestamp without time zone: extract(epoch) reads it as UTC, which is how it is stored.
+        epoch = sa.cast(sa.func.floor(sa.extract("epoch", CallAttempt.started_at)), sa.BigInteger)
+    # `//` is integer division on both backends (`/` would be true division); the operands are
+    # non-negative inside the day, so truncation is floor.
+    return (epoch - start_epoch) // seconds
+
+
+def calls_by_quarter_hour(
+    *, session: Session, campaign_id: int | None, day: date,
+    default_timezone: str = DEFAULT_TIMEZONE,
+) -> list[dict[str, Any]]:
+    """Dials and conversations per 15 minutes of `day` (local time), every period of the day.
+
+    Raises:
+        CampaignNotFound: there is no campaign with this id.
+    """
+    tz = campaign_timezone(session=session, campaign_id=campaign_id, default=default_timezone)
+    day_start, day_end = local_day_bounds(day, tz)
+    bucket = _bucket_expression(session, day_start).label("bucket")
+    rows = session.execute(
+        sa.select(bucket, sa.func.count(), _count_if(_is_true(CallAttempt.is_conversation)))
+        .where(_campaign_filter(CallAttempt.campaign_id, campaign_id),
+               CallAttempt.started_at >= day_start, CallAttempt.started_at < day_end)
+        .group_by(bucket)
+    ).all()
+    found = {int(b): (int(d), int(c)) for b, d, c in rows}
+    zone = ZoneInfo(tz)
+    periods = int((day_end - day_start).total_seconds()) // (BUCKET_MINUTES * 60)
+    result = []
+    for index in range(periods):
+        start = (day_start + timedelta(minutes=BUCKET_MINUTES * index)).astimezone(zone)
+        dials, conversations = found.get(index, (0, 0))
+        result.append({"start": start, "dials": dials, "conversations": conversations})
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Outcomes and survey results
+# --------------------------------------------------------------------------------------------
+
+
+def outcome_breakdown(
+    *, session: Session, campaign_id: int | None,
+    since: datetime | None = None, until: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Attempts per outcome code in the period, most frequent first, with labels and shares."""
+    rows = session.execute(
+        sa.select(CallAttempt.outcome_code, sa.func.count())
+        .where(_campaign_filter(CallAttempt.campaign_id, campaign_id),
+               *_period(CallAttempt.started_at, since, until))
+        .group_by(CallAttempt.outcome_code)
+    ).all()
+    label_query = sa.select(Outcome.code, Outcome.label).order_by(Outcome.campaign_id.desc())
+    if campaign_id is not None:
+        label_query = label_query.where(Outcome.campaign_id == campaign_id)
+    labels: dict[str, str] = {}
+    for code, label in session.execute(label_query):
+        labels.setdefault(code, label)
+    total = sum(int(n) for _, n in rows)
+    result = [
+        {"code": code, "label": labels.get(code, code), "count": int(n),
+         "share": int(n) / total if total else 0.0}
+        for code, n in rows
+    ]
+    result.sort(key=lambda r: (-r["count"], r["code"]))
+    return result
+
+
+def survey_results(*, session: Session, campaign_id: int) -> list[dict[str, Any]]:
+    """Per question of the campaign, in script order: answers per option (one row per chosen
+    option), how many answers and how many people answered."""
+    questions = session.execute(
+        sa.select(SurveyQuestion.id, SurveyQuestion.text, SurveyQuestion.kind,
+                  SurveyQuestion.options)
+        .where(SurveyQuestion.campaign_id == campaign_id)
+        .order_by(SurveyQuestion.position, SurveyQuestion.id)
+    ).all()
+    counts = session.execute(
+        sa.select(SurveyAnswer.question_id, SurveyAnswer.value, sa.func.count())
+        .where(SurveyAnswer.campaign_id == campaign_id)
+        .group_by(SurveyAnswer.question_id, SurveyAnswer.value)
+    ).all()
+    people = dict(session.execute(  # type: ignore[arg-type]
+        sa.select(SurveyAnswer.question_id, sa.func.count(sa.distinct(SurveyAnswer.contact_id)))
+        .where(SurveyAnswer.campaign_id == campaign_id)
+        .group_by(SurveyAnswer.question_id)
+    ).all())
+    by_question: dict[int, dict[str, int]] = {}
+    for question_id, value, n in counts:
+        by_question.setdefault(question_id, {})[value] = int(n)
+    result = []
+    for q in questions:
+        values = by_question.get(q.id, {})
+        answers: list[dict[str, Any]] = []
+        if q.kind not in COUNTED_ONLY_KINDS:
+            order = [str(o) for o in (q.options or [])]
+            order += sorted(v for v in values if v not in order)  # e.g. a retired option
+            answers = [{"value": v, "count": values.get(v, 0)} for v in order]
+        result.append({
+            "question_id": q.id, "text": q.text, "kind": q.kind, "answers": answers,
+            "total": sum(values.values()), "respondents": int(people.get(q.id, 0)),
+        })
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Progress per area
+# --------------------------------------------------------------------------------------------
+
+
+def progress_by_ward(*, session: Session, campaign_id: int | None) -> list[dict[str, Any]]:
+    """Per constituency and ward: contacts, called, reached, completed, remaining."""
+    area = (Contact.constituency, Contact.ward)
+    queued = session.execute(
+        sa.select(*area, sa.func.count(),
+                  _count_if(QueueEntry.attempts > 0),
+                  _count_if(QueueEntry.status.not_in(FINISHED_STATUSES)))
+        .select_from(QueueEntry).join(Contact, Contact.id == QueueEntry.contact_id)
+        .where(_campaign_filter(QueueEntry.campaign_id, campaign_id))
+        .group_by(*area)
+    ).all()
+
+    def people_with(flag: Any) -> dict[tuple[str, str], int]:
+        people = (
+            sa.select(CallAttempt.contact_id)
+            .where(_campaign_filter(CallAttempt.campaign_id, campaign_id), _is_true(flag))
+            .distinct().subquery()
+        )
+        rows = session.execute(
+            sa.select(*area, sa.func.count())
+            .select_from(people).join(Contact, Contact.id == people.c.contact_id)
+            .group_by(*area)
+        ).all()
+        return {(c, w): int(n) for c, w, n in rows}
+
+    reached = people_with(CallAttempt.is_conversation)
+    completed = people_with(CallAttempt.is_completion)
+    result = [
+        {"constituency": c, "ward": w, "contacts": int(n), "called": int(called),
+         "reached": reached.get((c, w), 0), "completed": completed.get((c, w), 0),
+         "remaining": int(remaining)}
+        for c, w, n, called, remaining in queued
+    ]
+    result.sort(key=lambda r: (r["constituency"], r["ward"]))
+    return result
+
+
+def progress_by_constituency(wards: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Roll ward rows up to constituencies, with the share of contacts reached."""
+    totals: dict[str, dict[str, Any]] = {}
+    for row in wards:
+        total = totals.setdefault(row["constituency"], {
+            "constituency": row["constituency"], "contacts": 0, "called": 0, "reached": 0,
+            "completed": 0, "remaining": 0, "wards": 0,
+        })
+        total["wards"] += 1
+        for key in ("contacts", "called", "reached", "completed", "remaining"):
+            total[key] += row[key]
+    result = list(totals.values())
+    for total in result:
+        total["reached_share"] = total["reached"] / total["contacts"] if total["contacts"] else 0.0
+    result.sort(key=lambda r: r["constituency"])
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Volunteers
+# --------------------------------------------------------------------------------------------
+
+
+def leaderboard(
+    *, session: Session, campaign_id: int | None,
+    since: datetime | None = None, until: datetime | None = None, limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Volunteers by completions, then conversations, then dials, in the period."""
+    dials = sa.func.count().label("dials")
+    conversations = _count_if(_is_true(CallAttempt.is_conversation)).label("conversations")
+    completions = _count_if(_is_true(CallAttempt.is_completion)).label("completions")
+    rows = session.execute(
+        sa.select(CallAttempt.volunteer_id, dials, conversations, completions)
+        .where(_campaign_filter(CallAttempt.campaign_id, campaign_id),
+               CallAttempt.volunteer_id.is_not(None),
+               *_period(CallAttempt.started_at, since, until))
+        .group_by(CallAttempt.volunteer_id)
+    ).all()
+    ids = [r.volunteer_id for r in rows]
+    names: dict[int, str] = {}
+    for start in range(0, len(ids), 900):
+        names.update(session.execute(  # type: ignore[arg-type]
+            sa.select(User.id, User.name).where(User.id.in_(ids[start:start + 900]))
+        ).all())
+    board = [
+        {"volunteer_id": r.volunteer_id, "name": names.get(r.volunteer_id, "(removed)"),
+         "dials": int(r.dials), "conversations": int(r.conversations),
+         "completions": int(r.completions)}
+        for r in rows
+    ]
+    board.sort(key=lambda r: (-r["completions"], -r["conversations"], -r["dials"], r["name"]))
+    for rank, row in enumerate(board, start=1):
+        row["rank"] = rank
+    return board[:limit] if limit else board
+
+
+# --------------------------------------------------------------------------------------------
+# Recruits (organisers only: names and phone numbers)
+# --------------------------------------------------------------------------------------------
+
+
+def recruits(
+    *, session: Session, campaign_id: int | None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Contacts who gave their campaign's recruit answer, newest first, for follow-up.
+
+    Each campaign's Campaign.recruit_rule ({"question_id", "value"}) decides; a campaign without
+    one has no recruits. `do_not_call` flags anyone since put on the do-not-call list.
+    """
+    campaigns = session.execute(
+        sa.select(Campaign.id, Campaign.name, Campaign.recruit_rule)
+        .where(_campaign_filter(Campaign.id, campaign_id))
+    ).all()
+    result: list[dict[str, Any]] = []
+    for campaign in campaigns:
+        rule = campaign.recruit_rule or {}
+        if not rule.get("question_id") or rule.get("value") in (None, ""):
+            continue
+        answered_at = sa.func.max(CallAttempt.started_at).label("answered_at")
+        rows = session.execute(
+            sa.select(Contact.id, Contact.first_name, Contact.last_name, Contact.constituency,
+                      Contact.ward, Contact.phone, answered_at,
+                      sa.func.count(Suppression.id).label("suppressed"))
+            .select_from(SurveyAnswer)
+            .join(Contact, Contact.id == SurveyAnswer.contact_id)
+            .join(CallAttempt, CallAttempt.id == SurveyAnswer.attempt_id)
+            .outerjoin(Suppression, Suppression.phone == Contact.phone)
+            .where(SurveyAnswer.campaign_id == campaign.id,
+                   SurveyAnswer.question_id == int(rule["question_id"]),
+                   SurveyAnswer.value == str(rule["value"]))
+            .group_by(Contact.id, Contact.first_name, Contact.last_name, Contact.constituency,
+                      Contact.ward, Contact.phone)
+        ).all()
+        result.extend(
+            {"campaign_id": campaign.id, "campaign": campaign.name, "contact_id": r.id,
+             "first_name": r.first_name, "last_name": r.last_name,
+             "constituency": r.constituency, "ward": r.ward, "phone": r.phone,
+             "answered_at": r.answered_at, "do_not_call": bool(r.suppressed)}
+            for r in rows
+        )
+    result.sort(key=lambda r: (r["answered_at"] or datetime.min.replace(tzinfo=UTC)),
+                reverse=True)
+    return result[:limit] if limit else result
+
+
+# --------------------------------------------------------------------------------------------
+# Compliance
+# --------------------------------------------------------------------------------------------
+
+
+def compliance(
+    *, session: Session, campaign_id: int | None,
+    since: datetime | None = None, until: datetime | None = None,
+) -> dict[str, Any]:
+    """What a regulator would ask about: calls outside the window (should be 0), numbers put on
+    the do-not-call list by source, TPS-registered people kept out of the queue."""
+    outside = int(session.execute(
+        sa.select(sa.func.count()).select_from(CallAttempt)
+        .where(_campaign_filter(CallAttempt.campaign_id, campaign_id),
+               _is_true(CallAttempt.outside_window),
+               *_period(CallAttempt.started_at, since, until))
+    ).scalar_one())
+    by_source = {
+        source: int(n) for source, n in session.execute(
+            sa.select(Suppression.source, sa.func.count())
+            .where(*_period(Suppression.created_at, since, until))
+            .group_by(Suppression.source)
+        ).all()
+    }
+    tps_filter = (_is_true(Contact.tps), Contact.consenting_member == sa.false())
+    tps_registered = int(session.execute(
+        sa.select(sa.func.count()).select_from(Contact).where(*tps_filter)
+    ).scalar_one())
+    tps_queued = int(session.execute(
+        sa.select(sa.func.count()).select_from(Contact)
+        .join(QueueEntry, QueueEntry.contact_id == Contact.id)
+        .where(*tps_filter, _campaign_filter(QueueEntry.campaign_id, campaign_id),
+               QueueEntry.status.in_(OPEN_STATUSES))
+    ).scalar_one())
+    return {
+        "outside_window": outside,
+        "suppressed_by_source": by_source,
+        "suppressed_total": sum(by_source.values()),
+        "tps_registered": tps_registered,
+        "tps_queued": tps_queued,  # should be 0
+        "tps_excluded": tps_registered - tps_queued,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# The shared cache in front of it all
+# --------------------------------------------------------------------------------------------
+
+QUERIES: dict[str, Callable[..., Any]] = {
+    "headline": headline,
+    "calls_by_quarter_hour": calls_by_quarter_hour,
+    "outcome_breakdown": outcome_breakdown,
+    "survey_results": survey_results,
+    "progress_by_ward": progress_by_ward,
+    "leaderboard": leaderboard,
+    "recruits": recruits,
+    "compliance": compliance,
+    "campaign_choices": campaign_choices,
+}
+
+
+def cached(
+    name: str, *, database: Database, ttl: float, cache: TTLCache = DASHBOARD_CACHE,
+    **params: Any,
+) -> Any:
+    """QUERIES[name](**params), shared by every viewer of this process for `ttl` seconds.
+
+    The key is (database, query, params), so viewers with the same filters share one query
+    per TTL, and a call saved now shows up at the first refresh after the TTL.
+    """
+    query = QUERIES[name]
+    key = (database.engine.url.render_as_string(hide_password=True), name,
+           tuple(sorted(params.items())))
+
+    def compute() -> Any:
+        with database.session() as session:
+            return query(session=session, **params)
+
+    return cache.get_or_compute(key, ttl, compute)
+
