@@ -30,3 +30,33 @@ def test_setup_creates_the_first_organiser_and_signs_them_in(make_app, app_db) -
     assert user.password_hash.startswith("$2")
     assert verify_password("a long enough password", user.password_hash)
     assert at.session_state["auth_user"]["id"] == user.id
+
+
+def test_the_demo_button_loads_data_and_closes_setup(make_app, app_db) -> None:
+    at = make_app()
+    at.button(key="setup_demo").click()
+    at.run()
+    assert not at.exception
+    with app_db.session() as session:
+        usernames = set(session.exec(select(User.username)))
+    assert {"organiser", "volunteer1", "volunteer8"} <= usernames
+    assert at.session_state["demo_loaded"]["contacts"] == 3000
+    # An organiser now exists, so a new visitor no longer gets the setup page.
+    assert "Welcome to Ringround" not in [t.value for t in make_app().title]
+
+
+def test_setup_is_closed_once_an_organiser_exists(make_app, app_db) -> None:
+    import pytest
+
+    from core.setup import SetupClosed, create_first_organiser
+    from tests.factories import make_user
+
+    with app_db.write() as session:
+        make_user(session, role="organiser")
+    at = make_app()
+    assert "Welcome to Ringround" not in [t.value for t in at.title]
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("pages/setup.py")
+    with pytest.raises(SetupClosed), app_db.write() as session:
+        create_first_organiser(session=session, username="late", name="Late", email="l@e.org",
+                               password="a long enough password")
