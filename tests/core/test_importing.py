@@ -1,0 +1,204 @@
+"""Reading messy files: encodings, delimiters, quoting, .xlsx, header guessing, row parsing."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from openpyxl import Workbook
+
+from core.importing import (
+    FileFormat,
+    ImportFileError,
+    PhoneNormaliser,
+    RowParser,
+    RowRejected,
+    check_mapping,
+    detect_format,
+    guess_mapping,
+    inspect_file,
+    normalise_postcode,
+    normalise_tags,
+    open_rows,
+    parse_delimiter,
+)
+
+
+def rows_of(data: bytes, **overrides: str) -> tuple[FileFormat, list[str], list[list[str]]]:
+    stream = io.BytesIO(data)
+    fmt = detect_format(stream, **overrides)
+    opened = open_rows(stream, fmt)
+    return fmt, opened.headers, [cells for _n, cells in opened.rows]
+
+
+def xlsx_bytes(rows: list[list[object]]) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+NAME = "Zoë Brontë"
+FILES = [
+    pytest.param("First name,Phone\nZoë Brontë,07400 123456\n".encode(), "utf-8", ",",
+                 id="utf-8 comma"),
+    pytest.param(b"\xef\xbb\xbf" + "First name,Phone\nZoë Brontë,07400 123456\n".encode(),
+                 "utf-8-sig", ",", id="utf-8 with BOM"),
+    pytest.param("First name;Phone\r\nZoë Brontë;07400 123456\r\n".encode("cp1252"), "cp1252",
+                 ";", id="cp1252 semicolon CRLF"),
+    pytest.param("First name\tPhone\nZoë Brontë\t07400 123456\n".encode("latin-1") + b"",
+                 "cp1252", "\t", id="latin-1 bytes read as cp1252 tab"),
+    pytest.param("First name|Phone\nZoë Brontë|07400 123456\n".encode("latin-1")
+                 + b"\x81", "latin-1", "|", id="byte undefined in cp1252 falls to latin-1"),
+]
+
+
+@pytest.mark.parametrize(("data", "encoding", "delimiter"), FILES)
+def test_encoding_and_delimiter_are_detected(data: bytes, encoding: str, delimiter: str) -> None:
+    fmt, headers, rows = rows_of(data)
+    assert (fmt.kind, fmt.encoding, fmt.delimiter) == ("csv", encoding, delimiter)
+    assert headers == ["First name", "Phone"]
+    assert rows[0][:2] == [NAME, "07400 123456"]
+
+
+def test_quoted_fields_keep_embedded_newlines_and_delimiters() -> None:
+    data = b'Name,Notes,Phone\n"Smith, Jo","line one\nline two",07400123456\nAl,x,07400123457\n'
+    _fmt, headers, rows = rows_of(data)
+    assert headers == ["Name", "Notes", "Phone"]
+    assert rows == [["Smith, Jo", "line one\nline two", "07400123456"],
+                    ["Al", "x", "07400123457"]]
+
+
+def test_an_override_beats_detection() -> None:
+    data = "a;b,c\n1;2,3\n".encode()
+    assert rows_of(data)[1] == ["a;b", "c"]
+    assert rows_of(data, delimiter=";")[1] == ["a", "b,c"]
+    fmt, _h, rows = rows_of("Name,Phone\nZoë,1\n".encode(), encoding="latin-1")
+    assert fmt.encoding == "latin-1" and rows[0][0] == "ZoÃ«"
+
+
+def test_blank_lines_are_not_rows_and_row_numbers_count_the_header_as_row_one() -> None:
+    stream = io.BytesIO(b"Phone\n07400123456\n\n07400123457\n")
+    opened = open_rows(stream, detect_format(stream))
+    assert list(opened.rows) == [(2, ["07400123456"]), (4, ["07400123457"])]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty"),
+        (b"   \n\n", "empty"),
+        (b"PK\x03\x04 not really a workbook", "xlsx"),
+    ],
+)
+def test_unreadable_files_raise_a_one_line_reason(data: bytes, message: str) -> None:
+    with pytest.raises(ImportFileError, match=message):
+        inspect_file(io.BytesIO(data), filename="x.csv")
+
+
+def test_an_unknown_encoding_override_is_refused() -> None:
+    with pytest.raises(ImportFileError, match="unknown encoding"):
+        detect_format(io.BytesIO(b"a,b\n"), encoding="klingon")
+
+
+def test_xlsx_is_read_with_numbers_as_text_and_the_guessed_mapping() -> None:
+    data = xlsx_bytes([["Forename", "Surname", "Mobile", "Branch"],
+                       ["Asha", "Patel", 7400123456, "North"], [None, None, None, None],
+                       ["Ben", "Jones", "+44 7400 123457", None]])
+    preview = inspect_file(io.BytesIO(data), filename="members.xlsx")
+    assert preview.format.kind == "xlsx"
+    assert preview.headers == ["Forename", "Surname", "Mobile", "Branch"]
+    assert preview.sample == [["Asha", "Patel", "7400123456", "North"],
+                              ["Ben", "Jones", "+44 7400 123457", ""]]
+    assert preview.mapping == {"Forename": "first_name", "Surname": "last_name",
+                               "Mobile": "mobile", "Branch": "custom"}
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        (["First Name", "Last_Name", "Telephone", "E-mail"],
+         ["first_name", "last_name", "phone", "email"]),
+        (["forename", "SURNAME", "Home Phone", "Mobile No", "Post Code"],
+         ["first_name", "last_name", "landline", "mobile", "postcode"]),
+        (["Name", "Phone 1", "Phone 2", "Constituency", "Ward", "Tags", "Membership No"],
+         ["full_name", "phone", "phone", "constituency", "ward", "tags", "membership_number"]),
+        (["Member ID", "TPS", "Consent", "Favourite colour", "Surname", "Last name"],
+         ["membership_number", "tps", "consenting_member", "custom", "last_name", "custom"]),
+    ],
+)
+def test_common_headers_are_guessed(headers: list[str], expected: list[str]) -> None:
+    assert list(guess_mapping(headers).values()) == expected
+
+
+def test_a_mapping_must_include_a_phone_and_map_each_field_once() -> None:
+    with pytest.raises(ImportFileError, match="phone"):
+        check_mapping(["a"], {"a": "first_name"})
+    with pytest.raises(ImportFileError, match="more than one"):
+        check_mapping(["a", "b", "p"], {"a": "email", "b": "email", "p": "phone"})
+    with pytest.raises(ImportFileError, match="no column"):
+        check_mapping(["p"], {"nope": "phone"})
+    assert check_mapping(["p", "x"], {"p": "phone"}) == {"p": "phone", "x": "custom"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [(";", ";"), ("tab", "\t"), ("\\t", "\t"), ("\t", "\t"), ("Semicolon", ";"), (None, None)],
+)
+def test_delimiter_names_are_understood(text: str | None, expected: str | None) -> None:
+    assert parse_delimiter(text) == expected
+
+
+def test_tags_and_postcodes_are_tidied() -> None:
+    assert normalise_tags("NHS; Member ,nhs|Unison") == ",nhs,member,unison,"
+    assert normalise_tags("  ") == ""
+    assert normalise_postcode(" sw1a1aa ") == "SW1A 1AA"
+    assert normalise_postcode("cw1  2ab") == "CW1 2AB"
+
+
+HEADERS = ["First", "Last", "Mobile", "Landline", "Tags", "TPS", "Branch"]
+MAPPING = check_mapping(HEADERS, guess_mapping(HEADERS))
+
+
+def parse(cells: list[str]):
+    return RowParser(HEADERS, MAPPING, PhoneNormaliser("GB")).parse(2, cells)
+
+
+def test_a_row_keeps_every_number_with_the_mobile_preferred() -> None:
+    record = parse(["Asha", "Patel", "07400 123456", "01270 212345", "NHS,Member", "no", "N"])
+    assert record.phone == "+447400123456" and record.phone_type == "mobile"
+    assert record.other_phones == ["+441270212345"]
+    assert record.values == {"first_name": "Asha", "last_name": "Patel",
+                             "tags": ",nhs,member,", "tps": False}
+    assert record.custom == {"Branch": "N"}
+
+
+def test_a_landline_only_row_calls_the_landline() -> None:
+    record = parse(["Al", "", "", "(01270) 212-345", "", "yes", ""])
+    assert (record.phone, record.phone_type, record.other_phones) == (
+        "+441270212345", "landline", [])
+    assert record.values["tps"] is True
+
+
+@pytest.mark.parametrize(
+    ("cells", "reason"),
+    [
+        (["Al", "", "", "", "", "", ""], "no phone number"),
+        (["Al", "", "07700 900123", "", "", "", ""], "Mobile: not a valid phone number"),
+        (["Al", "", "07400123456", "hello", "", "", ""], "Landline: not a phone number"),
+        (["Al", "", "07400123456", "", "", "maybe", ""], "TPS: 'maybe' is not yes or no"),
+        (["Al", "", "07400123456", "", "", "", "", "extra"], "row has 8 columns"),
+        (["A" * 201, "", "07400123456", "", "", "", ""], "first_name is longer than 200"),
+    ],
+)
+def test_bad_rows_are_rejected_with_their_reason(cells: list[str], reason: str) -> None:
+    with pytest.raises(RowRejected, match=reason):
+        parse(cells)
+
+
+def test_short_rows_are_padded_and_trailing_empty_cells_ignored() -> None:
+    assert parse(["Al", "", "07400123456"]).phone == "+447400123456"
+    assert parse(["Al", "", "07400123456", "", "", "", "", "", ""]).phone == "+447400123456"
