@@ -1,0 +1,716 @@
+"""How a call is placed: the volunteer's own phone, a Twilio bridge, or a fake for tests and demos.
+
+The calling page works the same with each. A bridge rings the volunteer's verified phone first,
+tells them who they are about to speak to, then dials the contact from the campaign's caller ID,
+so neither side sees the other's number.
+
+Twilio failures become `DialerError` subclasses whose str() is a sentence a volunteer or organiser
+can act on; none of them ever contains a phone number. Nothing here touches the database, so
+saving an outcome never depends on Twilio being reachable.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from core.config import Settings, TwilioSettings
+from core.phones import mask_phone
+from core.twiml import bridge_twiml
+
+log = logging.getLogger(__name__)
+
+TWILIO_API_ORIGIN = "https://api.twilio.com"
+DEFAULT_TIMEOUT_SECONDS = 10.0
+# How long Twilio rings the volunteer's own phone before giving up.
+VOLUNTEER_RING_SECONDS = 30
+
+# Twilio call statuses (CallResource.Status), in the order a call goes through them.
+LIVE_STATUSES = ("queued", "ringing", "in-progress")
+FINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
+# The outcome the page pre-selects for the volunteer to confirm; the codes of core/outcomes.py.
+SUGGESTED_OUTCOMES = {"no-answer": "no_answer", "busy": "busy"}
+
+STATUS_LABELS = {
+    "queued": "Starting the call…",
+    "ringing": "Ringing…",
+    "in-progress": "Connected",
+    "completed": "Call ended",
+    "busy": "Busy",
+    "no-answer": "No answer",
+    "failed": "The call failed",
+    "canceled": "Call cancelled",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Domain exceptions: the UI shows str(exc) as it is.
+# --------------------------------------------------------------------------------------------
+
+
+class DialerError(Exception):
+    """A call or text could not be placed; str() says why in words, without any phone number."""
+
+
+class DialerNotConfigured(DialerError):
+    pass
+
+
+class BadCredentials(DialerError):
+    pass
+
+
+class CallerIdNotVerified(DialerError):
+    pass
+
+
+class NoGeoPermission(DialerError):
+    pass
+
+
+class RateLimited(DialerError):
+    pass
+
+
+class DialerUnreachable(DialerError):
+    pass
+
+
+class InvalidNumber(DialerError):
+    pass
+
+
+class SmsRecipientOptedOut(DialerError):
+    """The recipient texted STOP to the campaign number: Twilio refuses to text them again."""
+
+
+class NotABridge(DialerError):
+    """The campaign uses volunteers' own phones; there is no call for Ringround to place."""
+
+
+# --------------------------------------------------------------------------------------------
+# What a dialer reports
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallInfo:
+    """The state of one bridged call, as the calling page stores it with the attempt."""
+
+    provider: str
+    provider_call_id: str
+    provider_status: str
+    duration_seconds: int | None = None
+    # An outcome code ("no_answer", "busy") for the volunteer to confirm, or None.
+    suggested_outcome: str | None = None
+    # A sentence for the volunteer when the status alone would mislead them.
+    detail: str = ""
+
+    @property
+    def final(self) -> bool:
+        return self.provider_status in FINAL_STATUSES
+
+    @property
+    def label(self) -> str:
+        return STATUS_LABELS.get(self.provider_status, self.provider_status)
+
+
+@dataclass(frozen=True)
+class SmsReceipt:
+    provider_id: str
+    status: str
+
+
+def suggested_outcome(status: str | None) -> str | None:
+    return SUGGESTED_OUTCOMES.get(status or "")
+
+
+def tel_link(phone: str) -> str:
+    """A tel: link a phone or softphone opens to dial the number itself."""
+    return "tel:" + re.sub(r"[^\d+]", "", phone)
+
+
+class Dialer(Protocol):
+    name: str
+    # True when Ringround places the call (Twilio, fake); False for the volunteer's own phone.
+    bridges: bool
+
+    def start_bridge(
+        self, volunteer_phone: str, contact_phone: str, caller_id: str, contact_name: str
+    ) -> str: ...
+
+    def status(self, sid: str) -> CallInfo: ...
+
+    def hang_up(self, sid: str) -> CallInfo: ...
+
+    def send_sms(self, to: str, from_: str, body: str) -> SmsReceipt: ...
+
+
+# --------------------------------------------------------------------------------------------
+# Own phone
+# --------------------------------------------------------------------------------------------
+
+
+class TelDialer:
+    """The volunteer dials from their own phone with a tel: link; no account, nothing to track."""
+
+    name = "tel"
+    bridges = False
+
+    def link(self, contact_phone: str) -> str:
+        return tel_link(contact_phone)
+
+    def start_bridge(
+        self, volunteer_phone: str, contact_phone: str, caller_id: str, contact_name: str
+    ) -> str:
+        raise NotABridge("This campaign uses your own phone: use the Call link instead.")
+
+    def status(self, sid: str) -> CallInfo:
+        raise NotABridge("Calls from your own phone are not tracked by Ringround.")
+
+    def hang_up(self, sid: str) -> CallInfo:
+        raise NotABridge("Calls from your own phone are not tracked by Ringround.")
+
+    def send_sms(self, to: str, from_: str, body: str) -> SmsReceipt:
+        raise DialerNotConfigured(
+            "Texts need Twilio: an organiser can set it up under Settings."
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Fake: in memory, scripted, for tests and the demo
+# --------------------------------------------------------------------------------------------
+
+DEFAULT_SCRIPT = ("queued", "ringing", "in-progress", "completed")
+
+
+@dataclass
+class FakeCall:
+    sid: str
+    volunteer_phone: str
+    contact_phone: str
+    caller_id: str
+    contact_name: str
+    twiml: str
+    script: tuple[str, ...]
+    step: int = 0
+    hung_up: bool = False
+    duration_seconds: int = 0
+
+    @property
+    def status(self) -> str:
+        return self.script[min(self.step, len(self.script) - 1)]
+
+
+@dataclass
+class FakeSms:
+    sid: str
+    to: str
+    from_: str
+    body: str
+
+
+def demo_script(contact_phone: str) -> tuple[str, ...]:
+    """Vary the demo by the number's last digit, so every final state can be seen."""
+    last = contact_phone[-1:] if contact_phone else "0"
+    if last in "37":
+        return ("queued", "ringing", "ringing", "no-answer")
+    if last == "5":
+        return ("queued", "ringing", "busy")
+    return DEFAULT_SCRIPT
+
+
+@dataclass
+class FakeDialer:
+    """Records calls and texts in memory; each status() poll moves a call one step along its script.
+
+    `scripts` maps a contact phone to its own script; `fail_with` makes the next operations raise,
+    as Twilio would (bad credentials, rate limits...).
+    """
+
+    name: str = "fake"
+    bridges: bool = True
+    default_script: Sequence[str] = DEFAULT_SCRIPT
+    scripts: dict[str, Sequence[str]] = field(default_factory=dict)
+    script_for: Callable[[str], Sequence[str]] | None = None
+    # Seconds each poll spent in progress adds to the call's duration.
+    seconds_per_poll: int = 20
+    fail_with: DialerError | None = None
+    calls: list[FakeCall] = field(default_factory=list)
+    sent: list[FakeSms] = field(default_factory=list)
+    _ids: Any = field(default_factory=lambda: itertools.count(1), repr=False)
+    _lock: Any = field(default_factory=threading.Lock, repr=False)
+
+    def _raise_if_failing(self) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+
+    def _script(self, contact_phone: str) -> tuple[str, ...]:
+        if contact_phone in self.scripts:
+            return tuple(self.scripts[contact_phone])
+        if self.script_for is not None:
+            return tuple(self.script_for(contact_phone))
+        return tuple(self.default_script)
+
+    def _find(self, sid: str) -> FakeCall:
+        for call in self.calls:
+            if call.sid == sid:
+                return call
+        raise DialerError("Ringround has no record of that call.")
+
+    def start_bridge(
+        self, volunteer_phone: str, contact_phone: str, caller_id: str, contact_name: str
+    ) -> str:
+        self._raise_if_failing()
+        with self._lock:
+            sid = f"CAfake{next(self._ids):026d}"
+            self.calls.append(
+                FakeCall(
+                    sid=sid,
+                    volunteer_phone=volunteer_phone,
+                    contact_phone=contact_phone,
+                    caller_id=caller_id,
+                    contact_name=contact_name,
+                    twiml=bridge_twiml(
+                        contact_phone=contact_phone, caller_id=caller_id,
+                        contact_name=contact_name,
+                    ),
+                    script=self._script(contact_phone),
+                )
+            )
+        return sid
+
+    def _info(self, call: FakeCall) -> CallInfo:
+        status = call.status
+        return CallInfo(
+            provider=self.name,
+            provider_call_id=call.sid,
+            provider_status=status,
+            duration_seconds=call.duration_seconds if status in FINAL_STATUSES else None,
+            suggested_outcome=suggested_outcome(status),
+        )
+
+    def status(self, sid: str) -> CallInfo:
+        self._raise_if_failing()
+        with self._lock:
+            call = self._find(sid)
+            if not call.hung_up and call.step < len(call.script) - 1:
+                if call.status == "in-progress":
+                    call.duration_seconds += self.seconds_per_poll
+                call.step += 1
+            return self._info(call)
+
+    def hang_up(self, sid: str) -> CallInfo:
+        self._raise_if_failing()
+        with self._lock:
+            call = self._find(sid)
+            if call.status not in FINAL_STATUSES:
+                final = "completed" if call.status == "in-progress" else "canceled"
+                call.script = (*call.script[: call.step + 1], final)
+                call.step = len(call.script) - 1
+                call.hung_up = True
+            return self._info(call)
+
+    def send_sms(self, to: str, from_: str, body: str) -> SmsReceipt:
+        self._raise_if_failing()
+        with self._lock:
+            sid = f"SMfake{next(self._ids):026d}"
+            self.sent.append(FakeSms(sid=sid, to=to, from_=from_, body=body))
+        return SmsReceipt(provider_id=sid, status="queued")
+
+
+# --------------------------------------------------------------------------------------------
+# Twilio
+# --------------------------------------------------------------------------------------------
+
+# Twilio error code -> (exception, message). https://www.twilio.com/docs/api/errors
+_TWILIO_ERRORS: dict[int, tuple[type[DialerError], str]] = {
+    20003: (
+        BadCredentials,
+        "Twilio refused Ringround's credentials (error 20003). An organiser should check the "
+        "account SID and auth token (or API key and secret) in the Twilio settings.",
+    ),
+    20404: (DialerError, "Twilio has no record of that call or account (error 20404)."),
+    20429: (
+        RateLimited,
+        "Twilio is handling too many requests from this account (error 20429). "
+        "Wait a few seconds and try again.",
+    ),
+    21210: (
+        CallerIdNotVerified,
+        "The campaign's caller ID is not a number this Twilio account owns or has verified "
+        "(error 21210). An organiser should pick another caller ID or verify it in Twilio.",
+    ),
+    21211: (
+        InvalidNumber,
+        "Twilio says this number cannot be dialled (error 21211). Record it as a wrong number "
+        "if it keeps happening.",
+    ),
+    21212: (
+        CallerIdNotVerified,
+        "The campaign's caller ID is not a valid Twilio number (error 21212).",
+    ),
+    21215: (
+        NoGeoPermission,
+        "This Twilio account is not allowed to call that country (error 21215). An organiser "
+        "can allow it under Voice > Settings > Geo permissions in the Twilio console.",
+    ),
+    13227: (
+        NoGeoPermission,
+        "This Twilio account is not allowed to call that country (error 13227). An organiser "
+        "can allow it under Voice > Settings > Geo permissions in the Twilio console.",
+    ),
+    21408: (
+        NoGeoPermission,
+        "This Twilio account is not allowed to text that country (error 21408). An organiser "
+        "can allow it under Messaging > Settings > Geo permissions in the Twilio console.",
+    ),
+    21606: (
+        CallerIdNotVerified,
+        "The campaign's number cannot send texts (error 21606): texts need a Twilio number "
+        "with SMS enabled.",
+    ),
+    21610: (
+        SmsRecipientOptedOut,
+        "This person has replied STOP to the campaign's number, so they cannot be texted "
+        "(error 21610).",
+    ),
+    21614: (
+        InvalidNumber,
+        "This number cannot receive texts (error 21614): it is not a mobile.",
+    ),
+}
+_PHONE_LIKE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
+
+
+def _scrub(text: str) -> str:
+    """Twilio's messages quote the numbers they refuse; the volunteer must not see a contact's."""
+    return _PHONE_LIKE.sub("[number]", text)
+
+
+def map_twilio_error(exc: Exception) -> DialerError:
+    """Turn whatever the twilio client raised into a DialerError with a message in words."""
+    import requests
+    from twilio.base.exceptions import TwilioException, TwilioRestException
+
+    if isinstance(exc, DialerError):
+        return exc
+    if isinstance(exc, TwilioRestException):
+        code = int(exc.code) if exc.code else None
+        if code in _TWILIO_ERRORS:
+            kind, message = _TWILIO_ERRORS[code]
+            return kind(message)
+        if exc.status == 401:
+            kind, message = _TWILIO_ERRORS[20003]
+            return kind(message)
+        if exc.status == 429:
+            kind, message = _TWILIO_ERRORS[20429]
+            return kind(message)
+        if exc.status >= 500:
+            return DialerUnreachable(
+                f"Twilio is having trouble (HTTP {exc.status}). Try again in a minute."
+            )
+        detail = _scrub(str(exc.msg or "")).strip()
+        suffix = f": {detail}" if detail else "."
+        return DialerError(
+            f"Twilio refused the request (error {code or exc.status}){suffix}"
+        )
+    if isinstance(exc, requests.exceptions.Timeout):
+        return DialerUnreachable(
+            "Twilio did not answer in time. Check the connection and try again."
+        )
+    if isinstance(exc, requests.exceptions.RequestException | ConnectionError | OSError):
+        return DialerUnreachable(
+            "Ringround could not reach Twilio: the server may be offline. Try again shortly."
+        )
+    if isinstance(exc, TwilioException):
+        return DialerError(f"Twilio could not handle the request: {_scrub(str(exc))}")
+    return DialerError(f"Unexpected problem talking to Twilio ({type(exc).__name__}).")
+
+
+def _rebased_client_class() -> type:
+    from twilio.http import HttpClient
+    from twilio.http.http_client import TwilioHttpClient
+
+    class RebasedHttpClient(HttpClient):
+        """Send the twilio client's requests to another origin (a contract mock in tests).
+
+        The public HttpClient extension point, so no SDK internals are patched.
+        """
+
+        def __init__(self, base_url: str, *, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
+            super().__init__(log, is_async=False, timeout=timeout)
+            self.base_url = base_url.rstrip("/")
+            self.inner = TwilioHttpClient(timeout=timeout)
+            self.requests: list[tuple[str, str]] = []
+
+        def request(  # type: ignore[override]
+            self,
+            method: str,
+            uri: str,
+            params: dict[str, object] | None = None,
+            data: dict[str, object] | None = None,
+            headers: dict[str, str] | None = None,
+            auth: tuple[str, str] | None = None,
+            timeout: float | None = None,
+            allow_redirects: bool = False,
+        ) -> Any:
+            if uri.startswith(TWILIO_API_ORIGIN):
+                uri = self.base_url + uri[len(TWILIO_API_ORIGIN):]
+            self.requests.append((method.upper(), uri))
+            response = self.inner.request(
+                method, uri, params=params, data=data, headers=headers, auth=auth,
+                timeout=timeout, allow_redirects=allow_redirects,
+            )
+            self._test_only_last_request = self.inner._test_only_last_request
+            self._test_only_last_response = response
+            return response
+
+    return RebasedHttpClient
+
+
+def rebased_http_client(base_url: str, *, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> Any:
+    """An HttpClient that sends api.twilio.com requests to base_url instead."""
+    return _rebased_client_class()(base_url, timeout=timeout)
+
+
+class TwilioDialer:
+    """Bridges calls and sends texts through Twilio.
+
+    The twilio Client is built on first use, never at import or construction, so a missing or
+    wrong setting shows up as a message on the page that needs it rather than a crash at start.
+    """
+
+    name = "twilio"
+    bridges = True
+
+    def __init__(
+        self,
+        settings: TwilioSettings,
+        *,
+        status_callback_url: str = "",
+        http_client: Any = None,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    ) -> None:
+        self.settings = settings
+        self.status_callback_url = status_callback_url
+        self._http_client = http_client
+        self._timeout = timeout
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        """The twilio Client.
+
+        Raises:
+            DialerNotConfigured: no account SID or no credentials.
+        """
+        if not self.settings.configured:
+            raise DialerNotConfigured(
+                "Twilio is not set up: an organiser needs to give the account SID and auth token "
+                "(or API key and secret). See Settings."
+            )
+        with self._lock:
+            if self._client is None:
+                from twilio.http.http_client import TwilioHttpClient
+                from twilio.rest import Client
+
+                http_client = self._http_client
+                if http_client is None and self.settings.base_url:
+                    http_client = rebased_http_client(self.settings.base_url,
+                                                      timeout=self._timeout)
+                if http_client is None:
+                    http_client = TwilioHttpClient(timeout=self._timeout)
+                s = self.settings
+                if s.api_key and s.api_secret:
+                    username, password = s.api_key, s.api_secret
+                else:
+                    username, password = s.account_sid, s.auth_token
+                self._client = Client(
+                    username, password, account_sid=s.account_sid, http_client=http_client,
+                    environment={},  # never pick up stray TWILIO_* variables from the process
+                )
+            return self._client
+
+    def _call(self, operation: Callable[[], Any]) -> Any:
+        try:
+            return operation()
+        except Exception as exc:  # every failure becomes a sentence, never a crash
+            mapped = map_twilio_error(exc)
+            log.warning("twilio request failed: %s", type(mapped).__name__)
+            raise mapped from exc
+
+    def start_bridge(
+        self, volunteer_phone: str, contact_phone: str, caller_id: str, contact_name: str
+    ) -> str:
+        """Ring the volunteer; when they answer, Twilio says who is next and dials the contact.
+
+        Raises:
+            DialerError: Twilio refused or could not be reached (message in words).
+        """
+        if not caller_id:
+            raise CallerIdNotVerified(
+                "The campaign has no caller ID: an organiser needs to choose one of the Twilio "
+                "numbers for it."
+            )
+        twiml = bridge_twiml(
+            contact_phone=contact_phone, caller_id=caller_id, contact_name=contact_name,
+            # The contact's leg reports too (with ParentCallSid): its status is the outcome's.
+            contact_status_callback=self.status_callback_url,
+        )
+        options: dict[str, Any] = {"timeout": VOLUNTEER_RING_SECONDS}
+        if self.status_callback_url:
+            options["status_callback"] = self.status_callback_url
+            options["status_callback_event"] = ["completed"]
+            options["status_callback_method"] = "POST"
+        call = self._call(
+            lambda: self.client.calls.create(
+                to=volunteer_phone, from_=caller_id, twiml=twiml, **options
+            )
+        )
+        log.info("bridge started to volunteer %s", mask_phone(volunteer_phone))
+        return str(call.sid)
+
+    def status(self, sid: str) -> CallInfo:
+        """The bridge's state as the volunteer experiences it.
+
+        The call Twilio places rings the volunteer; the contact is its child leg, made by <Dial>.
+        So "no answer" from the parent means the volunteer's phone was not picked up (the contact
+        was never dialled: no outcome to suggest), while the child's status is the contact's.
+
+        Raises:
+            DialerError: Twilio refused or could not be reached.
+        """
+        parent = self._call(lambda: self.client.calls(sid).fetch())
+        parent_status = str(parent.status)
+        if parent_status in ("queued", "ringing"):
+            return CallInfo(
+                provider=self.name, provider_call_id=sid, provider_status=parent_status,
+                detail="Ringing your phone: answer it to be connected.",
+            )
+        children = self._call(lambda: self.client.calls.list(parent_call_sid=sid, limit=1))
+        if not children:
+            if parent_status in FINAL_STATUSES:
+                detail = (
+                    "Your phone did not answer, so the contact was not called."
+                    if parent_status in ("no-answer", "busy", "failed", "canceled")
+                    else "The call ended before the contact was dialled."
+                )
+                # The parent's status is the volunteer's phone's: no outcome to suggest.
+                return CallInfo(
+                    provider=self.name, provider_call_id=sid, provider_status=parent_status,
+                    detail=detail,
+                )
+            return CallInfo(
+                provider=self.name, provider_call_id=sid, provider_status="ringing",
+                detail="Connecting you to the contact…",
+            )
+        child = children[0]
+        status = str(child.status)
+        if parent_status not in FINAL_STATUSES and status in FINAL_STATUSES:
+            status = "in-progress"  # the contact hung up; the volunteer's leg ends next
+        duration = int(child.duration) if child.duration not in (None, "") else None
+        return CallInfo(
+            provider=self.name,
+            provider_call_id=sid,
+            provider_status=status,
+            duration_seconds=duration if status in FINAL_STATUSES else None,
+            suggested_outcome=suggested_outcome(status),
+        )
+
+    def hang_up(self, sid: str) -> CallInfo:
+        """End the bridge (both legs) and report the final state.
+
+        Raises:
+            DialerError: Twilio refused or could not be reached.
+        """
+        call = self._call(lambda: self.client.calls(sid).fetch())
+        if str(call.status) not in FINAL_STATUSES:
+            # Twilio only cancels a call that is not yet answered, and only completes one that is.
+            new_status = "canceled" if str(call.status) in ("queued", "ringing") else "completed"
+            self._call(lambda: self.client.calls(sid).update(status=new_status))
+        return self.status(sid)
+
+    def send_sms(self, to: str, from_: str, body: str) -> SmsReceipt:
+        """Raises: DialerError (opted out, not a mobile, refused, unreachable)."""
+        message = self._call(
+            lambda: self.client.messages.create(to=to, from_=from_, body=body)
+        )
+        return SmsReceipt(provider_id=str(message.sid), status=str(message.status or "queued"))
+
+    def check_account(self) -> dict[str, str]:
+        """Fetch the account, proving the credentials work.
+
+        Raises:
+            DialerError: bad credentials, unreachable...
+        """
+        account = self._call(
+            lambda: self.client.api.v2010.accounts(self.settings.account_sid).fetch()
+        )
+        return {
+            "friendly_name": str(account.friendly_name or ""),
+            "status": str(account.status or ""),
+            "type": str(account.type or ""),
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# Choosing a dialer
+# --------------------------------------------------------------------------------------------
+
+_registry_lock = threading.Lock()
+_fakes: dict[str, FakeDialer] = {}
+_twilio: dict[tuple[TwilioSettings, str], TwilioDialer] = {}
+
+
+def shared_fake_dialer(name: str = "demo") -> FakeDialer:
+    """One FakeDialer per process (per name), so its calls survive Streamlit reruns."""
+    with _registry_lock:
+        if name not in _fakes:
+            _fakes[name] = FakeDialer(script_for=demo_script)
+        return _fakes[name]
+
+
+def status_callback_url(settings: Settings) -> str:
+    return f"{settings.public_url}/twilio/status" if settings.public_url else ""
+
+
+def twilio_dialer(settings: Settings) -> TwilioDialer:
+    """The process's TwilioDialer for these settings (its client is built on first use)."""
+    key = (settings.twilio, status_callback_url(settings))
+    with _registry_lock:
+        if key not in _twilio:
+            _twilio[key] = TwilioDialer(settings.twilio, status_callback_url=key[1])
+        return _twilio[key]
+
+
+def dialer_for(kind: str, settings: Settings) -> Dialer:
+    """The dialer a campaign's `dialer` setting names."""
+    if kind == "twilio":
+        return twilio_dialer(settings)
+    if kind == "fake":
+        return shared_fake_dialer()
+    return TelDialer()
+
+
+def sms_dialer(settings: Settings, campaign_dialer: str = "tel") -> Dialer:
+    """The dialer that sends texts: the fake for fake campaigns and the demo, else Twilio.
+
+    A campaign whose volunteers call from their own phones can still text from its number.
+    """
+    if campaign_dialer == "fake" or (settings.demo and not settings.twilio.configured):
+        return shared_fake_dialer()
+    return twilio_dialer(settings)
+
+
+def reset_dialers() -> None:
+    """Forget the process's dialers; for tests."""
+    with _registry_lock:
+        _fakes.clear()
+        _twilio.clear()

@@ -1,0 +1,315 @@
+"""Follow-up texts after a good call, and replies of STOP.
+
+A campaign has one message template with the same {merge_fields} as its script (core/script.py),
+e.g. "Thanks {first_name}! Saturday's action: {action_link|https://example.org}". Texts are plain,
+so merged values are not Markdown-escaped here.
+
+Sending is refused for numbers on the do-not-call list and outside the campaign's calling window
+(PECR: the same consent and hours as a call), and happens at most once per contact and campaign,
+so a double click never texts anyone twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import string
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from core.audit import record_event
+from core.calling_hours import is_open
+from core.dialers import Dialer, DialerError, SmsRecipientOptedOut
+from core.phones import InvalidPhone, mask_phone, normalise_phone
+from core.script import STANDARD_FIELDS, VOLUNTEER_FIELDS, merge_values, script_fields
+from core.suppression import add_suppression, is_suppressed
+from db.engine import Database
+from db.models import Campaign, Contact, SmsMessage, User
+
+log = logging.getLogger(__name__)
+
+MAX_SMS_LENGTH = 1600
+CAMPAIGN_FIELDS = ("campaign_name",)
+# Replies that mean "stop texting me", as carriers and Twilio's own opt-out handling read them.
+STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
+STOP_CONFIRMATION = "You will not be contacted by this campaign again."
+
+# The grammar of core/script.py: {name}, {name|fallback}, {{ and }} for literal braces.
+_FIELD = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_ ]*?)(?:\|([^{}]*))?\}")
+_TRAILING_PUNCTUATION = string.punctuation + " \t\r\n"
+
+
+class SmsRefused(ValueError):
+    """The text may not be sent; str() says why, for the volunteer."""
+
+
+@dataclass(frozen=True)
+class SmsDraft:
+    """A follow-up ready to send: who to, from which number, what it says."""
+
+    campaign_id: int
+    contact_id: int
+    volunteer_id: int | None
+    to: str
+    from_: str
+    body: str
+
+
+@dataclass(frozen=True)
+class SmsResult:
+    message_id: int
+    status: str
+    provider_id: str | None
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    stopped: bool
+    reply: str
+
+
+def is_stop_reply(body: str) -> bool:
+    """STOP, stop, ' Stop. ', UNSUBSCRIBE...: the whole message is one opt-out word."""
+    return (body or "").strip(_TRAILING_PUNCTUATION).upper() in STOP_WORDS
+
+
+def template_problems(
+    template: str, custom_keys: set[str] | frozenset[str] = frozenset()
+) -> list[str]:
+    """What is wrong with a template, in words (empty when it is fine)."""
+    problems: list[str] = []
+    if len(template) > MAX_SMS_LENGTH:
+        problems.append(f"Texts are limited to {MAX_SMS_LENGTH} characters.")
+    known = set(STANDARD_FIELDS) | set(VOLUNTEER_FIELDS) | set(CAMPAIGN_FIELDS) | set(custom_keys)
+    unknown = [name for name in script_fields(template) if name not in known]
+    if unknown:
+        problems.append(
+            "No contact column called " + ", ".join(f"{{{name}}}" for name in unknown)
+            + ": give a fallback like {name|text} or fix the spelling."
+        )
+    return problems
+
+
+def render_sms(template: str, values: dict[str, str]) -> str:
+    """Fill merge fields with plain text; a missing or empty value uses its |fallback."""
+
+    def replace(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token == "{{":
+            return "{"
+        if token == "}}":
+            return "}"
+        value = values.get(match.group(1).strip())
+        if value is None or not str(value).strip():
+            value = match.group(2) or ""
+        return " ".join(str(value).split())
+
+    return _FIELD.sub(replace, template or "").strip()
+
+
+def save_sms_template(*, session: Session, campaign_id: int, template: str,
+                      actor_id: int | None = None) -> None:
+    """Raises: SmsRefused when the template has a problem (see template_problems)."""
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise SmsRefused("That campaign no longer exists.")
+    problems = template_problems(template, _custom_keys(session))
+    if problems:
+        raise SmsRefused(" ".join(problems))
+    campaign.sms_template = template.strip()
+    campaign.updated_at = datetime.now(UTC)
+    session.add(campaign)
+    record_event(session=session, action="sms_template_saved", actor_id=actor_id,
+                 target=f"campaign:{campaign_id}")
+
+
+def _custom_keys(session: Session) -> set[str]:
+    keys: set[str] = set()
+    for custom in session.exec(select(Contact.custom).limit(200)):
+        keys.update(str(k) for k in (custom or {}))
+    return keys
+
+
+def _already_sent(session: Session, campaign_id: int, contact_id: int) -> bool:
+    return session.exec(
+        select(SmsMessage.id)
+        .where(SmsMessage.campaign_id == campaign_id)
+        .where(SmsMessage.contact_id == contact_id)
+        .where(SmsMessage.direction == "out")
+        .where(col(SmsMessage.status) != "failed")
+    ).first() is not None
+
+
+def prepare_followup(
+    *,
+    session: Session,
+    campaign_id: int,
+    contact_id: int,
+    volunteer_id: int | None,
+    sender_numbers: tuple[str, ...] = (),
+    now: datetime | None = None,
+) -> SmsDraft:
+    """Check that a follow-up may go, and write it.
+
+    Raises:
+        SmsRefused: no template, no number to send from, the contact is on the do-not-call list,
+            calling hours are over, or a follow-up already went.
+    """
+    now = now or datetime.now(UTC)
+    campaign = session.get(Campaign, campaign_id)
+    contact = session.get(Contact, contact_id)
+    if campaign is None or contact is None:
+        raise SmsRefused("That contact or campaign no longer exists.")
+    if not campaign.sms_template.strip():
+        raise SmsRefused("This campaign has no follow-up text: an organiser can write one.")
+    from_ = campaign.caller_id or (sender_numbers[0] if sender_numbers else "")
+    if not from_:
+        raise SmsRefused("This campaign has no number to text from: an organiser can set one.")
+    if is_suppressed(session=session, phone=contact.phone):
+        raise SmsRefused("This person asked not to be contacted, so no text will be sent.")
+    if not is_open(campaign.calling_window, campaign.timezone, now):
+        raise SmsRefused("Texts go only within the campaign's calling hours.")
+    if _already_sent(session, campaign_id, contact_id):
+        raise SmsRefused("A follow-up text has already gone to this person for this campaign.")
+    volunteer = session.get(User, volunteer_id) if volunteer_id else None
+    contact_fields = [f for f in script_fields(campaign.sms_template)
+                      if f not in VOLUNTEER_FIELDS and f not in CAMPAIGN_FIELDS]
+    values = merge_values(contact_fields, contact=contact.model_dump(), custom=contact.custom)
+    volunteer_name = volunteer.name if volunteer else ""
+    values["volunteer_name"] = volunteer_name
+    values["volunteer_first_name"] = volunteer_name.split(" ")[0] if volunteer_name else ""
+    values["campaign_name"] = campaign.name
+    body = render_sms(campaign.sms_template, values)[:MAX_SMS_LENGTH]
+    if not body:
+        raise SmsRefused("The follow-up text came out empty for this person.")
+    return SmsDraft(campaign_id=campaign_id, contact_id=contact_id, volunteer_id=volunteer_id,
+                    to=contact.phone, from_=from_, body=body)
+
+
+def record_sms(
+    *,
+    session: Session,
+    draft: SmsDraft,
+    status: str,
+    provider_id: str | None = None,
+    error: str = "",
+) -> int:
+    message = SmsMessage(
+        campaign_id=draft.campaign_id,
+        contact_id=draft.contact_id,
+        volunteer_id=draft.volunteer_id,
+        direction="out",
+        body=draft.body,
+        provider_id=provider_id,
+        status=status[:32],
+        error=error[:500],
+    )
+    session.add(message)
+    session.flush()
+    assert message.id is not None
+    return message.id
+
+
+def send_followup_sms(
+    *,
+    database: Database,
+    dialer: Dialer,
+    campaign_id: int,
+    contact_id: int,
+    volunteer_id: int | None,
+    sender_numbers: tuple[str, ...] = (),
+    now: datetime | None = None,
+) -> SmsResult:
+    """Check, send and record a follow-up text.
+
+    Takes the Database rather than a session: the Twilio request sits between a read and a write
+    transaction, so that no database lock is held while the network is slow.
+
+    Raises:
+        SmsRefused: not allowed (see prepare_followup).
+        DialerError: Twilio refused or could not be reached (the failure is recorded).
+    """
+    with database.session() as session:
+        draft = prepare_followup(
+            session=session, campaign_id=campaign_id, contact_id=contact_id,
+            volunteer_id=volunteer_id, sender_numbers=sender_numbers, now=now,
+        )
+    try:
+        receipt = dialer.send_sms(draft.to, draft.from_, draft.body)
+    except DialerError as exc:
+        with database.write() as session:
+            record_sms(session=session, draft=draft, status="failed", error=str(exc))
+            if isinstance(exc, SmsRecipientOptedOut):
+                add_suppression(session=session, phone=draft.to, source="sms_stop",
+                                reason="Replied STOP to the campaign number (reported by Twilio)")
+        raise
+    with database.write() as session:
+        message_id = record_sms(session=session, draft=draft, status=receipt.status,
+                                provider_id=receipt.provider_id)
+    log.info("follow-up text sent to %s", mask_phone(draft.to))
+    return SmsResult(message_id=message_id, status=receipt.status,
+                     provider_id=receipt.provider_id)
+
+
+def preview_followup(
+    *,
+    session: Session,
+    campaign_id: int,
+    contact_id: int,
+    volunteer_id: int | None,
+    sender_numbers: tuple[str, ...] = (),
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """What the page shows before the click: the text, or why it cannot go."""
+    try:
+        draft = prepare_followup(
+            session=session, campaign_id=campaign_id, contact_id=contact_id,
+            volunteer_id=volunteer_id, sender_numbers=sender_numbers, now=now,
+        )
+    except SmsRefused as exc:
+        return {"can_send": False, "body": "", "reason": str(exc)}
+    return {"can_send": True, "body": draft.body, "reason": ""}
+
+
+def record_inbound_sms(
+    *,
+    session: Session,
+    from_phone: str,
+    body: str,
+    provider_id: str | None = None,
+    region: str = "GB",
+) -> InboundResult:
+    """Store a reply; STOP and its variants put the number on the do-not-call list at once."""
+    try:
+        phone = normalise_phone(from_phone, region=region).e164
+    except InvalidPhone:
+        phone = from_phone.strip()
+    contact = session.exec(select(Contact).where(Contact.phone == phone)).first()
+    latest_out = None
+    if contact is not None:
+        latest_out = session.exec(
+            select(SmsMessage)
+            .where(SmsMessage.contact_id == contact.id)
+            .where(SmsMessage.direction == "out")
+            .order_by(col(SmsMessage.id).desc())
+        ).first()
+    session.add(
+        SmsMessage(
+            campaign_id=latest_out.campaign_id if latest_out else None,
+            contact_id=contact.id if contact else None,
+            direction="in",
+            body=(body or "")[:MAX_SMS_LENGTH],
+            provider_id=(provider_id or None) and provider_id[:64],
+            status="received",
+        )
+    )
+    stopped = is_stop_reply(body)
+    if stopped:
+        add_suppression(session=session, phone=phone, source="sms_stop",
+                        reason="Replied STOP to a text")
+        log.info("STOP reply from %s: suppressed", mask_phone(phone))
+    session.flush()
+    return InboundResult(stopped=stopped, reply=STOP_CONFIRMATION if stopped else "")

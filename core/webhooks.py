@@ -1,0 +1,157 @@
+"""Twilio's callbacks: call status updates and inbound texts, each proven by X-Twilio-Signature.
+
+Anyone on the internet can POST to a public URL, so a request whose signature does not match
+(wrong token, tampered body, different URL, or no header at all) is refused with 403 before
+anything is read from or written to the database.
+
+Framework-free: server.py adapts Starlette requests to these functions, and tests call them
+directly with plain dicts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col
+
+from core.config import Settings
+from core.dialers import FINAL_STATUSES
+from core.sms import record_inbound_sms
+from core.twiml import sms_reply
+from db.engine import Database
+from db.models import CallAttempt
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "x-twilio-signature"
+SIGNATURE_SETTINGS_HEADER = "x-twilio-webhooks-signature-settings"
+STATUS_PATH = "/twilio/status"
+SMS_PATH = "/twilio/sms"
+
+
+@dataclass(frozen=True)
+class WebhookResponse:
+    status: int
+    body: str
+    media_type: str = "text/plain"
+
+
+FORBIDDEN = WebhookResponse(403, "Forbidden: invalid or missing X-Twilio-Signature")
+
+
+def expected_url(public_url: str, path: str, query: str = "") -> str:
+    """The URL Twilio signed: the public one it was given, not whatever a proxy forwarded."""
+    url = public_url.rstrip("/") + path
+    return f"{url}?{query}" if query else url
+
+
+def signature_valid(
+    *,
+    auth_token: str,
+    url: str,
+    params: Mapping[str, Any],
+    headers: Mapping[str, str],
+) -> bool:
+    from twilio.request_validator import RequestValidator, get_signature_algorithm
+
+    lowered = {key.lower(): value for key, value in headers.items()}
+    signature = lowered.get(SIGNATURE_HEADER, "")
+    if not auth_token or not signature:
+        return False
+    algorithm = get_signature_algorithm(lowered.get(SIGNATURE_SETTINGS_HEADER, ""))
+    return bool(RequestValidator(auth_token).validate(url, params, signature, algorithm))
+
+
+def _verified(settings: Settings, path: str, query: str, params: Mapping[str, Any],
+              headers: Mapping[str, str]) -> bool:
+    if not settings.public_url or not settings.twilio.auth_token:
+        # Without both there is nothing to check a signature against: refuse everything.
+        log.warning("Twilio webhook refused: RINGROUND_PUBLIC_URL or TWILIO_AUTH_TOKEN unset")
+        return False
+    ok = signature_valid(
+        auth_token=settings.twilio.auth_token,
+        url=expected_url(settings.public_url, path, query),
+        params=params,
+        headers=headers,
+    )
+    if not ok:
+        log.warning("Twilio webhook refused: bad signature on %s", path)
+    return ok
+
+
+def _duration(raw: Any) -> int | None:
+    try:
+        return int(str(raw))
+    except (TypeError, ValueError):
+        return None
+
+
+def apply_call_status(*, session: Session, params: Mapping[str, Any]) -> int:
+    """Store a call's status and duration on its attempt; the number of attempts updated.
+
+    A callback from the contact's leg (it carries ParentCallSid) is the outcome that matters
+    and always wins; one from the volunteer's leg only fills an attempt that has no final status
+    yet (e.g. the outcome was saved while the call was still going).
+    """
+    status = str(params.get("CallStatus") or "")[:32]
+    duration = _duration(params.get("CallDuration"))
+    parent_sid = str(params.get("ParentCallSid") or "")
+    call_sid = str(params.get("CallSid") or "")
+    if not status or not (parent_sid or call_sid):
+        return 0
+    statement = sa.update(CallAttempt).values(provider_status=status)
+    if duration is not None:
+        statement = statement.values(duration_seconds=duration)
+    if parent_sid:
+        statement = statement.where(col(CallAttempt.provider_call_id) == parent_sid)
+    else:
+        statement = statement.where(col(CallAttempt.provider_call_id) == call_sid).where(
+            col(CallAttempt.provider_status).is_(None)
+            | col(CallAttempt.provider_status).not_in(sorted(FINAL_STATUSES))
+        )
+    result = session.execute(statement.execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def handle_status_callback(
+    *,
+    database: Database,
+    settings: Settings,
+    params: Mapping[str, Any],
+    headers: Mapping[str, str],
+    query: str = "",
+) -> WebhookResponse:
+    """POST /twilio/status."""
+    if not _verified(settings, STATUS_PATH, query, params, headers):
+        return FORBIDDEN
+    updated = database.retrying(lambda session: apply_call_status(session=session, params=params))
+    return WebhookResponse(200, f"updated {updated}")
+
+
+def handle_inbound_sms(
+    *,
+    database: Database,
+    settings: Settings,
+    params: Mapping[str, Any],
+    headers: Mapping[str, str],
+    query: str = "",
+) -> WebhookResponse:
+    """POST /twilio/sms: store the reply; STOP suppresses the number and confirms."""
+    if not _verified(settings, SMS_PATH, query, params, headers):
+        return FORBIDDEN
+    if not str(params.get("From") or "").strip():
+        return WebhookResponse(200, sms_reply(), media_type="application/xml")
+    result = database.retrying(
+        lambda session: record_inbound_sms(
+            session=session,
+            from_phone=str(params.get("From") or ""),
+            body=str(params.get("Body") or ""),
+            provider_id=str(params.get("MessageSid") or "") or None,
+            region=settings.default_region,
+        )
+    )
+    return WebhookResponse(200, sms_reply(result.reply), media_type="application/xml")
