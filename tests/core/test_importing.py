@@ -73,7 +73,7 @@ def test_quoted_fields_keep_embedded_newlines_and_delimiters() -> None:
 
 
 def test_an_override_beats_detection() -> None:
-    data = "a;b,c\n1;2,3\n".encode()
+    data = b"a;b,c\n1;2,3\n"
     assert rows_of(data)[1] == ["a;b", "c"]
     assert rows_of(data, delimiter=";")[1] == ["a", "b,c"]
     fmt, _h, rows = rows_of("Name,Phone\nZoë,1\n".encode(), encoding="latin-1")
