@@ -729,3 +729,13 @@ def unlock_user(*, session: Session, user_id: int, actor_id: int) -> None:
                  details=had)
     session.flush()
 
+
+
+def invite_campaign_choices(*, session: Session) -> list[tuple[int, str]]:
+    """Campaigns an invite can add volunteers to (not closed), newest first."""
+    rows = session.exec(
+        select(Campaign.id, Campaign.name)
+        .where(Campaign.status != "closed")
+        .order_by(col(Campaign.created_at).desc())
+    ).all()
+    return [(campaign_id, name) for campaign_id, name in rows if campaign_id is not None]

@@ -1,8 +1,64 @@
-"""TODO(owner): this page is being built."""
+"""My account: my name, my password, signing out everywhere, and my phone for Twilio calls."""
+
+from __future__ import annotations
 
 import streamlit as st
 
+from core.accounts import MIN_PASSWORD_LENGTH, AccountError, change_password, update_name
+from core.auth import end_sessions
+from pages import _auth_widgets as widgets
 from pages import _ui
 
-_ui.require_user()
-st.title("account")
+user = _ui.require_user()
+
+st.title("My account")
+st.write(f"Signed in as **{user.username}** ({user.role}), {user.email}.")
+
+with st.form("account_name_form"):
+    name = st.text_input("Name", value=user.name, key="account_name", max_chars=200)
+    if st.form_submit_button("Save name", key="account_name_save"):
+        try:
+            with _ui.write_session() as session:
+                update_name(session=session, user_id=user.id, name=name)
+        except AccountError as exc:
+            st.error(str(exc))
+        else:
+            st.success("Name saved.")
+
+with st.form("account_password_form", clear_on_submit=True):
+    st.subheader("Change password")
+    current = st.text_input("Current password", type="password", key="account_current")
+    new = st.text_input("New password", type="password", key="account_new",
+                        help=f"At least {MIN_PASSWORD_LENGTH} characters.")
+    confirm = st.text_input("Repeat new password", type="password", key="account_confirm")
+    if st.form_submit_button("Change password", key="account_password_save"):
+        if new != confirm:
+            st.error("The two new passwords differ.")
+        else:
+            try:
+                with _ui.write_session() as session:
+                    updated = change_password(session=session, user_id=user.id,
+                                              current_password=current, new_password=new)
+            except AccountError as exc:
+                st.error(str(exc))
+            else:
+                # Every other session (and saved sign-in) ends; this one carries on.
+                _ui.sign_in(updated)
+                st.success("Password changed. You are signed out everywhere else.")
+
+st.subheader("Sign out everywhere")
+st.write("Lost a phone or used a shared computer? This ends every session of yours, here too.")
+if st.button("Sign out everywhere", key="account_end_sessions"):
+    with _ui.write_session() as session:
+        end_sessions(session=session, user_id=user.id)
+    widgets.clear_library_login()
+    _ui.sign_out()
+    st.session_state[widgets.PENDING_COOKIE_KEY] = "delete"
+    st.rerun()
+
+# ---------------------------------------------------------------------------------------------
+# PHONE VERIFICATION: the lead wires the Twilio helper's section in here, once
+# pages/_phone.py exists:
+#     from pages._phone import render_phone_section
+#     render_phone_section(user)
+# ---------------------------------------------------------------------------------------------
