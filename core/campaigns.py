@@ -1,0 +1,451 @@
+"""Campaigns as organisers shape them: details, status, outcomes, survey, calling hours, team."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from core import calling_hours
+from core.outcomes import DEFAULT_OUTCOMES
+from core.survey import QuestionError, QuestionView, validate_question
+from db.models import (
+    CAMPAIGN_STATUS_VALUES,
+    DIALER_VALUES,
+    OUTCOME_BEHAVIOUR_VALUES,
+    Campaign,
+    CampaignMember,
+    Outcome,
+    SurveyQuestion,
+    User,
+)
+
+BEHAVIOUR_LABELS = {
+    "final": "Final: do not call again in this campaign",
+    "retry": "Retry after some hours (up to max attempts)",
+    "callback": "Call back at a time the volunteer picks",
+    "wrong_number": "Wrong number: mark the number bad everywhere",
+    "do_not_call": "Do not call: add to the do-not-call list everywhere",
+}
+# What each action may be applied to, and the status it leads to.
+TRANSITIONS = {
+    "activate": ({"draft", "paused"}, "active"),
+    "pause": ({"active"}, "paused"),
+    "resume": ({"paused"}, "active"),
+    "close": ({"draft", "active", "paused"}, "closed"),
+    "reopen": ({"closed"}, "paused"),
+}
+_CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+class CampaignError(ValueError):
+    """An organiser's change cannot be made; str() says why."""
+
+
+class CampaignNotFound(CampaignError):
+    pass
+
+
+@dataclass(frozen=True)
+class CampaignView:
+    id: int
+    name: str
+    description: str
+    script: str
+    status: str
+    timezone: str
+    calling_window: dict[str, list[str]]
+    dialer: str
+    caller_id: str
+    max_attempts: int
+    lease_minutes: int
+    callback_grace_minutes: int
+    open_to_all: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class OutcomeView:
+    id: int
+    code: str
+    label: str
+    behaviour: str
+    retry_after_hours: float
+    is_conversation: bool
+    is_completion: bool
+    position: int
+    active: bool
+
+
+def _view(campaign: Campaign) -> CampaignView:
+    assert campaign.id is not None
+    return CampaignView(
+        id=campaign.id, name=campaign.name, description=campaign.description,
+        script=campaign.script, status=campaign.status, timezone=campaign.timezone,
+        calling_window=dict(campaign.calling_window), dialer=campaign.dialer,
+        caller_id=campaign.caller_id, max_attempts=campaign.max_attempts,
+        lease_minutes=campaign.lease_minutes,
+        callback_grace_minutes=campaign.callback_grace_minutes,
+        open_to_all=campaign.open_to_all, created_at=campaign.created_at,
+        updated_at=campaign.updated_at,
+    )
+
+
+def _load(session: Session, campaign_id: int) -> Campaign:
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise CampaignNotFound("That campaign no longer exists.")
+    return campaign
+
+
+def get_campaign(*, session: Session, campaign_id: int) -> CampaignView:
+    """Raises: CampaignNotFound."""
+    return _view(_load(session, campaign_id))
+
+
+def list_campaigns(
+    *, session: Session, statuses: Iterable[str] | None = None
+) -> list[CampaignView]:
+    query = select(Campaign).order_by(col(Campaign.created_at).desc(), col(Campaign.id).desc())
+    if statuses is not None:
+        query = query.where(col(Campaign.status).in_(list(statuses)))
+    return [_view(c) for c in session.exec(query)]
+
+
+def callable_campaigns(*, session: Session, user_id: int) -> list[CampaignView]:
+    """Active campaigns this user may call: open to all, a member, or any if an organiser."""
+    user = session.get(User, user_id)
+    if user is None or not user.active:
+        return []
+    query = select(Campaign).where(Campaign.status == "active").order_by(col(Campaign.name))
+    if user.role != "organiser":
+        member_of = select(CampaignMember.campaign_id).where(CampaignMember.user_id == user_id)
+        query = query.where(
+            col(Campaign.open_to_all).is_(True) | col(Campaign.id).in_(member_of)
+        )
+    return [_view(c) for c in session.exec(query)]
+
+
+def _clean_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise CampaignError("Give the campaign a name.")
+    if len(name) > 200:
+        raise CampaignError("Keep the name under 200 characters.")
+    return name
+
+
+def create_campaign(
+    *,
+    session: Session,
+    name: str,
+    created_by_id: int | None,
+    description: str = "",
+    script: str = "",
+    timezone: str = calling_hours.DEFAULT_TIMEZONE,
+    now: datetime | None = None,
+) -> CampaignView:
+    """Create a draft campaign with the default outcomes and 09:00–21:00 calling hours."""
+    now = now or datetime.now(UTC)
+    calling_hours.zone(timezone)  # raises for an unknown zone
+    campaign = Campaign(
+        name=_clean_name(name), description=description.strip()[:2000], script=script,
+        timezone=timezone, calling_window=calling_hours.default_window(), status="draft",
+        created_by_id=created_by_id, created_at=now, updated_at=now,
+    )
+    session.add(campaign)
+    session.flush()
+    assert campaign.id is not None
+    for position, spec in enumerate(DEFAULT_OUTCOMES):
+        session.add(Outcome(
+            campaign_id=campaign.id, position=position, code=spec.code, label=spec.label,
+            behaviour=spec.behaviour, retry_after_hours=spec.retry_after_hours,
+            is_conversation=spec.is_conversation, is_completion=spec.is_completion,
+        ))
+    session.flush()
+    return _view(campaign)
+
+
+_EDITABLE = {
+    "name", "description", "script", "timezone", "dialer", "caller_id", "max_attempts",
+    "lease_minutes", "callback_grace_minutes", "open_to_all",
+}
+
+
+def update_campaign(
+    *, session: Session, campaign_id: int, now: datetime | None = None, **changes: Any
+) -> CampaignView:
+    """Change a campaign's details.
+
+    Raises:
+        CampaignError: an unknown field or a value out of range.
+    """
+    unknown = set(changes) - _EDITABLE
+    if unknown:
+        raise CampaignError(f"cannot edit {', '.join(sorted(unknown))}")
+    campaign = _load(session, campaign_id)
+    if "name" in changes:
+        changes["name"] = _clean_name(changes["name"])
+    if "description" in changes:
+        changes["description"] = str(changes["description"]).strip()[:2000]
+    if "timezone" in changes:
+        try:
+            calling_hours.zone(changes["timezone"])
+        except calling_hours.CallingWindowError as exc:
+            raise CampaignError(str(exc)) from None
+    if "dialer" in changes and changes["dialer"] not in DIALER_VALUES:
+        raise CampaignError(f"unknown dialer {changes['dialer']!r}")
+    for key, low, high in (("max_attempts", 1, 20), ("lease_minutes", 2, 120),
+                           ("callback_grace_minutes", 0, 7 * 24 * 60)):
+        if key in changes:
+            value = int(changes[key])
+            if not low <= value <= high:
+                raise CampaignError(f"{key.replace('_', ' ')} must be from {low} to {high}")
+            changes[key] = value
+    for key, value in changes.items():
+        setattr(campaign, key, value)
+    campaign.updated_at = now or datetime.now(UTC)
+    session.add(campaign)
+    session.flush()
+    return _view(campaign)
+
+
+def change_status(
+    *, session: Session, campaign_id: int, action: str, now: datetime | None = None
+) -> CampaignView:
+    """activate, pause, resume, close or reopen a campaign.
+
+    Raises:
+        CampaignError: the action does not apply to the campaign's current status.
+    """
+    if action not in TRANSITIONS:
+        raise CampaignError(f"unknown action {action!r}")
+    campaign = _load(session, campaign_id)
+    allowed_from, target = TRANSITIONS[action]
+    if campaign.status not in allowed_from:
+        raise CampaignError(f"A {campaign.status} campaign cannot be told to {action}.")
+    if target == "active":
+        active_outcomes = session.exec(
+            select(Outcome.id).where(Outcome.campaign_id == campaign_id,
+                                     col(Outcome.active).is_(True))
+        ).first()
+        if active_outcomes is None:
+            raise CampaignError("Add at least one outcome before calling starts.")
+    assert target in CAMPAIGN_STATUS_VALUES
+    campaign.status = target
+    campaign.updated_at = now or datetime.now(UTC)
+    session.add(campaign)
+    session.flush()
+    return _view(campaign)
+
+
+def pause_campaign(*, session: Session, campaign_id: int) -> CampaignView:
+    return change_status(session=session, campaign_id=campaign_id, action="pause")
+
+
+def resume_campaign(*, session: Session, campaign_id: int) -> CampaignView:
+    return change_status(session=session, campaign_id=campaign_id, action="resume")
+
+
+def close_campaign(*, session: Session, campaign_id: int) -> CampaignView:
+    return change_status(session=session, campaign_id=campaign_id, action="close")
+
+
+def set_calling_window(
+    *, session: Session, campaign_id: int, window: Mapping[str, list[str]]
+) -> CampaignView:
+    """Raises: CampaignError for a malformed window (e.g. closing before opening)."""
+    try:
+        clean = calling_hours.validate_window(dict(window))
+    except calling_hours.CallingWindowError as exc:
+        raise CampaignError(str(exc)) from None
+    campaign = _load(session, campaign_id)
+    campaign.calling_window = {str(day): clean.get(str(day), []) for day in range(7)}
+    campaign.updated_at = datetime.now(UTC)
+    session.add(campaign)
+    session.flush()
+    return _view(campaign)
+
+
+# --------------------------------------------------------------------------------------------
+# Outcomes
+# --------------------------------------------------------------------------------------------
+
+
+def list_outcomes(
+    *, session: Session, campaign_id: int, include_inactive: bool = False
+) -> list[OutcomeView]:
+    query = select(Outcome).where(Outcome.campaign_id == campaign_id)
+    if not include_inactive:
+        query = query.where(col(Outcome.active).is_(True))
+    rows = session.exec(query.order_by(col(Outcome.position), col(Outcome.id)))
+    return [
+        OutcomeView(id=o.id or 0, code=o.code, label=o.label, behaviour=o.behaviour,
+                    retry_after_hours=o.retry_after_hours, is_conversation=o.is_conversation,
+                    is_completion=o.is_completion, position=o.position, active=o.active)
+        for o in rows
+    ]
+
+
+def save_outcomes(
+    *, session: Session, campaign_id: int, outcomes: list[Mapping[str, Any]]
+) -> list[OutcomeView]:
+    """Replace the campaign's outcome set, in the given order.
+
+    Outcomes left out are deactivated rather than deleted, so that earlier calls keep their
+    labels. Each row: code, label, behaviour, retry_after_hours, is_conversation,
+    is_completion, and optionally active.
+
+    Raises:
+        CampaignError: a bad code or behaviour, a duplicate code, a retry without hours, or
+            no active outcome at all.
+    """
+    _load(session, campaign_id)
+    existing = {o.code: o for o in session.exec(
+        select(Outcome).where(Outcome.campaign_id == campaign_id))}
+    seen: set[str] = set()
+    for position, row in enumerate(outcomes):
+        code = str(row.get("code") or "").strip().lower()
+        label = str(row.get("label") or "").strip()
+        behaviour = str(row.get("behaviour") or "final")
+        hours = float(row.get("retry_after_hours") or 0)
+        if not _CODE.match(code):
+            raise CampaignError(
+                f"Outcome code {code!r}: use lower-case letters, digits and _ "
+                "(start with a letter)."
+            )
+        if code in seen:
+            raise CampaignError(f"Outcome code {code!r} is used twice.")
+        seen.add(code)
+        if not label:
+            raise CampaignError(f"Outcome {code!r} needs a label.")
+        if behaviour not in OUTCOME_BEHAVIOUR_VALUES:
+            raise CampaignError(f"Outcome {code!r}: unknown behaviour {behaviour!r}.")
+        if behaviour == "retry" and hours <= 0:
+            raise CampaignError(f"Outcome {code!r}: say after how many hours to retry.")
+        outcome = existing.get(code) or Outcome(campaign_id=campaign_id, code=code, label=label)
+        outcome.label = label[:100]
+        outcome.behaviour = behaviour
+        outcome.retry_after_hours = hours if behaviour == "retry" else 0
+        outcome.is_conversation = bool(row.get("is_conversation"))
+        outcome.is_completion = bool(row.get("is_completion"))
+        outcome.position = position
+        outcome.active = bool(row.get("active", True))
+        session.add(outcome)
+    for code, outcome in existing.items():
+        if code not in seen:
+            outcome.active = False
+            session.add(outcome)
+    if not any(bool(row.get("active", True)) for row in outcomes):
+        raise CampaignError("Keep at least one active outcome.")
+    session.flush()
+    return list_outcomes(session=session, campaign_id=campaign_id)
+
+
+# --------------------------------------------------------------------------------------------
+# Survey questions
+# --------------------------------------------------------------------------------------------
+
+
+def list_questions(
+    *, session: Session, campaign_id: int, include_inactive: bool = False
+) -> list[QuestionView]:
+    query = select(SurveyQuestion).where(SurveyQuestion.campaign_id == campaign_id)
+    if not include_inactive:
+        query = query.where(col(SurveyQuestion.active).is_(True))
+    rows = session.exec(query.order_by(col(SurveyQuestion.position), col(SurveyQuestion.id)))
+    return [
+        QuestionView(id=q.id or 0, text=q.text, kind=q.kind, options=tuple(q.options),
+                     required=q.required, position=q.position)
+        for q in rows
+    ]
+
+
+def save_questions(
+    *, session: Session, campaign_id: int, questions: list[Mapping[str, Any]]
+) -> list[QuestionView]:
+    """Replace the survey, in the given order; rows with an `id` edit that question.
+
+    Questions left out are deactivated, not deleted, so that answers already given stay.
+
+    Raises:
+        CampaignError: a question cannot be asked as written.
+    """
+    _load(session, campaign_id)
+    existing = {q.id: q for q in session.exec(
+        select(SurveyQuestion).where(SurveyQuestion.campaign_id == campaign_id))}
+    kept: set[int] = set()
+    for position, row in enumerate(questions):
+        text = str(row.get("text") or "").strip()
+        kind = str(row.get("kind") or "single")
+        options = row.get("options") or []
+        if isinstance(options, str):
+            options = [part for part in re.split(r"[\n;]", options)]
+        try:
+            cleaned = validate_question(text=text, kind=kind, options=list(options))
+        except QuestionError as exc:
+            raise CampaignError(str(exc)) from None
+        question_id = row.get("id")
+        question = existing.get(int(question_id)) if question_id else None
+        if question is None:
+            question = SurveyQuestion(campaign_id=campaign_id, text=text)
+        question.text = text[:500]
+        question.kind = kind
+        question.options = cleaned
+        question.required = bool(row.get("required"))
+        question.position = position
+        question.active = True
+        session.add(question)
+        session.flush()
+        assert question.id is not None
+        kept.add(question.id)
+    for question_id, question in existing.items():
+        if question_id not in kept:
+            question.active = False
+            session.add(question)
+    session.flush()
+    return list_questions(session=session, campaign_id=campaign_id)
+
+
+# --------------------------------------------------------------------------------------------
+# Who may call
+# --------------------------------------------------------------------------------------------
+
+
+def list_members(*, session: Session, campaign_id: int) -> list[int]:
+    return list(session.exec(
+        select(CampaignMember.user_id).where(CampaignMember.campaign_id == campaign_id)))
+
+
+def set_members(*, session: Session, campaign_id: int, user_ids: Iterable[int]) -> list[int]:
+    """Make exactly these users the campaign's members."""
+    _load(session, campaign_id)
+    wanted = {int(u) for u in user_ids}
+    session.execute(
+        sa.delete(CampaignMember)
+        .where(col(CampaignMember.campaign_id) == campaign_id)
+        .where(col(CampaignMember.user_id).not_in(wanted) if wanted else sa.true())
+    )
+    present = set(list_members(session=session, campaign_id=campaign_id))
+    for user_id in sorted(wanted - present):
+        session.add(CampaignMember(campaign_id=campaign_id, user_id=user_id))
+    session.flush()
+    return sorted(wanted)
+
+
+# A made-up contact for the script preview: organisers see how merging looks without anyone's
+# real data on screen.
+SAMPLE_CONTACT: dict[str, str] = {
+    "first_name": "Sam",
+    "last_name": "Sample",
+    "constituency": "Crewe and Nantwich",
+    "ward": "Crewe Central",
+    "postcode": "CW1 2AB",
+    "membership_number": "A123456",
+}

@@ -1,0 +1,802 @@
+"""The call queue: who gets which contact next, leases, and recording what happened on a call.
+
+The claim is one UPDATE statement (see `_claim_statement`): a scalar subquery picks the best
+claimable row across every tier, each tier found by its own index seek with LIMIT 1, and the
+UPDATE leases it in the same statement. Nothing is selected in Python and then updated, which is
+how other phone banks hand one contact to two callers. On SQLite the statement runs inside
+BEGIN IMMEDIATE (Database.write()), which serialises writers; on PostgreSQL each tier's seek
+takes `FOR UPDATE SKIP LOCKED`, so concurrent claimers step past each other's rows instead of
+queueing behind them.
+
+Callers pass a write session (Database.write() / pages._ui.write_session()) and commit by leaving
+the block; every function here only adds to that transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session
+
+from core import calling_hours
+from core.audit import record_event
+from core.phones import display_phone
+from core.script import contact_fields_used, merge_values
+from core.suppression import OPEN_QUEUE_STATUSES, add_suppression
+from core.survey import AnswerError, QuestionView, validate_answers
+from db.models import (
+    CallAttempt,
+    Campaign,
+    CampaignMember,
+    Contact,
+    Outcome,
+    QueueEntry,
+    Suppression,
+    SurveyAnswer,
+    SurveyQuestion,
+    User,
+    UTCDateTime,
+)
+
+__all__ = [
+    "AnswerError",
+    "CallbackTimeNeeded",
+    "CallingClosed",
+    "CampaignNotActive",
+    "ClaimedContact",
+    "EarlierOutcome",
+    "LeaseLost",
+    "NotAllowedToCall",
+    "QueueError",
+    "RecordedOutcome",
+    "UnknownOutcome",
+    "claim_next_contact",
+    "record_outcome",
+    "release",
+    "release_lapsed_leases",
+    "renew_lease",
+    "reveal_number",
+    "stop",
+]
+
+QE = QueueEntry.__table__  # type: ignore[attr-defined]
+ATTEMPT = CallAttempt.__table__  # type: ignore[attr-defined]
+ANSWER = SurveyAnswer.__table__  # type: ignore[attr-defined]
+CONTACT = Contact.__table__  # type: ignore[attr-defined]
+CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
+OUTCOME = Outcome.__table__  # type: ignore[attr-defined]
+QUESTION = SurveyQuestion.__table__  # type: ignore[attr-defined]
+SUPPRESSION = Suppression.__table__  # type: ignore[attr-defined]
+
+# A suppressed or bad number found after a claim is excluded and the claim tried again; a
+# bound keeps a freak run of them from spinning for ever.
+MAX_RECLAIMS = 25
+
+
+# --------------------------------------------------------------------------------------------
+# What the UI gets back, and the exceptions it maps to messages
+# --------------------------------------------------------------------------------------------
+
+
+class QueueError(Exception):
+    """Base of the queue's domain exceptions; str() is fit to show a volunteer."""
+
+
+class LeaseLost(QueueError):
+    def __init__(self) -> None:
+        super().__init__(
+            "This contact is no longer yours (your hold lapsed and someone else took them). "
+            "Nothing was saved for them; carry on with the next contact."
+        )
+
+
+class CallingClosed(QueueError):
+    def __init__(self, reopens_at: datetime | None, timezone: str):
+        self.reopens_at = reopens_at
+        self.timezone = timezone
+        super().__init__("Calling is closed for this campaign right now.")
+
+
+class CampaignNotActive(QueueError):
+    def __init__(self, status: str):
+        self.status = status
+        super().__init__(f"This campaign is {status}, so no one can call it now.")
+
+
+class NotAllowedToCall(QueueError):
+    def __init__(self) -> None:
+        super().__init__("You are not on this campaign's calling team.")
+
+
+class UnknownOutcome(QueueError):
+    def __init__(self, code: str):
+        self.code = code
+        super().__init__(f"“{code}” is not an outcome of this campaign.")
+
+
+class CallbackTimeNeeded(QueueError):
+    def __init__(self, reason: str = "Pick when to call back.") -> None:
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class EarlierOutcome:
+    outcome_code: str
+    label: str
+    at: datetime
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class ClaimedContact:
+    """A contact leased to one volunteer: only what the card may show (no phone number)."""
+
+    queue_entry_id: int
+    contact_id: int
+    campaign_id: int
+    first_name: str
+    last_name: str
+    # The merge fields the campaign's script uses, and nothing else of the contact's data.
+    fields: dict[str, str]
+    history: tuple[EarlierOutcome, ...]
+    lease_expires_at: datetime
+    # "held" (the lease this volunteer already had), "callback" (their own), "retry",
+    # "released_callback" (another volunteer's, past its grace), "fresh".
+    tier: str
+    attempts: int
+    callback_at: datetime | None = None
+
+    @property
+    def name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.last_name) if part) or "(no name)"
+
+
+@dataclass(frozen=True)
+class RecordedOutcome:
+    attempt_id: int
+    queue_entry_id: int | None
+    contact_id: int | None
+    campaign_id: int
+    outcome_code: str
+    queue_status: str
+    is_conversation: bool
+    is_completion: bool
+    outside_window: bool
+    # True when this key had already been saved: nothing new was written.
+    duplicate: bool = False
+    next_due_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RevealedNumber:
+    contact_id: int
+    display: str
+    tel_uri: str
+
+
+@dataclass(frozen=True)
+class _CampaignRules:
+    id: int
+    status: str
+    timezone: str
+    calling_window: dict[str, list[str]]
+    lease_minutes: int
+    callback_grace_minutes: int
+    max_attempts: int
+    open_to_all: bool
+    script: str
+    name: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------
+# Claiming
+# --------------------------------------------------------------------------------------------
+
+_P_ME = sa.bindparam("p_me", type_=sa.Integer())
+_P_CAMPAIGN = sa.bindparam("p_campaign_id", type_=sa.Integer())
+_P_NOW = sa.bindparam("p_now", type_=UTCDateTime())
+_P_EXPIRY = sa.bindparam("p_expiry", type_=UTCDateTime())
+_P_EXCLUDE = sa.bindparam("p_exclude", expanding=True, type_=sa.Integer())
+
+_statements: dict[tuple[str, bool], Any] = {}
+
+
+def _claim_statement(dialect: str, *, with_exclusions: bool) -> Any:
+    """The single UPDATE that leases the best claimable row, built once per dialect."""
+    key = (dialect, with_exclusions)
+    if key in _statements:
+        return _statements[key]
+    lock = dialect == "postgresql"
+    c = QE.c
+
+    def seek(tier: int, where: list[Any], order: list[Any], *, exclusions: bool = True) -> Any:
+        conditions = [c.campaign_id == _P_CAMPAIGN, *where]
+        if with_exclusions and exclusions:
+            conditions.append(c.id.not_in(_P_EXCLUDE))
+        query = sa.select(c.id).where(*conditions).order_by(*order).limit(1)
+        if lock:
+            query = query.with_for_update(skip_locked=True)
+        inner = query.subquery(f"seek{tier}")
+        return sa.select(sa.literal(tier, sa.Integer()).label("tier"), inner.c.id)
+
+    tiers = [
+        # 0: the lease this volunteer already holds here (a reload must not hoard a second).
+        seek(0, [c.claimed_by_id == _P_ME, c.status == "leased"], [c.id], exclusions=False),
+        # 1: their own callbacks that are due.
+        seek(1, [c.callback_owner_id == _P_ME, c.status == "callback", c.due_at <= _P_NOW],
+             [c.due_at, c.id]),
+        # 2: retries that are due, others' callbacks past their grace, lapsed leases.
+        seek(2, [c.status == "retry", c.due_at <= _P_NOW], [c.due_at, c.id]),
+        seek(3, [c.status == "callback", c.release_at <= _P_NOW], [c.release_at, c.id]),
+        seek(4, [c.status == "leased", c.due_at <= _P_NOW], [c.due_at, c.id]),
+        # 3: fresh contacts, highest priority first.
+        seek(5, [c.status == "fresh"], [c.priority.desc(), c.id]),
+    ]
+    candidates = sa.union_all(*tiers).subquery("candidates")
+    best = (
+        sa.select(candidates.c.id).order_by(candidates.c.tier).limit(1).scalar_subquery()
+    )
+    mine_already = sa.and_(c.status == "leased", c.claimed_by_id == _P_ME)
+    statement = (
+        sa.update(QE)
+        .where(c.id == best)
+        .values(
+            status="leased",
+            claimed_by_id=_P_ME,
+            due_at=_P_EXPIRY,
+            # A lapsed lease keeps the status it had before it was first leased.
+            leased_from=sa.case((c.status == "leased", c.leased_from), else_=c.status),
+            # Unchanged for the volunteer's own lease, which is how "held" is told apart.
+            claimed_at=sa.case((mine_already, c.claimed_at), else_=_P_NOW),
+        )
+        .returning(
+            c.id, c.contact_id, c.leased_from, c.attempts, c.due_at, c.claimed_at,
+            c.callback_owner_id, c.release_at,
+        )
+    )
+    _statements[key] = statement
+    return statement
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _campaign_rules(session: Session, campaign_id: int) -> _CampaignRules:
+    row = session.execute(
+        sa.select(
+            CAMPAIGN.c.id, CAMPAIGN.c.status, CAMPAIGN.c.timezone, CAMPAIGN.c.calling_window,
+            CAMPAIGN.c.lease_minutes, CAMPAIGN.c.callback_grace_minutes, CAMPAIGN.c.max_attempts,
+            CAMPAIGN.c.open_to_all, CAMPAIGN.c.script, CAMPAIGN.c.name,
+        ).where(CAMPAIGN.c.id == campaign_id)
+    ).first()
+    if row is None:
+        raise CampaignNotActive("gone")
+    return _CampaignRules(*row)
+
+
+def may_call(*, session: Session, campaign_id: int, volunteer_id: int) -> bool:
+    """True if the volunteer is an organiser, the campaign is open to all, or they are a member."""
+    open_to_all = session.execute(
+        sa.select(CAMPAIGN.c.open_to_all).where(CAMPAIGN.c.id == campaign_id)
+    ).scalar()
+    if open_to_all is None:
+        return False
+    return bool(open_to_all) or _is_member_or_organiser(session, campaign_id, volunteer_id)
+
+
+def _is_member_or_organiser(session: Session, campaign_id: int, volunteer_id: int) -> bool:
+    if session.get(CampaignMember, (campaign_id, volunteer_id)) is not None:
+        return True
+    user = session.get(User, volunteer_id)
+    return user is not None and user.role == "organiser"
+
+
+def claim_next_contact(
+    *,
+    session: Session,
+    campaign_id: int,
+    volunteer_id: int,
+    now: datetime,
+    exclude_entry_ids: Sequence[int] = (),
+) -> ClaimedContact | None:
+    """Lease the next contact to call, or None when nobody is left to call now.
+
+    `exclude_entry_ids` are entries this volunteer just skipped, so that Skip moves on.
+
+    Raises:
+        CampaignNotActive: the campaign is paused, closed, a draft, or gone.
+        NotAllowedToCall: the campaign is members-only and the volunteer is not a member.
+        CallingClosed: outside the campaign's calling hours (carries the reopening time).
+    """
+    rules = _campaign_rules(session, campaign_id)
+    if rules.status != "active":
+        raise CampaignNotActive(rules.status)
+    if not rules.open_to_all and not _is_member_or_organiser(session, campaign_id, volunteer_id):
+        raise NotAllowedToCall()
+    if not calling_hours.is_open(rules.calling_window, rules.timezone, now):
+        raise CallingClosed(
+            calling_hours.next_opening(rules.calling_window, rules.timezone, now), rules.timezone
+        )
+    expiry = now + timedelta(minutes=rules.lease_minutes)
+    exclusions = list(exclude_entry_ids)[-200:]
+    statement = _claim_statement(_dialect(session), with_exclusions=bool(exclusions))
+    params: dict[str, Any] = {
+        "p_me": volunteer_id, "p_campaign_id": campaign_id, "p_now": now, "p_expiry": expiry,
+    }
+    if exclusions:
+        params["p_exclude"] = exclusions
+    fields_used = contact_fields_used(rules.script)
+    for _ in range(MAX_RECLAIMS):
+        row = session.execute(statement, params).first()
+        if row is None:
+            return None
+        contact = _callable_contact(session, row.contact_id)
+        if contact is None:
+            # Suppressed or marked wrong since it was queued: out of the queue for good.
+            session.execute(
+                sa.update(QE).where(QE.c.id == row.id)
+                .values(status="excluded", claimed_by_id=None, due_at=None, release_at=None)
+            )
+            continue
+        return _claimed(session, rules, row, contact, fields_used, volunteer_id, now)
+    return None
+
+
+def _callable_contact(session: Session, contact_id: int) -> Any | None:
+    suppressed = (
+        sa.select(SUPPRESSION.c.id).where(SUPPRESSION.c.phone == CONTACT.c.phone).exists()
+    )
+    row = session.execute(
+        sa.select(
+            CONTACT.c.id, CONTACT.c.first_name, CONTACT.c.last_name, CONTACT.c.constituency,
+            CONTACT.c.ward, CONTACT.c.postcode, CONTACT.c.membership_number, CONTACT.c.custom,
+            CONTACT.c.bad_number, suppressed.label("suppressed"),
+        ).where(CONTACT.c.id == contact_id)
+    ).first()
+    if row is None or row.bad_number or row.suppressed:
+        return None
+    return row
+
+
+def _claimed(
+    session: Session,
+    rules: _CampaignRules,
+    row: Any,
+    contact: Any,
+    fields_used: list[str],
+    volunteer_id: int,
+    now: datetime,
+) -> ClaimedContact:
+    if row.claimed_at is not None and row.claimed_at != now:
+        tier = "held"
+    elif row.leased_from == "callback":
+        tier = "callback" if row.callback_owner_id == volunteer_id else "released_callback"
+    else:
+        tier = row.leased_from or "fresh"
+    callback_at = None
+    if row.leased_from == "callback" and row.release_at is not None:
+        callback_at = row.release_at - timedelta(minutes=rules.callback_grace_minutes)
+    # A fresh contact never attempted has no history: skip the query on the hot path.
+    history: tuple[EarlierOutcome, ...] = ()
+    if row.attempts or row.leased_from != "fresh":
+        history = earlier_outcomes(
+            session=session, campaign_id=rules.id, contact_id=row.contact_id
+        )
+    return ClaimedContact(
+        queue_entry_id=row.id,
+        contact_id=row.contact_id,
+        campaign_id=rules.id,
+        first_name=contact.first_name or "",
+        last_name=contact.last_name or "",
+        fields=merge_values(fields_used, contact=contact._mapping, custom=contact.custom or {}),
+        history=history,
+        lease_expires_at=row.due_at,
+        tier=tier,
+        attempts=row.attempts,
+        callback_at=callback_at,
+    )
+
+
+def earlier_outcomes(
+    *, session: Session, campaign_id: int, contact_id: int
+) -> tuple[EarlierOutcome, ...]:
+    """This contact's earlier calls in this campaign, oldest first (and no other campaign's)."""
+    rows = session.execute(
+        sa.select(ATTEMPT.c.outcome_code, OUTCOME.c.label, ATTEMPT.c.started_at, ATTEMPT.c.notes)
+        .select_from(ATTEMPT)
+        .outerjoin(
+            OUTCOME,
+            sa.and_(OUTCOME.c.campaign_id == ATTEMPT.c.campaign_id,
+                    OUTCOME.c.code == ATTEMPT.c.outcome_code),
+        )
+        .where(ATTEMPT.c.contact_id == contact_id, ATTEMPT.c.campaign_id == campaign_id)
+        .order_by(ATTEMPT.c.started_at, ATTEMPT.c.id)
+    ).all()
+    return tuple(
+        EarlierOutcome(outcome_code=code, label=label or code, at=at, notes=notes or "")
+        for code, label, at, notes in rows
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Leases
+# --------------------------------------------------------------------------------------------
+
+
+def _held(session: Session, queue_entry_id: int, volunteer_id: int) -> Any | None:
+    row = session.execute(
+        sa.select(
+            QE.c.id, QE.c.campaign_id, QE.c.contact_id, QE.c.status, QE.c.claimed_by_id,
+            QE.c.leased_from, QE.c.release_at, QE.c.claimed_at, QE.c.attempts,
+        ).where(QE.c.id == queue_entry_id)
+    ).first()
+    if row is None or row.status != "leased" or row.claimed_by_id != volunteer_id:
+        return None
+    return row
+
+
+def renew_lease(
+    *, session: Session, queue_entry_id: int, volunteer_id: int, now: datetime
+) -> datetime:
+    """Push the lease's expiry to now + the campaign's lease minutes; returns the new expiry.
+
+    A lapsed lease nobody else has taken is renewed too: the volunteer is still on the call.
+
+    Raises:
+        LeaseLost: the entry is no longer leased to this volunteer.
+    """
+    minutes = session.execute(
+        sa.select(CAMPAIGN.c.lease_minutes)
+        .select_from(QE.join(CAMPAIGN, CAMPAIGN.c.id == QE.c.campaign_id))
+        .where(QE.c.id == queue_entry_id)
+    ).scalar()
+    if minutes is None:
+        raise LeaseLost()
+    expiry = now + timedelta(minutes=minutes)
+    result = session.execute(
+        sa.update(QE)
+        .where(QE.c.id == queue_entry_id, QE.c.status == "leased",
+               QE.c.claimed_by_id == volunteer_id)
+        .values(due_at=expiry)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise LeaseLost()
+    return expiry
+
+
+def _restore_values(row: Any, grace_minutes: int, now: datetime) -> dict[str, Any]:
+    status = row.leased_from or "fresh"
+    if status == "fresh":
+        due_at = None
+    elif status == "callback" and row.release_at is not None:
+        due_at = min(row.release_at - timedelta(minutes=grace_minutes), now)
+    else:
+        due_at = now  # it was due when it was claimed, and still is
+    return {"status": status, "due_at": due_at, "claimed_by_id": None, "leased_from": None}
+
+
+def release(
+    *, session: Session, queue_entry_id: int, volunteer_id: int, now: datetime
+) -> bool:
+    """Skip: hand the contact back exactly as it was before the claim (attempts unchanged).
+
+    Returns False (and changes nothing) if the lease was no longer this volunteer's.
+    """
+    row = _held(session, queue_entry_id, volunteer_id)
+    if row is None:
+        return False
+    grace = session.execute(
+        sa.select(CAMPAIGN.c.callback_grace_minutes).where(CAMPAIGN.c.id == row.campaign_id)
+    ).scalar_one()
+    result = session.execute(
+        sa.update(QE)
+        .where(QE.c.id == queue_entry_id, QE.c.status == "leased",
+               QE.c.claimed_by_id == volunteer_id)
+        .values(**_restore_values(row, grace, now))
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def stop(*, session: Session, campaign_id: int, volunteer_id: int, now: datetime) -> int:
+    """Stop calling: release every lease the volunteer holds in the campaign; returns how many."""
+    ids = session.execute(
+        sa.select(QE.c.id).where(
+            QE.c.claimed_by_id == volunteer_id, QE.c.status == "leased",
+            QE.c.campaign_id == campaign_id,
+        )
+    ).scalars().all()
+    return sum(
+        release(session=session, queue_entry_id=entry_id, volunteer_id=volunteer_id, now=now)
+        for entry_id in ids
+    )
+
+
+def release_lapsed_leases(
+    *, session: Session, now: datetime, campaign_id: int | None = None
+) -> int:
+    """Give back every lease past its expiry (claims take them anyway; this tidies counts)."""
+    conditions = [QE.c.status == "leased", QE.c.due_at <= now]
+    if campaign_id is not None:
+        conditions.insert(0, QE.c.campaign_id == campaign_id)
+    result = session.execute(
+        sa.update(QE)
+        .where(*conditions)
+        .values(
+            status=sa.func.coalesce(QE.c.leased_from, "fresh"),
+            due_at=sa.case(
+                (QE.c.leased_from.in_(("retry", "callback")), sa.literal(now, UTCDateTime())),
+                else_=None,
+            ),
+            claimed_by_id=None,
+            leased_from=None,
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def reveal_number(
+    *, session: Session, queue_entry_id: int, volunteer_id: int, now: datetime
+) -> RevealedNumber:
+    """The number to dial, for the volunteer holding the lease; the reveal is audited.
+
+    Raises:
+        LeaseLost: the entry is not leased to this volunteer.
+    """
+    row = _held(session, queue_entry_id, volunteer_id)
+    if row is None:
+        raise LeaseLost()
+    phone = session.execute(
+        sa.select(CONTACT.c.phone).where(CONTACT.c.id == row.contact_id)
+    ).scalar_one()
+    # Who saw which contact's number, never the number itself.
+    record_event(
+        session=session, action="number_revealed", actor_id=volunteer_id,
+        target=f"contact:{row.contact_id}",
+        details={"campaign_id": row.campaign_id, "queue_entry_id": queue_entry_id},
+    )
+    return RevealedNumber(contact_id=row.contact_id, display=display_phone(phone),
+                          tel_uri=f"tel:{phone}")
+
+
+# --------------------------------------------------------------------------------------------
+# Recording an outcome
+# --------------------------------------------------------------------------------------------
+
+
+def load_questions(*, session: Session, campaign_id: int) -> list[QuestionView]:
+    rows = session.execute(
+        sa.select(QUESTION.c.id, QUESTION.c.text, QUESTION.c.kind, QUESTION.c.options,
+                  QUESTION.c.required, QUESTION.c.position)
+        .where(QUESTION.c.campaign_id == campaign_id, QUESTION.c.active.is_(True))
+        .order_by(QUESTION.c.position, QUESTION.c.id)
+    ).all()
+    return [
+        QuestionView(id=r.id, text=r.text, kind=r.kind, options=tuple(r.options or ()),
+                     required=r.required, position=r.position)
+        for r in rows
+    ]
+
+
+def _existing(session: Session, idempotency_key: str) -> RecordedOutcome | None:
+    row = session.execute(
+        sa.select(
+            ATTEMPT.c.id, ATTEMPT.c.queue_entry_id, ATTEMPT.c.contact_id, ATTEMPT.c.campaign_id,
+            ATTEMPT.c.outcome_code, ATTEMPT.c.is_conversation, ATTEMPT.c.is_completion,
+            ATTEMPT.c.outside_window, QE.c.status, QE.c.due_at,
+        )
+        .select_from(ATTEMPT.outerjoin(QE, QE.c.id == ATTEMPT.c.queue_entry_id))
+        .where(ATTEMPT.c.idempotency_key == idempotency_key)
+    ).first()
+    if row is None:
+        return None
+    return RecordedOutcome(
+        attempt_id=row.id, queue_entry_id=row.queue_entry_id, contact_id=row.contact_id,
+        campaign_id=row.campaign_id, outcome_code=row.outcome_code,
+        queue_status=row.status or "", is_conversation=row.is_conversation,
+        is_completion=row.is_completion, outside_window=row.outside_window, duplicate=True,
+        next_due_at=row.due_at,
+    )
+
+
+def _insert_attempt(session: Session, values: dict[str, Any]) -> int | None:
+    """Insert the attempt unless its idempotency key exists; returns its id or None."""
+    insert = postgresql_insert if _dialect(session) == "postgresql" else sqlite_insert
+    statement = (
+        insert(ATTEMPT)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(ATTEMPT.c.id)
+    )
+    return session.execute(statement).scalar()
+
+
+def record_outcome(
+    *,
+    session: Session,
+    queue_entry_id: int,
+    volunteer_id: int,
+    outcome_code: str,
+    idempotency_key: str,
+    answers: Mapping[int, str | list[str] | int],
+    notes: str,
+    started_at: datetime,
+    now: datetime,
+    callback_at: datetime | None = None,
+    provider: str = "tel",
+    provider_call_id: str | None = None,
+    provider_status: str | None = None,
+    duration_seconds: int | None = None,
+) -> RecordedOutcome:
+    """Save a call's outcome, answers and notes, and move the contact on in the queue.
+
+    Idempotent by `idempotency_key`: a second call with the same key returns the first result
+    and writes nothing. Answers are kept only for outcomes that were conversations; required
+    questions are enforced only for outcomes that complete the survey.
+
+    Raises:
+        LeaseLost: the entry is not leased to this volunteer any more.
+        UnknownOutcome: the code is not an active outcome of the campaign.
+        AnswerError: an answer is missing or not allowed (`.problems` says which).
+        CallbackTimeNeeded: a callback outcome without a future callback time.
+    """
+    earlier = _existing(session, idempotency_key)
+    if earlier is not None:
+        return earlier
+    entry = session.execute(
+        sa.select(
+            QE.c.id, QE.c.campaign_id, QE.c.contact_id, QE.c.status, QE.c.claimed_by_id,
+            QE.c.attempts, CAMPAIGN.c.max_attempts, CAMPAIGN.c.timezone,
+            CAMPAIGN.c.calling_window, CAMPAIGN.c.callback_grace_minutes, CAMPAIGN.c.name,
+        )
+        .select_from(QE.join(CAMPAIGN, CAMPAIGN.c.id == QE.c.campaign_id))
+        .where(QE.c.id == queue_entry_id)
+    ).first()
+    if entry is None or entry.status != "leased" or entry.claimed_by_id != volunteer_id:
+        raise LeaseLost()
+    outcome = session.execute(
+        sa.select(OUTCOME.c.code, OUTCOME.c.behaviour, OUTCOME.c.retry_after_hours,
+                  OUTCOME.c.is_conversation, OUTCOME.c.is_completion)
+        .where(OUTCOME.c.campaign_id == entry.campaign_id, OUTCOME.c.code == outcome_code,
+               OUTCOME.c.active.is_(True))
+    ).first()
+    if outcome is None:
+        raise UnknownOutcome(outcome_code)
+    stored: dict[int, list[str]] = {}
+    if outcome.is_conversation and answers:
+        questions = load_questions(session=session, campaign_id=entry.campaign_id)
+        stored = validate_answers(questions, dict(answers),
+                                  enforce_required=outcome.is_completion)
+    elif outcome.is_completion:
+        questions = load_questions(session=session, campaign_id=entry.campaign_id)
+        validate_answers(questions, {}, enforce_required=True)
+    if outcome.behaviour == "callback":
+        if callback_at is None:
+            raise CallbackTimeNeeded()
+        if callback_at <= now:
+            raise CallbackTimeNeeded("Pick a callback time in the future.")
+
+    outside_window = not calling_hours.is_open(entry.calling_window, entry.timezone, now)
+    attempt_id = _insert_attempt(session, {
+        "idempotency_key": idempotency_key,
+        "campaign_id": entry.campaign_id,
+        "contact_id": entry.contact_id,
+        "queue_entry_id": entry.id,
+        "volunteer_id": volunteer_id,
+        "outcome_code": outcome.code,
+        "is_conversation": outcome.is_conversation,
+        "is_completion": outcome.is_completion,
+        "notes": (notes or "")[:5000],
+        "started_at": started_at,
+        "ended_at": now,
+        "duration_seconds": duration_seconds,
+        "provider": provider,
+        "provider_call_id": provider_call_id,
+        "provider_status": provider_status,
+        "outside_window": outside_window,
+        "created_at": now,
+    })
+    if attempt_id is None:
+        # The same save raced us on another connection and won: report its result.
+        earlier = _existing(session, idempotency_key)
+        assert earlier is not None
+        return earlier
+    if stored:
+        session.execute(sa.insert(ANSWER), [
+            {"attempt_id": attempt_id, "campaign_id": entry.campaign_id,
+             "question_id": question_id, "contact_id": entry.contact_id, "value": value}
+            for question_id, values in stored.items() for value in values
+        ])
+
+    attempts = entry.attempts + 1
+    values: dict[str, Any] = {
+        "attempts": attempts, "last_outcome": outcome.code, "last_attempt_at": now,
+        "claimed_by_id": None, "leased_from": None, "release_at": None,
+        "status": "done", "due_at": None,
+    }
+    if outcome.behaviour == "retry" and attempts < entry.max_attempts:
+        values.update(status="retry",
+                      due_at=now + timedelta(hours=float(outcome.retry_after_hours)))
+    elif outcome.behaviour == "callback":
+        assert callback_at is not None
+        values.update(
+            status="callback", due_at=callback_at, callback_owner_id=volunteer_id,
+            release_at=callback_at + timedelta(minutes=entry.callback_grace_minutes),
+        )
+    result = session.execute(
+        sa.update(QE)
+        .where(QE.c.id == entry.id, QE.c.status == "leased", QE.c.claimed_by_id == volunteer_id)
+        .values(**values)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise LeaseLost()  # rolls the attempt back with the caller's transaction
+
+    contact_values: dict[str, Any] = {"last_contacted_at": now}
+    if outcome.behaviour == "wrong_number":
+        contact_values["bad_number"] = True
+    session.execute(sa.update(CONTACT).where(CONTACT.c.id == entry.contact_id)
+                    .values(**contact_values))
+    if outcome.behaviour == "wrong_number":
+        # A wrong number is wrong in every campaign: take it out of every open queue.
+        session.execute(
+            sa.update(QE)
+            .where(QE.c.contact_id == entry.contact_id, QE.c.status.in_(OPEN_QUEUE_STATUSES))
+            .values(status="excluded", claimed_by_id=None, due_at=None, release_at=None)
+        )
+    elif outcome.behaviour == "do_not_call":
+        phone = session.execute(
+            sa.select(CONTACT.c.phone).where(CONTACT.c.id == entry.contact_id)
+        ).scalar_one()
+        add_suppression(session=session, phone=phone, source="outcome", actor_id=volunteer_id,
+                        reason=f"Asked not to be called again ({entry.name})")
+    return RecordedOutcome(
+        attempt_id=attempt_id, queue_entry_id=entry.id, contact_id=entry.contact_id,
+        campaign_id=entry.campaign_id, outcome_code=outcome.code,
+        queue_status=values["status"], is_conversation=outcome.is_conversation,
+        is_completion=outcome.is_completion, outside_window=outside_window,
+        next_due_at=values["due_at"],
+    )
+
+
+@dataclass(frozen=True)
+class QueueSummary:
+    fresh: int = 0
+    retry: int = 0
+    callback: int = 0
+    leased: int = 0
+    done: int = 0
+    excluded: int = 0
+    next_due_at: datetime | None = None
+
+    @property
+    def waiting(self) -> int:
+        return self.fresh + self.retry + self.callback + self.leased
+
+    @property
+    def total(self) -> int:
+        return self.waiting + self.done + self.excluded
+
+
+def queue_summary(*, session: Session, campaign_id: int) -> QueueSummary:
+    """Counts by status and when the next retry or callback falls due (for empty states)."""
+    counts = dict(
+        session.execute(
+            sa.select(QE.c.status, sa.func.count())
+            .where(QE.c.campaign_id == campaign_id)
+            .group_by(QE.c.status)
+        ).all()
+    )
+    next_due = session.execute(
+        sa.select(sa.func.min(QE.c.due_at))
+        .where(QE.c.campaign_id == campaign_id, QE.c.status.in_(("retry", "callback")))
+    ).scalar()
+    known = {k: int(counts.get(k, 0)) for k in
+             ("fresh", "retry", "callback", "leased", "done", "excluded")}
+    return QueueSummary(**known, next_due_at=next_due)
