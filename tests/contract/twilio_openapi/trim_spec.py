@@ -17,7 +17,7 @@ from typing import Any
 # path -> the methods Ringround's TwilioDialer uses on it
 OPERATIONS: dict[str, tuple[str, ...]] = {
     "/2010-04-01/Accounts/{Sid}.json": ("get",),
-    "/2010-04-01/Accounts/{AccountSid}/Calls.json": ("post",),
+    "/2010-04-01/Accounts/{AccountSid}/Calls.json": ("get", "post"),
     "/2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json": ("get", "post"),
     "/2010-04-01/Accounts/{AccountSid}/Messages.json": ("post",),
 }
