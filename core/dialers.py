@@ -447,7 +447,8 @@ def _rebased_client_class() -> type:
             super().__init__(log, is_async=False, timeout=timeout)
             self.base_url = base_url.rstrip("/")
             self.inner = TwilioHttpClient(timeout=timeout)
-            self.requests: list[tuple[str, str]] = []
+            # (method, url, HTTP status or None when no answer came), for tests and diagnostics
+            self.requests: list[tuple[str, str, int | None]] = []
 
         def request(  # type: ignore[override]
             self,
@@ -462,11 +463,12 @@ def _rebased_client_class() -> type:
         ) -> Any:
             if uri.startswith(TWILIO_API_ORIGIN):
                 uri = self.base_url + uri[len(TWILIO_API_ORIGIN):]
-            self.requests.append((method.upper(), uri))
+            self.requests.append((method.upper(), uri, None))
             response = self.inner.request(
                 method, uri, params=params, data=data, headers=headers, auth=auth,
                 timeout=timeout, allow_redirects=allow_redirects,
             )
+            self.requests[-1] = (method.upper(), uri, response.status_code)
             self._test_only_last_request = self.inner._test_only_last_request
             self._test_only_last_response = response
             return response
@@ -566,8 +568,8 @@ class TwilioDialer:
         )
         options: dict[str, Any] = {"timeout": VOLUNTEER_RING_SECONDS}
         if self.status_callback_url:
+            # Twilio sends only the final ("completed") event when no StatusCallbackEvent is given.
             options["status_callback"] = self.status_callback_url
-            options["status_callback_event"] = ["completed"]
             options["status_callback_method"] = "POST"
         call = self._call(
             lambda: self.client.calls.create(
