@@ -1,0 +1,67 @@
+"""Survey answers are checked per kind, with required questions enforced."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.survey import (
+    AnswerError,
+    QuestionError,
+    QuestionView,
+    validate_answers,
+    validate_question,
+)
+
+SINGLE = QuestionView(id=1, text="Which issue?", kind="single", options=("Pay", "Safety"))
+MULTI = QuestionView(id=2, text="Which days?", kind="multi", options=("Mon", "Tue", "Wed"))
+YES_NO = QuestionView(id=3, text="Will you come?", kind="yes_no", options=("Yes", "No"),
+                      required=True)
+SCALE = QuestionView(id=4, text="How likely?", kind="scale")
+TEXT = QuestionView(id=5, text="Anything else?", kind="text")
+ALL = [SINGLE, MULTI, YES_NO, SCALE, TEXT]
+
+
+def test_valid_answers_of_every_kind_become_stored_values() -> None:
+    stored = validate_answers(ALL, {1: "Pay", 2: ["Mon", "Wed", "Mon"], 3: "Yes", 4: 5,
+                                    5: "  see you there  "})
+    assert stored == {1: ["Pay"], 2: ["Mon", "Wed"], 3: ["Yes"], 4: ["5"],
+                      5: ["see you there"]}
+
+
+def test_blank_optional_answers_are_dropped() -> None:
+    assert validate_answers(ALL, {2: [], 3: "No", 5: "   "}) == {3: ["No"]}
+
+
+def test_a_missing_required_answer_is_refused_unless_not_enforced() -> None:
+    with pytest.raises(AnswerError) as error:
+        validate_answers(ALL, {1: "Pay"})
+    assert list(error.value.problems) == [3]
+    assert validate_answers(ALL, {1: "Pay"}, enforce_required=False) == {1: ["Pay"]}
+
+
+@pytest.mark.parametrize(
+    ("answers", "bad"),
+    [
+        ({1: "Pensions", 3: "Yes"}, 1),
+        ({2: ["Mon", "Sun"], 3: "Yes"}, 2),
+        ({3: "Maybe"}, 3),
+        ({3: "Yes", 4: 6}, 4),
+        ({3: "Yes", 4: 0}, 4),
+        ({3: "Yes", 4: "lots"}, 4),
+        ({3: "Yes", 5: "x" * 2001}, 5),
+        ({3: "Yes", 99: "stray"}, 99),
+    ],
+)
+def test_answers_outside_the_choices_are_refused(answers, bad) -> None:
+    with pytest.raises(AnswerError) as error:
+        validate_answers(ALL, answers)
+    assert list(error.value.problems) == [bad]
+
+
+def test_question_definitions_are_checked() -> None:
+    assert validate_question(text="Q", kind="single", options=[" A ", "B", ""]) == ["A", "B"]
+    assert validate_question(text="Q", kind="yes_no", options=[]) == ["Yes", "No"]
+    for text, kind, options in [("", "text", []), ("Q", "single", ["A"]), ("Q", "essay", []),
+                                ("Q", "multi", ["A", "A"])]:
+        with pytest.raises(QuestionError):
+            validate_question(text=text, kind=kind, options=options)

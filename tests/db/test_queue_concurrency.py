@@ -1,0 +1,135 @@
+"""Many volunteers at once, in threads and in separate processes: nobody gets a contact twice.
+
+Run as a module (`python -m tests.db.test_queue_concurrency URL CAMPAIGN VOLUNTEER...`) it is the
+worker the two-process test starts: it claims and saves until the queue is empty and prints
+the queue entry ids it got, as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import select
+
+from core.config import PROJECT_ROOT
+from core.queue import claim_next_contact, record_outcome
+from db.engine import Database, make_engine
+from db.models import CallAttempt, QueueEntry
+from tests.factories import make_campaign, make_contact, make_user, queue_contacts
+
+NOON = datetime(2026, 6, 10, 13, 0, tzinfo=UTC)
+
+
+def call_until_empty(db: Database, campaign_id: int, volunteer_id: int) -> list[int]:
+    """One volunteer's evening: claim, save, repeat until nobody is left."""
+    got: list[int] = []
+    while True:
+        with db.write() as session:
+            claimed = claim_next_contact(session=session, campaign_id=campaign_id,
+                                         volunteer_id=volunteer_id, now=NOON)
+        if claimed is None:
+            return got
+        got.append(claimed.queue_entry_id)
+        with db.write() as session:
+            record_outcome(session=session, queue_entry_id=claimed.queue_entry_id,
+                           volunteer_id=volunteer_id, outcome_code="refused",
+                           idempotency_key=uuid.uuid4().hex, answers={}, notes="",
+                           started_at=NOON - timedelta(minutes=1), now=NOON)
+
+
+def fill(db: Database, contacts: int, volunteers: int) -> tuple[int, list[int]]:
+    with db.write() as session:
+        campaign = make_campaign(session)
+        queue_contacts(session, campaign, [make_contact(session) for _ in range(contacts)])
+        people = [make_user(session).id for _ in range(volunteers)]
+        assert campaign.id is not None
+        return campaign.id, people
+
+
+def assert_each_contact_called_once(db: Database, claimed: list[int], contacts: int) -> None:
+    repeats = [entry for entry, times in Counter(claimed).items() if times > 1]
+    assert repeats == []
+    assert len(claimed) == contacts
+    with db.session() as session:
+        attempts = session.exec(select(CallAttempt.queue_entry_id)).all()
+        statuses = set(session.exec(select(QueueEntry.status)).all())
+    assert sorted(attempts) == sorted(claimed)
+    assert statuses == {"done"}
+
+
+def test_thirty_two_volunteers_in_threads_never_share_a_contact(database) -> None:
+    contacts = 320
+    campaign_id, volunteers = fill(database, contacts, 32)
+    results: dict[int, list[int]] = {}
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(volunteers))
+
+    def run(volunteer_id: int) -> None:
+        try:
+            start.wait()
+            results[volunteer_id] = call_until_empty(database, campaign_id, volunteer_id)
+        except BaseException as exc:  # surfaced below; a thread cannot fail the test itself
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(v,)) for v in volunteers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    claimed = [entry for got in results.values() for entry in got]
+    assert_each_contact_called_once(database, claimed, contacts)
+    assert sum(1 for got in results.values() if got) > 1  # the work really was shared
+
+
+def test_two_app_processes_never_share_a_contact(database, database_url: str) -> None:
+    contacts = 200
+    campaign_id, volunteers = fill(database, contacts, 8)
+    halves = [volunteers[:4], volunteers[4:]]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.db.test_queue_concurrency", database_url,
+             str(campaign_id), *map(str, half)],
+            cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for half in halves
+    ]
+    claimed: list[int] = []
+    per_process: list[list[int]] = []
+    for worker in workers:
+        out, err = worker.communicate(timeout=300)
+        assert worker.returncode == 0, err[-2000:]
+        got = json.loads(out.strip().splitlines()[-1])
+        per_process.append(got)
+        claimed.extend(got)
+    assert_each_contact_called_once(database, claimed, contacts)
+    assert all(per_process), "both processes should have claimed contacts"
+
+
+def _worker(url: str, campaign_id: int, volunteers: list[int]) -> None:
+    db = Database(make_engine(url))
+    got: list[int] = []
+    lock = threading.Lock()
+
+    def run(volunteer_id: int) -> None:
+        mine = call_until_empty(db, campaign_id, volunteer_id)
+        with lock:
+            got.extend(mine)
+
+    threads = [threading.Thread(target=run, args=(v,)) for v in volunteers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    db.dispose()
+    print(json.dumps(got))
+
+
+if __name__ == "__main__":
+    _worker(sys.argv[1], int(sys.argv[2]), [int(v) for v in sys.argv[3:]])
