@@ -177,6 +177,22 @@ def queue_counts(*, session: Session, campaign_id: int | None) -> dict[str, int]
     return {status: int(n) for status, n in rows}
 
 
+def _people_with(campaign_id: int | None, flag: Any) -> Any:
+    """Distinct contacts with an attempt having flag; DISTINCT over an index ordered by
+    contact_id needs no temporary b-tree (a count(DISTINCT ...) always builds one on SQLite)."""
+    return (
+        sa.select(CallAttempt.contact_id)
+        .where(_campaign_filter(CallAttempt.campaign_id, campaign_id), _is_true(flag),
+               CallAttempt.contact_id.is_not(None))
+        .distinct()
+    )
+
+
+def _count_people_with(session: Session, campaign_id: int | None, flag: Any) -> int:
+    people = _people_with(campaign_id, flag).subquery()
+    return int(session.execute(sa.select(sa.func.count()).select_from(people)).scalar_one())
+
+
 def headline(
     *, session: Session, campaign_id: int | None, now: datetime | None = None,
     default_timezone: str = DEFAULT_TIMEZONE,
@@ -198,19 +214,24 @@ def headline(
     dials = int(session.execute(
         sa.select(sa.func.count()).select_from(CallAttempt).where(in_campaign)
     ).scalar_one())
-    conversations, reached, avg_seconds = session.execute(
-        sa.select(sa.func.count(), sa.func.count(sa.distinct(CallAttempt.contact_id)),
-                  sa.func.avg(CallAttempt.duration_seconds))
+    conversations, avg_seconds = session.execute(
+        sa.select(sa.func.count(), sa.func.avg(CallAttempt.duration_seconds))
         .where(in_campaign, _is_true(CallAttempt.is_conversation))
     ).one()
-    completions, completed = session.execute(
-        sa.select(sa.func.count(), sa.func.count(sa.distinct(CallAttempt.contact_id)))
+    completions = session.execute(
+        sa.select(sa.func.count()).select_from(CallAttempt)
         .where(in_campaign, _is_true(CallAttempt.is_completion))
-    ).one()
-    dials_today, conversations_today = session.execute(
-        sa.select(sa.func.count(), _count_if(_is_true(CallAttempt.is_conversation)))
+    ).scalar_one()
+    reached = _count_people_with(session, campaign_id, CallAttempt.is_conversation)
+    completed = _count_people_with(session, campaign_id, CallAttempt.is_completion)
+    dials_today = conversations_today = 0
+    for conversation, n in session.execute(
+        sa.select(CallAttempt.is_conversation, sa.func.count())
         .where(in_campaign, CallAttempt.started_at >= day_start, CallAttempt.started_at < day_end)
-    ).one()
+        .group_by(CallAttempt.is_conversation)
+    ):
+        dials_today += int(n)
+        conversations_today += int(n) if conversation else 0
     return {
         "timezone": tz,
         "contacts": contacts,
@@ -293,19 +314,23 @@ def outcome_breakdown(
         sa.select(CallAttempt.outcome_code, sa.func.count())
         .where(_campaign_filter(CallAttempt.campaign_id, campaign_id),
                *_period(CallAttempt.started_at, since, until))
-        .group_by(CallAttempt.outcome_code)
+        # campaign_id first keeps the grouping in index order across all campaigns.
+        .group_by(CallAttempt.campaign_id, CallAttempt.outcome_code)
     ).all()
+    per_code: dict[str, int] = {}
+    for code, n in rows:
+        per_code[code] = per_code.get(code, 0) + int(n)
     label_query = sa.select(Outcome.code, Outcome.label).order_by(Outcome.campaign_id.desc())
     if campaign_id is not None:
         label_query = label_query.where(Outcome.campaign_id == campaign_id)
     labels: dict[str, str] = {}
     for code, label in session.execute(label_query):
         labels.setdefault(code, label)
-    total = sum(int(n) for _, n in rows)
+    total = sum(per_code.values())
     result = [
-        {"code": code, "label": labels.get(code, code), "count": int(n),
-         "share": int(n) / total if total else 0.0}
-        for code, n in rows
+        {"code": code, "label": labels.get(code, code), "count": n,
+         "share": n / total if total else 0.0}
+        for code, n in per_code.items()
     ]
     result.sort(key=lambda r: (-r["count"], r["code"]))
     return result
@@ -325,10 +350,12 @@ def survey_results(*, session: Session, campaign_id: int) -> list[dict[str, Any]
         .where(SurveyAnswer.campaign_id == campaign_id)
         .group_by(SurveyAnswer.question_id, SurveyAnswer.value)
     ).all()
+    pairs = (
+        sa.select(SurveyAnswer.question_id, SurveyAnswer.contact_id)
+        .where(SurveyAnswer.campaign_id == campaign_id).distinct().subquery()
+    )
     people = dict(session.execute(  # type: ignore[arg-type]
-        sa.select(SurveyAnswer.question_id, sa.func.count(sa.distinct(SurveyAnswer.contact_id)))
-        .where(SurveyAnswer.campaign_id == campaign_id)
-        .group_by(SurveyAnswer.question_id)
+        sa.select(pairs.c.question_id, sa.func.count()).group_by(pairs.c.question_id)
     ).all())
     by_question: dict[int, dict[str, int]] = {}
     for question_id, value, n in counts:
@@ -356,21 +383,22 @@ def survey_results(*, session: Session, campaign_id: int) -> list[dict[str, Any]
 def progress_by_ward(*, session: Session, campaign_id: int | None) -> list[dict[str, Any]]:
     """Per constituency and ward: contacts, called, reached, completed, remaining."""
     area = (Contact.constituency, Contact.ward)
-    queued = session.execute(
-        sa.select(*area, sa.func.count(),
-                  _count_if(QueueEntry.attempts > 0),
-                  _count_if(QueueEntry.status.not_in(FINISHED_STATUSES)))
+    called = (QueueEntry.attempts > 0).label("called")
+    queued: dict[tuple[str, str], dict[str, int]] = {}
+    for constituency, ward, status, was_called, n in session.execute(
+        sa.select(*area, QueueEntry.status, called, sa.func.count())
         .select_from(QueueEntry).join(Contact, Contact.id == QueueEntry.contact_id)
         .where(_campaign_filter(QueueEntry.campaign_id, campaign_id))
-        .group_by(*area)
-    ).all()
+        .group_by(*area, QueueEntry.status, called)
+    ):
+        counts = queued.setdefault((constituency, ward),
+                                   {"contacts": 0, "called": 0, "remaining": 0})
+        counts["contacts"] += int(n)
+        counts["called"] += int(n) if was_called else 0
+        counts["remaining"] += int(n) if status not in FINISHED_STATUSES else 0
 
     def people_with(flag: Any) -> dict[tuple[str, str], int]:
-        people = (
-            sa.select(CallAttempt.contact_id)
-            .where(_campaign_filter(CallAttempt.campaign_id, campaign_id), _is_true(flag))
-            .distinct().subquery()
-        )
+        people = _people_with(campaign_id, flag).subquery()
         rows = session.execute(
             sa.select(*area, sa.func.count())
             .select_from(people).join(Contact, Contact.id == people.c.contact_id)
@@ -381,10 +409,10 @@ def progress_by_ward(*, session: Session, campaign_id: int | None) -> list[dict[
     reached = people_with(CallAttempt.is_conversation)
     completed = people_with(CallAttempt.is_completion)
     result = [
-        {"constituency": c, "ward": w, "contacts": int(n), "called": int(called),
+        {"constituency": c, "ward": w, "contacts": counts["contacts"], "called": counts["called"],
          "reached": reached.get((c, w), 0), "completed": completed.get((c, w), 0),
-         "remaining": int(remaining)}
-        for c, w, n, called, remaining in queued
+         "remaining": counts["remaining"]}
+        for (c, w), counts in queued.items()
     ]
     result.sort(key=lambda r: (r["constituency"], r["ward"]))
     return result
@@ -418,28 +446,32 @@ def leaderboard(
     since: datetime | None = None, until: datetime | None = None, limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Volunteers by completions, then conversations, then dials, in the period."""
-    dials = sa.func.count().label("dials")
-    conversations = _count_if(_is_true(CallAttempt.is_conversation)).label("conversations")
-    completions = _count_if(_is_true(CallAttempt.is_completion)).label("completions")
+    # Grouping by the flags themselves (and summing in Python) keeps the query a pure, ordered
+    # walk of ix_attempt_campaign_volunteer: no CASE per row, no temporary b-tree.
     rows = session.execute(
-        sa.select(CallAttempt.volunteer_id, dials, conversations, completions)
+        sa.select(CallAttempt.volunteer_id, CallAttempt.is_conversation,
+                  CallAttempt.is_completion, sa.func.count())
         .where(_campaign_filter(CallAttempt.campaign_id, campaign_id),
                CallAttempt.volunteer_id.is_not(None),
                *_period(CallAttempt.started_at, since, until))
-        .group_by(CallAttempt.volunteer_id)
+        .group_by(CallAttempt.campaign_id, CallAttempt.volunteer_id, CallAttempt.is_conversation,
+                  CallAttempt.is_completion)
     ).all()
-    ids = [r.volunteer_id for r in rows]
+    totals: dict[int, dict[str, int]] = {}
+    for volunteer_id, conversation, completion, n in rows:
+        total = totals.setdefault(volunteer_id, {"dials": 0, "conversations": 0,
+                                                 "completions": 0})
+        total["dials"] += int(n)
+        total["conversations"] += int(n) if conversation else 0
+        total["completions"] += int(n) if completion else 0
+    ids = list(totals)
     names: dict[int, str] = {}
     for start in range(0, len(ids), 900):
         names.update(session.execute(  # type: ignore[arg-type]
             sa.select(User.id, User.name).where(User.id.in_(ids[start:start + 900]))
         ).all())
-    board = [
-        {"volunteer_id": r.volunteer_id, "name": names.get(r.volunteer_id, "(removed)"),
-         "dials": int(r.dials), "conversations": int(r.conversations),
-         "completions": int(r.completions)}
-        for r in rows
-    ]
+    board = [{"volunteer_id": vid, "name": names.get(vid, "(removed)"), **total}
+             for vid, total in totals.items()]
     board.sort(key=lambda r: (-r["completions"], -r["conversations"], -r["dials"], r["name"]))
     for rank, row in enumerate(board, start=1):
         row["rank"] = rank
@@ -451,47 +483,87 @@ def leaderboard(
 # --------------------------------------------------------------------------------------------
 
 
+def _recruit_rules(session: Session, campaign_id: int | None) -> list[tuple[int, str, int, str]]:
+    """(campaign id, name, question id, value) for each campaign that has a recruit rule."""
+    rules = []
+    for cid, name, rule in session.execute(
+        sa.select(Campaign.id, Campaign.name, Campaign.recruit_rule)
+        .where(_campaign_filter(Campaign.id, campaign_id)).order_by(Campaign.id)
+    ):
+        rule = rule or {}
+        if rule.get("question_id") and rule.get("value") not in (None, ""):
+            rules.append((cid, name, int(rule["question_id"]), str(rule["value"])))
+    return rules
+
+
+def recruit_count(*, session: Session, campaign_id: int | None) -> int:
+    """How many people gave their campaign's recruit answer."""
+    total = 0
+    for cid, _, question_id, value in _recruit_rules(session, campaign_id):
+        people = (
+            sa.select(SurveyAnswer.contact_id)
+            .where(SurveyAnswer.campaign_id == cid, SurveyAnswer.question_id == question_id,
+                   SurveyAnswer.value == value, SurveyAnswer.contact_id.is_not(None))
+            .distinct().subquery()
+        )
+        total += int(session.execute(sa.select(sa.func.count()).select_from(people))
+                     .scalar_one())
+    return total
+
+
 def recruits(
     *, session: Session, campaign_id: int | None, limit: int | None = None
 ) -> list[dict[str, Any]]:
-    """Contacts who gave their campaign's recruit answer, newest first, for follow-up.
+    """Contacts who gave their campaign's recruit answer, newest answer first, for follow-up.
 
     Each campaign's Campaign.recruit_rule ({"question_id", "value"}) decides; a campaign without
-    one has no recruits. `do_not_call` flags anyone since put on the do-not-call list.
+    one has no recruits. `do_not_call` flags anyone since put on the do-not-call list, so that
+    the follow-up does not ring them.
     """
-    campaigns = session.execute(
-        sa.select(Campaign.id, Campaign.name, Campaign.recruit_rule)
-        .where(_campaign_filter(Campaign.id, campaign_id))
-    ).all()
-    result: list[dict[str, Any]] = []
-    for campaign in campaigns:
-        rule = campaign.recruit_rule or {}
-        if not rule.get("question_id") or rule.get("value") in (None, ""):
-            continue
-        answered_at = sa.func.max(CallAttempt.started_at).label("answered_at")
-        rows = session.execute(
-            sa.select(Contact.id, Contact.first_name, Contact.last_name, Contact.constituency,
-                      Contact.ward, Contact.phone, answered_at,
-                      sa.func.count(Suppression.id).label("suppressed"))
-            .select_from(SurveyAnswer)
-            .join(Contact, Contact.id == SurveyAnswer.contact_id)
-            .join(CallAttempt, CallAttempt.id == SurveyAnswer.attempt_id)
-            .outerjoin(Suppression, Suppression.phone == Contact.phone)
-            .where(SurveyAnswer.campaign_id == campaign.id,
-                   SurveyAnswer.question_id == int(rule["question_id"]),
-                   SurveyAnswer.value == str(rule["value"]))
-            .group_by(Contact.id, Contact.first_name, Contact.last_name, Contact.constituency,
-                      Contact.ward, Contact.phone)
-        ).all()
-        result.extend(
-            {"campaign_id": campaign.id, "campaign": campaign.name, "contact_id": r.id,
-             "first_name": r.first_name, "last_name": r.last_name,
-             "constituency": r.constituency, "ward": r.ward, "phone": r.phone,
-             "answered_at": r.answered_at, "do_not_call": bool(r.suppressed)}
-            for r in rows
+    found: list[tuple[int, str, int, int]] = []  # campaign id, name, contact id, attempt id
+    for cid, name, question_id, value in _recruit_rules(session, campaign_id):
+        seen: set[int] = set()
+        # Newest answers first, straight off ix_answer_campaign_question_value (id order within
+        # the value); stops as soon as `limit` people are found.
+        answers = session.execute(
+            sa.select(SurveyAnswer.contact_id, SurveyAnswer.attempt_id)
+            .where(SurveyAnswer.campaign_id == cid, SurveyAnswer.question_id == question_id,
+                   SurveyAnswer.value == value, SurveyAnswer.contact_id.is_not(None))
+            .order_by(SurveyAnswer.id.desc())
+            .execution_options(yield_per=1000)
         )
-    result.sort(key=lambda r: (r["answered_at"] or datetime.min.replace(tzinfo=UTC)),
-                reverse=True)
+        for contact_id, attempt_id in answers:
+            if contact_id in seen:
+                continue
+            seen.add(contact_id)
+            found.append((cid, name, contact_id, attempt_id))
+            if limit and len(seen) >= limit:
+                break
+        answers.close()
+    result: list[dict[str, Any]] = []
+    for start in range(0, len(found), 500):
+        chunk = found[start:start + 500]
+        contacts = {row.id: row for row in session.execute(
+            sa.select(Contact.id, Contact.first_name, Contact.last_name, Contact.constituency,
+                      Contact.ward, Contact.phone, Suppression.id.label("suppression_id"))
+            .outerjoin(Suppression, Suppression.phone == Contact.phone)
+            .where(Contact.id.in_([contact_id for _, _, contact_id, _ in chunk]))
+        )}
+        when = dict(session.execute(  # type: ignore[arg-type]
+            sa.select(CallAttempt.id, CallAttempt.started_at)
+            .where(CallAttempt.id.in_([attempt_id for _, _, _, attempt_id in chunk]))
+        ).all())
+        for cid, name, contact_id, attempt_id in chunk:
+            c = contacts[contact_id]
+            result.append({
+                "campaign_id": cid, "campaign": name, "contact_id": contact_id,
+                "first_name": c.first_name, "last_name": c.last_name,
+                "constituency": c.constituency, "ward": c.ward, "phone": c.phone,
+                "answered_at": when.get(attempt_id), "do_not_call": c.suppression_id is not None,
+            })
+    if campaign_id is None:
+        result.sort(key=lambda r: r["answered_at"] or datetime.min.replace(tzinfo=UTC),
+                    reverse=True)
     return result[:limit] if limit else result
 
 
@@ -551,6 +623,7 @@ QUERIES: dict[str, Callable[..., Any]] = {
     "progress_by_ward": progress_by_ward,
     "leaderboard": leaderboard,
     "recruits": recruits,
+    "recruit_count": recruit_count,
     "compliance": compliance,
     "campaign_choices": campaign_choices,
 }

@@ -20,7 +20,7 @@ Campaign B: c7 (TPS, not consenting: wrongly queued) leased by v3 until now+5m;
   b1 c7 v3 10:00 UTC 15th no_answer 15 s.
 c6 (TPS, not consenting) is in no queue.
 Survey (A): q1 yes/no, q2 multi (NHS, Housing, Transport), q3 text.
-  a2: q1 Yes, q2 NHS, q2 Housing, q3 "more buses"; a6: q1 Yes, q2 NHS; a3: q1 No.
+  a6: q1 Yes, q2 NHS; a2: q1 Yes, q2 NHS, q2 Housing, q3 "more buses"; a3: q1 No (in that order).
 A's recruit rule is q1 = Yes: c1 and c3; c3's number is on the do-not-call list.
 Suppressions: c3's phone (outcome, 13:00 UTC 15th), another (organiser, 10th),
   another (import, 10:00 UTC 15th).
@@ -153,10 +153,10 @@ def build_day(database: Database) -> Day:
         q2 = make_question(s, a, text="Which issues matter most?", kind="multi", position=1,
                            options=["NHS", "Housing", "Transport"])
         q3 = make_question(s, a, text="Anything else?", kind="text", options=[], position=2)
-        for attempt_id, contact, question, value in (
+        for attempt_id, contact, question, value in (  # saved in the order the calls ended
+            (a6, c3, q1, "Yes"), (a6, c3, q2, "NHS"),
             (a2, c1, q1, "Yes"), (a2, c1, q2, "NHS"), (a2, c1, q2, "Housing"),
-            (a2, c1, q3, "more buses"), (a6, c3, q1, "Yes"), (a6, c3, q2, "NHS"),
-            (a3, c2, q1, "No"),
+            (a2, c1, q3, "more buses"), (a3, c2, q1, "No"),
         ):
             add_answer(s, attempt_id=attempt_id, campaign=a, question_id=question.id,
                        contact=contact, value=value)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 22:40:42.496771
+Create Date: 2026-11-25 22:47:57.324453
 """
 from collections.abc import Sequence
 
@@ -187,6 +187,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_contact_constituency_ward', ['constituency', 'ward'], unique=False)
         batch_op.create_index(batch_op.f('ix_contact_import_batch_id'), ['import_batch_id'], unique=False)
         batch_op.create_index('ix_contact_last_name_first_name', ['last_name', 'first_name'], unique=False)
+        batch_op.create_index('ix_contact_tps', ['tps', 'consenting_member'], unique=False)
 
     op.create_table('importrejection',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -342,8 +343,13 @@ def upgrade() -> None:
     sa.UniqueConstraint('idempotency_key')
     )
     with op.batch_alter_table('callattempt', schema=None) as batch_op:
+        batch_op.create_index('ix_attempt_campaign_completion', ['campaign_id', 'is_completion', 'contact_id'], unique=False)
+        batch_op.create_index('ix_attempt_campaign_conversation', ['campaign_id', 'is_conversation', 'contact_id', 'duration_seconds'], unique=False)
+        batch_op.create_index('ix_attempt_campaign_day', ['campaign_id', 'started_at', 'is_conversation', 'is_completion', 'volunteer_id', 'outcome_code'], unique=False)
         batch_op.create_index('ix_attempt_campaign_outcome', ['campaign_id', 'outcome_code'], unique=False)
+        batch_op.create_index('ix_attempt_campaign_outside', ['campaign_id', 'outside_window', 'started_at'], unique=False)
         batch_op.create_index('ix_attempt_campaign_started', ['campaign_id', 'started_at'], unique=False)
+        batch_op.create_index('ix_attempt_campaign_volunteer', ['campaign_id', 'volunteer_id', 'is_conversation', 'is_completion'], unique=False)
         batch_op.create_index('ix_attempt_contact', ['contact_id', 'campaign_id'], unique=False)
         batch_op.create_index('ix_attempt_volunteer_started', ['volunteer_id', 'started_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_callattempt_provider_call_id'), ['provider_call_id'], unique=False)
@@ -362,7 +368,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('surveyanswer', schema=None) as batch_op:
+        batch_op.create_index('ix_answer_campaign_question_contact', ['campaign_id', 'question_id', 'contact_id'], unique=False)
         batch_op.create_index('ix_answer_campaign_question_value', ['campaign_id', 'question_id', 'value'], unique=False)
+        batch_op.create_index('ix_answer_campaign_question_value_contact', ['campaign_id', 'question_id', 'value', 'contact_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_surveyanswer_attempt_id'), ['attempt_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_surveyanswer_contact_id'), ['contact_id'], unique=False)
 
@@ -374,15 +382,22 @@ def downgrade() -> None:
     with op.batch_alter_table('surveyanswer', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_surveyanswer_contact_id'))
         batch_op.drop_index(batch_op.f('ix_surveyanswer_attempt_id'))
+        batch_op.drop_index('ix_answer_campaign_question_value_contact')
         batch_op.drop_index('ix_answer_campaign_question_value')
+        batch_op.drop_index('ix_answer_campaign_question_contact')
 
     op.drop_table('surveyanswer')
     with op.batch_alter_table('callattempt', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_callattempt_provider_call_id'))
         batch_op.drop_index('ix_attempt_volunteer_started')
         batch_op.drop_index('ix_attempt_contact')
+        batch_op.drop_index('ix_attempt_campaign_volunteer')
         batch_op.drop_index('ix_attempt_campaign_started')
+        batch_op.drop_index('ix_attempt_campaign_outside')
         batch_op.drop_index('ix_attempt_campaign_outcome')
+        batch_op.drop_index('ix_attempt_campaign_day')
+        batch_op.drop_index('ix_attempt_campaign_conversation')
+        batch_op.drop_index('ix_attempt_campaign_completion')
 
     op.drop_table('callattempt')
     with op.batch_alter_table('smsmessage', schema=None) as batch_op:
@@ -421,6 +436,7 @@ def downgrade() -> None:
 
     op.drop_table('importrejection')
     with op.batch_alter_table('contact', schema=None) as batch_op:
+        batch_op.drop_index('ix_contact_tps')
         batch_op.drop_index('ix_contact_last_name_first_name')
         batch_op.drop_index(batch_op.f('ix_contact_import_batch_id'))
         batch_op.drop_index('ix_contact_constituency_ward')

@@ -1,0 +1,365 @@
+"""Time every dashboard query over a big campaign: 1,000,000 attempts, 550,000 contacts.
+
+    python -m bench.dashboard                      # SQLite file in a temporary directory
+    python -m bench.dashboard --attempts 50000     # quick run while developing
+    python -m bench.dashboard --db postgres [--url postgresql+psycopg://postgres@127.0.0.1/test]
+
+PostgreSQL runs in a scratch database created beside the given URL's and dropped afterwards.
+Each query runs uncached (the cache would hide it) --repeat times; the median and the slowest
+are printed in milliseconds beside a baseline measured in the same run: a bare
+`SELECT count(*) FROM callattempt WHERE campaign_id = ?` over the big campaign.
+The budget is 200 ms per query on SQLite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from core import stats, volunteer_stats
+from core.outcomes import DEFAULT_OUTCOMES
+from core.stats_cache import TTLCache
+from db.engine import Database, make_engine
+from db.migrate import upgrade
+from db.models import (
+    CallAttempt,
+    Campaign,
+    Contact,
+    Outcome,
+    QueueEntry,
+    Suppression,
+    SurveyAnswer,
+    SurveyQuestion,
+    User,
+)
+
+BUDGET_MS = 200.0
+CHUNK = 20_000
+SEATS = ["Crewe and Nantwich", "Bedford", "Hastings and Rye", "Stroud", "Carlisle",
+         "High Peak", "Ipswich", "Wycombe", "Warrington South", "Milton Keynes North"]
+WARDS_PER_SEAT = 8
+OUTCOME_WEIGHTS = {"no_answer": 38, "voicemail": 14, "busy": 4, "completed": 18, "refused": 10,
+                   "call_back": 6, "wrong_number": 4, "do_not_call": 2, "moved_deceased": 4}
+FLAGS = {o.code: (o.is_conversation, o.is_completion) for o in DEFAULT_OUTCOMES}
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+@contextmanager
+def scratch_database(kind: str, url: str | None, path: str | None = None) -> Iterator[Database]:
+    if kind == "sqlite" and path:  # kept between runs, for EXPLAIN and index work
+        database = Database(make_engine(f"sqlite:///{Path(path).resolve()}"))
+        try:
+            yield database
+        finally:
+            database.dispose()
+        return
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            database = Database(make_engine(f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"))
+            try:
+                yield database
+            finally:
+                database.dispose()
+        return
+    admin_url = url or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    name = f"ringround_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    database = Database(make_engine(
+        sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)))
+    try:
+        yield database
+    finally:
+        database.dispose()
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def build(database: Database, *, attempts: int, contacts: int, volunteers: int,
+          seed: int = 6) -> dict[str, Any]:
+    """Fill the database with Core executemany, in chunks; returns the ids the queries need."""
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    started = time.perf_counter()
+    upgrade(database.engine)
+    with database.write() as s:
+        s.execute(sa.insert(User), [
+            {"username": f"vol{i}", "name": f"Volunteer {i}", "email": f"vol{i}@example.org",
+             "password_hash": "x", "role": "volunteer", "created_at": now}
+            for i in range(volunteers)])
+        volunteer_ids = list(s.execute(sa.select(User.id)).scalars())
+        big = Campaign(name="Big campaign", status="active")
+        small = Campaign(name="Small campaign", status="active")
+        s.add_all([big, small])
+        s.flush()
+        for campaign in (big, small):
+            s.add_all([Outcome(campaign_id=campaign.id, position=i, code=o.code, label=o.label,
+                               behaviour=o.behaviour, is_conversation=o.is_conversation,
+                               is_completion=o.is_completion)
+                       for i, o in enumerate(DEFAULT_OUTCOMES)])
+        q1 = SurveyQuestion(campaign_id=big.id, text="Will you join Saturday's action?",
+                            kind="yes_no", options=["Yes", "No"], position=0)
+        q2 = SurveyQuestion(campaign_id=big.id, text="Which issues matter most?", kind="multi",
+                            options=["NHS", "Housing", "Transport", "Cost of living"], position=1)
+        s.add_all([q1, q2])
+        s.flush()
+        big.recruit_rule = {"question_id": q1.id, "value": "Yes"}
+        s.add(big)
+        ids = {"big": big.id, "small": small.id, "q1": q1.id, "q2": q2.id,
+               "volunteer": volunteer_ids[0]}
+
+    big_share = 0.9
+    for start in range(0, contacts, CHUNK):
+        rows = []
+        for n in range(start, min(start + CHUNK, contacts)):
+            seat = SEATS[n % len(SEATS)]
+            rows.append({
+                "phone": f"+4474{n:08d}", "phone_type": "mobile", "other_phones": [],
+                "first_name": f"First{n}", "last_name": f"Last{n}", "email": "",
+                "postcode": "", "constituency": seat,
+                "ward": f"{seat} ward {rng.randrange(WARDS_PER_SEAT)}",
+                "membership_number": "", "tags": "", "tps": rng.random() < 0.06,
+                "consenting_member": False, "bad_number": False, "custom": {},
+                "created_at": now, "updated_at": now,
+            })
+        with database.write() as s:
+            s.execute(sa.insert(Contact), rows)
+    log(f"  contacts: {contacts:,} ({time.perf_counter() - started:.0f} s)")
+
+    with database.write() as s:
+        contact_ids = list(s.execute(sa.select(Contact.id).order_by(Contact.id)).scalars())
+    split = int(len(contact_ids) * big_share)
+    campaign_of = {}
+    statuses = ["done"] * 40 + ["retry"] * 20 + ["fresh"] * 35 + ["excluded"] * 5
+    for start in range(0, len(contact_ids), CHUNK):
+        rows = []
+        for cid in contact_ids[start:start + CHUNK]:
+            campaign_id = ids["big"] if cid <= contact_ids[split - 1] else ids["small"]
+            campaign_of[cid] = campaign_id
+            rows.append({"campaign_id": campaign_id, "contact_id": cid,
+                         "status": rng.choice(statuses), "priority": 0, "attempts": 1,
+                         "created_at": now})
+        with database.write() as s:
+            s.execute(sa.insert(QueueEntry), rows)
+    with database.write() as s:  # volunteers calling right now: 120 live leases, 30 lapsed
+        for n, cid in enumerate(contact_ids[:150]):
+            s.execute(sa.update(QueueEntry).where(QueueEntry.contact_id == cid).values(
+                status="leased", claimed_by_id=volunteer_ids[n % len(volunteer_ids)],
+                due_at=now + timedelta(minutes=10 if n < 120 else -5)))
+    log(f"  queue: {len(contact_ids):,} ({time.perf_counter() - started:.0f} s)")
+
+    codes, weights = zip(*OUTCOME_WEIGHTS.items(), strict=True)
+    day_start, _ = stats.local_day_bounds(stats.local_today("Europe/London", now), "Europe/London")
+    today_span = max((now - day_start).total_seconds(), 60)
+    answers_total = 0
+    made = 0
+    while made < attempts:
+        rows, answer_plan = [], []
+        for _ in range(min(CHUNK, attempts - made)):
+            made += 1
+            cid = rng.choice(contact_ids)
+            code = rng.choices(codes, weights)[0]
+            conversation, completion = FLAGS[code]
+            # A tenth of all calls happen today: the campaign day the organisers are watching.
+            if rng.random() < 0.1:
+                at = day_start + timedelta(seconds=rng.uniform(0, today_span))
+            else:
+                at = now - timedelta(days=rng.uniform(1, 30))
+            key = uuid.UUID(int=rng.getrandbits(128)).hex
+            rows.append({
+                "idempotency_key": key, "campaign_id": campaign_of[cid], "contact_id": cid,
+                "volunteer_id": rng.choice(volunteer_ids), "outcome_code": code,
+                "is_conversation": conversation, "is_completion": completion, "notes": "",
+                "started_at": at, "ended_at": at,
+                "duration_seconds": rng.randint(90, 420) if conversation else rng.randint(5, 40),
+                "provider": "tel", "outside_window": rng.random() < 0.001, "created_at": at,
+            })
+            if completion and campaign_of[cid] == ids["big"]:
+                answer_plan.append((key, cid))
+        with database.write() as s:
+            s.execute(sa.insert(CallAttempt), rows)
+            if answer_plan:
+                keys = [k for k, _ in answer_plan]
+                attempt_ids = dict(s.execute(
+                    sa.select(CallAttempt.idempotency_key, CallAttempt.id)
+                    .where(CallAttempt.idempotency_key.in_(keys))).all())
+                answers = []
+                for key, cid in answer_plan:
+                    base = {"attempt_id": attempt_ids[key], "campaign_id": ids["big"],
+                            "contact_id": cid}
+                    answers.append({**base, "question_id": ids["q1"],
+                                    "value": rng.choice(["Yes", "Yes", "No"])})
+                    for option in rng.sample(["NHS", "Housing", "Transport", "Cost of living"],
+                                             rng.randint(1, 2)):
+                        answers.append({**base, "question_id": ids["q2"], "value": option})
+                s.execute(sa.insert(SurveyAnswer), answers)
+                answers_total += len(answers)
+        if made % 200_000 < CHUNK:
+            log(f"  attempts: {made:,} ({time.perf_counter() - started:.0f} s)")
+    with database.write() as s:
+        s.execute(sa.insert(Suppression), [
+            {"phone": f"+4475{n:08d}", "reason": "", "source": rng.choice(
+                ["outcome", "organiser", "import", "sms_stop"]),
+             "created_at": now - timedelta(days=rng.uniform(0, 30))}
+            for n in range(5000)])
+    with database.engine.connect() as connection:
+        # PostgreSQL's autovacuum would analyse these tables within a minute of the load.
+        if not database.is_sqlite:
+            connection.exec_driver_sql("ANALYZE")
+        connection.commit()
+    log(f"  built: {attempts:,} attempts, {len(contact_ids):,} contacts, {answers_total:,} "
+        f"survey answers in {time.perf_counter() - started:.0f} s")
+    return ids
+
+
+def existing(database: Database) -> dict[str, Any] | None:
+    """The ids of a database built by an earlier run with --path, or None."""
+    upgrade(database.engine)
+    with database.session() as s:
+        campaigns = dict(s.execute(sa.select(Campaign.name, Campaign.id)).all())
+        if "Big campaign" not in campaigns:
+            return None
+        questions = s.execute(sa.select(SurveyQuestion.id).order_by(SurveyQuestion.position)
+                              .where(SurveyQuestion.campaign_id == campaigns["Big campaign"])
+                              ).scalars().all()
+        volunteer = s.execute(sa.select(sa.func.min(User.id))).scalar_one()
+    return {"big": campaigns["Big campaign"], "small": campaigns["Small campaign"],
+            "q1": questions[0], "q2": questions[1], "volunteer": volunteer}
+
+
+def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times), max(times)
+
+
+def queries(ids: dict[str, Any]) -> list[tuple[str, Callable[..., Any]]]:
+    now = datetime.now(UTC)
+    today = stats.local_today("Europe/London", now)
+    since, _ = stats.local_day_bounds(today, "Europe/London")
+    big = ids["big"]
+    result: list[tuple[str, Callable[..., Any]]] = []
+    for label, cid in (("big campaign", big), ("all campaigns", None)):
+        result += [
+            (f"headline ({label})", lambda s, c=cid: stats.headline(session=s, campaign_id=c)),
+            (f"calls per 15 min today ({label})",
+             lambda s, c=cid: stats.calls_by_quarter_hour(session=s, campaign_id=c, day=today)),
+            (f"outcomes, all time ({label})",
+             lambda s, c=cid: stats.outcome_breakdown(session=s, campaign_id=c)),
+            (f"outcomes, today ({label})",
+             lambda s, c=cid: stats.outcome_breakdown(session=s, campaign_id=c, since=since)),
+            (f"progress per ward ({label})",
+             lambda s, c=cid: stats.progress_by_ward(session=s, campaign_id=c)),
+            (f"leaderboard, all time ({label})",
+             lambda s, c=cid: stats.leaderboard(session=s, campaign_id=c)),
+            (f"leaderboard, today ({label})",
+             lambda s, c=cid: stats.leaderboard(session=s, campaign_id=c, since=since)),
+            (f"recruits, newest 500 ({label})",
+             lambda s, c=cid: stats.recruits(session=s, campaign_id=c, limit=500)),
+            (f"compliance, all time ({label})",
+             lambda s, c=cid: stats.compliance(session=s, campaign_id=c)),
+            (f"compliance, today ({label})",
+             lambda s, c=cid: stats.compliance(session=s, campaign_id=c, since=since)),
+        ]
+    result += [
+        ("survey results (big campaign)",
+         lambda s: stats.survey_results(session=s, campaign_id=big)),
+        ("a volunteer's own stats",
+         lambda s: volunteer_stats.my_totals(session=s, volunteer_id=ids["volunteer"])),
+    ]
+    return result
+
+
+def run(database: Database, ids: dict[str, Any], repeat: int) -> list[tuple[str, float, float]]:
+    rows = []
+    with database.session() as session:
+        baseline = timed(lambda: session.execute(
+            sa.text("SELECT count(*) FROM callattempt WHERE campaign_id = :c"),
+            {"c": ids["big"]}).scalar_one(), repeat)
+        rows.append(("baseline: SELECT count(*) ... WHERE campaign_id=?", *baseline))
+        for name, query in queries(ids):
+            query(session)  # warm the page cache, as a dashboard left open all afternoon does
+            rows.append((name, *timed(lambda q=query: q(session), repeat)))
+    return rows
+
+
+def single_flight(database: Database, ids: dict[str, Any]) -> int:
+    """Twenty organisers open the dashboard at once: how many headline queries run?"""
+    cache = TTLCache()
+    barrier = threading.Barrier(20)
+
+    def viewer() -> None:
+        barrier.wait()
+        stats.cached("headline", database=database, ttl=3, cache=cache, campaign_id=ids["big"])
+
+    threads = [threading.Thread(target=viewer) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return cache.computations
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--attempts", type=int, default=1_000_000)
+    parser.add_argument("--contacts", type=int, default=None,
+                        help="default: 55%% of --attempts (550,000 for a million)")
+    parser.add_argument("--volunteers", type=int, default=200)
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--url", default=None, help="PostgreSQL admin URL (scratch DB beside it)")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--path", default=None,
+                        help="keep the SQLite file here and reuse it if already built")
+    args = parser.parse_args()
+    contacts = args.contacts or int(args.attempts * 0.55)
+    log(f"building on {args.db}: {args.attempts:,} attempts, {contacts:,} contacts, "
+        f"{args.volunteers} volunteers")
+    with scratch_database(args.db, args.url, args.path) as database:
+        ids = existing(database) if args.path else None
+        if ids is None:
+            ids = build(database, attempts=args.attempts, contacts=contacts,
+                        volunteers=args.volunteers)
+        else:
+            upgrade(database.engine)
+            log("  reusing the database already built there")
+        rows = run(database, ids, args.repeat)
+        computations = single_flight(database, ids)
+    width = max(len(name) for name, _, _ in rows)
+    log(f"\n{'query'.ljust(width)}  median ms    max ms")
+    over = []
+    for name, median, worst in rows:
+        flag = ""
+        if args.db == "sqlite" and not name.startswith("baseline") and median > BUDGET_MS:
+            flag = "  OVER BUDGET"
+            over.append(name)
+        log(f"{name.ljust(width)}  {median:9.1f} {worst:9.1f}{flag}")
+    log(f"\n20 organisers opening the dashboard at once ran the headline query {computations} "
+        "time(s)")
+    if args.db == "sqlite":
+        log(f"{len(over)} queries over the {BUDGET_MS:.0f} ms budget" if over
+            else f"every query within the {BUDGET_MS:.0f} ms budget")
+
+
+if __name__ == "__main__":
+    main()

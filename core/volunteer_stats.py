@@ -1,0 +1,69 @@
+"""A volunteer's own figures, and the leaderboard when the organisers let volunteers see it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from core import stats
+from db.models import CallAttempt, Campaign
+
+
+class LeaderboardHidden(Exception):
+    """The organisers have hidden this campaign's leaderboard from volunteers."""
+
+
+def _totals(session: Session, volunteer_id: int, since: datetime | None) -> dict[str, int]:
+    dials, conversations, completions = session.execute(
+        sa.select(sa.func.count(),
+                  stats._count_if(stats._is_true(CallAttempt.is_conversation)),
+                  stats._count_if(stats._is_true(CallAttempt.is_completion)))
+        .where(CallAttempt.volunteer_id == volunteer_id,
+               *stats._period(CallAttempt.started_at, since, None))
+    ).one()
+    return {"dials": int(dials), "conversations": int(conversations),
+            "completions": int(completions)}
+
+
+def my_totals(
+    *, session: Session, volunteer_id: int, now: datetime | None = None,
+    timezone: str = stats.DEFAULT_TIMEZONE,
+) -> dict[str, dict[str, int]]:
+    """Dials, conversations and completions today (in `timezone`) and all time, every campaign."""
+    day_start, _ = stats.local_day_bounds(stats.local_today(timezone, now), timezone)
+    return {"today": _totals(session, volunteer_id, day_start),
+            "all_time": _totals(session, volunteer_id, None)}
+
+
+def my_campaigns(*, session: Session, volunteer_id: int) -> list[dict[str, Any]]:
+    """Active campaigns and any the volunteer has called for, active first."""
+    called = sa.select(CallAttempt.campaign_id).where(CallAttempt.volunteer_id == volunteer_id)
+    rows = session.execute(
+        sa.select(Campaign.id, Campaign.name, Campaign.status, Campaign.leaderboard_visible)
+        .where((Campaign.status == "active") | Campaign.id.in_(called))
+        .order_by(sa.case((Campaign.status == "active", 0), else_=1), Campaign.name)
+    ).all()
+    return [{"id": r.id, "name": r.name, "status": r.status,
+             "leaderboard_visible": bool(r.leaderboard_visible)} for r in rows]
+
+
+def visible_leaderboard(
+    *, session: Session, campaign_id: int, since: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The campaign's leaderboard as volunteers may see it: names and counts only.
+
+    Raises:
+        stats.CampaignNotFound: there is no campaign with this id.
+        LeaderboardHidden: the organisers have hidden it.
+    """
+    visible = session.execute(
+        sa.select(Campaign.leaderboard_visible).where(Campaign.id == campaign_id)
+    ).scalar()
+    if visible is None:
+        raise stats.CampaignNotFound(campaign_id)
+    if not visible:
+        raise LeaderboardHidden(campaign_id)
+    return stats.leaderboard(session=session, campaign_id=campaign_id, since=since)
