@@ -62,6 +62,7 @@ __all__ = [
     "release_lapsed_leases",
     "renew_lease",
     "reveal_number",
+    "saved_outcome",
     "stop",
 ]
 
@@ -604,6 +605,11 @@ def _existing(session: Session, idempotency_key: str) -> RecordedOutcome | None:
         is_completion=row.is_completion, outside_window=row.outside_window, duplicate=True,
         next_due_at=row.due_at,
     )
+
+
+def saved_outcome(*, session: Session, idempotency_key: str) -> RecordedOutcome | None:
+    """The outcome already saved under this key (e.g. before a reconnect), or None."""
+    return _existing(session, idempotency_key)
 
 
 def _insert_attempt(session: Session, values: dict[str, Any]) -> int | None:

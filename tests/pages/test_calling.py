@@ -1,0 +1,199 @@
+"""The calling page through AppTest: start, see a contact, call, save with an answer, next."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import select
+
+from core.phones import display_phone
+from core.queue import record_outcome
+from db.models import AuditEvent, CallAttempt, Contact, QueueEntry, SurveyAnswer
+from tests.factories import make_campaign, make_contact, make_question, make_user, queue_contacts
+
+ALL_DAY = {str(day): ["00:00", "24:00"] for day in range(7)}
+SCRIPT = "Hello {first_name|friend}, this is {volunteer_first_name}."
+
+
+def arrange(app_db, *, contacts: int = 2, window=None, **campaign_fields):
+    with app_db.write() as s:
+        make_user(s, role="organiser")
+        volunteer = make_user(s, name="Jo Volunteer")
+        campaign = make_campaign(s, calling_window=window or ALL_DAY,
+                                 script=SCRIPT,
+                                 **campaign_fields)
+        question = make_question(s, campaign, required=True)
+        people = [make_contact(s, first_name=f"Person{n}", last_name="Smith")
+                  for n in range(contacts)]
+        queue_contacts(s, campaign, people)
+        return volunteer, campaign.id, question.id, [(p.id, p.phone) for p in people]
+
+
+def texts(at) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [e.value for e in at.success] + [e.value for e in at.warning] + \
+        [e.value for e in at.info] + [e.value for e in at.error]
+    return "\n".join(str(p) for p in parts)
+
+
+def start(make_app, volunteer):
+    at = make_app(user=volunteer, page="pages/calling.py")
+    assert not at.exception
+    at.button(key="calling_start").click()
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_save_and_next_records_once_and_shows_the_next_contact(make_app, app_db) -> None:
+    volunteer, campaign_id, question_id, people = arrange(app_db)
+    at = start(make_app, volunteer)
+    shown = texts(at)
+    first = at.session_state["calling_contact"]
+    assert first.first_name in shown and "Hello " in shown and "this is Jo" in shown
+    # The number is nowhere on screen until Call is pressed.
+    phones = dict(people)
+    phone = phones[first.contact_id]
+    assert display_phone(phone) not in shown and phone not in shown and phone[-6:] not in shown
+    assert not at.get("link_button")
+
+    at.button(key="calling_reveal").click()
+    at.run()
+    assert not at.exception
+    link = at.get("link_button")[0]
+    assert link.proto.url == f"tel:{phones[first.contact_id]}"
+    with app_db.session() as s:
+        audit = s.exec(select(AuditEvent).where(AuditEvent.action == "number_revealed")).one()
+    assert (audit.actor_id, audit.target) == (volunteer.id, f"contact:{first.contact_id}")
+
+    at.radio(key=f"calling_q_{question_id}").set_value("Yes")
+    at.radio(key="calling_outcome").set_value("completed")
+    at.text_area(key="calling_notes").input("Keen to help")
+    at.button(key="calling_save").click()
+    at.run()
+    assert not at.exception
+    assert any("Saved" in s.value for s in at.success)
+    second = at.session_state["calling_contact"]
+    assert second.contact_id != first.contact_id
+    assert second.first_name in texts(at)
+    # The form starts empty for the next person.
+    assert at.radio(key="calling_outcome").value is None
+
+    # A second click lands on the fresh form and records nothing.
+    at.button(key="calling_save").click()
+    at.run()
+    assert any("Pick an outcome" in w.value for w in at.warning)
+
+    with app_db.session() as s:
+        attempts = s.exec(select(CallAttempt)).all()
+        answers = s.exec(select(SurveyAnswer)).all()
+        entry = s.exec(select(QueueEntry).where(QueueEntry.contact_id == first.contact_id)).one()
+    assert [(a.contact_id, a.outcome_code, a.notes, a.is_completion) for a in attempts] == [
+        (first.contact_id, "completed", "Keen to help", True)]
+    assert [(a.question_id, a.value) for a in answers] == [(question_id, "Yes")]
+    assert entry.status == "done"
+    assert "1 dials · 1 conversations · 1 surveys" in "\n".join(
+        c.value for c in at.sidebar.caption)
+
+
+def test_a_save_that_committed_before_a_reconnect_is_confirmed_not_repeated(
+    make_app, app_db
+) -> None:
+    volunteer, campaign_id, question_id, _ = arrange(app_db)
+    at = start(make_app, volunteer)
+    contact = at.session_state["calling_contact"]
+    attempt_key = at.session_state["calling_attempt_key"]
+    # The first click's save reached the database, but its page run never finished.
+    now = datetime.now(UTC)
+    with app_db.write() as s:
+        record_outcome(session=s, queue_entry_id=contact.queue_entry_id,
+                       volunteer_id=volunteer.id, outcome_code="no_answer",
+                       idempotency_key=attempt_key, answers={}, notes="",
+                       started_at=now - timedelta(minutes=1), now=now)
+    at.radio(key="calling_outcome").set_value("no_answer")
+    at.button(key="calling_save").click()
+    at.run()
+    assert not at.exception
+    assert any("already saved" in s.value for s in at.success)
+    assert at.session_state["calling_contact"].contact_id != contact.contact_id
+    with app_db.session() as s:
+        assert len(s.exec(select(CallAttempt)).all()) == 1
+
+
+def test_a_required_answer_is_asked_for_before_saving_a_completion(make_app, app_db) -> None:
+    volunteer, _, _, _ = arrange(app_db)
+    at = start(make_app, volunteer)
+    at.radio(key="calling_outcome").set_value("completed")
+    at.button(key="calling_save").click()
+    at.run()
+    assert any("needs an answer" in e.value for e in at.error)
+    with app_db.session() as s:
+        assert s.exec(select(CallAttempt)).all() == []
+
+
+def test_skip_moves_on_and_stop_releases_the_lease(make_app, app_db) -> None:
+    volunteer, _, _, _ = arrange(app_db)
+    at = start(make_app, volunteer)
+    first = at.session_state["calling_contact"]
+    at.button(key="calling_skip").click()
+    at.run()
+    second = at.session_state["calling_contact"]
+    assert second.contact_id != first.contact_id
+    at.button(key="calling_stop").click()
+    at.run()
+    assert not at.exception
+    with app_db.session() as s:
+        statuses = set(s.exec(select(QueueEntry.status)).all())
+        attempts = s.exec(select(CallAttempt)).all()
+    assert statuses == {"fresh"} and attempts == []
+    assert at.button(key="calling_start")
+
+
+def test_a_callback_outcome_asks_when_and_keeps_the_contact_for_this_volunteer(
+    make_app, app_db
+) -> None:
+    volunteer, _, _, _ = arrange(app_db, contacts=1)
+    at = start(make_app, volunteer)
+    contact = at.session_state["calling_contact"]
+    at.radio(key="calling_outcome").set_value("call_back")
+    at.run()
+    assert at.date_input(key="calling_callback_date")
+    at.button(key="calling_save").click()
+    at.run()
+    assert not at.exception
+    with app_db.session() as s:
+        entry = s.exec(select(QueueEntry).where(QueueEntry.contact_id == contact.contact_id)).one()
+    assert (entry.status, entry.callback_owner_id) == ("callback", volunteer.id)
+    assert entry.due_at is not None and entry.due_at > datetime.now(UTC)
+    assert "Nobody is waiting" in texts(at)
+
+
+def test_outside_calling_hours_the_page_says_when_calling_reopens(make_app, app_db) -> None:
+    volunteer, _, _, _ = arrange(app_db, window={str(d): [] for d in range(7)} | {
+        str((datetime.now(UTC) + timedelta(days=2)).weekday()): ["10:00", "12:00"]})
+    at = start(make_app, volunteer)
+    assert "Calling reopens" in texts(at) and "10:00" in texts(at)
+    assert "calling_contact" not in at.session_state
+
+
+def test_contact_data_cannot_inject_markup_into_the_page(make_app, app_db) -> None:
+    volunteer, _, _, people = arrange(app_db, contacts=1)
+    with app_db.write() as s:
+        s.get(Contact, people[0][0]).first_name = "<script>alert(1)</script>**x**"
+    at = start(make_app, volunteer)
+    shown = "\n".join(m.value for m in at.markdown)
+    assert "<script>" not in shown and "**x**" not in shown
+    assert "&lt;script&gt;" in shown
+
+
+def test_a_finished_campaign_shows_a_friendly_empty_state(make_app, app_db) -> None:
+    volunteer, campaign_id, _, _ = arrange(app_db, contacts=0)
+    at = start(make_app, volunteer)
+    assert "Everyone in this campaign has been called" in texts(at)
+
+
+def test_members_only_campaigns_are_not_offered_to_others(make_app, app_db) -> None:
+    volunteer, campaign_id, _, _ = arrange(app_db, open_to_all=False)
+    at = make_app(user=volunteer, page="pages/calling.py")
+    assert not at.exception
+    assert "no campaign for you to call" in texts(at)
