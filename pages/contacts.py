@@ -1,8 +1,124 @@
-"""TODO(owner): this page is being built."""
+"""Contacts: find someone by name or number, see their history, edit them, erase on request."""
+
+from __future__ import annotations
 
 import streamlit as st
 
+from core.contacts import (
+    ContactError,
+    contact_history,
+    erase_contact,
+    find_contacts,
+    get_contact,
+    update_contact,
+)
 from pages import _ui
 
-_ui.require_user()
-st.title("contacts")
+FLASH_KEY = "contact_flash"
+
+user = _ui.require_organiser()
+rt = _ui.runtime()
+st.title("Contacts")
+if FLASH_KEY in st.session_state:
+    st.success(st.session_state.pop(FLASH_KEY))
+
+query = st.text_input("Find by name, phone number, email or membership number",
+                      key="contact_search")
+if not query.strip():
+    st.stop()
+with _ui.read_session() as session:
+    found = find_contacts(session=session, query=query)
+if not found:
+    st.info("Nobody matches.")
+    st.stop()
+
+labels = {c.id: f"{c.name} · {c.phone} · {c.constituency or 'no constituency'}"
+          + (" · do not call" if c.suppressed else "") for c in found}
+contact_id = st.selectbox(f"{len(found)} found", list(labels), format_func=labels.__getitem__,
+                          key="contact_pick")
+with _ui.read_session() as session:
+    contact = get_contact(session=session, contact_id=contact_id)
+    history = contact_history(session=session, contact_id=contact_id)
+if contact is None:
+    st.warning("That contact no longer exists.")
+    st.stop()
+
+st.subheader(contact.name)
+facts = [f"{contact.phone_display} ({contact.phone_type})"]
+if contact.suppressed:
+    facts.append("**on the do-not-call list**")
+if contact.tps:
+    facts.append("TPS registered" + (", consenting member" if contact.consenting_member else ""))
+if contact.bad_number:
+    facts.append("reported as a wrong number")
+st.write(" · ".join(facts))
+if contact.custom:
+    st.caption(" · ".join(f"{k}: {v}" for k, v in contact.custom.items()))
+
+calls_tab, edit_tab, erase_tab = st.tabs(["History", "Edit", "Erase"])
+with calls_tab:
+    if history["calls"]:
+        st.dataframe(history["calls"], hide_index=True)
+    else:
+        st.caption("Never called.")
+    if history["queues"]:
+        st.dataframe(history["queues"], hide_index=True)
+    if history["messages"]:
+        st.dataframe(history["messages"], hide_index=True)
+
+# Keys carry the contact id: picking someone else must show their values, not the last.
+k = contact.id
+with edit_tab, st.form(f"contact_edit_form_{k}"):
+    c1, c2 = st.columns(2)
+    changes = {
+        "first_name": c1.text_input("First name", contact.first_name,
+                                    key=f"contact_first_name_{k}"),
+        "last_name": c2.text_input("Last name", contact.last_name, key=f"contact_last_name_{k}"),
+        "phone": c1.text_input("Phone (called)", contact.phone_display, key=f"contact_phone_{k}"),
+        "email": c2.text_input("Email", contact.email, key=f"contact_email_{k}"),
+        "postcode": c1.text_input("Postcode", contact.postcode, key=f"contact_postcode_{k}"),
+        "membership_number": c2.text_input("Membership number", contact.membership_number,
+                                           key=f"contact_membership_{k}"),
+        "constituency": c1.text_input("Constituency", contact.constituency,
+                                      key=f"contact_constituency_{k}"),
+        "ward": c2.text_input("Ward", contact.ward, key=f"contact_ward_{k}"),
+        "tags": st.text_input("Tags (comma-separated)", ", ".join(contact.tags),
+                              key=f"contact_tags_{k}"),
+        "tps": c1.checkbox("TPS registered", contact.tps, key=f"contact_tps_{k}"),
+        "consenting_member": c2.checkbox("Consenting member", contact.consenting_member,
+                                         key=f"contact_consenting_{k}"),
+        "bad_number": c1.checkbox("Wrong number", contact.bad_number, key=f"contact_bad_{k}"),
+    }
+    if st.form_submit_button("Save", key=f"contact_save_{k}"):
+        if changes["phone"] == contact.phone_display:
+            changes.pop("phone")
+        try:
+            with _ui.write_session() as session:
+                update_contact(session=session, contact_id=contact.id, changes=changes,
+                               region=rt.settings.default_region)
+            st.session_state[FLASH_KEY] = "Saved."
+            st.rerun()
+        except ContactError as exc:
+            st.error(str(exc))
+
+with erase_tab:
+    st.write("Erasure on request removes this person, their survey answers, texts and the "
+             "notes volunteers wrote about their calls. Call totals stay, anonymised. A "
+             "do-not-call entry for their number is kept, so they are never called again.")
+    do_not_call = st.checkbox("They also asked not to be called", key="contact_erase_dnc")
+    typed = st.text_input("Type ERASE to confirm", key="contact_erase_confirm")
+    if st.button("Erase this contact", type="primary", key="contact_erase",
+                 disabled=typed.strip() != "ERASE"):
+        try:
+            with _ui.write_session() as session:
+                summary = erase_contact(session=session, contact_id=contact.id,
+                                        actor_id=user.id, do_not_call=do_not_call)
+        except ContactError as exc:
+            st.error(str(exc))
+        else:
+            kept = " The do-not-call entry was kept." if summary["suppression_kept"] else ""
+            st.session_state[FLASH_KEY] = (
+                f"Erased, with {summary['answers']} answers, {summary['notes']} notes and "
+                f"{summary['messages']} messages.{kept}")
+            st.session_state.pop("contact_search", None)
+            st.rerun()

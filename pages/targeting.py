@@ -1,8 +1,131 @@
-"""TODO(owner): this page is being built."""
+"""Targeting: build a segment, watch its count and a sample update, attach it to a campaign."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import streamlit as st
 
+from core.targeting import (
+    CUSTOM_OPERATORS,
+    CustomFilter,
+    Segment,
+    SegmentError,
+    attach_segment,
+    count_segment,
+    preview_segment,
+    segment_options,
+)
 from pages import _ui
 
-_ui.require_user()
-st.title("targeting")
+CUSTOM_KEY = "seg_custom"
+FLASH_KEY = "seg_flash"
+
+user = _ui.require_organiser()
+st.title("Targeting")
+st.caption("Who a campaign calls. Numbers on the do-not-call list, wrong numbers and "
+           "TPS-registered non-members are always left out.")
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_options(database_url: str) -> dict[str, Any]:
+    with _ui.read_session() as session:
+        return segment_options(session=session)
+
+
+options = load_options(_ui.runtime().settings.database_url)
+if FLASH_KEY in st.session_state:
+    st.success(st.session_state.pop(FLASH_KEY))
+
+left, right = st.columns(2)
+constituencies = left.multiselect("Constituencies", options["constituencies"],
+                                  key="seg_constituencies")
+ward_choices = sorted({w for c in (constituencies or options["constituencies"])
+                       for w in options["wards"].get(c, [])})
+wards = right.multiselect("Wards", ward_choices, key="seg_wards")
+tags_any = left.multiselect("Has any of these tags", options["tags"], key="seg_tags_any")
+tags_none = right.multiselect("Has none of these tags", options["tags"], key="seg_tags_none")
+phone_type = left.radio("Phone", ["", "mobile", "landline"], horizontal=True,
+                        format_func=lambda v: {"": "Any", "mobile": "Mobiles only",
+                                               "landline": "Landlines only"}[v],
+                        key="seg_phone_type")
+use_last = right.checkbox("Last contacted before a date (or never)", key="seg_use_last")
+last_before = None
+if use_last:
+    last_before = right.date_input("Last contacted before",
+                                   value=(datetime.now(UTC) - timedelta(days=30)).date(),
+                                   key="seg_last_before")
+exclude_outcomes = left.multiselect(
+    "Leave out people with these outcomes recently", list(options["outcomes"]),
+    format_func=lambda code: options["outcomes"].get(code, code), key="seg_exclude_outcomes")
+outcome_days = right.number_input("…in the last N days", min_value=1, max_value=3650,
+                                  value=30, key="seg_outcome_days")
+not_queued = st.checkbox("Leave out people queued in another active campaign", value=True,
+                         key="seg_not_queued")
+
+st.subheader("Custom fields")
+filters: list[dict[str, Any]] = st.session_state.setdefault(CUSTOM_KEY, [])
+for index, flt in enumerate(list(filters)):
+    shown = flt["value"] if flt["op"] not in ("empty", "not_empty") else ""
+    col_text, col_remove = st.columns([5, 1])
+    col_text.write(f"**{flt['field']}** {CUSTOM_OPERATORS[flt['op']]} {shown}")
+    if col_remove.button("Remove", key=f"seg_custom_remove_{index}"):
+        filters.pop(index)
+        st.rerun()
+if options["custom_fields"]:
+    c1, c2, c3, c4 = st.columns([2, 2, 3, 1])
+    field_name = c1.selectbox("Field", options["custom_fields"], key="seg_custom_field")
+    operator = c2.selectbox("Test", list(CUSTOM_OPERATORS),
+                            format_func=CUSTOM_OPERATORS.__getitem__, key="seg_custom_op")
+    value = c3.text_input("Value (comma-separated for 'is one of')", key="seg_custom_value")
+    if c4.button("Add", key="seg_custom_add"):
+        filters.append({"field": field_name, "op": operator,
+                        "value": [v.strip() for v in value.split(",")] if operator == "in"
+                        else value})
+        st.rerun()
+else:
+    st.caption("Columns imported as custom fields appear here.")
+
+campaigns = options["campaigns"]
+campaign_id = st.selectbox(
+    "Campaign", [c["id"] for c in campaigns],
+    format_func=lambda i: next(f"{c['name']} ({c['status']})" for c in campaigns if c["id"] == i),
+    index=0 if campaigns else None, key="seg_campaign", placeholder="No open campaigns",
+)
+
+segment = Segment(
+    constituencies=constituencies, wards=wards, tags_any=tags_any, tags_none=tags_none,
+    custom=[CustomFilter(**f) for f in filters], phone_type=phone_type,
+    last_contacted_before=last_before, exclude_outcomes=exclude_outcomes,
+    outcome_days=int(outcome_days), exclude_queued_elsewhere=not_queued,
+)
+try:
+    with _ui.read_session() as session:
+        count = count_segment(session=session, segment=segment, campaign_id=campaign_id)
+        sample = preview_segment(session=session, segment=segment, campaign_id=campaign_id)
+except SegmentError as exc:
+    st.error(str(exc))
+    st.stop()
+
+st.metric("Contacts in this segment", f"{count:,}")
+if sample:
+    st.dataframe(
+        [{"Name": f"{p['first_name']} {p['last_name']}".strip(),
+          "Constituency": p["constituency"]} for p in sample],
+        hide_index=True,
+    )
+
+if campaign_id is not None and st.button("Attach to campaign", type="primary",
+                                         key="seg_attach", disabled=count == 0):
+    try:
+        with _ui.write_session() as session:
+            added = attach_segment(session=session, segment=segment, campaign_id=campaign_id,
+                                   actor_id=user.id)
+        st.session_state[FLASH_KEY] = (
+            f"{added:,} contacts added to the campaign's queue "
+            "(people already in it were left as they were)."
+        )
+        st.rerun()
+    except SegmentError as exc:
+        st.error(str(exc))
