@@ -5,8 +5,9 @@ tells them who they are about to speak to, then dials the contact from the campa
 so neither side sees the other's number.
 
 Twilio failures become `DialerError` subclasses whose str() is a sentence a volunteer or organiser
-can act on; none of them ever contains a phone number. Nothing here touches the database, so
-saving an outcome never depends on Twilio being reachable.
+can act on; none of them ever contains a phone number. Only `plan_bridge` and `start_campaign_call`
+read the database, and nothing here writes to it, so saving an outcome never depends on Twilio
+being reachable.
 """
 
 from __future__ import annotations
@@ -19,9 +20,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sqlmodel import Session
+
 from core.config import Settings, TwilioSettings
-from core.phones import mask_phone
+from core.phones import InvalidPhone, mask_phone, normalise_phone
+from core.suppression import is_suppressed
 from core.twiml import bridge_twiml
+from db.models import Campaign, Contact, User
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +92,10 @@ class InvalidNumber(DialerError):
 
 class SmsRecipientOptedOut(DialerError):
     """The recipient texted STOP to the campaign number: Twilio refuses to text them again."""
+
+
+class NoVerifiedPhone(DialerError):
+    """The volunteer has not confirmed a phone for Twilio to ring."""
 
 
 class NotABridge(DialerError):
@@ -716,3 +725,160 @@ def reset_dialers() -> None:
     with _registry_lock:
         _fakes.clear()
         _twilio.clear()
+
+
+# --------------------------------------------------------------------------------------------
+# Placing a campaign's call
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BridgePlan:
+    """Everything a bridge needs. Holds both numbers: use it at once, never keep it in the UI."""
+
+    dialer: str
+    caller_id: str
+    volunteer_phone: str
+    contact_phone: str
+    contact_name: str
+
+
+def campaign_dialer_kind(*, session: Session, campaign_id: int) -> str:
+    campaign = session.get(Campaign, campaign_id)
+    return campaign.dialer if campaign is not None else "tel"
+
+
+def volunteer_can_bridge(*, session: Session, volunteer_id: int) -> bool:
+    """True when the volunteer has a confirmed phone for Twilio to ring."""
+    user = session.get(User, volunteer_id)
+    return bool(user and user.phone and user.phone_verified)
+
+
+def plan_bridge(
+    *,
+    session: Session,
+    campaign_id: int,
+    contact_id: int,
+    volunteer_id: int,
+    settings: Settings,
+) -> BridgePlan:
+    """Look up who rings whom, from which number.
+
+    Raises:
+        NoVerifiedPhone: the volunteer has no confirmed phone.
+        CallerIdNotVerified: the campaign has no usable caller ID.
+        DialerError: the contact is gone or asked not to be called.
+    """
+    campaign = session.get(Campaign, campaign_id)
+    contact = session.get(Contact, contact_id)
+    user = session.get(User, volunteer_id)
+    if campaign is None or contact is None or user is None:
+        raise DialerError("That contact is no longer available.")
+    if not (user.phone and user.phone_verified):
+        raise NoVerifiedPhone(
+            "Ringround rings your own phone first: add and confirm your number in My account."
+        )
+    caller_id = campaign.caller_id or (
+        settings.twilio.caller_ids[0] if settings.twilio.caller_ids else ""
+    )
+    if campaign.dialer == "twilio":
+        try:
+            caller_id = normalise_phone(caller_id, region=settings.default_region).e164
+        except InvalidPhone:
+            raise CallerIdNotVerified(
+                "The campaign's caller ID is missing or not a valid number: an organiser needs "
+                "to choose one of the Twilio numbers for it."
+            ) from None
+    if is_suppressed(session=session, phone=contact.phone):
+        raise DialerError("This person has asked not to be called.")
+    return BridgePlan(
+        dialer=campaign.dialer,
+        caller_id=caller_id,
+        volunteer_phone=user.phone,
+        contact_phone=contact.phone,
+        contact_name=" ".join(p for p in (contact.first_name, contact.last_name) if p),
+    )
+
+
+def start_campaign_call(
+    *,
+    session: Session,
+    dialer: Dialer,
+    campaign_id: int,
+    contact_id: int,
+    volunteer_id: int,
+    settings: Settings,
+) -> CallInfo:
+    """Start the bridge for one contact; the numbers stay inside core.
+
+    Raises:
+        DialerError: see plan_bridge and Dialer.start_bridge.
+    """
+    plan = plan_bridge(session=session, campaign_id=campaign_id, contact_id=contact_id,
+                       volunteer_id=volunteer_id, settings=settings)
+    sid = dialer.start_bridge(plan.volunteer_phone, plan.contact_phone, plan.caller_id,
+                              plan.contact_name)
+    return CallInfo(provider=dialer.name, provider_call_id=sid, provider_status="queued",
+                    detail="Ringing your phone: answer it to be connected.")
+
+
+# --------------------------------------------------------------------------------------------
+# The organiser's check of the Twilio settings
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TwilioCheck:
+    ok: bool
+    problems: tuple[str, ...]
+    notes: tuple[str, ...]
+    account_name: str = ""
+
+
+def check_twilio(settings: Settings, *, http_client: Any = None) -> TwilioCheck:
+    """Check the Twilio settings and, if they look complete, the credentials with Twilio itself."""
+    tw = settings.twilio
+    problems: list[str] = []
+    notes: list[str] = []
+    if not tw.configured:
+        problems.append(
+            "Twilio is not set up: give TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (or "
+            "TWILIO_API_KEY and TWILIO_API_SECRET) in the environment or secrets file."
+        )
+    elif not tw.account_sid.startswith("AC"):
+        problems.append("TWILIO_ACCOUNT_SID should start with AC: copy it from the Twilio console.")
+    if not tw.caller_ids:
+        problems.append("No caller IDs: list the campaign numbers in TWILIO_CALLER_IDS.")
+    for number in tw.caller_ids:
+        try:
+            normalise_phone(number, region=settings.default_region)
+        except InvalidPhone:
+            problems.append(f"The caller ID {number!r} is not a valid phone number.")
+    if not settings.public_url:
+        notes.append(
+            "RINGROUND_PUBLIC_URL is not set: calls and texts work, but STOP replies and call "
+            "status updates from Twilio cannot reach Ringround."
+        )
+    elif not tw.auth_token:
+        notes.append(
+            "Webhooks are checked with the auth token, which is not set: Twilio's status "
+            "updates and STOP replies will be refused until TWILIO_AUTH_TOKEN is given."
+        )
+    account_name = ""
+    if tw.configured and not problems:
+        dialer = TwilioDialer(tw, http_client=http_client)
+        try:
+            account = dialer.check_account()
+        except DialerError as exc:
+            problems.append(str(exc))
+        else:
+            account_name = account["friendly_name"]
+            if account["status"] and account["status"] != "active":
+                problems.append(f"The Twilio account is {account['status']}, not active.")
+            if account["type"].lower() == "trial":
+                notes.append(
+                    "This is a Twilio trial account: it can only call and text numbers verified "
+                    "in the console, and plays a trial message first. Upgrade before a campaign."
+                )
+    return TwilioCheck(ok=not problems, problems=tuple(problems), notes=tuple(notes),
+                       account_name=account_name)

@@ -110,6 +110,11 @@ def render_sms(template: str, values: dict[str, str]) -> str:
     return _FIELD.sub(replace, template or "").strip()
 
 
+def sms_template(*, session: Session, campaign_id: int) -> str:
+    campaign = session.get(Campaign, campaign_id)
+    return campaign.sms_template if campaign is not None else ""
+
+
 def save_sms_template(*, session: Session, campaign_id: int, template: str,
                       actor_id: int | None = None) -> None:
     """Raises: SmsRefused when the template has a problem (see template_problems)."""

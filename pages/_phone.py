@@ -1,0 +1,93 @@
+"""My account: the volunteer's own phone, which Twilio rings first, confirmed by a texted code."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.dialers import DialerError, FakeDialer, sms_dialer
+from core.phone_verification import (
+    PhoneVerificationError,
+    confirm_phone_code,
+    remove_phone,
+    start_phone_verification,
+)
+from core.phones import display_phone, mask_phone
+from core.users import UserView
+from pages import _ui
+
+PENDING_KEY = "phone_verification_pending"
+
+
+def _send_code(user: UserView, raw_phone: str) -> None:
+    settings = _ui.runtime().settings
+    dialer = sms_dialer(settings)
+    from_ = settings.twilio.caller_ids[0] if settings.twilio.caller_ids else ""
+    if not from_ and not isinstance(dialer, FakeDialer):
+        st.error("Ringround has no number to text from yet: an organiser can add one in Settings.")
+        return
+    try:
+        # Committed before the text goes, so no database lock is held while Twilio answers.
+        with _ui.write_session() as session:
+            pending = start_phone_verification(
+                session=session, user_id=user.id, raw_phone=raw_phone,
+                region=settings.default_region,
+            )
+        dialer.send_sms(pending.phone, from_ or "Ringround", pending.message())
+    except (PhoneVerificationError, DialerError) as exc:
+        st.error(str(exc))
+        return
+    st.session_state[PENDING_KEY] = mask_phone(pending.phone)
+    if isinstance(dialer, FakeDialer):
+        st.session_state["phone_demo_text"] = pending.message()
+
+
+def render_phone_section(user: UserView) -> None:
+    """Enter a phone, get a code by text, type it in: the phone is then the one Twilio rings."""
+    st.subheader("Your phone for calls")
+    st.caption(
+        "For campaigns that call through Ringround, we ring this phone first and then connect "
+        "you, so contacts never see your number."
+    )
+    confirmed = st.session_state.pop("phone_confirmed_message", None)
+    if confirmed:
+        st.success(confirmed)
+    settings = _ui.runtime().settings
+    if not settings.twilio.configured and not settings.demo:
+        st.info("Calling through Ringround is not set up here: you will call from your own "
+                "phone instead.")
+        return
+
+    if user.phone and user.phone_verified:
+        st.success(f"Confirmed: {display_phone(user.phone)}")
+        if st.button("Remove this phone", key="phone_remove"):
+            with _ui.write_session() as session:
+                remove_phone(session=session, user_id=user.id)
+            st.rerun()
+
+    with st.form("phone_form", clear_on_submit=False):
+        raw = st.text_input(
+            "Mobile number" if not user.phone_verified else "Change to another number",
+            key="phone_number", placeholder="07400 123456",
+        )
+        if st.form_submit_button("Text me a code", key="phone_send_code") and raw.strip():
+            _send_code(user, raw)
+
+    pending = st.session_state.get(PENDING_KEY)
+    if not pending:
+        return
+    st.write(f"We texted a 6-digit code to {pending}. It lasts 10 minutes.")
+    demo_text = st.session_state.get("phone_demo_text")
+    if demo_text:
+        st.info(f"Demo mode, nothing was really sent. The text says: “{demo_text}”")
+    with st.form("phone_code_form"):
+        code = st.text_input("Code", key="phone_code", max_chars=6)
+        if st.form_submit_button("Confirm", key="phone_confirm"):
+            with _ui.write_session() as session:
+                result = confirm_phone_code(session=session, user_id=user.id, code=code)
+            if result.verified:
+                st.session_state.pop(PENDING_KEY, None)
+                st.session_state.pop("phone_demo_text", None)
+                st.session_state["phone_confirmed_message"] = result.message
+                st.rerun()
+            else:
+                st.error(result.message)
