@@ -449,3 +449,12 @@ SAMPLE_CONTACT: dict[str, str] = {
     "postcode": "CW1 2AB",
     "membership_number": "A123456",
 }
+
+
+def list_callers(*, session: Session) -> list[tuple[int, str]]:
+    """Active volunteers (id, name), for choosing a members-only campaign's team."""
+    rows = session.exec(
+        select(User.id, User.name).where(col(User.active).is_(True), User.role == "volunteer")
+        .order_by(col(User.name))
+    )
+    return [(int(user_id), name) for user_id, name in rows if user_id is not None]

@@ -1,8 +1,300 @@
-"""TODO(owner): this page is being built."""
+"""Campaigns (organisers): create, edit, pause, resume, close; script, survey, outcomes, hours."""
+
+from __future__ import annotations
+
+from datetime import time
+from typing import Any
 
 import streamlit as st
 
+from core import campaigns as core
+from core.calling_hours import DAY_NAMES
+from core.queue import queue_summary
+from core.script import STANDARD_FIELDS, VOLUNTEER_FIELDS, render_script, script_fields
+from core.survey import KIND_LABELS, QUESTION_KINDS
 from pages import _ui
 
-_ui.require_user()
-st.title("campaigns")
+organiser = _ui.require_organiser()
+st.title("Campaigns")
+
+FLASH = "campaigns_flash"
+if FLASH in st.session_state:
+    st.success(st.session_state.pop(FLASH))
+
+
+def done(message: str, select: int | None = None) -> None:
+    """Flash a message and rerun; `select` a new campaign (only before the picker is drawn)."""
+    st.session_state[FLASH] = message
+    if select is not None:
+        st.session_state["campaigns_pick"] = select
+    st.rerun()
+
+
+with st.expander("New campaign", expanded=False):
+    with st.form("campaigns_new", clear_on_submit=True):
+        new_name = st.text_input("Name", key="campaigns_new_name")
+        new_description = st.text_area("What it is for", key="campaigns_new_description")
+        created = st.form_submit_button("Create campaign", type="primary")
+    if created:
+        try:
+            with _ui.write_session() as session:
+                view = core.create_campaign(session=session, name=new_name,
+                                            description=new_description,
+                                            created_by_id=organiser.id)
+        except core.CampaignError as exc:
+            st.error(str(exc))
+        else:
+            done(f"Created “{view.name}” as a draft: add a script, then start it.", view.id)
+
+with _ui.read_session() as session:
+    campaigns = core.list_campaigns(session=session)
+if not campaigns:
+    st.info("No campaigns yet. Create one above.")
+    st.stop()
+
+names = {c.id: f"{c.name} ({c.status})" for c in campaigns}
+if st.session_state.get("campaigns_pick") not in names:
+    st.session_state.pop("campaigns_pick", None)
+picked = st.selectbox("Campaign", list(names), format_func=names.__getitem__,
+                      key="campaigns_pick")
+with _ui.read_session() as session:
+    campaign = core.get_campaign(session=session, campaign_id=picked)
+    summary = queue_summary(session=session, campaign_id=picked)
+    outcomes = core.list_outcomes(session=session, campaign_id=picked, include_inactive=True)
+    questions = core.list_questions(session=session, campaign_id=picked)
+    members = core.list_members(session=session, campaign_id=picked)
+    callers = core.list_callers(session=session)
+
+# --------------------------------------------------------------------------------------------
+# Status
+# --------------------------------------------------------------------------------------------
+
+cols = st.columns(5)
+for column, (label, value) in zip(
+    cols,
+    (("Status", campaign.status.capitalize()), ("To call", summary.fresh),
+     ("Retries / callbacks", summary.retry + summary.callback), ("On a call", summary.leased),
+     ("Finished", summary.done)),
+    strict=True,
+):
+    column.metric(label, value)
+
+ACTIONS = {
+    "draft": [("activate", "Start calling")],
+    "active": [("pause", "Pause"), ("close", "Close")],
+    "paused": [("resume", "Resume"), ("close", "Close")],
+    "closed": [("reopen", "Reopen (paused)")],
+}
+if campaign.status == "draft":
+    ACTIONS["draft"].append(("close", "Close"))
+buttons = st.columns(len(ACTIONS[campaign.status]) + 3)
+for column, (action, label) in zip(buttons, ACTIONS[campaign.status], strict=False):
+    if column.button(label, key=f"campaigns_{action}",
+                     type="primary" if action in ("activate", "resume") else "secondary"):
+        try:
+            with _ui.write_session() as session:
+                view = core.change_status(session=session, campaign_id=picked, action=action)
+        except core.CampaignError as exc:
+            st.error(str(exc))
+        else:
+            done(f"“{view.name}” is now {view.status}.")
+
+details, script_tab, survey_tab, outcomes_tab, hours_tab, team_tab = st.tabs(
+    ["Details", "Script", "Survey", "Outcomes", "Calling hours", "Team"]
+)
+
+
+def save(message: str, **changes: Any) -> None:
+    try:
+        with _ui.write_session() as session:
+            core.update_campaign(session=session, campaign_id=picked, **changes)
+    except core.CampaignError as exc:
+        st.error(str(exc))
+    else:
+        done(message)
+
+
+# --------------------------------------------------------------------------------------------
+# Details
+# --------------------------------------------------------------------------------------------
+
+with details:
+    name = st.text_input("Name", value=campaign.name, key=f"campaigns_name_{picked}")
+    description = st.text_area("Description", value=campaign.description,
+                               key=f"campaigns_description_{picked}")
+    left, middle, right = st.columns(3)
+    max_attempts = left.number_input(
+        "Max attempts per contact", min_value=1, max_value=20, value=campaign.max_attempts,
+        key=f"campaigns_max_attempts_{picked}",
+        help="Retry outcomes stop after this many calls to one person.")
+    lease_minutes = middle.number_input(
+        "Hold a contact for (minutes)", min_value=2, max_value=120,
+        value=campaign.lease_minutes, key=f"campaigns_lease_{picked}",
+        help="Renewed while the volunteer's page is open; a closed tab lets the contact go.")
+    grace = right.number_input(
+        "Callback stays with its volunteer for (minutes)", min_value=0, max_value=10080,
+        value=campaign.callback_grace_minutes, key=f"campaigns_grace_{picked}")
+    left, right = st.columns(2)
+    dialer = left.selectbox(
+        "How volunteers call", list(core.DIALER_VALUES),
+        index=list(core.DIALER_VALUES).index(campaign.dialer),
+        key=f"campaigns_dialer_{picked}",
+        format_func={"tel": "From their own phone (tel: link)", "twilio": "Through Twilio",
+                     "fake": "Fake dialer (demo/testing)"}.__getitem__)
+    timezone = right.text_input("Time zone", value=campaign.timezone,
+                                key=f"campaigns_timezone_{picked}")
+    if st.button("Save details", key="campaigns_save_details", type="primary"):
+        save("Details saved.", name=name, description=description,
+             max_attempts=int(max_attempts), lease_minutes=int(lease_minutes),
+             callback_grace_minutes=int(grace), dialer=dialer, timezone=timezone)
+
+# --------------------------------------------------------------------------------------------
+# Script, with a live preview on a made-up contact
+# --------------------------------------------------------------------------------------------
+
+with script_tab:
+    st.caption(
+        "Markdown. Merge fields: " + ", ".join(f"`{{{f}}}`" for f in
+                                                (*STANDARD_FIELDS, *VOLUNTEER_FIELDS))
+        + ", or any imported column by its name. Add a fallback for a missing value: "
+        "`{first_name|friend}`. Contact data is always shown as plain text."
+    )
+    editor, preview = st.columns(2)
+    script = editor.text_area("Script", value=campaign.script, height=320,
+                              key=f"campaigns_script_{picked}")
+    custom = [f for f in script_fields(script) if f not in (*STANDARD_FIELDS, *VOLUNTEER_FIELDS)]
+    sample = {**core.SAMPLE_CONTACT, "volunteer_name": organiser.name,
+              "volunteer_first_name": organiser.name.split()[0] if organiser.name else "",
+              **{f: f"({f})" for f in custom}}
+    with preview:
+        st.markdown("**Preview** (sample contact Sam Sample)")
+        with st.container(border=True):
+            st.markdown(render_script(script, sample) or "_Empty script._")
+        if custom:
+            st.caption("From imported columns: " + ", ".join(custom)
+                       + ". Blank for contacts without them unless you give a fallback.")
+    if st.button("Save script", key="campaigns_save_script", type="primary"):
+        save("Script saved.", script=script)
+
+# --------------------------------------------------------------------------------------------
+# Survey
+# --------------------------------------------------------------------------------------------
+
+with survey_tab:
+    st.caption("One row per question, in order. Options (for single and multiple choice) are "
+               "separated by semicolons. Removing a question keeps answers already given.")
+    rows = [{"id": q.id, "text": q.text, "kind": q.kind, "options": "; ".join(q.options)
+             if q.kind in ("single", "multi") else "", "required": q.required}
+            for q in questions]
+    edited = st.data_editor(
+        rows or [{"id": None, "text": "", "kind": "yes_no", "options": "", "required": False}],
+        num_rows="dynamic", key=f"campaigns_survey_{picked}", width="stretch",
+        column_config={
+            "id": None,
+            "text": st.column_config.TextColumn("Question", required=True, width="large"),
+            "kind": st.column_config.SelectboxColumn(
+                "Kind", options=list(QUESTION_KINDS), required=True,
+                help=", ".join(f"{k}: {v}" for k, v in KIND_LABELS.items())),
+            "options": st.column_config.TextColumn("Options (a; b; c)"),
+            "required": st.column_config.CheckboxColumn("Required"),
+        },
+    )
+    if st.button("Save survey", key="campaigns_save_survey", type="primary"):
+        wanted = [row for row in edited if str(row.get("text") or "").strip()]
+        try:
+            with _ui.write_session() as session:
+                core.save_questions(session=session, campaign_id=picked, questions=wanted)
+        except core.CampaignError as exc:
+            st.error(str(exc))
+        else:
+            done("Survey saved.")
+
+# --------------------------------------------------------------------------------------------
+# Outcomes
+# --------------------------------------------------------------------------------------------
+
+with outcomes_tab:
+    st.caption("The buttons volunteers press after a call, in order. " + " · ".join(
+        f"**{k}**: {v}" for k, v in core.BEHAVIOUR_LABELS.items()))
+    outcome_rows = [
+        {"code": o.code, "label": o.label, "behaviour": o.behaviour,
+         "retry_after_hours": o.retry_after_hours, "is_conversation": o.is_conversation,
+         "is_completion": o.is_completion, "active": o.active}
+        for o in outcomes
+    ]
+    edited_outcomes = st.data_editor(
+        outcome_rows, num_rows="dynamic", key=f"campaigns_outcomes_{picked}", width="stretch",
+        column_config={
+            "code": st.column_config.TextColumn("Code", required=True),
+            "label": st.column_config.TextColumn("Button label", required=True),
+            "behaviour": st.column_config.SelectboxColumn(
+                "Behaviour", options=list(core.OUTCOME_BEHAVIOUR_VALUES), required=True),
+            "retry_after_hours": st.column_config.NumberColumn("Retry after (hours)", min_value=0),
+            "is_conversation": st.column_config.CheckboxColumn("Conversation"),
+            "is_completion": st.column_config.CheckboxColumn("Survey completed"),
+            "active": st.column_config.CheckboxColumn("In use"),
+        },
+    )
+    if st.button("Save outcomes", key="campaigns_save_outcomes", type="primary"):
+        try:
+            with _ui.write_session() as session:
+                core.save_outcomes(session=session, campaign_id=picked,
+                                   outcomes=[r for r in edited_outcomes if r.get("code")])
+        except core.CampaignError as exc:
+            st.error(str(exc))
+        else:
+            done("Outcomes saved.")
+
+# --------------------------------------------------------------------------------------------
+# Calling hours
+# --------------------------------------------------------------------------------------------
+
+
+def parse(text: str, default: time) -> time:
+    if not text or text == "24:00":
+        return default
+    hour, minute = text.split(":")
+    return time(int(hour), int(minute))
+
+
+with hours_tab:
+    st.caption(f"Wall-clock times in {campaign.timezone}; the same on both sides of a clock "
+               "change. Outside these hours no contact is handed out.")
+    window: dict[str, list[str]] = {}
+    for day, day_name in enumerate(DAY_NAMES):
+        span = campaign.calling_window.get(str(day)) or []
+        open_col, from_col, to_col = st.columns([1, 1, 1])
+        is_open = open_col.checkbox(day_name, value=bool(span), key=f"campaigns_day{day}_{picked}")
+        opens = from_col.time_input("Opens", value=parse(span[0] if span else "", time(9)),
+                                    key=f"campaigns_open{day}_{picked}", disabled=not is_open,
+                                    label_visibility="collapsed")
+        closes = to_col.time_input("Closes", value=parse(span[1] if span else "", time(21)),
+                                   key=f"campaigns_close{day}_{picked}", disabled=not is_open,
+                                   label_visibility="collapsed")
+        window[str(day)] = [opens.strftime("%H:%M"), closes.strftime("%H:%M")] if is_open else []
+    if st.button("Save calling hours", key="campaigns_save_hours", type="primary"):
+        try:
+            with _ui.write_session() as session:
+                core.set_calling_window(session=session, campaign_id=picked, window=window)
+        except core.CampaignError as exc:
+            st.error(str(exc))
+        else:
+            done("Calling hours saved.")
+
+# --------------------------------------------------------------------------------------------
+# Who may call
+# --------------------------------------------------------------------------------------------
+
+with team_tab:
+    open_to_all = st.toggle("Any volunteer may call this campaign", value=campaign.open_to_all,
+                            key=f"campaigns_open_to_all_{picked}")
+    caller_names = dict(callers)
+    chosen = st.multiselect(
+        "Members (when not open to all)", list(caller_names),
+        default=[m for m in members if m in caller_names], format_func=caller_names.__getitem__,
+        key=f"campaigns_members_{picked}", disabled=open_to_all)
+    if st.button("Save team", key="campaigns_save_team", type="primary"):
+        with _ui.write_session() as session:
+            core.update_campaign(session=session, campaign_id=picked, open_to_all=open_to_all)
+            core.set_members(session=session, campaign_id=picked, user_ids=chosen)
+        done("Team saved.")

@@ -1,0 +1,87 @@
+"""The organisers' campaign page through AppTest."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from db.models import Campaign
+from tests.factories import make_user
+
+
+def organiser_app(make_app, app_db):
+    with app_db.write() as s:
+        organiser = make_user(s, role="organiser", name="Asha Patel")
+    at = make_app(user=organiser, page="pages/campaigns.py")
+    assert not at.exception
+    return at
+
+
+def create(at, name: str = "Save our A&E") -> None:
+    at.text_input(key="campaigns_new_name").input(name)
+    next(b for b in at.button if b.label == "Create campaign").click()
+    at.run()
+    assert not at.exception
+
+
+def only_campaign(app_db) -> Campaign:
+    with app_db.session() as s:
+        return s.exec(select(Campaign)).one()
+
+
+def test_an_organiser_creates_starts_pauses_resumes_and_closes_a_campaign(
+    make_app, app_db
+) -> None:
+    at = organiser_app(make_app, app_db)
+    create(at)
+    assert any("Created" in s.value for s in at.success)
+    assert only_campaign(app_db).status == "draft"
+    statuses = []
+    for key in ("campaigns_activate", "campaigns_pause", "campaigns_resume", "campaigns_close"):
+        at.button(key=key).click()
+        at.run()
+        assert not at.exception
+        statuses.append(only_campaign(app_db).status)
+    assert statuses == ["active", "paused", "active", "closed"]
+
+
+def test_the_script_preview_merges_a_sample_contact_and_escapes_nothing_unsafe(
+    make_app, app_db
+) -> None:
+    at = organiser_app(make_app, app_db)
+    create(at)
+    campaign_id = only_campaign(app_db).id
+    at.text_area(key=f"campaigns_script_{campaign_id}").input(
+        "Hi **{first_name|friend}**, I'm {volunteer_first_name}. Branch: {branch|unknown}")
+    at.run()
+    preview = "\n".join(m.value for m in at.markdown)
+    assert "Hi **Sam**, I'm Asha. Branch: \\(branch\\)" in preview
+    at.button(key="campaigns_save_script").click()
+    at.run()
+    assert only_campaign(app_db).script.startswith("Hi **{first_name|friend}**")
+
+
+def test_max_attempts_and_calling_hours_are_saved_from_the_page(make_app, app_db) -> None:
+    at = organiser_app(make_app, app_db)
+    create(at)
+    campaign_id = only_campaign(app_db).id
+    at.number_input(key=f"campaigns_max_attempts_{campaign_id}").set_value(5)
+    at.button(key="campaigns_save_details").click()
+    at.run()
+    assert only_campaign(app_db).max_attempts == 5
+    at.checkbox(key=f"campaigns_day6_{campaign_id}").uncheck()
+    at.run()
+    at.button(key="campaigns_save_hours").click()
+    at.run()
+    assert not at.exception
+    window = only_campaign(app_db).calling_window
+    assert window["6"] == [] and window["0"] == ["09:00", "21:00"]
+
+
+def test_volunteers_cannot_open_the_campaign_page(make_app, app_db) -> None:
+    with app_db.write() as s:
+        make_user(s, role="organiser")
+        volunteer = make_user(s)
+    # Navigation never registers the page for a volunteer, so it cannot be reached at all.
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        make_app(user=volunteer, page="pages/campaigns.py")
