@@ -448,17 +448,21 @@ def leaderboard(
     """Volunteers by completions, then conversations, then dials, in the period."""
     # Grouping by the flags themselves (and summing in Python) keeps the query a pure, ordered
     # walk of ix_attempt_campaign_volunteer: no CASE per row, no temporary b-tree.
+    # For a period, the covering ix_attempt_campaign_day range is the short path, and grouping
+    # by campaign_id too (or filtering volunteer_id in SQL) would tempt SQLite into walking
+    # all of ix_attempt_campaign_volunteer instead.
+    period = _period(CallAttempt.started_at, since, until)
+    flags = (CallAttempt.volunteer_id, CallAttempt.is_conversation, CallAttempt.is_completion)
+    group = flags if period else (CallAttempt.campaign_id, *flags)
     rows = session.execute(
-        sa.select(CallAttempt.volunteer_id, CallAttempt.is_conversation,
-                  CallAttempt.is_completion, sa.func.count())
-        .where(_campaign_filter(CallAttempt.campaign_id, campaign_id),
-               CallAttempt.volunteer_id.is_not(None),
-               *_period(CallAttempt.started_at, since, until))
-        .group_by(CallAttempt.campaign_id, CallAttempt.volunteer_id, CallAttempt.is_conversation,
-                  CallAttempt.is_completion)
+        sa.select(*flags, sa.func.count())
+        .where(_campaign_filter(CallAttempt.campaign_id, campaign_id), *period)
+        .group_by(*group)
     ).all()
     totals: dict[int, dict[str, int]] = {}
     for volunteer_id, conversation, completion, n in rows:
+        if volunteer_id is None:  # the volunteer's account was deleted
+            continue
         total = totals.setdefault(volunteer_id, {"dials": 0, "conversations": 0,
                                                  "completions": 0})
         total["dials"] += int(n)

@@ -1,0 +1,172 @@
+"""Exports against the hand-worked day in stats_fixture, on both backends: contents, audit,
+neutralised cells and organisers only."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+
+import pytest
+from openpyxl import load_workbook
+from sqlmodel import select
+
+from core import exports
+from core.users import UserView
+from db.engine import Database
+from db.models import AuditEvent, Contact
+from tests.db.stats_fixture import Day, add_attempt, build_day, make_volunteer
+from tests.factories import make_campaign, make_contact
+
+
+def as_view(user_id: int, role: str) -> UserView:
+    return UserView(id=user_id, username=f"u{user_id}", name="Someone", email="x@example.org",
+                    role=role, active=True, session_epoch=0)
+
+
+@pytest.fixture
+def day(database: Database) -> Day:
+    return build_day(database)
+
+
+@pytest.fixture
+def organiser(database: Database) -> UserView:
+    with database.write() as session:
+        user = make_volunteer(session, "Olu", role="organiser")
+        return as_view(user.id, "organiser")
+
+
+def csv_rows(database: Database, kind: str, organiser: UserView,
+             campaign_id: int | None) -> tuple[exports.ExportResult, list[dict[str, str]]]:
+    out = io.BytesIO()
+    result = exports.run_export(database=database, kind=kind, fmt="csv", out=out,
+                                actor=organiser, campaign_id=campaign_id)
+    text = out.getvalue().decode("utf-8-sig")
+    return result, list(csv.DictReader(io.StringIO(text, newline="")))
+
+
+def test_attempt_export_has_one_row_per_call_with_local_times(
+        database: Database, day: Day, organiser: UserView) -> None:
+    result, rows = csv_rows(database, "attempts", organiser, day.a)
+    assert result.rows == len(rows) == 6
+    first = rows[0]
+    assert (first["campaign"], first["outcome"], first["volunteer"], first["first_name"],
+            first["started_at"], first["duration_seconds"], first["conversation"]) == (
+        "NHS day", "no_answer", "Asha", "Ann", "2026-07-15T09:05:00+01:00", "10", "no")
+    assert first["phone"].startswith("'+44")  # a leading + would be a formula to Excel
+    assert sum(row["outside_window"] == "yes" for row in rows) == 2
+    assert result.filename.startswith("ringround-attempts-nhs-day-")
+    assert result.mime == "text/csv"
+
+
+def test_contact_export_has_each_contacts_result(database: Database, day: Day,
+                                                 organiser: UserView) -> None:
+    _, rows = csv_rows(database, "contacts", organiser, day.a)
+    by_id = {int(row["contact_id"]): row for row in rows}
+    assert len(by_id) == 5
+    c1, c3, c5 = (by_id[day.contacts[n]] for n in ("c1", "c3", "c5"))
+    assert (c1["queue_status"], c1["reached"], c1["completed"], c1["do_not_call"]) == (
+        "done", "yes", "yes", "no")
+    assert (c3["reached"], c3["completed"], c3["do_not_call"]) == ("yes", "yes", "yes")
+    assert (c5["queue_status"], c5["attempts"], c5["reached"]) == ("fresh", "0", "no")
+
+
+def test_survey_answer_export_has_one_row_per_chosen_option(
+        database: Database, day: Day, organiser: UserView) -> None:
+    _, rows = csv_rows(database, "survey_answers", organiser, day.a)
+    assert [(r["first_name"], r["answer"]) for r in rows] == [
+        ("Cat", "Yes"), ("Cat", "NHS"), ("Ann", "Yes"), ("Ann", "NHS"), ("Ann", "Housing"),
+        ("Ann", "more buses"), ("Bob", "No")]
+    assert rows[0]["question"] == "Will you join Saturday's action?"
+
+
+def test_recruit_export_lists_the_people_to_follow_up(database: Database, day: Day,
+                                                      organiser: UserView) -> None:
+    _, rows = csv_rows(database, "recruits", organiser, None)
+    assert [(r["first_name"], r["constituency"], r["do_not_call"]) for r in rows] == [
+        ("Ann", "Crewe and Nantwich", "no"), ("Cat", "Crewe and Nantwich", "yes")]
+
+
+def test_suppression_export_lists_every_number(database: Database, day: Day,
+                                               organiser: UserView) -> None:
+    result, rows = csv_rows(database, "suppressions", organiser, None)
+    assert result.rows == 3
+    assert sorted(r["source"] for r in rows) == ["import", "organiser", "outcome"]
+
+
+def test_every_export_is_audited_with_kind_rows_and_format(
+        database: Database, day: Day, organiser: UserView) -> None:
+    exports.run_export(database=database, kind="attempts", fmt="xlsx", out=io.BytesIO(),
+                       actor=organiser, campaign_id=day.a)
+    exports.run_export(database=database, kind="suppressions", fmt="csv", out=io.BytesIO(),
+                       actor=organiser)
+    with database.session() as session:
+        events = session.exec(select(AuditEvent).where(AuditEvent.action == "export")
+                              .order_by(AuditEvent.id)).all()
+    assert [(e.actor_id, e.details) for e in events] == [
+        (organiser.id, {"kind": "attempts", "rows": 6, "format": "xlsx", "campaign_id": day.a}),
+        (organiser.id, {"kind": "suppressions", "rows": 3, "format": "csv",
+                        "campaign_id": None}),
+    ]
+
+
+def test_a_volunteer_cannot_export_and_nothing_is_written(database: Database,
+                                                          day: Day) -> None:
+    out = io.BytesIO()
+    with pytest.raises(exports.ExportNotAllowed):
+        exports.run_export(database=database, kind="recruits", fmt="csv", out=out,
+                           actor=as_view(day.v1, "volunteer"), campaign_id=day.a)
+    assert out.getvalue() == b""
+    with database.session() as session:
+        assert session.exec(select(AuditEvent).where(AuditEvent.action == "export")).all() == []
+
+
+def test_unknown_kinds_formats_and_campaigns_are_refused(database: Database,
+                                                         organiser: UserView) -> None:
+    with pytest.raises(exports.UnknownExport):
+        exports.run_export(database=database, kind="passwords", fmt="csv", out=io.BytesIO(),
+                           actor=organiser)
+    with pytest.raises(exports.UnknownExport):
+        exports.run_export(database=database, kind="attempts", fmt="pdf", out=io.BytesIO(),
+                           actor=organiser)
+    with pytest.raises(exports.stats.CampaignNotFound):
+        exports.run_export(database=database, kind="attempts", fmt="csv", out=io.BytesIO(),
+                           actor=organiser, campaign_id=404)
+
+
+def test_a_hostile_name_from_an_import_reaches_the_xlsx_as_text(
+        database: Database, organiser: UserView) -> None:
+    with database.write() as session:
+        campaign = make_campaign(session, name="Hostile")
+        contact = make_contact(session, first_name='=HYPERLINK("http://evil.example","x")',
+                               last_name="@SUM(1)")
+        add_attempt(session, campaign=campaign, contact=contact, volunteer=None,
+                    at=datetime(2026, 7, 15, 9, 0, tzinfo=UTC), code="refused", duration=30)
+        session.execute(Contact.__table__.update().values(ward="-Crewe"))
+        campaign_id = campaign.id
+    out = io.BytesIO()
+    exports.run_export(database=database, kind="attempts", fmt="xlsx", out=out,
+                       actor=organiser, campaign_id=campaign_id)
+    sheet = load_workbook(io.BytesIO(out.getvalue()))["attempts"]
+    header = [c.value for c in sheet[1]]
+    row = sheet[2]
+    cells = {name: row[i] for i, name in enumerate(header)}
+    assert cells["first_name"].value == "'=HYPERLINK(\"http://evil.example\",\"x\")"
+    assert cells["last_name"].value == "'@SUM(1)"
+    assert cells["ward"].value == "'-Crewe"
+    assert all(cell.data_type != "f" for cell in row)
+
+
+def test_an_export_read_in_small_chunks_has_every_row_in_order(
+        database: Database, organiser: UserView, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(exports, "CHUNK_ROWS", 7)
+    with database.write() as session:
+        campaign = make_campaign(session, name="Big")
+        contact = make_contact(session)
+        for n in range(50):
+            add_attempt(session, campaign=campaign, contact=contact, volunteer=None,
+                        at=datetime(2026, 7, 15, 9, n, tzinfo=UTC), code="no_answer")
+        campaign_id = campaign.id
+    result, rows = csv_rows(database, "attempts", organiser, campaign_id)
+    assert result.rows == 50
+    assert [int(r["attempt_id"]) for r in rows] == sorted(int(r["attempt_id"]) for r in rows)
