@@ -20,7 +20,9 @@ from core.dialers import (
     start_campaign_call,
     volunteer_can_bridge,
 )
+from core.users import get_user
 from pages import _ui
+from pages._phone import render_phone_section
 
 POLL_SECONDS = 2
 # After this many failed polls in a row, stop polling and let the volunteer carry on by hand.
@@ -125,9 +127,14 @@ def twilio_call_controls(
     if not can_bridge:
         st.info(
             "Ringround calls your phone first, then connects you, so neither of you sees the "
-            "other's number. Add and confirm your phone number to start."
+            "other's number. Add and confirm your phone number to start (here, or any time "
+            "in My account)."
         )
-        st.page_link("pages/account.py", label="Add your phone in My account", icon="👤")
+        with _ui.read_session() as session:
+            volunteer = get_user(session=session, user_id=volunteer_id)
+        if volunteer is not None:
+            with st.expander("Add your phone", expanded=True):
+                render_phone_section(volunteer)
         return None
 
     state = st.session_state.get(key)
