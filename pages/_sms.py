@@ -31,6 +31,9 @@ def render_sms_followup(*, campaign_id: int, contact_id: int, volunteer_id: int)
             volunteer_id=volunteer_id, sender_numbers=rt.settings.twilio.caller_ids,
         )
         kind = campaign_dialer_kind(session=session, campaign_id=campaign_id)
+    if kind != "fake" and not rt.settings.twilio.configured and not rt.settings.demo:
+        st.caption("Follow-up texts need Twilio, which is not set up here.")
+        return
     if not preview["can_send"]:
         st.caption(f"No follow-up text: {preview['reason']}")
         return
