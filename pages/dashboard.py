@@ -1,8 +1,285 @@
-"""TODO(owner): this page is being built."""
+"""Dashboard (organisers): the campaign day as it happens, refreshed every few seconds.
 
+Filters live outside the live fragment, in keyed widgets kept for the whole session, so the
+fragment's timed reruns never reset them and leaving the page does not either. Every figure
+comes from core.stats through the shared cache: twenty organisers watching cost one query per
+figure per cache period, not twenty.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import altair as alt
+import pandas as pd
 import streamlit as st
 
+from core import stats
+from core.phones import display_phone
 from pages import _ui
 
-_ui.require_user()
-st.title("dashboard")
+ALL = 0  # the selector's "All campaigns"
+PERIODS = {"today": "Today", "week": "Last 7 days", "all": "All time"}
+
+organiser = _ui.require_organiser()
+rt = _ui.runtime()
+settings = rt.settings
+ttl = settings.dashboard_cache_seconds
+
+
+def figure(name: str, **params: Any) -> Any:
+    return stats.cached(name, database=rt.database, ttl=ttl, **params)
+
+
+st.title("Dashboard")
+campaigns = figure("campaign_choices")
+if not campaigns:
+    st.info("No campaigns yet. Create one on the Campaigns page; its calls will show up here.")
+    st.stop()
+by_id = {c["id"]: c for c in campaigns}
+
+# --- filters (kept in session state under their keys) -----------------------------------------
+
+
+
+def campaign_label(key: int) -> str:
+    if key == ALL:
+        return "All campaigns"
+    campaign = by_id[key]
+    return campaign["name"] + ("" if campaign["status"] == "active" else f" ({campaign['status']})")
+
+
+top = st.columns([3, 2, 2, 1])
+campaign_key = top[0].selectbox(
+    "Campaign", options=[c["id"] for c in campaigns] + [ALL], key="dashboard_campaign",
+    format_func=campaign_label, persist_state="session",
+)
+campaign_id = None if campaign_key in (ALL, None) else int(campaign_key)
+if campaign_id is not None and campaign_id not in by_id:  # deleted since it was chosen
+    campaign_id = None
+tz = by_id[campaign_id]["timezone"] if campaign_id else settings.timezone
+zone = ZoneInfo(tz)
+today = stats.local_today(tz)
+day = top[1].date_input("Day", value=today, max_value=today, key="dashboard_day",
+                        persist_state="session")
+day = day if isinstance(day, date) else today
+period = top[2].segmented_control(
+    "Outcomes, leaderboard and compliance over", options=list(PERIODS), default="today",
+    format_func=PERIODS.__getitem__, key="dashboard_period", persist_state="session",
+) or "today"
+paused = top[3].toggle("Pause", key="dashboard_paused", persist_state="session",
+                       help="Stop refreshing, e.g. while reading a table.")
+
+since: datetime | None = None
+if period != "all":
+    start_day = today if period == "today" else today - timedelta(days=6)
+    since = stats.local_day_bounds(start_day, tz)[0]
+
+
+def set_leaderboard(campaign: int, key: str) -> None:
+    with _ui.write_session() as session:
+        stats.set_leaderboard_visible(session=session, campaign_id=campaign,
+                                      visible=bool(st.session_state[key]))
+
+
+if campaign_id is not None:
+    toggle_key = f"dashboard_leaderboard_visible_{campaign_id}"
+    st.toggle("Volunteers can see this campaign's leaderboard", key=toggle_key,
+              value=by_id[campaign_id]["leaderboard_visible"],
+              on_change=set_leaderboard, args=(campaign_id, toggle_key))
+
+
+# --- rendering helpers -------------------------------------------------------------------------
+
+
+def seconds_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    minutes, rest = divmod(int(round(seconds)), 60)
+    return f"{minutes}:{rest:02d}"
+
+
+def headline_metrics(numbers: dict[str, Any]) -> None:
+    first = st.columns(5)
+    first[0].metric("Contacts", f"{numbers['contacts']:,}")
+    first[1].metric("Reached", f"{numbers['reached']:,}")
+    first[2].metric("Completed", f"{numbers['completed']:,}")
+    first[3].metric("Remaining", f"{numbers['remaining']:,}")
+    first[4].metric("Calling now", f"{numbers['calling_now']:,}",
+                    help="Volunteers holding a contact right now (a live lease).")
+    second = st.columns(5)
+    second[0].metric("Dials today", f"{numbers['dials_today']:,}")
+    second[1].metric("Conversations today", f"{numbers['conversations_today']:,}")
+    second[2].metric("Dials (all time)", f"{numbers['dials']:,}")
+    second[3].metric("Contact rate", f"{numbers['contact_rate']:.0%}",
+                     help="Conversations per dial, all time.")
+    second[4].metric("Average call", seconds_text(numbers["avg_call_seconds"]),
+                     help="Average length of a conversation (minutes:seconds).")
+
+
+def through_the_day(buckets: list[dict[str, Any]]) -> None:
+    st.subheader(f"Calls per 15 minutes, {day:%A %d %B}")
+    if not any(b["dials"] for b in buckets):
+        st.caption("No calls on this day yet.")
+    frame = pd.DataFrame([
+        {"time": b["start"].replace(tzinfo=None), "series": series, "calls": b[column]}
+        for b in buckets
+        for series, column in (("Dials", "dials"), ("Conversations", "conversations"))
+    ])
+    chart = alt.Chart(frame).mark_line(point=False, interpolate="step-after").encode(
+        x=alt.X("time:T", title=f"Time ({tz})", axis=alt.Axis(format="%H:%M")),
+        y=alt.Y("calls:Q", title="Calls"),
+        color=alt.Color("series:N", title=None),
+        tooltip=[alt.Tooltip("time:T", format="%H:%M"), "series:N", "calls:Q"],
+    )
+    st.altair_chart(chart, width="stretch")
+
+
+def outcomes_chart(rows: list[dict[str, Any]]) -> None:
+    st.subheader("Outcomes")
+    if not rows:
+        st.caption("No calls in this period.")
+        return
+    frame = pd.DataFrame(rows)
+    chart = alt.Chart(frame).mark_bar().encode(
+        x=alt.X("count:Q", title="Calls"),
+        y=alt.Y("label:N", sort="-x", title=None),
+        tooltip=["label:N", "count:Q", alt.Tooltip("share:Q", format=".0%")],
+    )
+    st.altair_chart(chart, width="stretch")
+
+
+def survey_charts(results: list[dict[str, Any]]) -> None:
+    st.subheader("Survey results")
+    if not results:
+        st.caption("This campaign has no survey questions.")
+        return
+    for question in results:
+        st.markdown(f"**{question['text']}** · {question['respondents']:,} people answered")
+        if not question["answers"]:
+            st.caption(f"{question['total']:,} written answers (in the survey export).")
+            continue
+        frame = pd.DataFrame(question["answers"])
+        chart = alt.Chart(frame).mark_bar().encode(
+            x=alt.X("count:Q", title="Answers"),
+            y=alt.Y("value:N", sort=None, title=None),
+            tooltip=["value:N", "count:Q"],
+        ).properties(height=max(60, 28 * len(frame)))
+        st.altair_chart(chart, width="stretch")
+
+
+def progress_section(wards: list[dict[str, Any]]) -> None:
+    st.subheader("Progress per constituency")
+    if not wards:
+        st.caption("No contacts queued yet.")
+        return
+    seats = pd.DataFrame(stats.progress_by_constituency(wards))
+    long = seats.melt(id_vars=["constituency"], value_vars=["completed", "reached", "contacts"],
+                      var_name="measure", value_name="people")
+    chart = alt.Chart(long).mark_bar().encode(
+        x=alt.X("people:Q", title="People", stack=None),
+        y=alt.Y("constituency:N", title=None),
+        color=alt.Color("measure:N", title=None,
+                        sort=["contacts", "reached", "completed"]),
+        opacity=alt.value(0.85),
+        tooltip=["constituency:N", "measure:N", "people:Q"],
+    )
+    st.altair_chart(chart, width="stretch")
+    st.dataframe(
+        seats[["constituency", "contacts", "called", "reached", "completed", "remaining",
+               "reached_share"]],
+        hide_index=True, width="stretch",
+        column_config={"reached_share": st.column_config.ProgressColumn(
+            "Reached", format="percent", min_value=0.0, max_value=1.0)},
+    )
+    with st.expander("Per ward"):
+        st.dataframe(pd.DataFrame(wards), hide_index=True, width="stretch")
+
+
+def leaderboard_section(board: list[dict[str, Any]]) -> None:
+    st.subheader("Volunteer leaderboard")
+    if not board:
+        st.caption("No calls in this period.")
+        return
+    st.dataframe(
+        pd.DataFrame(board)[["rank", "name", "completions", "conversations", "dials"]],
+        hide_index=True, width="stretch",
+    )
+
+
+def recruits_section(count: int, rows: list[dict[str, Any]]) -> None:
+    st.subheader(f"Recruits: {count:,}")
+    if campaign_id is not None and not by_id[campaign_id]["recruit_rule"]:
+        st.caption("Choose the answer that makes a recruit in the campaign's settings.")
+        return
+    if not rows:
+        st.caption("Nobody yet.")
+        return
+    frame = pd.DataFrame([
+        {"name": f"{r['first_name']} {r['last_name']}".strip(), "constituency": r["constituency"],
+         "phone": display_phone(r["phone"]),
+         "answered": r["answered_at"].astimezone(zone).strftime("%d %b %H:%M")
+         if r["answered_at"] else "",
+         "do not call": r["do_not_call"], "campaign": r["campaign"]}
+        for r in rows
+    ])
+    st.dataframe(frame, hide_index=True, width="stretch")
+    st.caption("The newest 200 shown; the full list is on the Exports page.")
+
+
+def compliance_section(panel: dict[str, Any]) -> None:
+    st.subheader("Compliance")
+    cols = st.columns(3)
+    cols[0].metric("Calls outside the calling window", panel["outside_window"],
+                   help="Should be 0.")
+    cols[1].metric("Numbers added to do-not-call", panel["suppressed_total"])
+    cols[2].metric("TPS-registered, kept out of the queue", panel["tps_excluded"])
+    if panel["outside_window"]:
+        st.error(f"{panel['outside_window']} call(s) were saved outside the calling window.")
+    if panel["tps_queued"]:
+        st.error(f"{panel['tps_queued']} TPS-registered non-members are queued to be called.")
+    if panel["suppressed_by_source"]:
+        st.dataframe(
+            pd.DataFrame([{"source": s, "numbers": n}
+                          for s, n in sorted(panel["suppressed_by_source"].items())]),
+            hide_index=True,
+        )
+
+
+# --- the live part -----------------------------------------------------------------------------
+
+
+@st.fragment(run_every=None if paused else settings.dashboard_refresh_seconds)
+def live() -> None:
+    try:
+        numbers = figure("headline", campaign_id=campaign_id,
+                         default_timezone=settings.timezone)
+    except stats.CampaignNotFound:
+        st.warning("That campaign no longer exists.")
+        return
+    state = "paused" if paused else f"refreshes every {settings.dashboard_refresh_seconds:g} s"
+    st.caption(f"Updated {datetime.now(zone):%H:%M:%S} ({tz}) · {state}")
+    headline_metrics(numbers)
+    through_the_day(figure("calls_by_quarter_hour", campaign_id=campaign_id, day=day,
+                           default_timezone=settings.timezone))
+    left, right = st.columns(2)
+    with left:
+        outcomes_chart(figure("outcome_breakdown", campaign_id=campaign_id, since=since))
+    with right:
+        leaderboard_section(figure("leaderboard", campaign_id=campaign_id, since=since,
+                                   limit=25))
+    if campaign_id is not None:
+        survey_charts(figure("survey_results", campaign_id=campaign_id))
+    # Per-area progress joins every queued contact to its area: the one figure too heavy to
+    # recompute every few seconds on a big campaign, so it is shared for longer.
+    progress_section(stats.cached("progress_by_ward", database=rt.database,
+                                  ttl=max(ttl, stats.PROGRESS_CACHE_SECONDS),
+                                  campaign_id=campaign_id))
+    recruits_section(figure("recruit_count", campaign_id=campaign_id),
+                     figure("recruits", campaign_id=campaign_id, limit=200))
+    compliance_section(figure("compliance", campaign_id=campaign_id, since=since))
+
+
+live()
