@@ -94,3 +94,19 @@ def test_the_mock_rejects_a_hang_up_with_a_status_twilio_does_not_take(
 ) -> None:
     with pytest.raises(DialerError, match="422"):
         dialer._call(lambda: dialer.client.calls("CA" + "d" * 32).update(status="hangup"))
+
+
+def test_the_organisers_credentials_check_passes_against_the_mock(
+    prism_url: str, tmp_path: Any
+) -> None:
+    from core.config import load_settings
+    from core.dialers import check_twilio
+
+    settings = load_settings(
+        env={"RINGROUND_DEMO": "1", "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": "t",
+             "TWILIO_CALLER_IDS": CALLER_ID, "RINGROUND_PUBLIC_URL": "https://x.example.org",
+             "TWILIO_BASE_URL": prism_url, "RINGROUND_DATA_DIR": str(tmp_path)},
+        secrets_path=tmp_path / "none.toml",
+    )
+    result = check_twilio(settings)
+    assert result.ok and result.account_name

@@ -31,6 +31,7 @@ from core.dialers import (
     SmsRecipientOptedOut,
     TelDialer,
     TwilioDialer,
+    check_twilio,
     demo_script,
     dialer_for,
     map_twilio_error,
@@ -374,3 +375,59 @@ def test_checking_the_account_reports_its_name_and_type() -> None:
         200, {"sid": SID, "friendly_name": "Ringround", "status": "active", "type": "Trial"})})
     assert dialer.check_account() == {"friendly_name": "Ringround", "status": "active",
                                       "type": "Trial"}
+
+
+# --- the organiser's check ------------------------------------------------------------------
+
+
+def full_settings(tmp_path: Any, **env: str) -> Any:
+    base = {"RINGROUND_DEMO": "1", "RINGROUND_DATA_DIR": str(tmp_path),
+            "TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": "t", "TWILIO_CALLER_IDS": CALLER_ID,
+            "RINGROUND_PUBLIC_URL": "https://calls.example.org"}
+    return load_settings(env={**base, **env}, secrets_path=tmp_path / "none.toml")
+
+
+def account(status: str = "active", kind: str = "Full") -> dict[tuple[str, str], Any]:
+    return {("GET", f"/Accounts/{SID}.json"): (
+        200, {"sid": SID, "friendly_name": "Ringround", "status": status, "type": kind})}
+
+
+def test_a_working_twilio_setup_checks_out(tmp_path: Any) -> None:
+    result = check_twilio(full_settings(tmp_path), http_client=TableHttpClient(account()))
+    assert (result.ok, result.problems, result.notes, result.account_name) == (
+        True, (), (), "Ringround")
+
+
+def test_bad_credentials_are_reported_in_words(tmp_path: Any) -> None:
+    http = TableHttpClient({("GET", f"/Accounts/{SID}.json"): error(20003, 401)})
+    result = check_twilio(full_settings(tmp_path), http_client=http)
+    assert not result.ok and "credentials" in result.problems[0]
+
+
+def test_a_trial_or_suspended_account_is_flagged(tmp_path: Any) -> None:
+    trial = check_twilio(full_settings(tmp_path),
+                         http_client=TableHttpClient(account(kind="Trial")))
+    assert trial.ok and "trial account" in trial.notes[0]
+    suspended = check_twilio(full_settings(tmp_path),
+                             http_client=TableHttpClient(account(status="suspended")))
+    assert not suspended.ok and "suspended" in suspended.problems[0]
+
+
+def test_missing_or_invalid_caller_ids_are_problems_before_asking_twilio(tmp_path: Any) -> None:
+    http = TableHttpClient(account())
+    none = check_twilio(full_settings(tmp_path, TWILIO_CALLER_IDS=""), http_client=http)
+    bad = check_twilio(full_settings(tmp_path, TWILIO_CALLER_IDS="12345"), http_client=http)
+    assert "TWILIO_CALLER_IDS" in none.problems[0]
+    assert "not a valid phone number" in bad.problems[0]
+    assert http.requests == []
+
+
+def test_without_a_public_url_the_check_explains_what_will_not_arrive(tmp_path: Any) -> None:
+    result = check_twilio(full_settings(tmp_path, RINGROUND_PUBLIC_URL=""),
+                          http_client=TableHttpClient(account()))
+    assert result.ok and "STOP replies" in result.notes[0]
+
+
+def test_unconfigured_twilio_is_a_problem_that_names_the_settings(tmp_path: Any) -> None:
+    result = check_twilio(full_settings(tmp_path, TWILIO_ACCOUNT_SID="", TWILIO_AUTH_TOKEN=""))
+    assert not result.ok and "TWILIO_ACCOUNT_SID" in result.problems[0]

@@ -1,0 +1,106 @@
+"""Placing a campaign's bridge: core finds both numbers, refuses when it must, and never hands
+them to the page."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.config import Settings, load_settings
+from core.dialers import (
+    CallerIdNotVerified,
+    DialerError,
+    FakeDialer,
+    NoVerifiedPhone,
+    plan_bridge,
+    start_campaign_call,
+)
+from core.suppression import add_suppression
+from db.engine import Database
+from db.models import User
+from tests.factories import make_campaign, make_contact, make_user
+
+VOLUNTEER_PHONE = "+447400100099"
+SETTINGS_CALLER_ID = "+441270000001"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(
+        env={"RINGROUND_DEMO": "1", "RINGROUND_DATA_DIR": str(tmp_path),
+             "TWILIO_CALLER_IDS": SETTINGS_CALLER_ID},
+        secrets_path=tmp_path / "none.toml",
+    )
+
+
+def arrange(database: Database, *, verified: bool = True, **campaign: Any) -> dict[str, Any]:
+    with database.write() as session:
+        volunteer = make_user(session)
+        row = session.get(User, volunteer.id)
+        assert row is not None
+        row.phone, row.phone_verified = VOLUNTEER_PHONE, verified
+        session.add(row)
+        made = make_campaign(session, **{"dialer": "twilio", **campaign})
+        contact = make_contact(session, first_name="Ann", last_name="Smith")
+        return {"campaign_id": made.id, "contact_id": contact.id, "volunteer_id": volunteer.id,
+                "phone": contact.phone}
+
+
+def plan(database: Database, ids: dict[str, Any], settings: Settings):
+    with database.session() as session:
+        return plan_bridge(session=session, campaign_id=ids["campaign_id"],
+                           contact_id=ids["contact_id"], volunteer_id=ids["volunteer_id"],
+                           settings=settings)
+
+
+def test_the_plan_rings_the_volunteer_from_the_campaign_caller_id(
+    database: Database, settings: Settings
+) -> None:
+    ids = arrange(database, caller_id="01270 123456")
+    bridge = plan(database, ids, settings)
+    assert (bridge.volunteer_phone, bridge.contact_phone, bridge.caller_id, bridge.contact_name
+            ) == (VOLUNTEER_PHONE, ids["phone"], "+441270123456", "Ann Smith")
+
+
+def test_without_a_campaign_caller_id_the_first_configured_one_is_used(
+    database: Database, settings: Settings
+) -> None:
+    assert plan(database, arrange(database), settings).caller_id == SETTINGS_CALLER_ID
+
+
+def test_an_invalid_caller_id_is_refused_in_words(database: Database, settings: Settings) -> None:
+    ids = arrange(database, caller_id="12345")
+    with pytest.raises(CallerIdNotVerified, match="caller ID"):
+        plan(database, ids, settings)
+
+
+def test_an_unconfirmed_phone_cannot_be_rung(database: Database, settings: Settings) -> None:
+    with pytest.raises(NoVerifiedPhone, match="My account"):
+        plan(database, arrange(database, verified=False), settings)
+
+
+def test_a_number_that_replied_stop_since_it_was_queued_is_not_called(
+    database: Database, settings: Settings
+) -> None:
+    ids = arrange(database)
+    with database.write() as session:
+        add_suppression(session=session, phone=ids["phone"], source="sms_stop")
+    with pytest.raises(DialerError, match="asked not to be called"):
+        plan(database, ids, settings)
+
+
+def test_starting_a_call_returns_only_the_call_id_and_state(
+    database: Database, settings: Settings
+) -> None:
+    ids = arrange(database, dialer="fake", caller_id="+441270123456")
+    dialer = FakeDialer()
+    with database.session() as session:
+        info = start_campaign_call(session=session, dialer=dialer, campaign_id=ids["campaign_id"],
+                                   contact_id=ids["contact_id"], volunteer_id=ids["volunteer_id"],
+                                   settings=settings)
+    assert info.provider_call_id == dialer.calls[0].sid and info.provider_status == "queued"
+    assert ids["phone"] not in str(asdict(info)) and VOLUNTEER_PHONE not in str(asdict(info))
+    assert dialer.calls[0].contact_phone == ids["phone"]
