@@ -222,3 +222,35 @@ def test_a_follow_up_text_goes_with_one_click_and_only_once(app_env: str, app_db
     assert [s.body for s in shared_fake_dialer().sent] == ["Thanks Ann!"]
     with app_db.session() as s:
         assert len(s.exec(select(SmsMessage)).all()) == 1
+
+
+def test_on_the_calling_page_an_unreachable_twilio_never_stops_the_outcome_being_saved(
+    make_app: Any, app_db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from db.models import CallAttempt, User
+
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "a" * 32)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "token")
+    monkeypatch.setenv("TWILIO_BASE_URL", "http://127.0.0.1:9")  # Twilio "down"
+    with app_db.write() as s:
+        make_user(s, role="organiser")
+        volunteer = make_user(s)
+        row = s.get(User, volunteer.id)
+        row.phone, row.phone_verified = "+447400100099", True
+        s.add(row)
+        campaign = make_campaign(s, dialer="twilio", caller_id=CALLER_ID, calling_window=ALL_DAY)
+        from tests.factories import queue_contacts
+
+        queue_contacts(s, campaign, [make_contact(s)])
+    at = make_app(user=volunteer, page="pages/calling.py")
+    at.button(key="calling_start").click().run()
+    attempt_key = at.session_state["calling_attempt_key"]
+    at.button(key=f"call_{attempt_key}").click().run()
+    assert not at.exception
+    assert any("could not reach Twilio" in e.value for e in at.error)
+    at.radio(key="calling_outcome").set_value("no_answer")
+    at.button(key="calling_save").click().run()
+    assert not at.exception
+    with app_db.session() as s:
+        attempts = s.exec(select(CallAttempt)).all()
+    assert [(a.outcome_code, a.volunteer_id) for a in attempts] == [("no_answer", volunteer.id)]
