@@ -50,10 +50,18 @@ def my_campaigns(*, session: Session, volunteer_id: int) -> list[dict[str, Any]]
              "leaderboard_visible": bool(r.leaderboard_visible)} for r in rows]
 
 
+def short_name(name: str) -> str:
+    """"Asha Patel" -> "Asha P.": enough for a friendly leaderboard, no more."""
+    parts = name.split()
+    if len(parts) < 2:
+        return name.strip()
+    return f"{parts[0]} {parts[-1][0]}."
+
+
 def visible_leaderboard(
     *, session: Session, campaign_id: int, since: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """The campaign's leaderboard as volunteers may see it: names and counts only.
+    """The campaign's leaderboard as volunteers may see it: short names and counts only.
 
     Raises:
         stats.CampaignNotFound: there is no campaign with this id.
@@ -66,4 +74,9 @@ def visible_leaderboard(
         raise stats.CampaignNotFound(campaign_id)
     if not visible:
         raise LeaderboardHidden(campaign_id)
-    return stats.leaderboard(session=session, campaign_id=campaign_id, since=since)
+    return [
+        {"rank": row["rank"], "volunteer_id": row["volunteer_id"], "name": short_name(row["name"]),
+         "dials": row["dials"], "conversations": row["conversations"],
+         "completions": row["completions"]}
+        for row in stats.leaderboard(session=session, campaign_id=campaign_id, since=since)
+    ]
