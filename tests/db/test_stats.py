@@ -12,6 +12,7 @@ from tests.db.stats_fixture import (
     NOW,
     TODAY_START,
     Day,
+    add_answer,
     add_attempt,
     build_day,
     make_volunteer,
@@ -232,3 +233,41 @@ def test_a_saved_call_shows_up_once_the_cache_expires(database: Database, day: D
     clock[0] += 0.2
     assert dials() == 7
     assert cache.computations == 2
+
+
+def test_recruit_count_and_the_newest_recruits_first(database: Database, day: Day) -> None:
+    with database.session() as session:
+        assert stats.recruit_count(session=session, campaign_id=day.a) == 2
+        assert stats.recruit_count(session=session, campaign_id=None) == 2
+        assert stats.recruit_count(session=session, campaign_id=day.b) == 0
+        newest = stats.recruits(session=session, campaign_id=day.a, limit=1)
+    assert [r["first_name"] for r in newest] == ["Ann"]
+
+
+def test_a_person_who_said_yes_twice_is_one_recruit(database: Database, day: Day) -> None:
+    with database.write() as session:
+        campaign = session.get(stats.Campaign, day.a)
+        ann = session.get(stats.Contact, day.contacts["c1"])
+        attempt = add_attempt(session, campaign=campaign, contact=ann, volunteer=None,
+                              at=NOW, code="completed", duration=60)
+        add_answer(session, attempt_id=attempt, campaign=campaign, question_id=day.q1,
+                   contact=ann, value="Yes")
+    with database.session() as session:
+        assert stats.recruit_count(session=session, campaign_id=day.a) == 2
+        found = stats.recruits(session=session, campaign_id=day.a)
+    assert [(r["first_name"], r["answered_at"]) for r in found] == [
+        ("Ann", NOW), ("Cat", datetime(2026, 7, 14, 23, 5, tzinfo=UTC))]
+
+
+def test_the_cache_keeps_campaigns_and_filters_apart(database: Database, day: Day) -> None:
+    cache = stats.TTLCache(clock=lambda: 0.0)
+    a = stats.cached("headline", database=database, ttl=3, cache=cache, campaign_id=day.a)
+    b = stats.cached("headline", database=database, ttl=3, cache=cache, campaign_id=day.b)
+    today = stats.cached("outcome_breakdown", database=database, ttl=3, cache=cache,
+                         campaign_id=day.a, since=TODAY_START)
+    ever = stats.cached("outcome_breakdown", database=database, ttl=3, cache=cache,
+                        campaign_id=day.a)
+    assert (a["contacts"], b["contacts"]) == (5, 1)
+    assert sum(r["count"] for r in today) == 4
+    assert sum(r["count"] for r in ever) == 6
+    assert cache.computations == 4
