@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from openpyxl import Workbook
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from core import stats
 from core.audit import record_event
@@ -97,84 +97,163 @@ def _attempts(session: Session, campaign_id: int | None) -> tuple[list[str], Ite
               "last_name", "phone", "constituency", "ward", "notes", "outside_window",
               "provider"]
     query = (
-        sa.select(CallAttempt.id, Campaign.name, CallAttempt.started_at, CallAttempt.ended_at,
-                  CallAttempt.duration_seconds, CallAttempt.outcome_code,
-                  CallAttempt.is_conversation, CallAttempt.is_completion, User.name,
-                  CallAttempt.contact_id, Contact.first_name, Contact.last_name, Contact.phone,
-                  Contact.constituency, Contact.ward, CallAttempt.notes,
-                  CallAttempt.outside_window, CallAttempt.provider)
-        .join(Campaign, Campaign.id == CallAttempt.campaign_id)
-        .outerjoin(User, User.id == CallAttempt.volunteer_id)
-        .outerjoin(Contact, Contact.id == CallAttempt.contact_id)
-        .where(stats._campaign_filter(CallAttempt.campaign_id, campaign_id))
-        .order_by(CallAttempt.id)
+        sa.select(
+            col(CallAttempt.id),
+            col(Campaign.name),
+            col(CallAttempt.started_at),
+            col(CallAttempt.ended_at),
+            col(CallAttempt.duration_seconds),
+            col(CallAttempt.outcome_code),
+            col(CallAttempt.is_conversation),
+            col(CallAttempt.is_completion),
+            col(User.name),
+            col(CallAttempt.contact_id),
+            col(Contact.first_name),
+            col(Contact.last_name),
+            col(Contact.phone),
+            col(Contact.constituency),
+            col(Contact.ward),
+            col(CallAttempt.notes),
+            col(CallAttempt.outside_window),
+            col(CallAttempt.provider),
+        )
+        .join(Campaign, col(Campaign.id) == col(CallAttempt.campaign_id))
+        .outerjoin(User, col(User.id) == col(CallAttempt.volunteer_id))
+        .outerjoin(Contact, col(Contact.id) == col(CallAttempt.contact_id))
+        .where(stats._campaign_filter(col(CallAttempt.campaign_id), campaign_id))
+        .order_by(col(CallAttempt.id))
     )
     return header, (tuple(row) for row in _streamed(session, query))
 
 
 def _contacts(session: Session, campaign_id: int | None) -> tuple[list[str], Iterator[tuple]]:
-    header = ["campaign", "contact_id", "first_name", "last_name", "phone", "constituency",
-              "ward", "postcode", "membership_number", "queue_status", "attempts",
-              "last_outcome", "last_attempt_at", "reached", "completed", "do_not_call"]
+    header = [
+        "campaign",
+        "contact_id",
+        "first_name",
+        "last_name",
+        "phone",
+        "constituency",
+        "ward",
+        "postcode",
+        "membership_number",
+        "queue_status",
+        "attempts",
+        "last_outcome",
+        "last_attempt_at",
+        "reached",
+        "completed",
+        "do_not_call",
+    ]
 
     def ever(flag: Any) -> Any:
-        return sa.exists().where(CallAttempt.campaign_id == QueueEntry.campaign_id,
-                                 stats._is_true(flag), CallAttempt.contact_id == Contact.id)
+        return sa.exists().where(
+            col(CallAttempt.campaign_id) == col(QueueEntry.campaign_id),
+            stats._is_true(flag),
+            col(CallAttempt.contact_id) == col(Contact.id),
+        )
 
     query = (
-        sa.select(Campaign.name, Contact.id, Contact.first_name, Contact.last_name, Contact.phone,
-                  Contact.constituency, Contact.ward, Contact.postcode,
-                  Contact.membership_number, QueueEntry.status, QueueEntry.attempts,
-                  QueueEntry.last_outcome, QueueEntry.last_attempt_at,
-                  ever(CallAttempt.is_conversation), ever(CallAttempt.is_completion),
-                  Suppression.id.is_not(None))
+        sa.select(
+            col(Campaign.name),
+            col(Contact.id),
+            col(Contact.first_name),
+            col(Contact.last_name),
+            col(Contact.phone),
+            col(Contact.constituency),
+            col(Contact.ward),
+            col(Contact.postcode),
+            col(Contact.membership_number),
+            col(QueueEntry.status),
+            col(QueueEntry.attempts),
+            col(QueueEntry.last_outcome),
+            col(QueueEntry.last_attempt_at),
+            ever(col(CallAttempt.is_conversation)),
+            ever(col(CallAttempt.is_completion)),
+            col(Suppression.id).is_not(None),
+        )
         .select_from(QueueEntry)
-        .join(Campaign, Campaign.id == QueueEntry.campaign_id)
-        .join(Contact, Contact.id == QueueEntry.contact_id)
-        .outerjoin(Suppression, Suppression.phone == Contact.phone)
-        .where(stats._campaign_filter(QueueEntry.campaign_id, campaign_id))
-        .order_by(QueueEntry.campaign_id, Contact.id)
+        .join(Campaign, col(Campaign.id) == col(QueueEntry.campaign_id))
+        .join(Contact, col(Contact.id) == col(QueueEntry.contact_id))
+        .outerjoin(Suppression, col(Suppression.phone) == col(Contact.phone))
+        .where(stats._campaign_filter(col(QueueEntry.campaign_id), campaign_id))
+        .order_by(col(QueueEntry.campaign_id), col(Contact.id))
     )
     return header, (tuple(row) for row in _streamed(session, query))
 
 
-def _survey_answers(session: Session,
-                    campaign_id: int | None) -> tuple[list[str], Iterator[tuple]]:
-    header = ["campaign", "attempt_id", "answered_at", "contact_id", "first_name", "last_name",
-              "phone", "question", "answer"]
+def _survey_answers(session: Session, campaign_id: int | None) -> tuple[list[str], Iterator[tuple]]:
+    header = [
+        "campaign",
+        "attempt_id",
+        "answered_at",
+        "contact_id",
+        "first_name",
+        "last_name",
+        "phone",
+        "question",
+        "answer",
+    ]
     query = (
-        sa.select(Campaign.name, SurveyAnswer.attempt_id, CallAttempt.started_at,
-                  SurveyAnswer.contact_id, Contact.first_name, Contact.last_name, Contact.phone,
-                  SurveyQuestion.text, SurveyAnswer.value)
+        sa.select(
+            col(Campaign.name),
+            col(SurveyAnswer.attempt_id),
+            col(CallAttempt.started_at),
+            col(SurveyAnswer.contact_id),
+            col(Contact.first_name),
+            col(Contact.last_name),
+            col(Contact.phone),
+            col(SurveyQuestion.text),
+            col(SurveyAnswer.value),
+        )
         .select_from(SurveyAnswer)
-        .join(Campaign, Campaign.id == SurveyAnswer.campaign_id)
-        .join(SurveyQuestion, SurveyQuestion.id == SurveyAnswer.question_id)
-        .join(CallAttempt, CallAttempt.id == SurveyAnswer.attempt_id)
-        .outerjoin(Contact, Contact.id == SurveyAnswer.contact_id)
-        .where(stats._campaign_filter(SurveyAnswer.campaign_id, campaign_id))
-        .order_by(SurveyAnswer.id)
+        .join(Campaign, col(Campaign.id) == col(SurveyAnswer.campaign_id))
+        .join(SurveyQuestion, col(SurveyQuestion.id) == col(SurveyAnswer.question_id))
+        .join(CallAttempt, col(CallAttempt.id) == col(SurveyAnswer.attempt_id))
+        .outerjoin(Contact, col(Contact.id) == col(SurveyAnswer.contact_id))
+        .where(stats._campaign_filter(col(SurveyAnswer.campaign_id), campaign_id))
+        .order_by(col(SurveyAnswer.id))
     )
     return header, (tuple(row) for row in _streamed(session, query))
 
 
 def _recruits(session: Session, campaign_id: int | None) -> tuple[list[str], Iterator[tuple]]:
-    header = ["campaign", "contact_id", "first_name", "last_name", "phone", "constituency",
-              "ward", "answered_at", "do_not_call"]
+    header = [
+        "campaign",
+        "contact_id",
+        "first_name",
+        "last_name",
+        "phone",
+        "constituency",
+        "ward",
+        "answered_at",
+        "do_not_call",
+    ]
     rows = stats.recruits(session=session, campaign_id=campaign_id)
     return header, (
-        (r["campaign"], r["contact_id"], r["first_name"], r["last_name"], r["phone"],
-         r["constituency"], r["ward"], r["answered_at"], r["do_not_call"])
+        (
+            r["campaign"],
+            r["contact_id"],
+            r["first_name"],
+            r["last_name"],
+            r["phone"],
+            r["constituency"],
+            r["ward"],
+            r["answered_at"],
+            r["do_not_call"],
+        )
         for r in rows
     )
 
 
 def _suppressions(session: Session, campaign_id: int | None) -> tuple[list[str], Iterator[tuple]]:
     header = ["phone", "source", "reason", "added_at"]
-    query = (
-        sa.select(Suppression.phone, Suppression.source, Suppression.reason,
-                  Suppression.created_at)
-        .order_by(Suppression.id)
-    )
+    query = sa.select(
+        col(Suppression.phone),
+        col(Suppression.source),
+        col(Suppression.reason),
+        col(Suppression.created_at),
+    ).order_by(col(Suppression.id))
     return header, (tuple(row) for row in _streamed(session, query))
 
 
@@ -199,15 +278,21 @@ def _plain(value: Any, zone: ZoneInfo, *, for_xlsx: bool) -> Any:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, datetime):
-        local = value.astimezone(zone) if value.tzinfo else value.replace(tzinfo=UTC).astimezone(
-            zone)
+        local = (
+            value.astimezone(zone) if value.tzinfo else value.replace(tzinfo=UTC).astimezone(zone)
+        )
         # Excel has no time zones: XLSX gets local wall-clock time, CSV gets ISO with offset.
         return local.replace(tzinfo=None) if for_xlsx else local.isoformat(timespec="seconds")
     return neutralise_cell(value)
 
 
-def write_csv(header: list[str], rows: Iterable[tuple], out: IO[bytes], *,
-              timezone: str = stats.DEFAULT_TIMEZONE) -> int:
+def write_csv(
+    header: list[str],
+    rows: Iterable[tuple],
+    out: IO[bytes],
+    *,
+    timezone: str = stats.DEFAULT_TIMEZONE,
+) -> int:
     """Write UTF-8 CSV (with the BOM Excel needs to read accents); returns the row count."""
     zone = ZoneInfo(timezone)
     text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="")
@@ -222,8 +307,14 @@ def write_csv(header: list[str], rows: Iterable[tuple], out: IO[bytes], *,
     return count
 
 
-def write_xlsx(header: list[str], rows: Iterable[tuple], out: IO[bytes], *,
-               sheet: str = "export", timezone: str = stats.DEFAULT_TIMEZONE) -> int:
+def write_xlsx(
+    header: list[str],
+    rows: Iterable[tuple],
+    out: IO[bytes],
+    *,
+    sheet: str = "export",
+    timezone: str = stats.DEFAULT_TIMEZONE,
+) -> int:
     """Write an XLSX workbook in openpyxl's streaming (write-only) mode; returns the row count."""
     zone = ZoneInfo(timezone)
     workbook = Workbook(write_only=True)
@@ -244,8 +335,14 @@ def filename_for(kind: str, fmt: str, campaign_name: str | None, now: datetime) 
 
 
 def write_export(
-    *, session: Session, kind: str, fmt: str, out: IO[bytes], actor: UserView,
-    campaign_id: int | None = None, timezone: str = stats.DEFAULT_TIMEZONE,
+    *,
+    session: Session,
+    kind: str,
+    fmt: str,
+    out: IO[bytes],
+    actor: UserView,
+    campaign_id: int | None = None,
+    timezone: str = stats.DEFAULT_TIMEZONE,
     now: datetime | None = None,
 ) -> ExportResult:
     """Write one export to `out` (reading only; see run_export for the audited whole).
@@ -262,7 +359,8 @@ def write_export(
     campaign_name = None
     if campaign_id is not None and kind != "suppressions":
         campaign_name = session.execute(
-            sa.select(Campaign.name).where(Campaign.id == campaign_id)).scalar()
+            sa.select(col(Campaign.name)).where(col(Campaign.id) == campaign_id)
+        ).scalar()
         if campaign_name is None:
             raise stats.CampaignNotFound(campaign_id)
     header, rows = _BUILDERS[kind](session, campaign_id)
@@ -271,23 +369,42 @@ def write_export(
     else:
         count = write_xlsx(header, rows, out, sheet=kind, timezone=timezone)
     moment = (now or datetime.now(UTC)).astimezone(ZoneInfo(timezone))
-    return ExportResult(kind=kind, fmt=fmt, rows=count, mime=FORMATS[fmt],
-                        filename=filename_for(kind, fmt, campaign_name, moment))
+    return ExportResult(
+        kind=kind,
+        fmt=fmt,
+        rows=count,
+        mime=FORMATS[fmt],
+        filename=filename_for(kind, fmt, campaign_name, moment),
+    )
 
 
-def record_export(*, session: Session, result: ExportResult, actor: UserView,
-                  campaign_id: int | None) -> None:
+def record_export(
+    *, session: Session, result: ExportResult, actor: UserView, campaign_id: int | None
+) -> None:
     """Put the export on the audit trail (in the caller's write transaction)."""
     record_event(
-        session=session, action="export", actor_id=actor.id, target=f"export:{result.kind}",
-        details={"kind": result.kind, "rows": result.rows, "format": result.fmt,
-                 "campaign_id": campaign_id},
+        session=session,
+        action="export",
+        actor_id=actor.id,
+        target=f"export:{result.kind}",
+        details={
+            "kind": result.kind,
+            "rows": result.rows,
+            "format": result.fmt,
+            "campaign_id": campaign_id,
+        },
     )
 
 
 def run_export(
-    *, database: Database, kind: str, fmt: str, out: IO[bytes], actor: UserView,
-    campaign_id: int | None = None, timezone: str = stats.DEFAULT_TIMEZONE,
+    *,
+    database: Database,
+    kind: str,
+    fmt: str,
+    out: IO[bytes],
+    actor: UserView,
+    campaign_id: int | None = None,
+    timezone: str = stats.DEFAULT_TIMEZONE,
 ) -> ExportResult:
     """Write the export from a read session, then audit it in a short write transaction.
 
@@ -298,8 +415,15 @@ def run_export(
         ExportNotAllowed, UnknownExport, stats.CampaignNotFound: see write_export.
     """
     with database.session() as session:
-        result = write_export(session=session, kind=kind, fmt=fmt, out=out, actor=actor,
-                              campaign_id=campaign_id, timezone=timezone)
+        result = write_export(
+            session=session,
+            kind=kind,
+            fmt=fmt,
+            out=out,
+            actor=actor,
+            campaign_id=campaign_id,
+            timezone=timezone,
+        )
     with database.write() as session:
         record_export(session=session, result=result, actor=actor, campaign_id=campaign_id)
     return result

@@ -24,7 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from core.stats_cache import DASHBOARD_CACHE, TTLCache
 from db.engine import Database
@@ -63,7 +63,7 @@ class CampaignNotFound(Exception):
 
 def _campaign_filter(column: Any, campaign_id: int | None) -> Any:
     if campaign_id is None:
-        return column.in_(sa.select(Campaign.id).scalar_subquery())
+        return column.in_(sa.select(col(Campaign.id)).scalar_subquery())
     return column == campaign_id
 
 
@@ -115,7 +115,9 @@ def campaign_timezone(*, session: Session, campaign_id: int | None,
     """
     if campaign_id is None:
         return default
-    tz = session.execute(sa.select(Campaign.timezone).where(Campaign.id == campaign_id)).scalar()
+    tz = session.execute(
+        sa.select(col(Campaign.timezone)).where(col(Campaign.id) == campaign_id)
+    ).scalar()
     if tz is None:
         raise CampaignNotFound(campaign_id)
     return tz or default
@@ -129,14 +131,28 @@ def campaign_timezone(*, session: Session, campaign_id: int | None,
 def campaign_choices(*, session: Session) -> list[dict[str, Any]]:
     """Every campaign, active first then by name, for the dashboard's selector."""
     rows = session.execute(
-        sa.select(Campaign.id, Campaign.name, Campaign.status, Campaign.timezone,
-                  Campaign.leaderboard_visible, Campaign.recruit_rule)
-        .order_by(sa.case((Campaign.status == "active", 0), else_=1), Campaign.name, Campaign.id)
+        sa.select(
+            col(Campaign.id),
+            col(Campaign.name),
+            col(Campaign.status),
+            col(Campaign.timezone),
+            col(Campaign.leaderboard_visible),
+            col(Campaign.recruit_rule),
+        ).order_by(
+            sa.case((col(Campaign.status) == "active", 0), else_=1),
+            col(Campaign.name),
+            col(Campaign.id),
+        )
     ).all()
     return [
-        {"id": r.id, "name": r.name, "status": r.status, "timezone": r.timezone,
-         "leaderboard_visible": bool(r.leaderboard_visible),
-         "recruit_rule": dict(r.recruit_rule or {})}
+        {
+            "id": r.id,
+            "name": r.name,
+            "status": r.status,
+            "timezone": r.timezone,
+            "leaderboard_visible": bool(r.leaderboard_visible),
+            "recruit_rule": dict(r.recruit_rule or {}),
+        }
         for r in rows
     ]
 
@@ -148,7 +164,8 @@ def set_leaderboard_visible(*, session: Session, campaign_id: int, visible: bool
         CampaignNotFound: there is no campaign with this id.
     """
     result = session.execute(
-        sa.update(Campaign).where(Campaign.id == campaign_id)
+        sa.update(Campaign)
+        .where(col(Campaign.id) == campaign_id)
         .values(leaderboard_visible=visible, updated_at=datetime.now(UTC))
     )
     if result.rowcount == 0:  # type: ignore[attr-defined]
@@ -164,19 +181,21 @@ def volunteers_calling_now(
     *, session: Session, campaign_id: int | None, now: datetime | None = None
 ) -> int:
     """Distinct volunteers holding a live lease (a lapsed lease is a closed tab, not a caller)."""
-    return int(session.execute(
-        sa.select(sa.func.count(sa.distinct(QueueEntry.claimed_by_id)))
-        .where(_campaign_filter(QueueEntry.campaign_id, campaign_id))
-        .where(QueueEntry.status == "leased", QueueEntry.due_at > _as_utc(now))
-    ).scalar_one())
+    return int(
+        session.execute(
+            sa.select(sa.func.count(sa.distinct(col(QueueEntry.claimed_by_id))))
+            .where(_campaign_filter(col(QueueEntry.campaign_id), campaign_id))
+            .where(col(QueueEntry.status) == "leased", col(QueueEntry.due_at) > _as_utc(now))
+        ).scalar_one()
+    )
 
 
 def queue_counts(*, session: Session, campaign_id: int | None) -> dict[str, int]:
     """Queue entries per status."""
     rows = session.execute(
-        sa.select(QueueEntry.status, sa.func.count())
-        .where(_campaign_filter(QueueEntry.campaign_id, campaign_id))
-        .group_by(QueueEntry.status)
+        sa.select(col(QueueEntry.status), sa.func.count())
+        .where(_campaign_filter(col(QueueEntry.campaign_id), campaign_id))
+        .group_by(col(QueueEntry.status))
     ).all()
     return {status: int(n) for status, n in rows}
 
@@ -185,9 +204,12 @@ def _people_with(campaign_id: int | None, flag: Any) -> Any:
     """Distinct contacts with an attempt having flag; DISTINCT over an index ordered by
     contact_id needs no temporary b-tree (a count(DISTINCT ...) always builds one on SQLite)."""
     return (
-        sa.select(CallAttempt.contact_id)
-        .where(_campaign_filter(CallAttempt.campaign_id, campaign_id), _is_true(flag),
-               CallAttempt.contact_id.is_not(None))
+        sa.select(col(CallAttempt.contact_id))
+        .where(
+            _campaign_filter(col(CallAttempt.campaign_id), campaign_id),
+            _is_true(flag),
+            col(CallAttempt.contact_id).is_not(None),
+        )
         .distinct()
     )
 
@@ -198,7 +220,10 @@ def _count_people_with(session: Session, campaign_id: int | None, flag: Any) -> 
 
 
 def headline(
-    *, session: Session, campaign_id: int | None, now: datetime | None = None,
+    *,
+    session: Session,
+    campaign_id: int | None,
+    now: datetime | None = None,
     default_timezone: str = DEFAULT_TIMEZONE,
 ) -> dict[str, Any]:
     """The numbers across the top of the dashboard.
@@ -209,30 +234,38 @@ def headline(
     now = _as_utc(now)
     tz = campaign_timezone(session=session, campaign_id=campaign_id, default=default_timezone)
     day_start, day_end = local_day_bounds(local_today(tz, now), tz)
-    in_campaign = _campaign_filter(CallAttempt.campaign_id, campaign_id)
+    in_campaign = _campaign_filter(col(CallAttempt.campaign_id), campaign_id)
 
     statuses = queue_counts(session=session, campaign_id=campaign_id)
     contacts = sum(statuses.values())
     remaining = sum(n for s, n in statuses.items() if s not in FINISHED_STATUSES)
 
-    dials = int(session.execute(
-        sa.select(sa.func.count()).select_from(CallAttempt).where(in_campaign)
-    ).scalar_one())
+    dials = int(
+        session.execute(
+            sa.select(sa.func.count()).select_from(CallAttempt).where(in_campaign)
+        ).scalar_one()
+    )
     conversations, avg_seconds = session.execute(
-        sa.select(sa.func.count(), sa.func.avg(CallAttempt.duration_seconds))
-        .where(in_campaign, _is_true(CallAttempt.is_conversation))
+        sa.select(sa.func.count(), sa.func.avg(col(CallAttempt.duration_seconds))).where(
+            in_campaign, _is_true(col(CallAttempt.is_conversation))
+        )
     ).one()
     completions = session.execute(
-        sa.select(sa.func.count()).select_from(CallAttempt)
-        .where(in_campaign, _is_true(CallAttempt.is_completion))
+        sa.select(sa.func.count())
+        .select_from(CallAttempt)
+        .where(in_campaign, _is_true(col(CallAttempt.is_completion)))
     ).scalar_one()
-    reached = _count_people_with(session, campaign_id, CallAttempt.is_conversation)
-    completed = _count_people_with(session, campaign_id, CallAttempt.is_completion)
+    reached = _count_people_with(session, campaign_id, col(CallAttempt.is_conversation))
+    completed = _count_people_with(session, campaign_id, col(CallAttempt.is_completion))
     dials_today = conversations_today = 0
     for conversation, n in session.execute(
-        sa.select(CallAttempt.is_conversation, sa.func.count())
-        .where(in_campaign, CallAttempt.started_at >= day_start, CallAttempt.started_at < day_end)
-        .group_by(CallAttempt.is_conversation)
+        sa.select(col(CallAttempt.is_conversation), sa.func.count())
+        .where(
+            in_campaign,
+            col(CallAttempt.started_at) >= day_start,
+            col(CallAttempt.started_at) < day_end,
+        )
+        .group_by(col(CallAttempt.is_conversation))
     ):
         dials_today += int(n)
         conversations_today += int(n) if conversation else 0
@@ -266,17 +299,22 @@ def _bucket_expression(session: Session, day_start: datetime) -> Any:
     seconds = BUCKET_MINUTES * 60
     if session.get_bind().dialect.name == "sqlite":
         # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff' naive UTC.
-        epoch = sa.cast(sa.func.strftime("%s", CallAttempt.started_at), sa.Integer)
+        epoch = sa.cast(sa.func.strftime("%s", col(CallAttempt.started_at)), sa.Integer)
     else:
         # timestamp without time zone: extract(epoch) reads it as UTC, which is how it is stored.
-        epoch = sa.cast(sa.func.floor(sa.extract("epoch", CallAttempt.started_at)), sa.BigInteger)
+        epoch = sa.cast(
+            sa.func.floor(sa.extract("epoch", col(CallAttempt.started_at))), sa.BigInteger
+        )
     # `//` is integer division on both backends (`/` would be true division); the operands are
     # non-negative inside the day, so truncation is floor.
     return (epoch - start_epoch) // seconds
 
 
 def calls_by_quarter_hour(
-    *, session: Session, campaign_id: int | None, day: date,
+    *,
+    session: Session,
+    campaign_id: int | None,
+    day: date,
     default_timezone: str = DEFAULT_TIMEZONE,
 ) -> list[dict[str, Any]]:
     """Dials and conversations per 15 minutes of `day` (local time), every period of the day.
@@ -288,9 +326,12 @@ def calls_by_quarter_hour(
     day_start, day_end = local_day_bounds(day, tz)
     bucket = _bucket_expression(session, day_start).label("bucket")
     rows = session.execute(
-        sa.select(bucket, sa.func.count(), _count_if(_is_true(CallAttempt.is_conversation)))
-        .where(_campaign_filter(CallAttempt.campaign_id, campaign_id),
-               CallAttempt.started_at >= day_start, CallAttempt.started_at < day_end)
+        sa.select(bucket, sa.func.count(), _count_if(_is_true(col(CallAttempt.is_conversation))))
+        .where(
+            _campaign_filter(col(CallAttempt.campaign_id), campaign_id),
+            col(CallAttempt.started_at) >= day_start,
+            col(CallAttempt.started_at) < day_end,
+        )
         .group_by(bucket)
     ).all()
     found = {int(b): (int(d), int(c)) for b, d, c in rows}
@@ -310,33 +351,44 @@ def calls_by_quarter_hour(
 
 
 def outcome_breakdown(
-    *, session: Session, campaign_id: int | None,
-    since: datetime | None = None, until: datetime | None = None,
+    *,
+    session: Session,
+    campaign_id: int | None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Attempts per outcome code in the period, most frequent first, with labels and shares."""
     rows = session.execute(
-        sa.select(CallAttempt.outcome_code, sa.func.count())
-        .where(_campaign_filter(CallAttempt.campaign_id, campaign_id),
-               *_period(CallAttempt.started_at, since, until))
+        sa.select(col(CallAttempt.outcome_code), sa.func.count())
+        .where(
+            _campaign_filter(col(CallAttempt.campaign_id), campaign_id),
+            *_period(col(CallAttempt.started_at), since, until),
+        )
         # campaign_id first keeps the grouping in index order across all campaigns.
-        .group_by(CallAttempt.campaign_id, CallAttempt.outcome_code)
+        .group_by(col(CallAttempt.campaign_id), col(CallAttempt.outcome_code))
     ).all()
     per_code: dict[str, int] = {}
     for code, n in rows:
         per_code[code] = per_code.get(code, 0) + int(n)
-    label_query = sa.select(Outcome.code, Outcome.label).order_by(Outcome.campaign_id.desc())
+    label_query = sa.select(col(Outcome.code), col(Outcome.label)).order_by(
+        col(Outcome.campaign_id).desc()
+    )
     if campaign_id is not None:
-        label_query = label_query.where(Outcome.campaign_id == campaign_id)
+        label_query = label_query.where(col(Outcome.campaign_id) == campaign_id)
     labels: dict[str, str] = {}
     for code, label in session.execute(label_query):
         labels.setdefault(code, label)
     total = sum(per_code.values())
-    result = [
-        {"code": code, "label": labels.get(code, code), "count": n,
-         "share": n / total if total else 0.0}
+    result: list[dict[str, Any]] = [
+        {
+            "code": code,
+            "label": labels.get(code, code),
+            "count": n,
+            "share": n / total if total else 0.0,
+        }
         for code, n in per_code.items()
     ]
-    result.sort(key=lambda r: (-r["count"], r["code"]))
+    result.sort(key=lambda r: (-int(r["count"]), str(r["code"])))
     return result
 
 
@@ -344,23 +396,31 @@ def survey_results(*, session: Session, campaign_id: int) -> list[dict[str, Any]
     """Per question of the campaign, in script order: answers per option (one row per chosen
     option), how many answers and how many people answered."""
     questions = session.execute(
-        sa.select(SurveyQuestion.id, SurveyQuestion.text, SurveyQuestion.kind,
-                  SurveyQuestion.options)
-        .where(SurveyQuestion.campaign_id == campaign_id)
-        .order_by(SurveyQuestion.position, SurveyQuestion.id)
+        sa.select(
+            col(SurveyQuestion.id),
+            col(SurveyQuestion.text),
+            col(SurveyQuestion.kind),
+            col(SurveyQuestion.options),
+        )
+        .where(col(SurveyQuestion.campaign_id) == campaign_id)
+        .order_by(col(SurveyQuestion.position), col(SurveyQuestion.id))
     ).all()
     counts = session.execute(
-        sa.select(SurveyAnswer.question_id, SurveyAnswer.value, sa.func.count())
-        .where(SurveyAnswer.campaign_id == campaign_id)
-        .group_by(SurveyAnswer.question_id, SurveyAnswer.value)
+        sa.select(col(SurveyAnswer.question_id), col(SurveyAnswer.value), sa.func.count())
+        .where(col(SurveyAnswer.campaign_id) == campaign_id)
+        .group_by(col(SurveyAnswer.question_id), col(SurveyAnswer.value))
     ).all()
     pairs = (
-        sa.select(SurveyAnswer.question_id, SurveyAnswer.contact_id)
-        .where(SurveyAnswer.campaign_id == campaign_id).distinct().subquery()
+        sa.select(col(SurveyAnswer.question_id), col(SurveyAnswer.contact_id))
+        .where(col(SurveyAnswer.campaign_id) == campaign_id)
+        .distinct()
+        .subquery()
     )
-    people = dict(session.execute(  # type: ignore[arg-type]
-        sa.select(pairs.c.question_id, sa.func.count()).group_by(pairs.c.question_id)
-    ).all())
+    people = dict(
+        session.execute(  # type: ignore[arg-type]
+            sa.select(pairs.c.question_id, sa.func.count()).group_by(pairs.c.question_id)
+        ).all()
+    )
     by_question: dict[int, dict[str, int]] = {}
     for question_id, value, n in counts:
         by_question.setdefault(question_id, {})[value] = int(n)
@@ -372,10 +432,16 @@ def survey_results(*, session: Session, campaign_id: int) -> list[dict[str, Any]
             order = [str(o) for o in (q.options or [])]
             order += sorted(v for v in values if v not in order)  # e.g. a retired option
             answers = [{"value": v, "count": values.get(v, 0)} for v in order]
-        result.append({
-            "question_id": q.id, "text": q.text, "kind": q.kind, "answers": answers,
-            "total": sum(values.values()), "respondents": int(people.get(q.id, 0)),
-        })
+        result.append(
+            {
+                "question_id": q.id,
+                "text": q.text,
+                "kind": q.kind,
+                "answers": answers,
+                "total": sum(values.values()),
+                "respondents": int(people.get(q.id, 0)),
+            }
+        )
     return result
 
 
@@ -386,17 +452,19 @@ def survey_results(*, session: Session, campaign_id: int) -> list[dict[str, Any]
 
 def progress_by_ward(*, session: Session, campaign_id: int | None) -> list[dict[str, Any]]:
     """Per constituency and ward: contacts, called, reached, completed, remaining."""
-    area = (Contact.constituency, Contact.ward)
-    called = (QueueEntry.attempts > 0).label("called")
+    area = (col(Contact.constituency), col(Contact.ward))
+    called = (col(QueueEntry.attempts) > 0).label("called")
     queued: dict[tuple[str, str], dict[str, int]] = {}
     for constituency, ward, status, was_called, n in session.execute(
-        sa.select(*area, QueueEntry.status, called, sa.func.count())
-        .select_from(QueueEntry).join(Contact, Contact.id == QueueEntry.contact_id)
-        .where(_campaign_filter(QueueEntry.campaign_id, campaign_id))
-        .group_by(*area, QueueEntry.status, called)
+        sa.select(*area, col(QueueEntry.status), called, sa.func.count())
+        .select_from(QueueEntry)
+        .join(Contact, col(Contact.id) == col(QueueEntry.contact_id))
+        .where(_campaign_filter(col(QueueEntry.campaign_id), campaign_id))
+        .group_by(*area, col(QueueEntry.status), called)
     ):
-        counts = queued.setdefault((constituency, ward),
-                                   {"contacts": 0, "called": 0, "remaining": 0})
+        counts = queued.setdefault(
+            (constituency, ward), {"contacts": 0, "called": 0, "remaining": 0}
+        )
         counts["contacts"] += int(n)
         counts["called"] += int(n) if was_called else 0
         counts["remaining"] += int(n) if status not in FINISHED_STATUSES else 0
@@ -405,17 +473,24 @@ def progress_by_ward(*, session: Session, campaign_id: int | None) -> list[dict[
         people = _people_with(campaign_id, flag).subquery()
         rows = session.execute(
             sa.select(*area, sa.func.count())
-            .select_from(people).join(Contact, Contact.id == people.c.contact_id)
+            .select_from(people)
+            .join(Contact, col(Contact.id) == people.c.contact_id)
             .group_by(*area)
         ).all()
         return {(c, w): int(n) for c, w, n in rows}
 
-    reached = people_with(CallAttempt.is_conversation)
-    completed = people_with(CallAttempt.is_completion)
+    reached = people_with(col(CallAttempt.is_conversation))
+    completed = people_with(col(CallAttempt.is_completion))
     result = [
-        {"constituency": c, "ward": w, "contacts": counts["contacts"], "called": counts["called"],
-         "reached": reached.get((c, w), 0), "completed": completed.get((c, w), 0),
-         "remaining": counts["remaining"]}
+        {
+            "constituency": c,
+            "ward": w,
+            "contacts": counts["contacts"],
+            "called": counts["called"],
+            "reached": reached.get((c, w), 0),
+            "completed": completed.get((c, w), 0),
+            "remaining": counts["remaining"],
+        }
         for (c, w), counts in queued.items()
     ]
     result.sort(key=lambda r: (r["constituency"], r["ward"]))
@@ -426,10 +501,18 @@ def progress_by_constituency(wards: list[dict[str, Any]]) -> list[dict[str, Any]
     """Roll ward rows up to constituencies, with the share of contacts reached."""
     totals: dict[str, dict[str, Any]] = {}
     for row in wards:
-        total = totals.setdefault(row["constituency"], {
-            "constituency": row["constituency"], "contacts": 0, "called": 0, "reached": 0,
-            "completed": 0, "remaining": 0, "wards": 0,
-        })
+        total = totals.setdefault(
+            row["constituency"],
+            {
+                "constituency": row["constituency"],
+                "contacts": 0,
+                "called": 0,
+                "reached": 0,
+                "completed": 0,
+                "remaining": 0,
+                "wards": 0,
+            },
+        )
         total["wards"] += 1
         for key in ("contacts", "called", "reached", "completed", "remaining"):
             total[key] += row[key]
@@ -446,8 +529,12 @@ def progress_by_constituency(wards: list[dict[str, Any]]) -> list[dict[str, Any]
 
 
 def leaderboard(
-    *, session: Session, campaign_id: int | None,
-    since: datetime | None = None, until: datetime | None = None, limit: int | None = None,
+    *,
+    session: Session,
+    campaign_id: int | None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Volunteers by completions, then conversations, then dials, in the period."""
     # Grouping by the flags themselves (and summing in Python) keeps the query a pure, ordered
@@ -455,32 +542,42 @@ def leaderboard(
     # For a period, the covering ix_attempt_campaign_day range is the short path, and grouping
     # by campaign_id too (or filtering volunteer_id in SQL) would tempt SQLite into walking
     # all of ix_attempt_campaign_volunteer instead.
-    period = _period(CallAttempt.started_at, since, until)
-    flags = (CallAttempt.volunteer_id, CallAttempt.is_conversation, CallAttempt.is_completion)
-    group = flags if period else (CallAttempt.campaign_id, *flags)
+    period = _period(col(CallAttempt.started_at), since, until)
+    flags = (
+        col(CallAttempt.volunteer_id),
+        col(CallAttempt.is_conversation),
+        col(CallAttempt.is_completion),
+    )
+    group = flags if period else (col(CallAttempt.campaign_id), *flags)
     rows = session.execute(
         sa.select(*flags, sa.func.count())
-        .where(_campaign_filter(CallAttempt.campaign_id, campaign_id), *period)
+        .where(_campaign_filter(col(CallAttempt.campaign_id), campaign_id), *period)
         .group_by(*group)
     ).all()
     totals: dict[int, dict[str, int]] = {}
     for volunteer_id, conversation, completion, n in rows:
         if volunteer_id is None:  # the volunteer's account was deleted
             continue
-        total = totals.setdefault(volunteer_id, {"dials": 0, "conversations": 0,
-                                                 "completions": 0})
+        total = totals.setdefault(volunteer_id, {"dials": 0, "conversations": 0, "completions": 0})
         total["dials"] += int(n)
         total["conversations"] += int(n) if conversation else 0
         total["completions"] += int(n) if completion else 0
     ids = list(totals)
     names: dict[int, str] = {}
     for start in range(0, len(ids), 900):
-        names.update(session.execute(  # type: ignore[arg-type]
-            sa.select(User.id, User.name).where(User.id.in_(ids[start:start + 900]))
-        ).all())
-    board = [{"volunteer_id": vid, "name": names.get(vid, "(removed)"), **total}
-             for vid, total in totals.items()]
-    board.sort(key=lambda r: (-r["completions"], -r["conversations"], -r["dials"], r["name"]))
+        names.update(
+            session.execute(  # type: ignore[arg-type]
+                sa.select(col(User.id), col(User.name)).where(
+                    col(User.id).in_(ids[start : start + 900])
+                )
+            ).all()
+        )
+    board: list[dict[str, Any]] = [
+        {"volunteer_id": vid, "name": names.get(vid, "(removed)"), **total}
+        for vid, total in totals.items()
+    ]
+    board.sort(key=lambda r: (-int(r["completions"]), -int(r["conversations"]),
+                              -int(r["dials"]), str(r["name"])))
     for rank, row in enumerate(board, start=1):
         row["rank"] = rank
     return board[:limit] if limit else board
@@ -495,8 +592,9 @@ def _recruit_rules(session: Session, campaign_id: int | None) -> list[tuple[int,
     """(campaign id, name, question id, value) for each campaign that has a recruit rule."""
     rules = []
     for cid, name, rule in session.execute(
-        sa.select(Campaign.id, Campaign.name, Campaign.recruit_rule)
-        .where(_campaign_filter(Campaign.id, campaign_id)).order_by(Campaign.id)
+        sa.select(col(Campaign.id), col(Campaign.name), col(Campaign.recruit_rule))
+        .where(_campaign_filter(col(Campaign.id), campaign_id))
+        .order_by(col(Campaign.id))
     ):
         rule = rule or {}
         if rule.get("question_id") and rule.get("value") not in (None, ""):
@@ -509,13 +607,17 @@ def recruit_count(*, session: Session, campaign_id: int | None) -> int:
     total = 0
     for cid, _, question_id, value in _recruit_rules(session, campaign_id):
         people = (
-            sa.select(SurveyAnswer.contact_id)
-            .where(SurveyAnswer.campaign_id == cid, SurveyAnswer.question_id == question_id,
-                   SurveyAnswer.value == value, SurveyAnswer.contact_id.is_not(None))
-            .distinct().subquery()
+            sa.select(col(SurveyAnswer.contact_id))
+            .where(
+                col(SurveyAnswer.campaign_id) == cid,
+                col(SurveyAnswer.question_id) == question_id,
+                col(SurveyAnswer.value) == value,
+                col(SurveyAnswer.contact_id).is_not(None),
+            )
+            .distinct()
+            .subquery()
         )
-        total += int(session.execute(sa.select(sa.func.count()).select_from(people))
-                     .scalar_one())
+        total += int(session.execute(sa.select(sa.func.count()).select_from(people)).scalar_one())
     return total
 
 
@@ -534,10 +636,14 @@ def recruits(
         # Newest answers first, straight off ix_answer_campaign_question_value (id order within
         # the value); stops as soon as `limit` people are found.
         answers = session.execute(
-            sa.select(SurveyAnswer.contact_id, SurveyAnswer.attempt_id)
-            .where(SurveyAnswer.campaign_id == cid, SurveyAnswer.question_id == question_id,
-                   SurveyAnswer.value == value, SurveyAnswer.contact_id.is_not(None))
-            .order_by(SurveyAnswer.id.desc())
+            sa.select(col(SurveyAnswer.contact_id), col(SurveyAnswer.attempt_id))
+            .where(
+                col(SurveyAnswer.campaign_id) == cid,
+                col(SurveyAnswer.question_id) == question_id,
+                col(SurveyAnswer.value) == value,
+                col(SurveyAnswer.contact_id).is_not(None),
+            )
+            .order_by(col(SurveyAnswer.id).desc())
             .execution_options(yield_per=1000)
         )
         for contact_id, attempt_id in answers:
@@ -550,28 +656,50 @@ def recruits(
         answers.close()
     result: list[dict[str, Any]] = []
     for start in range(0, len(found), 500):
-        chunk = found[start:start + 500]
-        contacts = {row.id: row for row in session.execute(
-            sa.select(Contact.id, Contact.first_name, Contact.last_name, Contact.constituency,
-                      Contact.ward, Contact.phone, Suppression.id.label("suppression_id"))
-            .outerjoin(Suppression, Suppression.phone == Contact.phone)
-            .where(Contact.id.in_([contact_id for _, _, contact_id, _ in chunk]))
-        )}
-        when = dict(session.execute(  # type: ignore[arg-type]
-            sa.select(CallAttempt.id, CallAttempt.started_at)
-            .where(CallAttempt.id.in_([attempt_id for _, _, _, attempt_id in chunk]))
-        ).all())
+        chunk = found[start : start + 500]
+        contacts = {
+            row.id: row
+            for row in session.execute(
+                sa.select(
+                    col(Contact.id),
+                    col(Contact.first_name),
+                    col(Contact.last_name),
+                    col(Contact.constituency),
+                    col(Contact.ward),
+                    col(Contact.phone),
+                    col(Suppression.id).label("suppression_id"),
+                )
+                .outerjoin(Suppression, col(Suppression.phone) == col(Contact.phone))
+                .where(col(Contact.id).in_([contact_id for _, _, contact_id, _ in chunk]))
+            )
+        }
+        when = dict(
+            session.execute(  # type: ignore[arg-type]
+                sa.select(col(CallAttempt.id), col(CallAttempt.started_at)).where(
+                    col(CallAttempt.id).in_([attempt_id for _, _, _, attempt_id in chunk])
+                )
+            ).all()
+        )
         for cid, name, contact_id, attempt_id in chunk:
             c = contacts[contact_id]
-            result.append({
-                "campaign_id": cid, "campaign": name, "contact_id": contact_id,
-                "first_name": c.first_name, "last_name": c.last_name,
-                "constituency": c.constituency, "ward": c.ward, "phone": c.phone,
-                "answered_at": when.get(attempt_id), "do_not_call": c.suppression_id is not None,
-            })
+            result.append(
+                {
+                    "campaign_id": cid,
+                    "campaign": name,
+                    "contact_id": contact_id,
+                    "first_name": c.first_name,
+                    "last_name": c.last_name,
+                    "constituency": c.constituency,
+                    "ward": c.ward,
+                    "phone": c.phone,
+                    "answered_at": when.get(attempt_id),
+                    "do_not_call": c.suppression_id is not None,
+                }
+            )
     if campaign_id is None:
-        result.sort(key=lambda r: r["answered_at"] or datetime.min.replace(tzinfo=UTC),
-                    reverse=True)
+        result.sort(
+            key=lambda r: r["answered_at"] or datetime.min.replace(tzinfo=UTC), reverse=True
+        )
     return result[:limit] if limit else result
 
 
@@ -581,34 +709,51 @@ def recruits(
 
 
 def compliance(
-    *, session: Session, campaign_id: int | None,
-    since: datetime | None = None, until: datetime | None = None,
+    *,
+    session: Session,
+    campaign_id: int | None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> dict[str, Any]:
     """What a regulator would ask about: calls outside the window (should be 0), numbers put on
     the do-not-call list by source, TPS-registered people kept out of the queue."""
-    outside = int(session.execute(
-        sa.select(sa.func.count()).select_from(CallAttempt)
-        .where(_campaign_filter(CallAttempt.campaign_id, campaign_id),
-               _is_true(CallAttempt.outside_window),
-               *_period(CallAttempt.started_at, since, until))
-    ).scalar_one())
+    outside = int(
+        session.execute(
+            sa.select(sa.func.count())
+            .select_from(CallAttempt)
+            .where(
+                _campaign_filter(col(CallAttempt.campaign_id), campaign_id),
+                _is_true(col(CallAttempt.outside_window)),
+                *_period(col(CallAttempt.started_at), since, until),
+            )
+        ).scalar_one()
+    )
     by_source = {
-        source: int(n) for source, n in session.execute(
-            sa.select(Suppression.source, sa.func.count())
-            .where(*_period(Suppression.created_at, since, until))
-            .group_by(Suppression.source)
+        source: int(n)
+        for source, n in session.execute(
+            sa.select(col(Suppression.source), sa.func.count())
+            .where(*_period(col(Suppression.created_at), since, until))
+            .group_by(col(Suppression.source))
         ).all()
     }
-    tps_filter = (_is_true(Contact.tps), Contact.consenting_member == sa.false())
-    tps_registered = int(session.execute(
-        sa.select(sa.func.count()).select_from(Contact).where(*tps_filter)
-    ).scalar_one())
-    tps_queued = int(session.execute(
-        sa.select(sa.func.count()).select_from(Contact)
-        .join(QueueEntry, QueueEntry.contact_id == Contact.id)
-        .where(*tps_filter, _campaign_filter(QueueEntry.campaign_id, campaign_id),
-               QueueEntry.status.in_(OPEN_STATUSES))
-    ).scalar_one())
+    tps_filter = (_is_true(col(Contact.tps)), col(Contact.consenting_member) == sa.false())
+    tps_registered = int(
+        session.execute(
+            sa.select(sa.func.count()).select_from(Contact).where(*tps_filter)
+        ).scalar_one()
+    )
+    tps_queued = int(
+        session.execute(
+            sa.select(sa.func.count())
+            .select_from(Contact)
+            .join(QueueEntry, col(QueueEntry.contact_id) == col(Contact.id))
+            .where(
+                *tps_filter,
+                _campaign_filter(col(QueueEntry.campaign_id), campaign_id),
+                col(QueueEntry.status).in_(OPEN_STATUSES),
+            )
+        ).scalar_one()
+    )
     return {
         "outside_window": outside,
         "suppressed_by_source": by_source,
@@ -638,7 +783,11 @@ QUERIES: dict[str, Callable[..., Any]] = {
 
 
 def cached(
-    name: str, *, database: Database, ttl: float, cache: TTLCache = DASHBOARD_CACHE,
+    name: str,
+    *,
+    database: Database,
+    ttl: float,
+    cache: TTLCache = DASHBOARD_CACHE,
     **params: Any,
 ) -> Any:
     """QUERIES[name](**params), shared by every viewer of this process for `ttl` seconds.
@@ -647,12 +796,14 @@ def cached(
     per TTL, and a call saved now shows up at the first refresh after the TTL.
     """
     query = QUERIES[name]
-    key = (database.engine.url.render_as_string(hide_password=True), name,
-           tuple(sorted(params.items())))
+    key = (
+        database.engine.url.render_as_string(hide_password=True),
+        name,
+        tuple(sorted(params.items())),
+    )
 
     def compute() -> Any:
         with database.session() as session:
             return query(session=session, **params)
 
     return cache.get_or_compute(key, ttl, compute)
-

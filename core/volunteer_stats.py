@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from core import stats
 from db.models import CallAttempt, Campaign
@@ -19,10 +19,10 @@ class LeaderboardHidden(Exception):
 def _totals(session: Session, volunteer_id: int, since: datetime | None) -> dict[str, int]:
     dials, conversations, completions = session.execute(
         sa.select(sa.func.count(),
-                  stats._count_if(stats._is_true(CallAttempt.is_conversation)),
-                  stats._count_if(stats._is_true(CallAttempt.is_completion)))
-        .where(CallAttempt.volunteer_id == volunteer_id,
-               *stats._period(CallAttempt.started_at, since, None))
+                  stats._count_if(stats._is_true(col(CallAttempt.is_conversation))),
+                  stats._count_if(stats._is_true(col(CallAttempt.is_completion))))
+        .where(col(CallAttempt.volunteer_id) == volunteer_id,
+               *stats._period(col(CallAttempt.started_at), since, None))
     ).one()
     return {"dials": int(dials), "conversations": int(conversations),
             "completions": int(completions)}
@@ -40,18 +40,32 @@ def my_totals(
 
 def my_campaigns(*, session: Session, volunteer_id: int) -> list[dict[str, Any]]:
     """Active campaigns and any the volunteer has called for, active first."""
-    called = sa.select(CallAttempt.campaign_id).where(CallAttempt.volunteer_id == volunteer_id)
+    called = sa.select(col(CallAttempt.campaign_id)).where(
+        col(CallAttempt.volunteer_id) == volunteer_id
+    )
     rows = session.execute(
-        sa.select(Campaign.id, Campaign.name, Campaign.status, Campaign.leaderboard_visible)
-        .where((Campaign.status == "active") | Campaign.id.in_(called))
-        .order_by(sa.case((Campaign.status == "active", 0), else_=1), Campaign.name)
+        sa.select(
+            col(Campaign.id),
+            col(Campaign.name),
+            col(Campaign.status),
+            col(Campaign.leaderboard_visible),
+        )
+        .where((col(Campaign.status) == "active") | col(Campaign.id).in_(called))
+        .order_by(sa.case((col(Campaign.status) == "active", 0), else_=1), col(Campaign.name))
     ).all()
-    return [{"id": r.id, "name": r.name, "status": r.status,
-             "leaderboard_visible": bool(r.leaderboard_visible)} for r in rows]
+    return [
+        {
+            "id": r.id,
+            "name": r.name,
+            "status": r.status,
+            "leaderboard_visible": bool(r.leaderboard_visible),
+        }
+        for r in rows
+    ]
 
 
 def short_name(name: str) -> str:
-    """"Asha Patel" -> "Asha P.": enough for a friendly leaderboard, no more."""
+    """ "Asha Patel" -> "Asha P.": enough for a friendly leaderboard, no more."""
     parts = name.split()
     if len(parts) < 2:
         return name.strip()
@@ -59,7 +73,10 @@ def short_name(name: str) -> str:
 
 
 def visible_leaderboard(
-    *, session: Session, campaign_id: int, since: datetime | None = None,
+    *,
+    session: Session,
+    campaign_id: int,
+    since: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """The campaign's leaderboard as volunteers may see it: short names and counts only.
 
@@ -68,15 +85,20 @@ def visible_leaderboard(
         LeaderboardHidden: the organisers have hidden it.
     """
     visible = session.execute(
-        sa.select(Campaign.leaderboard_visible).where(Campaign.id == campaign_id)
+        sa.select(col(Campaign.leaderboard_visible)).where(col(Campaign.id) == campaign_id)
     ).scalar()
     if visible is None:
         raise stats.CampaignNotFound(campaign_id)
     if not visible:
         raise LeaderboardHidden(campaign_id)
     return [
-        {"rank": row["rank"], "volunteer_id": row["volunteer_id"], "name": short_name(row["name"]),
-         "dials": row["dials"], "conversations": row["conversations"],
-         "completions": row["completions"]}
+        {
+            "rank": row["rank"],
+            "volunteer_id": row["volunteer_id"],
+            "name": short_name(row["name"]),
+            "dials": row["dials"],
+            "conversations": row["conversations"],
+            "completions": row["completions"],
+        }
         for row in stats.leaderboard(session=session, campaign_id=campaign_id, since=since)
     ]
