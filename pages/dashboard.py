@@ -72,10 +72,15 @@ period = top[2].segmented_control(
 paused = top[3].toggle("Pause", key="dashboard_paused", persist_state="session",
                        help="Stop refreshing, e.g. while reading a table.")
 
-since: datetime | None = None
-if period != "all":
-    start_day = today if period == "today" else today - timedelta(days=6)
-    since = stats.local_day_bounds(start_day, tz)[0]
+
+
+def period_start() -> datetime | None:
+    """Recomputed at every refresh, so a screen left on overnight rolls over to the new day."""
+    if period == "all":
+        return None
+    now_day = stats.local_today(tz)
+    return stats.local_day_bounds(now_day if period == "today" else now_day - timedelta(days=6),
+                                  tz)[0]
 
 
 def set_leaderboard(campaign: int, key: str) -> None:
@@ -259,6 +264,7 @@ def live() -> None:
     except stats.CampaignNotFound:
         st.warning("That campaign no longer exists.")
         return
+    since = period_start()
     state = "paused" if paused else f"refreshes every {settings.dashboard_refresh_seconds:g} s"
     st.caption(f"Updated {datetime.now(zone):%H:%M:%S} ({tz}) · {state}")
     headline_metrics(numbers)
