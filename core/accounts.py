@@ -62,8 +62,13 @@ def create_user(
     role: str = "volunteer",
     phone: str | None = None,
     actor_id: int | None = None,
+    password_hash: str | None = None,
 ) -> UserView:
     """Create an account.
+
+    Pass password_hash (from hash_password) to do the slow bcrypt work before the write
+    transaction starts (on SQLite the first statement takes the write lock); the password
+    itself is then not used.
 
     Raises:
         AccountError: a field is invalid, or the username or email is taken.
@@ -83,7 +88,8 @@ def create_user(
         raise AccountError("That name is too long (200 characters at most).")
     if len(email) > 320 or not _EMAIL.match(email):
         raise AccountError("That email address does not look right.")
-    password_hash = hash_password(password)
+    if password_hash is None or not password_hash.startswith("$2"):
+        password_hash = hash_password(password)
     taken = session.exec(
         select(func.count())
         .select_from(User)

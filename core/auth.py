@@ -134,6 +134,12 @@ def find_login_candidate(*, session: Session, username: str) -> LoginCandidate |
     )
 
 
+def equalise_timing() -> None:
+    """Spend what a password check costs, so that an unknown username is not told apart by
+    how quickly it is refused (the login widget skips bcrypt for names it does not know)."""
+    verify_password("ringround-no-such-user", _DUMMY_HASH)
+
+
 def refuse_login(*, session: Session, candidate: LoginCandidate) -> LoginResult:
     """Refuse a locked or deactivated user before any password check, and audit the attempt."""
     reason = "inactive" if not candidate.active else "locked"
@@ -236,11 +242,13 @@ def check_login(
     """Check a username and password against the database, with lockout and audit.
 
     The login page runs the same steps through streamlit-authenticator's widget (see
-    pages/login.py); this is the whole check in one call, for scripts and tests.
+    pages/login.py), which checks the password outside any transaction; this is the whole
+    check in one call, for scripts and tests. It runs bcrypt inside the caller's transaction,
+    which on SQLite holds the write lock for about a quarter of a second.
     """
     candidate = find_login_candidate(session=session, username=username)
     if candidate is None:
-        verify_password(password, _DUMMY_HASH)
+        equalise_timing()
         return record_failed_login(session=session, username=username,
                                    lockout_attempts=lockout_attempts, now=now)
     if not candidate.active or candidate.locked:
@@ -446,6 +454,8 @@ def register_with_invite(
     """
     now = _now(now)
     token_hash = hash_token(token)
+    # bcrypt before the first statement: on SQLite that statement takes the write lock.
+    password_hash = hash_password(password)
     # The use is taken with one conditional UPDATE, so that the last place on an invite goes to
     # exactly one of two volunteers registering at the same moment.
     claimed = session.execute(
@@ -472,7 +482,8 @@ def register_with_invite(
                 f"That phone number does not look right ({exc}). Leave it empty to add it later."
             ) from None
     user = create_user(session=session, username=username, name=name, email=email,
-                       password=password, role="volunteer", phone=stored_phone)
+                       password=password, role="volunteer", phone=stored_phone,
+                       password_hash=password_hash)
     if campaign_id is not None and session.get(Campaign, campaign_id) is not None:
         session.add(CampaignMember(campaign_id=campaign_id, user_id=user.id))
     record_event(session=session, action="invite_used", actor_id=user.id,

@@ -11,6 +11,7 @@ from streamlit_authenticator.utilities import LoginError
 from core.auth import (
     LoginResult,
     complete_login,
+    equalise_timing,
     find_login_candidate,
     record_failed_login,
     refuse_login,
@@ -88,6 +89,8 @@ except LoginError as exc:
 submitted = usernames.submitted_username
 if submitted is not None:
     candidate = usernames.looked_up[submitted]
+    if candidate is None:
+        equalise_timing()  # outside the write transaction: bcrypt is slow, the lock is shared
     with _ui.write_session() as session:
         if st.session_state.get("authentication_status") and candidate is not None:
             result = complete_login(session=session, user_id=candidate.id, method="password")
