@@ -227,18 +227,36 @@ def _claim_statement(dialect: str, *, with_exclusions: bool) -> Any:
         inner = query.subquery(f"seek{tier}")
         return sa.select(sa.literal(tier, sa.Integer()).label("tier"), inner.c.id)
 
+    top = QE.alias("top")
+    top_priority = (
+        sa.select(sa.func.max(top.c.priority))
+        .where(top.c.campaign_id == _P_CAMPAIGN, top.c.status == "fresh")
+        .scalar_subquery()
+    )
     tiers = [
         # 0: the lease this volunteer already holds here (a reload must not hoard a second).
-        seek(0, [c.claimed_by_id == _P_ME, c.status == "leased"], [c.id], exclusions=False),
+        # (Read along ix_queue_claim_due: the campaign's leases are few, one per caller; the
+        # claimed_by index looks useless to SQLite's planner when most rows have no claimer.)
+        seek(0, [c.status == "leased", c.claimed_by_id == _P_ME], [c.due_at],
+             exclusions=False),
         # 1: their own callbacks that are due.
         seek(1, [c.callback_owner_id == _P_ME, c.status == "callback", c.due_at <= _P_NOW],
-             [c.due_at, c.id]),
+             [c.due_at]),
         # 2: retries that are due, others' callbacks past their grace, lapsed leases.
-        seek(2, [c.status == "retry", c.due_at <= _P_NOW], [c.due_at, c.id]),
-        seek(3, [c.status == "callback", c.release_at <= _P_NOW], [c.release_at, c.id]),
-        seek(4, [c.status == "leased", c.due_at <= _P_NOW], [c.due_at, c.id]),
-        # 3: fresh contacts, highest priority first.
-        seek(5, [c.status == "fresh"], [c.priority.desc(), c.id]),
+        # Ordered by the index's own last column only: a tie-break on id would make
+        # PostgreSQL sort every due row before taking one.
+        seek(2, [c.status == "retry", c.due_at <= _P_NOW], [c.due_at]),
+        seek(3, [c.status == "callback", c.release_at <= _P_NOW], [c.release_at]),
+        seek(4, [c.status == "leased", c.due_at <= _P_NOW], [c.due_at]),
+        # 3: fresh contacts, highest priority first, then in queue order. ix_queue_claim_fresh
+        # is all ascending, which cannot serve "priority DESC, id" in one pass (both backends
+        # would sort every fresh row), so seek the top priority first, then its lowest id.
+        # ">=" the maximum is "=" it, but as a range it leaves (priority, id) to be read off
+        # the index; with "=", PostgreSQL may walk the primary key past every finished row.
+        seek(5, [c.status == "fresh", c.priority >= top_priority], [c.priority, c.id]),
+        # With SKIP LOCKED, every top-priority row may be locked by other claimers for a
+        # moment: then take the next free row from the other end rather than nobody.
+        seek(6, [c.status == "fresh"], [c.priority.desc(), c.id.desc()]),
     ]
     candidates = sa.union_all(*tiers).subquery("candidates")
     best = (
@@ -270,14 +288,15 @@ def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
+_CAMPAIGN_RULES = sa.select(
+    CAMPAIGN.c.id, CAMPAIGN.c.status, CAMPAIGN.c.timezone, CAMPAIGN.c.calling_window,
+    CAMPAIGN.c.lease_minutes, CAMPAIGN.c.callback_grace_minutes, CAMPAIGN.c.max_attempts,
+    CAMPAIGN.c.open_to_all, CAMPAIGN.c.script, CAMPAIGN.c.name,
+).where(CAMPAIGN.c.id == sa.bindparam("p_campaign_id", type_=sa.Integer()))
+
+
 def _campaign_rules(session: Session, campaign_id: int) -> _CampaignRules:
-    row = session.execute(
-        sa.select(
-            CAMPAIGN.c.id, CAMPAIGN.c.status, CAMPAIGN.c.timezone, CAMPAIGN.c.calling_window,
-            CAMPAIGN.c.lease_minutes, CAMPAIGN.c.callback_grace_minutes, CAMPAIGN.c.max_attempts,
-            CAMPAIGN.c.open_to_all, CAMPAIGN.c.script, CAMPAIGN.c.name,
-        ).where(CAMPAIGN.c.id == campaign_id)
-    ).first()
+    row = session.execute(_CAMPAIGN_RULES, {"p_campaign_id": campaign_id}).first()
     if row is None:
         raise CampaignNotActive("gone")
     return _CampaignRules(*row)
@@ -342,26 +361,29 @@ def claim_next_contact(
         contact = _callable_contact(session, row.contact_id)
         if contact is None:
             # Suppressed or marked wrong since it was queued: out of the queue for good.
-            session.execute(
-                sa.update(QE).where(QE.c.id == row.id)
-                .values(status="excluded", claimed_by_id=None, due_at=None, release_at=None)
-            )
+            session.execute(_EXCLUDE, {"p_entry_id": row.id})
             continue
         return _claimed(session, rules, row, contact, fields_used, volunteer_id, now)
     return None
 
 
+# Built once: the claim is the hot path, and building statements costs more than running them.
+_CONTACT_CHECK = sa.select(
+    CONTACT.c.id, CONTACT.c.first_name, CONTACT.c.last_name, CONTACT.c.constituency,
+    CONTACT.c.ward, CONTACT.c.postcode, CONTACT.c.membership_number, CONTACT.c.custom,
+    CONTACT.c.bad_number,
+    sa.select(SUPPRESSION.c.id).where(SUPPRESSION.c.phone == CONTACT.c.phone).exists()
+    .label("suppressed"),
+).where(CONTACT.c.id == sa.bindparam("p_contact_id", type_=sa.Integer()))
+_EXCLUDE = (
+    sa.update(QE)
+    .where(QE.c.id == sa.bindparam("p_entry_id", type_=sa.Integer()))
+    .values(status="excluded", claimed_by_id=None, due_at=None, release_at=None)
+)
+
+
 def _callable_contact(session: Session, contact_id: int) -> Any | None:
-    suppressed = (
-        sa.select(SUPPRESSION.c.id).where(SUPPRESSION.c.phone == CONTACT.c.phone).exists()
-    )
-    row = session.execute(
-        sa.select(
-            CONTACT.c.id, CONTACT.c.first_name, CONTACT.c.last_name, CONTACT.c.constituency,
-            CONTACT.c.ward, CONTACT.c.postcode, CONTACT.c.membership_number, CONTACT.c.custom,
-            CONTACT.c.bad_number, suppressed.label("suppressed"),
-        ).where(CONTACT.c.id == contact_id)
-    ).first()
+    row = session.execute(_CONTACT_CHECK, {"p_contact_id": contact_id}).first()
     if row is None or row.bad_number or row.suppressed:
         return None
     return row

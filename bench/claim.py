@@ -1,0 +1,312 @@
+"""Claim + record-outcome throughput, against a bare single-statement claim on the same database.
+
+    python -m bench.claim --db sqlite --contacts 10000 550000 --threads 8
+    python -m bench.claim --db postgres --contacts 550000 --threads 32 --cycles 4000
+
+For each queue size it builds a fresh database, fills one campaign's queue, then alternates
+rounds of (a) the baseline: one `UPDATE … WHERE id = (SELECT … LIMIT 1 [FOR UPDATE SKIP LOCKED])
+RETURNING` on the fresh tier followed by core.queue.record_outcome, and (b) Ringround's
+claim_next_contact followed by the same record_outcome. It prints the median claim latency,
+cycles per second, the ratio to the baseline, the query plan of the claim, and checks that no
+queue entry was handed out twice. Figures at several sizes are compared at the end (claims
+must not slow down as the queue grows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from core.queue import claim_next_contact, record_outcome
+from db.engine import Database, make_engine
+from db.migrate import upgrade
+from db.models import UTCDateTime
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "RINGROUND_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+NOW = datetime(2026, 6, 10, 13, 0, tzinfo=UTC)
+OUTCOMES = ("refused", "no_answer")  # a final and a retry, alternately
+
+
+@dataclass
+class Round:
+    name: str
+    cycles: int
+    seconds: float
+    claim_ms: list[float]
+    claimed: list[int]
+
+    @property
+    def per_second(self) -> float:
+        return self.cycles / self.seconds
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.claim_ms)
+
+
+# --------------------------------------------------------------------------------------------
+# A fresh database with one big campaign queue
+# --------------------------------------------------------------------------------------------
+
+
+def fresh_database(kind: str, workdir: Path) -> tuple[str, Callable[[], None]]:
+    if kind == "sqlite":
+        path = workdir / f"claim-{uuid.uuid4().hex[:6]}.sqlite3"
+        return f"sqlite:///{path}", lambda: None
+    name = f"ringround_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = sa.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+    return url, drop
+
+
+def fill(db: Database, contacts: int, volunteers: int) -> tuple[int, list[int]]:
+    """One active campaign, open all day, with `contacts` fresh queue entries (built in SQL)."""
+    sqlite = db.is_sqlite
+    stamp = "'2026-06-10 12:00:00.000000'" if sqlite else "TIMESTAMP '2026-06-10 12:00:00'"
+    series = (
+        f"WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {contacts}) "
+        if sqlite else ""
+    )
+    source = "s" if sqlite else f"generate_series(1, {contacts}) AS s(n)"
+    phone = ("'+447' || printf('%09d', n)" if sqlite else "'+447' || lpad(n::text, 9, '0')")
+    text = "CAST(n AS TEXT)" if sqlite else "n::text"
+    with db.write() as session:
+        session.execute(sa.text(
+            series + "INSERT INTO contact (phone, phone_type, other_phones, first_name, last_name,"
+            " email, postcode, constituency, ward, membership_number, tags, tps,"
+            " consenting_member, bad_number, custom, created_at, updated_at) "
+            f"SELECT {phone}, 'mobile', '[]', 'First' || {text}, 'Last', '', '', 'Crewe', '',"
+            f" '', '', false, false, false, '{{}}', {stamp}, {stamp} FROM {source}"
+        ))
+        campaign_id = session.execute(sa.text(
+            "INSERT INTO campaign (name, description, script, status, timezone, calling_window,"
+            " caller_id, dialer, max_attempts, lease_minutes, callback_grace_minutes,"
+            " open_to_all, leaderboard_visible, recruit_rule, sms_template, created_at,"
+            " updated_at) VALUES ('Bench', '', 'Hello {first_name}', 'active', 'Europe/London',"
+            " :window, '', 'tel', 3, 10, 60, true, true, '{}', '', "
+            f"{stamp}, {stamp}) RETURNING id"
+        ), {"window": '{"0":["00:00","24:00"],"1":["00:00","24:00"],"2":["00:00","24:00"],'
+                      '"3":["00:00","24:00"],"4":["00:00","24:00"],"5":["00:00","24:00"],'
+                      '"6":["00:00","24:00"]}'}).scalar_one()
+        for position, (code, behaviour, hours, talk) in enumerate(
+            [("refused", "final", 0, True), ("no_answer", "retry", 4, False)]
+        ):
+            session.execute(sa.text(
+                "INSERT INTO outcome (campaign_id, code, label, behaviour, retry_after_hours,"
+                " is_conversation, is_completion, position, active) VALUES"
+                " (:c, :code, :code, :behaviour, :hours, :talk, false, :position, true)"
+            ), {"c": campaign_id, "code": code, "behaviour": behaviour, "hours": hours,
+                "talk": talk, "position": position})
+        session.execute(sa.text(
+            "INSERT INTO queueentry (campaign_id, contact_id, status, priority, attempts,"
+            f" created_at) SELECT :c, id, 'fresh', 0, 0, {stamp} FROM contact ORDER BY id"
+        ), {"c": campaign_id})
+        people = []
+        for n in range(volunteers):
+            people.append(session.execute(sa.text(
+                "INSERT INTO \"user\" (username, name, email, password_hash, role, phone_verified,"
+                " active, failed_logins, session_epoch, created_at) VALUES"
+                f" (:u, :u, :e, 'x', 'volunteer', false, true, 0, 0, {stamp}) RETURNING id"
+            ), {"u": f"bench{n}", "e": f"bench{n}@example.org"}).scalar_one())
+    with db.engine.connect() as connection:
+        connection.exec_driver_sql("ANALYZE")
+        connection.commit()
+    return campaign_id, people
+
+
+# --------------------------------------------------------------------------------------------
+# The two claims being compared
+# --------------------------------------------------------------------------------------------
+
+
+def bare_claim_statement(postgres: bool) -> sa.TextClause:
+    lock = " FOR UPDATE SKIP LOCKED" if postgres else ""
+    return sa.text(
+        "UPDATE queueentry SET status = 'leased', claimed_by_id = :me, due_at = :expiry,"
+        " leased_from = status, claimed_at = :now"
+        " WHERE id = (SELECT id FROM queueentry WHERE campaign_id = :c AND status = 'fresh'"
+        f" ORDER BY priority DESC, id DESC LIMIT 1{lock}) AND status = 'fresh'"
+        " RETURNING id"
+    ).bindparams(sa.bindparam("expiry", type_=UTCDateTime()),
+                 sa.bindparam("now", type_=UTCDateTime()))
+
+
+def run_round(db: Database, name: str, campaign_id: int, volunteers: list[int],
+              cycles: int) -> Round:
+    bare = bare_claim_statement(not db.is_sqlite)
+    per_thread = max(1, cycles // len(volunteers))
+    claim_ms: list[float] = []
+    claimed: list[int] = []
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(volunteers) + 1)
+
+    def work(volunteer_id: int) -> None:
+        mine_ms: list[float] = []
+        mine: list[int] = []
+        try:
+            barrier.wait()
+            for n in range(per_thread):
+                started = time.perf_counter()
+                with db.write() as session:
+                    if name == "baseline":
+                        entry_id = session.execute(bare, {
+                            "me": volunteer_id, "c": campaign_id, "now": NOW,
+                            "expiry": NOW + timedelta(minutes=10)}).scalar()
+                    else:
+                        got = claim_next_contact(session=session, campaign_id=campaign_id,
+                                                 volunteer_id=volunteer_id, now=NOW)
+                        entry_id = got.queue_entry_id if got else None
+                mine_ms.append((time.perf_counter() - started) * 1000)
+                if entry_id is None:
+                    break
+                mine.append(entry_id)
+                with db.write() as session:
+                    record_outcome(session=session, queue_entry_id=entry_id,
+                                   volunteer_id=volunteer_id, outcome_code=OUTCOMES[n % 2],
+                                   idempotency_key=uuid.uuid4().hex, answers={}, notes="",
+                                   started_at=NOW - timedelta(minutes=1), now=NOW)
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+        with lock:
+            claim_ms.extend(mine_ms)
+            claimed.extend(mine)
+
+    threads = [threading.Thread(target=work, args=(v,)) for v in volunteers]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - started
+    if errors:
+        raise errors[0]
+    return Round(name, len(claimed), seconds, claim_ms, claimed)
+
+
+def query_plan(db: Database, campaign_id: int, volunteer_id: int) -> str:
+    """EXPLAIN the claim UPDATE exactly as claim_next_contact sends it (then roll it back)."""
+    captured: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+        if statement.lstrip().upper().startswith("UPDATE QUEUEENTRY") and not captured:
+            captured.append((statement, parameters))
+
+    sa.event.listen(db.engine, "before_cursor_execute", capture)
+    try:
+        session_context = db.write()
+        session = session_context.__enter__()
+        try:
+            claim_next_contact(session=session, campaign_id=campaign_id,
+                               volunteer_id=volunteer_id, now=NOW)
+            statement, parameters = captured[0]
+            prefix = "EXPLAIN QUERY PLAN " if db.is_sqlite else "EXPLAIN "
+            cursor = session.connection().connection.cursor()
+            cursor.execute(prefix + statement, parameters)
+            rows = cursor.fetchall()
+        finally:
+            session.rollback()
+            session_context.__exit__(None, None, None)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", capture)
+    return "\n".join(str(row[-1] if db.is_sqlite else row[0]) for row in rows)
+
+
+def scans(plan: str, postgres: bool) -> list[str]:
+    if postgres:
+        # One Sort is allowed: the (at most seven) candidates, one per tier.
+        lines = [line.strip() for line in plan.splitlines()]
+        bad = [line for line in lines if "Seq Scan on queueentry" in line
+               or "queueentry_pkey on queueentry queueentry_" in line]
+        sorts = [line for line in lines if line.startswith("->  Sort")]
+        return bad + sorts[1:]
+    # The one TEMP B-TREE allowed orders the (at most seven) candidate rows, one per tier.
+    return [line for line in plan.splitlines()
+            if ("SCAN queueentry" in line and "USING" not in line)
+            or "RIGHT PART OF ORDER BY" in line]
+
+
+def bench(kind: str, contacts: int, threads: int, cycles: int, rounds: int,
+          workdir: Path) -> dict[str, float]:
+    url, drop = fresh_database(kind, workdir)
+    db = Database(make_engine(url, pool_size=threads + 4, max_overflow=8))
+    try:
+        upgrade(db.engine)
+        started = time.perf_counter()
+        campaign_id, volunteers = fill(db, contacts, threads)
+        print(f"\n== {kind}: {contacts:,} queued contacts, {threads} threads "
+              f"(filled in {time.perf_counter() - started:.1f}s)")
+        plan = query_plan(db, campaign_id, volunteers[0])
+        bad = scans(plan, not db.is_sqlite)
+        print("claim plan:\n  " + plan.replace("\n", "\n  "))
+        print("claim plan uses indexes only:", "yes" if not bad else f"NO: {bad}")
+        results: dict[str, list[Round]] = {"baseline": [], "ringround": []}
+        for _ in range(rounds):
+            for name in ("baseline", "ringround"):
+                results[name].append(run_round(db, name, campaign_id, volunteers, cycles))
+        claimed = [e for rs in results.values() for r in rs for e in r.claimed]
+        duplicates = [e for e, times in Counter(claimed).items() if times > 1]
+        figures: dict[str, float] = {}
+        for name, rs in results.items():
+            rate = statistics.median(r.per_second for r in rs)
+            median = statistics.median(ms for r in rs for ms in r.claim_ms)
+            figures[f"{name}_rate"], figures[f"{name}_median_ms"] = rate, median
+            print(f"{name:>9}: {rate:8.0f} claim+record cycles/s, median claim {median:.2f} ms"
+                  f" ({sum(r.cycles for r in rs)} cycles in {len(rs)} rounds)")
+        ratio = figures["ringround_rate"] / figures["baseline_rate"]
+        figures["ratio"] = ratio
+        print(f"    ratio: {ratio:.0%} of the bare UPDATE…RETURNING baseline (target ≥ 80%)")
+        print(f"duplicates: {len(duplicates)} of {len(claimed)} claims (target 0)")
+        if duplicates:
+            raise SystemExit("a queue entry was handed out twice")
+        return figures
+    finally:
+        db.dispose()
+        drop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--contacts", type=int, nargs="+", default=[10_000])
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--cycles", type=int, default=2000, help="claims per round")
+    parser.add_argument("--rounds", type=int, default=4)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        figures = {n: bench(args.db, n, args.threads, args.cycles, args.rounds, Path(tmp))
+                   for n in args.contacts}
+    if len(figures) > 1:
+        sizes = sorted(figures)
+        small, large = figures[sizes[0]], figures[sizes[-1]]
+        slowdown = large["ringround_median_ms"] / small["ringround_median_ms"]
+        rate_drop = small["ringround_rate"] / large["ringround_rate"]
+        print(f"\n{sizes[0]:,} vs {sizes[-1]:,} contacts: median claim ×{slowdown:.2f}, "
+              f"throughput ×{rate_drop:.2f} (target within 1.5×)")
+
+
+if __name__ == "__main__":
+    main()
