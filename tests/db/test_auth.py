@@ -108,6 +108,27 @@ def test_lockout_persists_across_a_new_process(database: Database, database_url:
     assert done.stdout.strip() == "locked"
 
 
+def test_failures_counted_at_once_by_several_servers_are_all_kept(database: Database) -> None:
+    with database.write() as session:
+        user = make_user(session)
+    # Each thread is one app server recording a wrong password at the same moment.
+    start = threading.Barrier(8)
+
+    def fail_once() -> None:
+        start.wait()
+        database.retrying(lambda session: auth.record_failed_login(
+            session=session, username=user.username, lockout_attempts=5))
+
+    threads = [threading.Thread(target=fail_once) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    row = _user_row(database, user.id)
+    assert row.failed_logins == 8 and row.locked_at is not None
+    assert _actions(database).count("lockout") == 1
+
+
 def test_an_unknown_username_fails_without_recording_what_was_typed(database: Database) -> None:
     with database.write() as session:
         result = auth.check_login(session=session, username="my-secret-password",
