@@ -688,6 +688,10 @@ def record_outcome(
         .where(QE.c.id == queue_entry_id)
     ).first()
     if entry is None or entry.status != "leased" or entry.claimed_by_id != volunteer_id:
+        # The same save may have committed on another connection since our first look.
+        earlier = _existing(session, idempotency_key)
+        if earlier is not None:
+            return earlier
         raise LeaseLost()
     outcome = session.execute(
         sa.select(OUTCOME.c.code, OUTCOME.c.behaviour, OUTCOME.c.retry_after_hours,

@@ -112,6 +112,42 @@ def test_two_app_processes_never_share_a_contact(database, database_url: str) ->
     assert all(per_process), "both processes should have claimed contacts"
 
 
+def test_the_same_save_sent_twice_at_once_records_once(database) -> None:
+    campaign_id, (volunteer_id,) = fill(database, 1, 1)
+    with database.write() as session:
+        claimed = claim_next_contact(session=session, campaign_id=campaign_id,
+                                     volunteer_id=volunteer_id, now=NOON)
+    assert claimed is not None
+    the_key = uuid.uuid4().hex
+    results: list[int] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def save() -> None:
+        try:
+            start.wait()
+            with database.write() as session:
+                saved = record_outcome(
+                    session=session, queue_entry_id=claimed.queue_entry_id,
+                    volunteer_id=volunteer_id, outcome_code="refused", idempotency_key=the_key,
+                    answers={}, notes="", started_at=NOON - timedelta(minutes=1), now=NOON)
+            results.append(saved.attempt_id)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(results) == 4 and len(set(results)) == 1
+    with database.session() as session:
+        assert len(session.exec(select(CallAttempt)).all()) == 1
+        entry = session.get(QueueEntry, claimed.queue_entry_id)
+        assert entry is not None and entry.attempts == 1
+
+
 def _worker(url: str, campaign_id: int, volunteers: list[int]) -> None:
     db = Database(make_engine(url))
     got: list[int] = []
