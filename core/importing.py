@@ -24,15 +24,23 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import json
+import multiprocessing
+import operator
+import os
 import re
+import sqlite3
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
-import phonenumbers
 import sqlalchemy as sa
+from phonenumbers import PhoneMetadata
+from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 from sqlmodel import Session, col, select
 
 from core.audit import record_event
@@ -175,26 +183,125 @@ _TRUNK_ZERO = re.compile(r"\(\s*0\s*\)")
 _SEPARATORS = str.maketrans("", "", " \t-.()")
 # +44 / 0044 / 0, then a national significant number of 9 or 10 digits not starting with 0.
 _UK_SHAPE = re.compile(r"(?:\+44|0044|0)([1-9]\d{8,9})")
-_KINDS = {
-    phonenumbers.PhoneNumberType.MOBILE: "mobile",
-    phonenumbers.PhoneNumberType.FIXED_LINE: "landline",
-}
 _CACHE_LIMIT = 100_000
 
 
-class PhoneNormaliser:
-    """normalise_phone, about four times faster on the shapes UK membership lists hold.
+_Desc = tuple[frozenset[int], "re.Pattern[str] | None"] | None
+_TYPE_ORDER = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager",
+               "uan", "voicemail")
 
-    phonenumbers.parse is most of normalise_phone's cost (~40 us). For text that is plainly
-    "+44", "0044" or "0" followed by a 9-10 digit national number, parse always yields country
-    code 44 and that national number, so we build the PhoneNumber ourselves and ask only for its
-    type; for country code 44 a number is valid exactly when its type is known. Anything else
-    goes through normalise_phone unchanged. tests/core/test_importing_phones.py checks both
-    paths agree on thousands of generated numbers in every format.
+
+def _compile_desc(desc: Any) -> _Desc:
+    if desc is None:
+        return None
+    pattern = desc.national_number_pattern
+    return (frozenset(desc.possible_length), re.compile(pattern) if pattern else None)
+
+
+def _matches(nsn: str, desc: _Desc) -> bool:
+    if desc is None:
+        return False
+    lengths, pattern = desc
+    if lengths and len(nsn) not in lengths:
+        return False
+    return pattern is not None and pattern.fullmatch(nsn) is not None
+
+
+class _Cc44Types:
+    """phonenumbers.number_type for country code 44, with its own metadata precompiled.
+
+    A line-by-line port of phonenumbers' number_type -> region_code_for_number ->
+    _number_type_helper for the regions sharing +44 (GB, GG, IM, JE), minus the per-call
+    pattern-cache lookups that make the original cost ~20 us a number.
+    tests/core/test_importing_phones.py compares it with phonenumbers on every 4-digit prefix.
+    """
+
+    def __init__(self) -> None:
+        self.regions: list[tuple[re.Pattern[str] | None, dict[str, Any]]] = []
+        for region in COUNTRY_CODE_TO_REGION_CODE[44]:
+            metadata = PhoneMetadata.metadata_for_region(region.upper(), None)
+            if metadata is None:
+                continue
+            leading = re.compile(metadata.leading_digits) if metadata.leading_digits else None
+            self.regions.append((leading, {
+                "general": _compile_desc(metadata.general_desc),
+                "other": self._any_of([getattr(metadata, name) for name in _TYPE_ORDER]),
+                "fixed": _compile_desc(metadata.fixed_line),
+                "mobile": _compile_desc(metadata.mobile),
+                "same": bool(metadata.same_mobile_and_fixed_line_pattern),
+            }))
+
+    @staticmethod
+    def _any_of(descs: list[Any]) -> re.Pattern[str] | None:
+        """One pattern matching exactly what any of the descriptions matches.
+
+        The eight types checked before fixed line and mobile (premium rate ... voicemail) all
+        come out as "other", so their order does not matter and one alternation can test them
+        all; each alternative carries its description's allowed lengths as a lookahead.
+        """
+        parts = []
+        for desc in descs:
+            if desc is None or not desc.national_number_pattern:
+                continue
+            lengths = [n for n in desc.possible_length if n > 0]
+            if desc.possible_length and not lengths:
+                continue  # a type with no numbers in this region
+            guard = f"(?=(?:{'|'.join(f'.{{{n}}}' for n in lengths)})$)" if lengths else ""
+            parts.append(f"{guard}(?:{desc.national_number_pattern})")
+        return re.compile("|".join(f"(?:{p})" for p in parts)) if parts else None
+
+    @staticmethod
+    def _type(nsn: str, meta: dict[str, Any]) -> str:
+        """'unknown', 'landline', 'mobile' or 'other' (any other known type)."""
+        if not _matches(nsn, meta["general"]):
+            return "unknown"
+        if meta["other"] is not None and meta["other"].fullmatch(nsn):
+            return "other"
+        if _matches(nsn, meta["fixed"]):
+            if meta["same"] or _matches(nsn, meta["mobile"]):
+                return "other"  # FIXED_LINE_OR_MOBILE
+            return "landline"
+        if not meta["same"] and _matches(nsn, meta["mobile"]):
+            return "mobile"
+        return "unknown"
+
+    def kind(self, nsn: str) -> str:
+        for leading, meta in self.regions:
+            if leading is not None:
+                if leading.match(nsn):
+                    return self._type(nsn, meta)
+            else:
+                kind = self._type(nsn, meta)
+                if kind != "unknown":
+                    return kind
+        return "unknown"  # no region: phonenumbers finds no metadata, so UNKNOWN
+
+
+_cc44: _Cc44Types | None = None
+
+
+def _cc44_types() -> _Cc44Types:
+    global _cc44
+    if _cc44 is None:
+        _cc44 = _Cc44Types()
+    return _cc44
+
+
+class PhoneNormaliser:
+    """normalise_phone, many times faster on the shapes UK membership lists hold.
+
+    phonenumbers.parse and number_type are nearly all of normalise_phone's cost (~40 us).
+    For text that is plainly "+44", "0044" or "0" followed by a 9-10 digit national number,
+    parse always yields country code 44 and that national number, so we skip parsing and
+    classify the national number with _Cc44Types; for country code 44 a number is valid
+    exactly when its type is known. Anything else goes through normalise_phone unchanged.
+    tests/core/test_importing_phones.py checks both paths agree on every 4-digit prefix and
+    thousands of numbers written in every format.
     """
 
     def __init__(self, region: str = "GB"):
         self.region = region
+        self._types = _cc44_types() if region == "GB" else None
         self._cache: dict[str, Phone | None] = {}
         self.fast = 0
         self.slow = 0
@@ -202,7 +309,7 @@ class PhoneNormaliser:
     def __call__(self, raw: str) -> Phone:
         """Raises InvalidPhone, like normalise_phone."""
         text = raw.strip()
-        if self.region == "GB":
+        if self._types is not None:
             if "(" in text:
                 text = _TRUNK_ZERO.sub("", text)
             match = _UK_SHAPE.fullmatch(text.translate(_SEPARATORS))
@@ -211,12 +318,8 @@ class PhoneNormaliser:
                 if nsn in self._cache:
                     found = self._cache[nsn]
                 else:
-                    number = phonenumbers.PhoneNumber(country_code=44, national_number=int(nsn))
-                    kind = phonenumbers.number_type(number)
-                    if kind == phonenumbers.PhoneNumberType.UNKNOWN:
-                        found = None
-                    else:
-                        found = Phone("+44" + nsn, _KINDS.get(kind, "other"))
+                    kind = self._types.kind(nsn)
+                    found = None if kind == "unknown" else Phone("+44" + nsn, kind)
                     if len(self._cache) >= _CACHE_LIMIT:
                         self._cache.clear()
                     self._cache[nsn] = found
@@ -549,8 +652,7 @@ def normalise_postcode(text: str) -> str:
     return f"{match.group(1)} {match.group(2)}" if match else compact
 
 
-@dataclass
-class RowRecord:
+class RowRecord(NamedTuple):  # a tuple: cheap to pickle back from a parsing process
     row_number: int
     phone: str
     phone_type: str
@@ -767,10 +869,19 @@ class _BatchState:
     now: datetime
     result: ImportResult
     snapshotted: set[int] = field(default_factory=set)
+    # The do-not-call list, read once: it only feeds the "suppressed" count (queueing checks
+    # the live table), and one read beats an IN query per chunk.
+    suppressed: set[str] = field(default_factory=set)
+    # When the contact table was empty at the start, a number can only be stored already if
+    # this batch stored it, so lookups go to the database only for those numbers.
+    only_own: bool = False
+    inserted: set[str] = field(default_factory=set)
+    pending_inserted: list[str] = field(default_factory=list)
 
 
 _CONTACT = Contact.__table__  # type: ignore[attr-defined]
-_LOOKUP_CHUNK = 500
+# SQLite >= 3.32 binds up to 32766 parameters, PostgreSQL 65535; older SQLite only 999.
+_LOOKUP_CHUNK = 5000 if sqlite3.sqlite_version_info >= (3, 32) else 900
 _STATE_COLUMNS = [_CONTACT.c.id, _CONTACT.c.phone, _CONTACT.c.import_batch_id,
                   *(_CONTACT.c[name] for name in MERGED_FIELDS)]
 
@@ -785,12 +896,39 @@ def _lookup(session: Session, phones: list[str]) -> dict[str, dict[str, Any]]:
     return found
 
 
-def _suppressed(session: Session, phones: list[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(phones), _LOOKUP_CHUNK):
-        chunk = phones[start : start + _LOOKUP_CHUNK]
-        found.update(session.exec(select(Suppression.phone).where(col(Suppression.phone).in_(chunk))))
-    return found
+_INSERT_COLUMNS = [c.name for c in _CONTACT.columns if c.name != "id"]
+_ROW_GETTER = operator.itemgetter(*_INSERT_COLUMNS)
+_JSON_INDEXES = [_INSERT_COLUMNS.index(n) for n in ("other_phones", "custom")]
+_EMPTY_JSON = {_INSERT_COLUMNS.index("other_phones"): "[]", _INSERT_COLUMNS.index("custom"): "{}"}
+_TIME_INDEXES = [_INSERT_COLUMNS.index(n) for n in ("created_at", "updated_at")]
+
+
+def _insert_contacts(session: Session, rows: list[dict[str, Any]], now: datetime) -> None:
+    """Insert new contacts with one driver-level executemany.
+
+    SQLAlchemy's per-row parameter processing cost more than SQLite's own insert work
+    (bench/import.py), so values are converted here exactly as the column types would:
+    JSON as json.dumps text, UTCDateTime as naive UTC (SQLite: SQLAlchemy's text format).
+    Every new row of a batch carries the same timestamps; last_contacted_at is always NULL.
+    """
+    connection = session.connection()
+    naive = now.astimezone(UTC).replace(tzinfo=None)
+    if connection.dialect.name == "sqlite":
+        stamp: Any = naive.strftime("%Y-%m-%d %H:%M:%S.%f")
+        mark = "?"
+    else:
+        stamp, mark = naive, "%s"
+    params = []
+    for row in rows:
+        values = list(_ROW_GETTER(row))
+        for index in _JSON_INDEXES:
+            values[index] = json.dumps(values[index]) if values[index] else _EMPTY_JSON[index]
+        for index in _TIME_INDEXES:
+            values[index] = stamp
+        params.append(tuple(values))
+    statement = (f"INSERT INTO contact ({', '.join(_INSERT_COLUMNS)}) "
+                 f"VALUES ({', '.join([mark] * len(_INSERT_COLUMNS))})")
+    connection.exec_driver_sql(statement, params)
 
 
 _UPDATE = (
@@ -805,7 +943,10 @@ def _write_chunk(
     rejections: list[dict[str, Any]],
 ) -> None:
     result, policy, now = state.result, state.policy, state.now
-    existing = _lookup(session, list({r.phone for r in records}))
+    primaries = list({r.phone for r in records})
+    if state.only_own:
+        primaries = [p for p in primaries if p in state.inserted]
+    existing = _lookup(session, primaries) if primaries else {}
     new: dict[str, dict[str, Any]] = {}
     dirty: dict[int, dict[str, Any]] = {}
     changes: list[dict[str, Any]] = []
@@ -847,7 +988,8 @@ def _write_chunk(
         if merge_into(stored, record, policy):
             dirty[contact_id] = stored
     if new:
-        session.execute(sa.insert(_CONTACT), list(new.values()))
+        _insert_contacts(session, list(new.values()), now)
+    state.pending_inserted = list(new)
     if dirty:
         session.execute(_UPDATE, [
             {"b_id": cid, "b_updated_at": now, **{f"b_{n}": s[n] for n in MERGED_FIELDS}}
@@ -857,13 +999,11 @@ def _write_chunk(
         session.execute(sa.insert(ImportChange.__table__), changes)  # type: ignore[attr-defined]
     if rejections:
         session.execute(sa.insert(ImportRejection.__table__), rejections)  # type: ignore[attr-defined]
-    numbers = list({n for r in records for n in (r.phone, *r.other_phones)})
-    if numbers:
-        blocked = _suppressed(session, numbers)
-        if blocked:
-            result.suppressed += sum(
-                1 for r in records if r.phone in blocked or blocked.intersection(r.other_phones)
-            )
+    blocked = state.suppressed
+    if blocked:
+        result.suppressed += sum(
+            1 for r in records if r.phone in blocked or blocked.intersection(r.other_phones)
+        )
     result.rejected += len(rejections)
     result.total_rows = result.inserted + result.updated + result.merged + result.rejected
     session.execute(
@@ -872,6 +1012,57 @@ def _write_chunk(
         .values(total_rows=result.total_rows, inserted=result.inserted, updated=result.updated,
                 merged=result.merged, rejected=result.rejected, suppressed=result.suppressed)
     )
+
+
+PARALLEL_FROM_BYTES = 8 << 20  # ~60,000 rows: below this, starting a process costs more
+_Parsed = tuple[list[RowRecord], list[dict[str, Any]]]
+_Job = tuple[tuple[str, ...], tuple[tuple[str, str], ...], str, int]
+_parsers: dict[tuple[Any, ...], RowParser] = {}
+
+
+def _file_size(stream: BinaryIO) -> int:
+    position = stream.tell()
+    size = stream.seek(0, io.SEEK_END)
+    stream.seek(position)
+    return size
+
+
+def _chunks(
+    rows: Iterator[tuple[int, list[str]]], size: int
+) -> Iterator[list[tuple[int, list[str]]]]:
+    chunk: list[tuple[int, list[str]]] = []
+    for item in rows:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def parse_chunk(job: _Job, rows: list[tuple[int, list[str]]]) -> _Parsed:
+    """Parse rows into records and rejections (runs in a worker process for big files)."""
+    headers, mapping, region, batch_id = job
+    key = (headers, mapping, region)
+    parser = _parsers.get(key)
+    if parser is None:  # one per import and process, so the phone cache spans chunks
+        _parsers.clear()
+        parser = _parsers[key] = RowParser(list(headers), dict(mapping), PhoneNormaliser(region))
+    records: list[RowRecord] = []
+    rejections: list[dict[str, Any]] = []
+    for row_number, cells in rows:
+        try:
+            records.append(parser.parse(row_number, cells))
+        except RowRejected as exc:
+            rejections.append({
+                "batch_id": batch_id, "row_number": row_number, "reason": str(exc)[:500],
+                "raw": dict(zip(headers, cells, strict=False)),
+            })
+    return records, rejections
+
+
+def _parsed(item: Future[_Parsed] | _Parsed) -> _Parsed:
+    return item.result() if isinstance(item, Future) else item
 
 
 _COUNTERS = ("inserted", "updated", "merged", "rejected", "suppressed", "total_rows")
@@ -892,11 +1083,20 @@ def _write_with_retries(
         _write_chunk(session, state, records, rejections)
 
     try:
-        database.retrying(attempt)
+        try:
+            database.retrying(attempt)
+        except sa.exc.IntegrityError:
+            if not state.only_own:
+                raise
+            # Someone else stored contacts meanwhile: look every number up from now on.
+            state.only_own = False
+            database.retrying(attempt)
     except BaseException:
         for name, value in counts.items():  # the batch row shows only what was committed
             setattr(state.result, name, value)
         raise
+    if state.only_own:
+        state.inserted.update(state.pending_inserted)
 
 
 def run_import(
@@ -912,11 +1112,14 @@ def run_import(
     actor_id: int | None = None,
     progress: Callable[[ImportProgress], None] | None = None,
     chunk_rows: int = 5000,
+    workers: int | None = None,
 ) -> ImportResult:
     """Import a file end to end and return its accounting.
 
     Takes the Database rather than a session: the import commits chunk by chunk (see module
     docstring), so that other sessions keep working while a large file goes in.
+    workers: processes that parse rows while this one writes; None picks one for files of
+    PARALLEL_FROM_BYTES or more on a machine with two or more cores, 0 parses in-process.
 
     Raises:
         ImportFileError: the file cannot be read or the mapping is unusable (nothing written).
@@ -929,7 +1132,6 @@ def run_import(
     opened = open_rows(stream, fmt)
     complete = check_mapping(opened.headers, mapping if mapping is not None
                              else guess_mapping(opened.headers))
-    parser = RowParser(opened.headers, complete, PhoneNormaliser(region))
     now = datetime.now(UTC)
 
     def create_batch(session: Session) -> int:
@@ -946,6 +1148,9 @@ def run_import(
     result = ImportResult(batch_id=batch_id, filename=filename, status="running",
                           encoding=fmt.encoding or fmt.kind, delimiter=fmt.delimiter)
     state = _BatchState(batch_id=batch_id, policy=policy, now=now, result=result)
+    with database.session() as session:
+        state.suppressed = set(session.exec(select(Suppression.phone)))
+        state.only_own = session.exec(select(Contact.id).limit(1)).first() is None
 
     def report() -> None:
         if progress is not None:
@@ -965,24 +1170,31 @@ def run_import(
         batch.merged, batch.rejected, batch.suppressed = (
             result.merged, result.rejected, result.suppressed)
 
+    if workers is None:
+        big = _file_size(stream) >= PARALLEL_FROM_BYTES
+        workers = 1 if big and (os.cpu_count() or 1) > 1 else 0
+    pool = (
+        ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        if workers > 0 else None
+    )
+    job = (tuple(opened.headers), tuple(complete.items()), region, batch_id)
     try:
-        records: list[RowRecord] = []
-        rejections: list[dict[str, Any]] = []
-        for row_number, cells in opened.rows:
-            try:
-                records.append(parser.parse(row_number, cells))
-            except RowRejected as exc:
-                rejections.append({
-                    "batch_id": batch_id, "row_number": row_number, "reason": str(exc)[:500],
-                    "raw": dict(zip(opened.headers, cells, strict=False)),
-                })
-            if len(records) + len(rejections) >= chunk_rows:
-                _write_with_retries(database, state, records, rejections)
-                records, rejections = [], []
+        # Parsing runs ahead in the pool while this process writes, a few chunks at most in
+        # flight so memory stays flat; chunks are written in file order.
+        in_flight: deque[Future[_Parsed] | _Parsed] = deque()
+        for chunk in _chunks(opened.rows, chunk_rows):
+            in_flight.append(pool.submit(parse_chunk, job, chunk) if pool else
+                             parse_chunk(job, chunk))
+            if len(in_flight) > 2 * max(workers, 1):
+                _write_with_retries(database, state, *_parsed(in_flight.popleft()))
                 report()
-        if records or rejections:
-            _write_with_retries(database, state, records, rejections)
+        while in_flight:
+            _write_with_retries(database, state, *_parsed(in_flight.popleft()))
+            report()
     except Exception as exc:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+            pool = None
         result.status = "failed"
         result.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         result.seconds = time.perf_counter() - started
@@ -990,10 +1202,12 @@ def run_import(
         if isinstance(exc, ImportFileError):
             raise ImportFailed(result.error, result) from exc
         raise ImportFailed(f"the import stopped: {result.error}", result) from exc
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     result.status = "done"
     result.seconds = time.perf_counter() - started
     database.retrying(lambda s: finish(s, "done"))
-    report()
     return result
 
 

@@ -71,6 +71,21 @@ def test_the_fast_path_agrees_with_phonenumbers_on_thousands_of_numbers(seed: in
     assert len(texts) // 5 < valid < len(texts) * 4 // 5
 
 
+def test_the_fast_path_agrees_with_phonenumbers_on_every_four_digit_prefix() -> None:
+    rng = random.Random(44)
+    fast = PhoneNormaliser("GB")
+    disagreements = []
+    for prefix in range(1000, 10000):
+        for length in (9, 10):
+            nsn = str(prefix) + "".join(rng.choice("0123456789") for _ in range(length - 4))
+            text = "0" + nsn
+            slow = outcome(lambda x: normalise_phone(x, region="GB"), text)
+            if outcome(fast, text) != slow:
+                disagreements.append((text, outcome(fast, text), slow))
+    assert disagreements == []
+    assert fast.slow == 0
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

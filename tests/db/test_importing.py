@@ -243,3 +243,33 @@ def test_a_file_that_breaks_part_way_marks_the_batch_failed_and_can_be_undone(
     with database.write() as session:
         undo_batch(session=session, batch_id=batch.id)
     assert contacts(database) == {}
+
+
+def test_a_number_stored_by_someone_else_mid_import_is_merged_not_duplicated(
+    database: Database,
+) -> None:
+    lines = "Phone,Name\n" + "".join(f"07400 {100000 + n:06d},P{n}\n" for n in range(10))
+
+    def meanwhile(progress: Any) -> None:
+        if progress.rows_done == 5:  # the table was empty at the start; now it is not
+            with database.write() as session:
+                make_contact(session, phone=phone_number(8), first_name="")
+
+    result = do_import(database, lines, chunk_rows=5, progress=meanwhile)
+    assert accounting(result) == (10, 9, 1, 0, 0)
+    assert contacts(database)[phone_number(8)]["first_name"] == "P8"
+
+
+def test_parsing_in_a_worker_process_gives_the_same_import(sqlite_database: Database) -> None:
+    rows = "".join(f"07400 {100000 + n % 40:06d},P{n},{'bad' if n % 17 == 0 else ''}\n"
+                   for n in range(60))
+    data = "Phone,Name,Landline\n" + rows
+    result = do_import(sqlite_database, data, chunk_rows=8, workers=1)
+    in_process = run_import(database=sqlite_database, stream=io.BytesIO(data.encode()),
+                            filename="again.csv", chunk_rows=8, workers=0, policy="skip")
+    assert accounting(result) == (60, 39, 0, 17, 4)
+    assert accounting(in_process) == (60, 0, 0, 56, 4)
+    with sqlite_database.session() as session:
+        assert [r["row_number"] for r in list_rejections(session=session,
+                                                        batch_id=result.batch_id)] == [
+            2, 19, 36, 53]
