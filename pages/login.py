@@ -23,9 +23,10 @@ from pages import _ui
 rt = _ui.runtime()
 settings = rt.settings
 
-st.title("Sign in to Ringround")
+left, _ = st.columns([3, 2])
+left.title("☎️ Ringround")
 if st.session_state.get("demo_loaded"):
-    st.info(
+    left.info(
         "Demo data is loaded. Sign in as `organiser`, or as a volunteer `volunteer1` … "
         f"`volunteer8`; every demo account's password is `{DEMO_PASSWORD}`.",
         icon="🧪",
@@ -36,7 +37,7 @@ def finish(result: LoginResult) -> None:
     """Sign in on success (Ringround's session first, then the cookie on the next run)."""
     if result.user is None:
         widgets.clear_library_login()
-        st.error(result.message)
+        left.error(result.message)
         return
     _ui.sign_in(result.user)
     st.session_state[widgets.PENDING_COOKIE_KEY] = "set"
@@ -73,18 +74,19 @@ if isinstance(token, dict) and token.get("username"):
         widgets.clear_library_login()  # sets the library's logout flag: the cookie is ignored
         st.session_state[widgets.PENDING_COOKIE_KEY] = "delete"
         if cookie_result.message:
-            st.info(cookie_result.message)
+            left.info(cookie_result.message)
 
 try:
-    authenticator.login(
-        location="main",
-        key="login_form",
-        fields={"Form name": "Sign in", "Username": "Username", "Password": "Password",
-                "Login": "Sign in"},
-    )
+    with left:
+        authenticator.login(
+            location="main",
+            key="login_form",
+            fields={"Form name": "Sign in", "Username": "Username", "Password": "Password",
+                    "Login": "Sign in"},
+        )
 except LoginError as exc:
     widgets.clear_library_login()
-    st.error(str(exc))
+    left.error(str(exc))
 
 submitted = usernames.submitted_username
 if submitted is not None:
@@ -101,7 +103,7 @@ if submitted is not None:
                                          lockout_attempts=settings.lockout_attempts)
     finish(result)
 
-st.caption(
+left.caption(
     "New volunteer? Open the invite link an organiser sent you. Forgotten your password? "
     "Ask an organiser for a reset link."
 )
