@@ -100,6 +100,22 @@ def test_a_wrong_password_is_refused_and_counted(make_app, app_db) -> None:
         assert session.get(User, volunteer.id).failed_logins == 1  # type: ignore[union-attr]
 
 
+def test_an_over_long_password_at_sign_in_is_a_plain_refusal_and_never_logged(
+    make_app, app_db, capfd
+) -> None:
+    _, volunteer = _people(app_db)
+    typed = "ø" * 37 + "-secret"  # 81 bytes: more than bcrypt can take
+    at = _sign_in_with_form(make_app(), volunteer.username, typed)
+    assert not at.exception
+    assert "Wrong username or password" in _errors(at)
+    with app_db.session() as session:
+        stored_hash = session.get(User, volunteer.id).password_hash  # type: ignore[union-attr]
+        details = " ".join(f"{e.target} {e.details}" for e in session.exec(select(AuditEvent)))
+    printed = "".join(capfd.readouterr())
+    for secret in (typed, stored_hash):
+        assert secret not in printed and secret not in details
+
+
 def test_five_failures_lock_the_account_with_a_message_even_for_the_right_password(
     make_app, app_db
 ) -> None:
