@@ -8,6 +8,7 @@ from core.accounts import MIN_PASSWORD_LENGTH, AccountError, change_password, up
 from core.auth import end_sessions
 from pages import _auth_widgets as widgets
 from pages import _ui
+from pages._phone import render_phone_section
 
 user = _ui.require_user()
 
@@ -57,8 +58,6 @@ if st.button("Sign out everywhere", key="account_end_sessions"):
     st.rerun()
 
 # ---------------------------------------------------------------------------------------------
-# PHONE VERIFICATION: the lead wires the Twilio helper's section in here, once
-# pages/_phone.py exists:
-#     from pages._phone import render_phone_section
-#     render_phone_section(user)
+# PHONE VERIFICATION: the Twilio helper's section (pages/_phone.py), the phone Twilio rings first.
 # ---------------------------------------------------------------------------------------------
+render_phone_section(user)

@@ -50,6 +50,7 @@ def test_changing_my_password_keeps_me_signed_in_here_only(make_app, app_db) -> 
         make_user(session, role="organiser")
         user = make_user(session)
     at = make_app(user=user, page="pages/account.py")
+    assert "Your phone for calls" in [h.value for h in at.subheader]  # pages/_phone.py's section
     at.text_input(key="account_current").input(TEST_PASSWORD)
     at.text_input(key="account_new").input("another long password")
     at.text_input(key="account_confirm").input("another long password")
