@@ -34,6 +34,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, BinaryIO, NamedTuple
@@ -539,7 +540,10 @@ def _open_csv(stream: BinaryIO, fmt: FileFormat) -> OpenFile:
                 f"row {number + 1} is not {fmt.encoding}: {exc.reason}; choose the encoding"
             ) from None
         finally:
-            text.detach()
+            try:
+                text.detach()  # leave the caller's stream open
+            except ValueError:
+                pass  # the caller closed it already
 
     def fraction() -> float:
         try:
@@ -1061,10 +1065,6 @@ def parse_chunk(job: _Job, rows: list[tuple[int, list[str]]]) -> _Parsed:
     return records, rejections
 
 
-def _parsed(item: Future[_Parsed] | _Parsed) -> _Parsed:
-    return item.result() if isinstance(item, Future) else item
-
-
 _COUNTERS = ("inserted", "updated", "merged", "rejected", "suppressed", "total_rows")
 
 
@@ -1181,15 +1181,34 @@ def run_import(
     try:
         # Parsing runs ahead in the pool while this process writes, a few chunks at most in
         # flight so memory stays flat; chunks are written in file order.
-        in_flight: deque[Future[_Parsed] | _Parsed] = deque()
+        in_flight: deque[tuple[list[tuple[int, list[str]]], Future[_Parsed] | None]] = deque()
+
+        def parsed(chunk: list[tuple[int, list[str]]], future: Future[_Parsed] | None
+                   ) -> _Parsed:
+            nonlocal pool
+            if future is not None:
+                try:
+                    return future.result()
+                except BrokenProcessPool:  # e.g. a script without a __main__ guard
+                    if pool is not None:
+                        pool.shutdown(wait=False, cancel_futures=True)
+                    pool = None
+            return parse_chunk(job, chunk)
+
         for chunk in _chunks(opened.rows, chunk_rows):
-            in_flight.append(pool.submit(parse_chunk, job, chunk) if pool else
-                             parse_chunk(job, chunk))
-            if len(in_flight) > 2 * max(workers, 1):
-                _write_with_retries(database, state, *_parsed(in_flight.popleft()))
+            future = None
+            if pool is not None:
+                try:
+                    future = pool.submit(parse_chunk, job, chunk)
+                except (BrokenProcessPool, RuntimeError):
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    pool = None
+            in_flight.append((chunk, future))
+            if len(in_flight) > 2 * max(workers, 1) or pool is None:
+                _write_with_retries(database, state, *parsed(*in_flight.popleft()))
                 report()
         while in_flight:
-            _write_with_retries(database, state, *_parsed(in_flight.popleft()))
+            _write_with_retries(database, state, *parsed(*in_flight.popleft()))
             report()
     except Exception as exc:
         if pool is not None:
