@@ -284,6 +284,16 @@ def _claim_statement(dialect: str, *, with_exclusions: bool) -> Any:
     return statement
 
 
+def _conn(session: Session) -> sa.Connection:
+    """The session's connection, for Core statements without the ORM's per-call overhead.
+
+    Pending ORM changes are flushed first, so a caller's earlier session.add() is visible.
+    """
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    return session.connection()
+
+
 def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
@@ -296,7 +306,7 @@ _CAMPAIGN_RULES = sa.select(
 
 
 def _campaign_rules(session: Session, campaign_id: int) -> _CampaignRules:
-    row = session.execute(_CAMPAIGN_RULES, {"p_campaign_id": campaign_id}).first()
+    row = _conn(session).execute(_CAMPAIGN_RULES, {"p_campaign_id": campaign_id}).first()
     if row is None:
         raise CampaignNotActive("gone")
     return _CampaignRules(*row)
@@ -304,7 +314,7 @@ def _campaign_rules(session: Session, campaign_id: int) -> _CampaignRules:
 
 def may_call(*, session: Session, campaign_id: int, volunteer_id: int) -> bool:
     """True if the volunteer is an organiser, the campaign is open to all, or they are a member."""
-    open_to_all = session.execute(
+    open_to_all = _conn(session).execute(
         sa.select(CAMPAIGN.c.open_to_all).where(CAMPAIGN.c.id == campaign_id)
     ).scalar()
     if open_to_all is None:
@@ -355,13 +365,13 @@ def claim_next_contact(
         params["p_exclude"] = exclusions
     fields_used = contact_fields_used(rules.script)
     for _ in range(MAX_RECLAIMS):
-        row = session.execute(statement, params).first()
+        row = _conn(session).execute(statement, params).first()
         if row is None:
             return None
         contact = _callable_contact(session, row.contact_id)
         if contact is None:
             # Suppressed or marked wrong since it was queued: out of the queue for good.
-            session.execute(_EXCLUDE, {"p_entry_id": row.id})
+            _conn(session).execute(_EXCLUDE, {"p_entry_id": row.id})
             continue
         return _claimed(session, rules, row, contact, fields_used, volunteer_id, now)
     return None
@@ -383,7 +393,7 @@ _EXCLUDE = (
 
 
 def _callable_contact(session: Session, contact_id: int) -> Any | None:
-    row = session.execute(_CONTACT_CHECK, {"p_contact_id": contact_id}).first()
+    row = _conn(session).execute(_CONTACT_CHECK, {"p_contact_id": contact_id}).first()
     if row is None or row.bad_number or row.suppressed:
         return None
     return row
@@ -432,7 +442,7 @@ def earlier_outcomes(
     *, session: Session, campaign_id: int, contact_id: int
 ) -> tuple[EarlierOutcome, ...]:
     """This contact's earlier calls in this campaign, oldest first (and no other campaign's)."""
-    rows = session.execute(
+    rows = _conn(session).execute(
         sa.select(ATTEMPT.c.outcome_code, OUTCOME.c.label, ATTEMPT.c.started_at, ATTEMPT.c.notes)
         .select_from(ATTEMPT)
         .outerjoin(
@@ -455,7 +465,7 @@ def earlier_outcomes(
 
 
 def _held(session: Session, queue_entry_id: int, volunteer_id: int) -> Any | None:
-    row = session.execute(
+    row = _conn(session).execute(
         sa.select(
             QE.c.id, QE.c.campaign_id, QE.c.contact_id, QE.c.status, QE.c.claimed_by_id,
             QE.c.leased_from, QE.c.release_at, QE.c.claimed_at, QE.c.attempts,
@@ -476,7 +486,7 @@ def renew_lease(
     Raises:
         LeaseLost: the entry is no longer leased to this volunteer.
     """
-    minutes = session.execute(
+    minutes = _conn(session).execute(
         sa.select(CAMPAIGN.c.lease_minutes)
         .select_from(QE.join(CAMPAIGN, CAMPAIGN.c.id == QE.c.campaign_id))
         .where(QE.c.id == queue_entry_id)
@@ -484,7 +494,7 @@ def renew_lease(
     if minutes is None:
         raise LeaseLost()
     expiry = now + timedelta(minutes=minutes)
-    result = session.execute(
+    result = _conn(session).execute(
         sa.update(QE)
         .where(QE.c.id == queue_entry_id, QE.c.status == "leased",
                QE.c.claimed_by_id == volunteer_id)
@@ -516,10 +526,10 @@ def release(
     row = _held(session, queue_entry_id, volunteer_id)
     if row is None:
         return False
-    grace = session.execute(
+    grace = _conn(session).execute(
         sa.select(CAMPAIGN.c.callback_grace_minutes).where(CAMPAIGN.c.id == row.campaign_id)
     ).scalar_one()
-    result = session.execute(
+    result = _conn(session).execute(
         sa.update(QE)
         .where(QE.c.id == queue_entry_id, QE.c.status == "leased",
                QE.c.claimed_by_id == volunteer_id)
@@ -530,7 +540,7 @@ def release(
 
 def stop(*, session: Session, campaign_id: int, volunteer_id: int, now: datetime) -> int:
     """Stop calling: release every lease the volunteer holds in the campaign; returns how many."""
-    ids = session.execute(
+    ids = _conn(session).execute(
         sa.select(QE.c.id).where(
             QE.c.claimed_by_id == volunteer_id, QE.c.status == "leased",
             QE.c.campaign_id == campaign_id,
@@ -549,7 +559,7 @@ def release_lapsed_leases(
     conditions = [QE.c.status == "leased", QE.c.due_at <= now]
     if campaign_id is not None:
         conditions.insert(0, QE.c.campaign_id == campaign_id)
-    result = session.execute(
+    result = _conn(session).execute(
         sa.update(QE)
         .where(*conditions)
         .values(
@@ -576,7 +586,7 @@ def reveal_number(
     row = _held(session, queue_entry_id, volunteer_id)
     if row is None:
         raise LeaseLost()
-    phone = session.execute(
+    phone = _conn(session).execute(
         sa.select(CONTACT.c.phone).where(CONTACT.c.id == row.contact_id)
     ).scalar_one()
     # Who saw which contact's number, never the number itself.
@@ -595,7 +605,7 @@ def reveal_number(
 
 
 def load_questions(*, session: Session, campaign_id: int) -> list[QuestionView]:
-    rows = session.execute(
+    rows = _conn(session).execute(
         sa.select(QUESTION.c.id, QUESTION.c.text, QUESTION.c.kind, QUESTION.c.options,
                   QUESTION.c.required, QUESTION.c.position)
         .where(QUESTION.c.campaign_id == campaign_id, QUESTION.c.active.is_(True))
@@ -609,7 +619,7 @@ def load_questions(*, session: Session, campaign_id: int) -> list[QuestionView]:
 
 
 def _existing(session: Session, idempotency_key: str) -> RecordedOutcome | None:
-    row = session.execute(
+    row = _conn(session).execute(
         sa.select(
             ATTEMPT.c.id, ATTEMPT.c.queue_entry_id, ATTEMPT.c.contact_id, ATTEMPT.c.campaign_id,
             ATTEMPT.c.outcome_code, ATTEMPT.c.is_conversation, ATTEMPT.c.is_completion,
@@ -643,7 +653,7 @@ def _insert_attempt(session: Session, values: dict[str, Any]) -> int | None:
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
         .returning(ATTEMPT.c.id)
     )
-    return session.execute(statement).scalar()
+    return _conn(session).execute(statement).scalar()
 
 
 def record_outcome(
@@ -678,7 +688,7 @@ def record_outcome(
     earlier = _existing(session, idempotency_key)
     if earlier is not None:
         return earlier
-    entry = session.execute(
+    entry = _conn(session).execute(
         sa.select(
             QE.c.id, QE.c.campaign_id, QE.c.contact_id, QE.c.status, QE.c.claimed_by_id,
             QE.c.attempts, CAMPAIGN.c.max_attempts, CAMPAIGN.c.timezone,
@@ -693,7 +703,7 @@ def record_outcome(
         if earlier is not None:
             return earlier
         raise LeaseLost()
-    outcome = session.execute(
+    outcome = _conn(session).execute(
         sa.select(OUTCOME.c.code, OUTCOME.c.behaviour, OUTCOME.c.retry_after_hours,
                   OUTCOME.c.is_conversation, OUTCOME.c.is_completion)
         .where(OUTCOME.c.campaign_id == entry.campaign_id, OUTCOME.c.code == outcome_code,
@@ -741,7 +751,7 @@ def record_outcome(
         assert earlier is not None
         return earlier
     if stored:
-        session.execute(sa.insert(ANSWER), [
+        _conn(session).execute(sa.insert(ANSWER), [
             {"attempt_id": attempt_id, "campaign_id": entry.campaign_id,
              "question_id": question_id, "contact_id": entry.contact_id, "value": value}
             for question_id, values in stored.items() for value in values
@@ -762,7 +772,7 @@ def record_outcome(
             status="callback", due_at=callback_at, callback_owner_id=volunteer_id,
             release_at=callback_at + timedelta(minutes=entry.callback_grace_minutes),
         )
-    result = session.execute(
+    result = _conn(session).execute(
         sa.update(QE)
         .where(QE.c.id == entry.id, QE.c.status == "leased", QE.c.claimed_by_id == volunteer_id)
         .values(**values)
@@ -773,17 +783,17 @@ def record_outcome(
     contact_values: dict[str, Any] = {"last_contacted_at": now}
     if outcome.behaviour == "wrong_number":
         contact_values["bad_number"] = True
-    session.execute(sa.update(CONTACT).where(CONTACT.c.id == entry.contact_id)
+    _conn(session).execute(sa.update(CONTACT).where(CONTACT.c.id == entry.contact_id)
                     .values(**contact_values))
     if outcome.behaviour == "wrong_number":
         # A wrong number is wrong in every campaign: take it out of every open queue.
-        session.execute(
+        _conn(session).execute(
             sa.update(QE)
             .where(QE.c.contact_id == entry.contact_id, QE.c.status.in_(OPEN_QUEUE_STATUSES))
             .values(status="excluded", claimed_by_id=None, due_at=None, release_at=None)
         )
     elif outcome.behaviour == "do_not_call":
-        phone = session.execute(
+        phone = _conn(session).execute(
             sa.select(CONTACT.c.phone).where(CONTACT.c.id == entry.contact_id)
         ).scalar_one()
         add_suppression(session=session, phone=phone, source="outcome", actor_id=volunteer_id,
@@ -818,14 +828,14 @@ class QueueSummary:
 
 def queue_summary(*, session: Session, campaign_id: int) -> QueueSummary:
     """Counts by status and when the next retry or callback falls due (for empty states)."""
-    counts = dict(
-        session.execute(
+    counts: dict[str, int] = dict(
+        _conn(session).execute(
             sa.select(QE.c.status, sa.func.count())
             .where(QE.c.campaign_id == campaign_id)
             .group_by(QE.c.status)
         ).all()
     )
-    next_due = session.execute(
+    next_due = _conn(session).execute(
         sa.select(sa.func.min(QE.c.due_at))
         .where(QE.c.campaign_id == campaign_id, QE.c.status.in_(("retry", "callback")))
     ).scalar()
