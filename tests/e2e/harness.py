@@ -367,13 +367,15 @@ def queue_counts(database: Database, campaign_id: int) -> dict[str, int]:
 
 
 def leases(database: Database, campaign_id: int) -> list[dict[str, Any]]:
+    queue = QueueEntry.__table__  # type: ignore[attr-defined]
+    contact = Contact.__table__  # type: ignore[attr-defined]
     with database.session() as session:
-        rows = session.execute(sa.text(
-            "SELECT q.id, q.contact_id, q.claimed_by_id, q.due_at, "
-            "c.first_name || ' ' || c.last_name AS contact "
-            "FROM queueentry q JOIN contact c ON c.id = q.contact_id "
-            "WHERE q.campaign_id = :campaign AND q.status = 'leased'"
-        ), {"campaign": campaign_id}).mappings().all()
+        rows = session.execute(
+            sa.select(queue.c.id, queue.c.contact_id, queue.c.claimed_by_id, queue.c.due_at,
+                      (contact.c.first_name + " " + contact.c.last_name).label("contact"))
+            .join(contact, contact.c.id == queue.c.contact_id)
+            .where(queue.c.campaign_id == campaign_id, queue.c.status == "leased")
+        ).mappings().all()
     return [dict(row) for row in rows]
 
 
