@@ -43,8 +43,8 @@ from db.models import (
 DEFAULT_TIMEZONE = "Europe/London"
 BUCKET_MINUTES = 15
 # Per-area progress joins every queued contact to its area, which no index can avoid: at
-# 550,000 contacts it costs a few hundred ms on SQLite (bench/dashboard.py), so the dashboard
-# shares it for this long instead of every few seconds.
+# 550,000 contacts it costs seconds on SQLite (bench/dashboard.py), so the dashboard shares
+# it for this long and recomputes it in the background while serving the previous figures.
 PROGRESS_CACHE_SECONDS = 30.0
 FINISHED_STATUSES = ("done", "excluded")
 OPEN_STATUSES = ("fresh", "retry", "callback", "leased")
@@ -195,9 +195,13 @@ def queue_counts(*, session: Session, campaign_id: int | None) -> dict[str, int]
     rows = session.execute(
         sa.select(col(QueueEntry.status), sa.func.count())
         .where(_campaign_filter(col(QueueEntry.campaign_id), campaign_id))
-        .group_by(col(QueueEntry.status))
+        # campaign_id first keeps the grouping in index order across all campaigns.
+        .group_by(col(QueueEntry.campaign_id), col(QueueEntry.status))
     ).all()
-    return {status: int(n) for status, n in rows}
+    counts: dict[str, int] = {}
+    for status, n in rows:
+        counts[status] = counts.get(status, 0) + int(n)
+    return counts
 
 
 def _people_with(campaign_id: int | None, flag: Any) -> Any:
@@ -214,26 +218,28 @@ def _people_with(campaign_id: int | None, flag: Any) -> Any:
     )
 
 
-def _per_person(session: Session, campaign_id: int | None,
-                flag: Any) -> tuple[int, int, float, int]:
+def _per_person(session: Session, campaign_id: int | None, flag: Any, *,
+                seconds: bool = False) -> tuple[int, int, float, int]:
     """(calls, distinct contacts, seconds, calls with a duration) among attempts having flag.
 
     Grouping by contact_id walks ix_attempt_campaign_conversation/_completion in order, so one
     pass yields what count(*) and count(DISTINCT contact_id) would need two passes (and a
-    temporary b-tree) for.
+    temporary b-tree) for. Durations only when asked: they are in the conversation index but
+    not the completion one, where reading them would mean a table lookup per call.
     """
+    duration = col(CallAttempt.duration_seconds) if seconds else sa.null()
     per_contact = (
         sa.select(
             col(CallAttempt.contact_id).label("contact_id"),
             sa.func.count().label("calls"),
-            sa.func.sum(col(CallAttempt.duration_seconds)).label("seconds"),
-            sa.func.count(col(CallAttempt.duration_seconds)).label("timed"),
+            sa.func.sum(duration).label("seconds"),
+            sa.func.count(duration).label("timed"),
         )
         .where(_campaign_filter(col(CallAttempt.campaign_id), campaign_id), _is_true(flag))
         .group_by(col(CallAttempt.contact_id))
         .subquery()
     )
-    calls, people, seconds, timed = session.execute(
+    calls, people, total_seconds, timed = session.execute(
         sa.select(
             sa.func.coalesce(sa.func.sum(per_contact.c.calls), 0),
             sa.func.count(per_contact.c.contact_id),  # an erased contact (NULL) is nobody
@@ -241,7 +247,7 @@ def _per_person(session: Session, campaign_id: int | None,
             sa.func.coalesce(sa.func.sum(per_contact.c.timed), 0),
         )
     ).one()
-    return int(calls), int(people), float(seconds), int(timed)
+    return int(calls), int(people), float(total_seconds), int(timed)
 
 
 def headline(
@@ -273,7 +279,7 @@ def headline(
     # One ordered pass per flag gives both the calls and the people: per contact, how many
     # such calls (and their seconds); then count the contacts and add up the calls.
     conversations, reached, talk_seconds, timed_calls = _per_person(
-        session, campaign_id, col(CallAttempt.is_conversation))
+        session, campaign_id, col(CallAttempt.is_conversation), seconds=True)
     completions, completed, _, _ = _per_person(session, campaign_id,
                                                col(CallAttempt.is_completion))
     avg_seconds = talk_seconds / timed_calls if timed_calls else None
@@ -811,12 +817,14 @@ def cached(
     database: Database,
     ttl: float,
     cache: TTLCache = DASHBOARD_CACHE,
+    serve_stale: bool = False,
     **params: Any,
 ) -> Any:
     """QUERIES[name](**params), shared by every viewer of this process for `ttl` seconds.
 
     The key is (database, query, params), so viewers with the same filters share one query
-    per TTL, and a call saved now shows up at the first refresh after the TTL.
+    per TTL, and a call saved now shows up at the first refresh after the TTL. serve_stale:
+    see TTLCache.get_or_compute (for progress_by_ward, which is heavy on big campaigns).
     """
     query = QUERIES[name]
     key = (
@@ -829,4 +837,4 @@ def cached(
         with database.session() as session:
             return query(session=session, **params)
 
-    return cache.get_or_compute(key, ttl, compute)
+    return cache.get_or_compute(key, ttl, compute, serve_stale=serve_stale)

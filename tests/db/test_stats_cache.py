@@ -76,3 +76,50 @@ def test_the_cache_stays_bounded() -> None:
     for n in range(25):
         cache.get_or_compute(n, 100, lambda n=n: n)
     assert len(cache._entries) <= 10
+
+
+def test_a_stale_value_is_served_at_once_while_one_thread_refreshes_it() -> None:
+    clock = [0.0]
+    cache = TTLCache(clock=lambda: clock[0])
+    release = threading.Event()
+    calls: list[int] = []
+
+    def heavy() -> int:
+        calls.append(1)
+        if len(calls) > 1:
+            release.wait(5)
+        return len(calls)
+
+    assert cache.get_or_compute("progress", 30, heavy, serve_stale=True) == 1  # first: waits
+    clock[0] = 31.0
+    started = time.perf_counter()
+    for _ in range(5):  # five viewers during the refresh: all get the old figures at once
+        assert cache.get_or_compute("progress", 30, heavy, serve_stale=True) == 1
+    assert time.perf_counter() - started < 1
+    release.set()
+    deadline = time.perf_counter() + 5
+    while cache.computations < 2 and time.perf_counter() < deadline:
+        time.sleep(0.01)
+    assert cache.get_or_compute("progress", 30, heavy, serve_stale=True) == 2
+    assert len(calls) == 2  # one refresh, not five
+
+
+def test_a_failed_background_refresh_keeps_the_old_value() -> None:
+    clock = [0.0]
+    cache = TTLCache(clock=lambda: clock[0])
+    assert cache.get_or_compute("k", 30, lambda: "old", serve_stale=True) == "old"
+    clock[0] = 31.0
+
+    def broken() -> str:
+        raise RuntimeError("database went away")
+
+    assert cache.get_or_compute("k", 30, broken, serve_stale=True) == "old"
+    deadline = time.perf_counter() + 5
+    while cache._refreshing and time.perf_counter() < deadline:
+        time.sleep(0.01)
+    # the next viewer still gets the old value, and sets off another try, which succeeds
+    assert cache.get_or_compute("k", 30, lambda: "new", serve_stale=True) == "old"
+    deadline = time.perf_counter() + 5
+    while cache.computations < 2 and time.perf_counter() < deadline:
+        time.sleep(0.01)
+    assert cache.get_or_compute("k", 30, lambda: "newer", serve_stale=True) == "new"
