@@ -227,7 +227,7 @@ def _per_person(session: Session, campaign_id: int | None, flag: Any, *,
     temporary b-tree) for. Durations only when asked: they are in the conversation index but
     not the completion one, where reading them would mean a table lookup per call.
     """
-    duration = col(CallAttempt.duration_seconds) if seconds else sa.null()
+    duration = col(CallAttempt.duration_seconds) if seconds else sa.cast(sa.null(), sa.Integer)
     per_contact = (
         sa.select(
             col(CallAttempt.contact_id).label("contact_id"),
@@ -271,9 +271,14 @@ def headline(
     contacts = sum(statuses.values())
     remaining = sum(n for s, n in statuses.items() if s not in FINISHED_STATUSES)
 
-    dials = int(
+    # Dials = the calls that were not conversations (counted here, a bare index range) plus
+    # the conversations (counted below on the way to the people reached): the conversation
+    # index is then read once in all, not once for the count and again for the people.
+    not_conversations = int(
         session.execute(
-            sa.select(sa.func.count()).select_from(CallAttempt).where(in_campaign)
+            sa.select(sa.func.count())
+            .select_from(CallAttempt)
+            .where(in_campaign, col(CallAttempt.is_conversation) == sa.false())
         ).scalar_one()
     )
     # One ordered pass per flag gives both the calls and the people: per contact, how many
@@ -283,6 +288,7 @@ def headline(
     completions, completed, _, _ = _per_person(session, campaign_id,
                                                col(CallAttempt.is_completion))
     avg_seconds = talk_seconds / timed_calls if timed_calls else None
+    dials = not_conversations + conversations
     dials_today = conversations_today = 0
     for conversation, n in session.execute(
         sa.select(col(CallAttempt.is_conversation), sa.func.count())
