@@ -181,7 +181,8 @@ def progress_section(wards: list[dict[str, Any]]) -> None:
         st.caption("No contacts queued yet.")
         return
     seats = pd.DataFrame(stats.progress_by_constituency(wards))
-    long = seats.melt(id_vars=["constituency"], value_vars=["completed", "reached", "contacts"],
+    # Overlaid bars are drawn in data order: all contacts first, completed last, on top.
+    long = seats.melt(id_vars=["constituency"], value_vars=["contacts", "reached", "completed"],
                       var_name="measure", value_name="people")
     chart = alt.Chart(long).mark_bar().encode(
         x=alt.X("people:Q", title="People", stack=None),
