@@ -124,11 +124,11 @@ def find_contacts(*, session: Session, query: str, limit: int = 50) -> list[Cont
         conditions = [col(Contact.phone).endswith(digits[-10:])]
         try:
             e164 = normalise_phone(text).e164
-            conditions += [Contact.phone == e164,
+            conditions += [col(Contact.phone) == e164,
                            sa.cast(Contact.other_phones, sa.String).contains(f'"{e164}"')]
         except InvalidPhone:
             pass
-        conditions.append(Contact.membership_number == text)
+        conditions.append(col(Contact.membership_number) == text)
         statement = statement.where(sa.or_(*conditions))
     else:
         lowered = text.lower()
@@ -139,7 +139,8 @@ def find_contacts(*, session: Session, query: str, limit: int = 50) -> list[Cont
             for w in words
         ))
         statement = statement.where(sa.or_(
-            name_match, sa.func.lower(Contact.email) == lowered, Contact.membership_number == text
+            name_match, sa.func.lower(Contact.email) == lowered,
+            col(Contact.membership_number) == text,
         ))
     contacts = session.exec(
         statement.order_by(col(Contact.last_name), col(Contact.first_name), col(Contact.id))
@@ -164,19 +165,20 @@ def get_contact(*, session: Session, contact_id: int) -> ContactDetail | None:
 def contact_history(*, session: Session, contact_id: int) -> dict[str, list[dict[str, Any]]]:
     """Calls (with answers and notes), queue places and text messages, newest first."""
     attempts = session.execute(
-        sa.select(CallAttempt.id, CallAttempt.started_at, Campaign.name, CallAttempt.outcome_code,
-                  User.name.label("volunteer"), CallAttempt.notes,  # type: ignore[attr-defined]
-                  CallAttempt.duration_seconds)
+        sa.select(col(CallAttempt.id), col(CallAttempt.started_at), col(Campaign.name),
+                  col(CallAttempt.outcome_code),
+                  col(User.name).label("volunteer"), col(CallAttempt.notes),
+                  col(CallAttempt.duration_seconds))
         .join(Campaign, col(Campaign.id) == CallAttempt.campaign_id)
         .outerjoin(User, col(User.id) == CallAttempt.volunteer_id)
-        .where(CallAttempt.contact_id == contact_id)
+        .where(col(CallAttempt.contact_id) == contact_id)
         .order_by(col(CallAttempt.started_at).desc())
     ).all()
     answers: dict[int, list[str]] = {}
     for attempt_id, question, value in session.execute(
-        sa.select(SurveyAnswer.attempt_id, SurveyQuestion.text, SurveyAnswer.value)
+        sa.select(col(SurveyAnswer.attempt_id), col(SurveyQuestion.text), col(SurveyAnswer.value))
         .join(SurveyQuestion, col(SurveyQuestion.id) == SurveyAnswer.question_id)
-        .where(SurveyAnswer.contact_id == contact_id)
+        .where(col(SurveyAnswer.contact_id) == contact_id)
         .order_by(col(SurveyAnswer.id))
     ):
         answers.setdefault(attempt_id, []).append(f"{question}: {value}")
@@ -189,10 +191,10 @@ def contact_history(*, session: Session, contact_id: int) -> dict[str, list[dict
     queues = [
         {"campaign": name, "status": status, "attempts": tries, "last_outcome": last or ""}
         for name, status, tries, last in session.execute(
-            sa.select(Campaign.name, QueueEntry.status, QueueEntry.attempts,
-                      QueueEntry.last_outcome)
+            sa.select(col(Campaign.name), col(QueueEntry.status), col(QueueEntry.attempts),
+                      col(QueueEntry.last_outcome))
             .join(Campaign, col(Campaign.id) == QueueEntry.campaign_id)
-            .where(QueueEntry.contact_id == contact_id).order_by(col(Campaign.name))
+            .where(col(QueueEntry.contact_id) == contact_id).order_by(col(Campaign.name))
         )
     ]
     messages = [
@@ -278,21 +280,22 @@ def erase_contact(
             col(SurveyAnswer.contact_id) == contact_id,
             col(SurveyAnswer.attempt_id).in_(attempt_ids),
         )).execution_options(synchronize_session=False)
-    ).rowcount
+    ).rowcount  # type: ignore[attr-defined]
     notes = session.execute(
-        sa.update(CallAttempt).where(CallAttempt.contact_id == contact_id, CallAttempt.notes != "")
+        sa.update(CallAttempt)
+        .where(col(CallAttempt.contact_id) == contact_id, col(CallAttempt.notes) != "")
         .values(notes="").execution_options(synchronize_session=False)
-    ).rowcount
-    session.execute(sa.update(CallAttempt).where(CallAttempt.contact_id == contact_id)
+    ).rowcount  # type: ignore[attr-defined]
+    session.execute(sa.update(CallAttempt).where(col(CallAttempt.contact_id) == contact_id)
                     .values(contact_id=None).execution_options(synchronize_session=False))
     messages = session.execute(
-        sa.delete(SmsMessage).where(SmsMessage.contact_id == contact_id)
-        .execution_options(synchronize_session=False)).rowcount
+        sa.delete(SmsMessage).where(col(SmsMessage.contact_id) == contact_id)
+        .execution_options(synchronize_session=False)).rowcount  # type: ignore[attr-defined]
     for model in (ImportChange, QueueEntry):
-        session.execute(sa.delete(model).where(model.contact_id == contact_id)  # type: ignore[attr-defined]
-                        .execution_options(synchronize_session=False))
+        table = model.__table__  # type: ignore[attr-defined,union-attr]
+        session.execute(sa.delete(table).where(table.c.contact_id == contact_id))
     session.expunge(contact)
-    session.execute(sa.delete(Contact).where(Contact.id == contact_id)
+    session.execute(sa.delete(Contact).where(col(Contact.id) == contact_id)
                     .execution_options(synchronize_session=False))
     summary: dict[str, int | bool] = {
         "answers": int(answers or 0), "notes": int(notes or 0),
@@ -354,9 +357,9 @@ def purge_old_notes(*, session: Session, now: datetime | None = None) -> int:
     cutoff = months_before(now, months)
     blanked = session.execute(
         sa.update(CallAttempt)
-        .where(CallAttempt.started_at < cutoff, CallAttempt.notes != "")
+        .where(col(CallAttempt.started_at) < cutoff, col(CallAttempt.notes) != "")
         .values(notes="").execution_options(synchronize_session=False)
-    ).rowcount or 0
+    ).rowcount or 0  # type: ignore[attr-defined]
     if blanked:
         record_event(session=session, action="notes_purged", target="callattempt.notes",
                      details={"count": int(blanked), "months": months,
@@ -373,7 +376,8 @@ def notes_retention_status(*, session: Session, now: datetime | None = None) -> 
     if months is not None:
         due = int(session.execute(
             sa.select(sa.func.count()).select_from(CallAttempt)
-            .where(CallAttempt.started_at < months_before(now, months), CallAttempt.notes != "")
+            .where(col(CallAttempt.started_at) < months_before(now, months),
+                   col(CallAttempt.notes) != "")
         ).scalar_one())
     last = session.exec(
         select(AuditEvent).where(AuditEvent.action == "notes_purged")

@@ -1316,7 +1316,7 @@ def undo_batch(*, session: Session, batch_id: int, actor_id: int | None = None) 
         session.execute(_UPDATE, restore)
     deleted = session.execute(
         sa.delete(_CONTACT).where(_CONTACT.c.import_batch_id == batch_id)
-    ).rowcount
+    ).rowcount  # type: ignore[attr-defined]
     session.execute(sa.delete(ImportChange.__table__)  # type: ignore[attr-defined]
                     .where(ImportChange.__table__.c.batch_id == batch_id))  # type: ignore[attr-defined]
     batch.status = "undone"

@@ -213,20 +213,20 @@ def segment_sql(
             raise SegmentError("the outcome window must be at least one day")
         since = now - timedelta(days=segment.outcome_days)
         sql.excluded.append(
-            sa.select(CallAttempt.contact_id)
+            sa.select(col(CallAttempt.contact_id))
             .where(col(CallAttempt.outcome_code).in_(segment.exclude_outcomes))
-            .where(CallAttempt.started_at >= since)
+            .where(col(CallAttempt.started_at) >= since)
             .where(col(CallAttempt.contact_id).is_not(None))  # NULL would make NOT IN empty
         )
     if segment.exclude_queued_elsewhere:
         queued = (
-            sa.select(QueueEntry.contact_id)
+            sa.select(col(QueueEntry.contact_id))
             .join(Campaign, col(Campaign.id) == QueueEntry.campaign_id)
-            .where(Campaign.status == "active")
+            .where(col(Campaign.status) == "active")
             .where(col(QueueEntry.status).in_(OPEN_QUEUE_STATUSES))
         )
         if campaign_id is not None:
-            queued = queued.where(QueueEntry.campaign_id != campaign_id)
+            queued = queued.where(col(QueueEntry.campaign_id) != campaign_id)
         sql.excluded.append(queued)
     return sql
 
@@ -300,7 +300,8 @@ def attach_segment(
         ["campaign_id", "contact_id", "status", "priority", "attempts", "created_at"], rows
     )
     # INSERT ... SELECT rowcount is only kept on request (SQLAlchemy 2.1, psycopg).
-    added = session.execute(statement.execution_options(preserve_rowcount=True)).rowcount
+    added = session.execute(
+        statement.execution_options(preserve_rowcount=True)).rowcount  # type: ignore[attr-defined]
     session.flush()
     return int(added or 0)
 
@@ -308,7 +309,7 @@ def attach_segment(
 def queued_count(*, session: Session, campaign_id: int) -> int:
     return int(session.execute(
         sa.select(sa.func.count()).select_from(QueueEntry)
-        .where(QueueEntry.campaign_id == campaign_id)
+        .where(col(QueueEntry.campaign_id) == campaign_id)
     ).scalar_one())
 
 
@@ -335,7 +336,7 @@ def segment_options(*, session: Session) -> dict[str, Any]:
     outcomes = {
         code: label
         for code, label in session.execute(
-            sa.select(Outcome.code, Outcome.label).distinct().order_by(Outcome.code)
+            sa.select(col(Outcome.code), col(Outcome.label)).distinct().order_by(col(Outcome.code))
         )
     }
     campaigns = [
