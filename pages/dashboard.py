@@ -22,6 +22,7 @@ from pages import _ui
 
 ALL = 0  # the selector's "All campaigns"
 PERIODS = {"today": "Today", "week": "Last 7 days", "all": "All time"}
+RECRUITS_SHOWN = 25
 
 organiser = _ui.require_organiser()
 rt = _ui.runtime()
@@ -51,7 +52,7 @@ def campaign_label(key: int) -> str:
     return campaign["name"] + ("" if campaign["status"] == "active" else f" ({campaign['status']})")
 
 
-top = st.columns([3, 2, 2, 1])
+top = st.columns([3, 2, 3, 1])
 campaign_key = top[0].selectbox(
     "Campaign", options=[c["id"] for c in campaigns] + [ALL], key="dashboard_campaign",
     format_func=campaign_label, persist_state="session",
@@ -150,7 +151,7 @@ def outcomes_chart(rows: list[dict[str, Any]]) -> None:
     frame = pd.DataFrame(rows)
     chart = alt.Chart(frame).mark_bar().encode(
         x=alt.X("count:Q", title="Calls"),
-        y=alt.Y("label:N", sort="-x", title=None),
+        y=alt.Y("label:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
         tooltip=["label:N", "count:Q", alt.Tooltip("share:Q", format=".0%")],
     )
     st.altair_chart(chart, width="stretch")
@@ -169,9 +170,9 @@ def survey_charts(results: list[dict[str, Any]]) -> None:
         frame = pd.DataFrame(question["answers"])
         chart = alt.Chart(frame).mark_bar().encode(
             x=alt.X("count:Q", title="Answers"),
-            y=alt.Y("value:N", sort=None, title=None),
+            y=alt.Y("value:N", sort=None, title=None, axis=alt.Axis(labelLimit=260)),
             tooltip=["value:N", "count:Q"],
-        ).properties(height=max(60, 28 * len(frame)))
+        ).properties(height=70 + 34 * len(frame))
         st.altair_chart(chart, width="stretch")
 
 
@@ -186,7 +187,7 @@ def progress_section(wards: list[dict[str, Any]]) -> None:
                       var_name="measure", value_name="people")
     chart = alt.Chart(long).mark_bar().encode(
         x=alt.X("people:Q", title="People", stack=None),
-        y=alt.Y("constituency:N", title=None),
+        y=alt.Y("constituency:N", title=None, axis=alt.Axis(labelLimit=260)),
         color=alt.Color("measure:N", title=None,
                         sort=["contacts", "reached", "completed"]),
         opacity=alt.value(0.85),
@@ -231,8 +232,11 @@ def recruits_section(count: int, rows: list[dict[str, Any]]) -> None:
          "do not call": r["do_not_call"], "campaign": r["campaign"]}
         for r in rows
     ])
-    st.dataframe(frame, hide_index=True, width="stretch")
-    st.caption("The newest 200 shown; the full list is on the Exports page.")
+    # st.table, not st.dataframe: a dataframe's toolbar would let anyone on this screen
+    # download names and numbers without the audit trail that exports leave.
+    st.table(frame.set_index("name"))
+    st.caption(f"The newest {RECRUITS_SHOWN} shown; the full list is on the Exports page "
+               "(audited).")
 
 
 def compliance_section(panel: dict[str, Any]) -> None:
@@ -286,7 +290,7 @@ def live() -> None:
                                   ttl=max(ttl, stats.PROGRESS_CACHE_SECONDS), serve_stale=True,
                                   campaign_id=campaign_id))
     recruits_section(figure("recruit_count", campaign_id=campaign_id),
-                     figure("recruits", campaign_id=campaign_id, limit=200))
+                     figure("recruits", campaign_id=campaign_id, limit=RECRUITS_SHOWN))
     compliance_section(figure("compliance", campaign_id=campaign_id, since=since))
 
 
