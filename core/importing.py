@@ -531,7 +531,7 @@ def _open_csv(stream: BinaryIO, fmt: FileFormat) -> OpenFile:
         try:
             for record in reader:
                 number += 1
-                if record and any(cell.strip() for cell in record):
+                if record and "".join(record).strip():
                     yield number, record
         except csv.Error as exc:
             raise ImportFileError(f"row {number + 1} cannot be read: {exc}") from None
