@@ -151,6 +151,11 @@ def test_progress_per_ward_and_per_constituency(database: Database, day: Day) ->
         ("Crewe and Nantwich", "Crewe Central", 2, 2, 2, 1, 1),
         ("Crewe and Nantwich", "Nantwich North", 1, 1, 1, 1, 1),
     ]
+    with database.session() as session:
+        everywhere = stats.progress_by_ward(session=session, campaign_id=None)
+    assert [(w["ward"], w["contacts"], w["called"], w["remaining"]) for w in everywhere] == [
+        ("Castle", 2, 0, 2), ("Kingsbrook", 1, 1, 1), ("Crewe Central", 2, 2, 1),
+        ("Nantwich North", 1, 1, 1)]
     seats = stats.progress_by_constituency(wards)
     assert [(s["constituency"], s["contacts"], s["reached"], s["completed"], s["remaining"],
              s["wards"], s["reached_share"]) for s in seats] == [
