@@ -72,6 +72,7 @@ try:
         st.sidebar.caption("Demo mode: sample data only; do not load real members' details.")
     if user is not None:
         st.sidebar.caption(f"Signed in as **{user.name}** ({user.role})")
+        _ui.housekeeping()
 
     st.navigation(pages).run()
 except DBAPIError as exc:

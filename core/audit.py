@@ -29,6 +29,9 @@ AUDITED_ACTIONS = (
     "suppression_added",
     "suppression_removed",
     "notes_purged",
+    "phone_verified",
+    "phone_removed",
+    "sms_template_saved",
 )
 
 

@@ -5,6 +5,7 @@ This is the only UI module that knows how the app is wired; pages call it and co
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +31,22 @@ class Runtime:
 def _load_runtime() -> Runtime:
     settings = load_settings()
     return Runtime(settings=settings, database=open_database(settings))
+
+
+@st.cache_resource(ttl=3600, show_spinner=False)
+def _hourly_housekeeping() -> int:
+    """Blank call notes past the retention period; at most once an hour per app server."""
+    from core.contacts import purge_old_notes
+
+    with _load_runtime().database.write() as session:
+        return purge_old_notes(session=session)
+
+
+def housekeeping() -> None:
+    try:
+        _hourly_housekeeping()
+    except Exception:  # noqa: BLE001 - housekeeping must never take a page down
+        logging.getLogger(__name__).exception("housekeeping failed")
 
 
 def runtime() -> Runtime:

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.contacts import (
+    ContactError,
+    notes_retention_status,
+    purge_old_notes,
+    set_notes_retention_months,
+)
 from core.phones import InvalidPhone, display_phone, normalise_phone
 from core.suppression import add_pasted_numbers, list_suppressions, remove_suppression
 from db.migrate import current_revision
 from pages import _ui
+from pages._twilio_settings import render_twilio_settings
 
 organiser = _ui.require_organiser()
 rt = _ui.runtime()
 
 st.title("Settings")
-dnc_tab, system_tab = st.tabs(["Do-not-call list", "This installation"])
+dnc_tab, privacy_tab, twilio_tab, system_tab = st.tabs(
+    ["Do-not-call list", "Data protection", "Telephony", "This installation"]
+)
 
 with dnc_tab:
     st.write(
@@ -64,6 +73,49 @@ with dnc_tab:
                     session=session, phone=str(rows[0]["phone"]), actor_id=organiser.id
                 )
             st.rerun()
+
+with privacy_tab:
+    st.write(
+        "Call notes are free text and may hold personal details. Set how long they are kept: "
+        "older notes are blanked automatically (hourly) and whenever you press Purge now. "
+        "Outcomes and survey answers are kept."
+    )
+    with _ui.read_session() as session:
+        status = notes_retention_status(session=session)
+    keep = st.checkbox("Purge old call notes", value=status["months"] is not None,
+                       key="retention_on")
+    months = st.number_input("Keep notes for (months)", min_value=1, max_value=120,
+                             value=status["months"] or 12, step=1, key="retention_months",
+                             disabled=not keep)
+    if st.button("Save retention setting", key="retention_save"):
+        try:
+            with _ui.write_session() as session:
+                set_notes_retention_months(session=session, months=int(months) if keep else None,
+                                           actor_id=organiser.id)
+        except ContactError as exc:
+            st.error(str(exc))
+        else:
+            st.success("Saved.")
+            st.rerun()
+    if status["months"] is None:
+        st.info("Retention is off: call notes are kept until a contact is erased.")
+    else:
+        st.markdown(
+            f"Notes older than **{status['months']} months** are purged. "
+            f"Due for purging now: **{status['due']:,}**."
+        )
+    if status["last_purge_at"] is not None:
+        st.caption(
+            f"Last purge: {status['last_purge_at']:%d %b %Y %H:%M} UTC, "
+            f"{status['last_purge_count']:,} notes blanked."
+        )
+    if status["months"] is not None and st.button("Purge now", key="retention_purge"):
+        with _ui.write_session() as session:
+            purged = purge_old_notes(session=session)
+        st.success(f"Blanked {purged:,} notes.")
+
+with twilio_tab:
+    render_twilio_settings()
 
 with system_tab:
     with _ui.read_session() as session:

@@ -70,3 +70,31 @@ def test_a_volunteer_cannot_open_an_organiser_page(make_app, app_db, page) -> No
     # The page is not in the volunteer's navigation, so Streamlit has nothing to switch to.
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page(page)
+
+
+def test_organiser_sets_note_retention_on_the_settings_page(make_app, app_db, organiser) -> None:
+    from core.contacts import get_notes_retention_months
+
+    at = make_app(user=organiser, page="pages/settings.py")
+    at.checkbox(key="retention_on").check()
+    at.run()
+    at.number_input(key="retention_months").set_value(6)
+    at.button(key="retention_save").click()
+    at.run()
+    assert not at.exception
+    with app_db.session() as session:
+        assert get_notes_retention_months(session=session) == 6
+
+
+def test_pasted_numbers_reach_the_do_not_call_list_from_settings(make_app, app_db, organiser
+                                                                 ) -> None:
+    from core.suppression import is_suppressed
+
+    at = make_app(user=organiser, page="pages/settings.py")
+    at.text_area(key="dnc_numbers").input("07400 123456\nnonsense")
+    at.button[0].click()  # the form's submit button
+    at.run()
+    assert not at.exception
+    assert "Line 2: not a phone number" in [w.value for w in at.warning]
+    with app_db.session() as session:
+        assert is_suppressed(session=session, phone="+447400123456")
