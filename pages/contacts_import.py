@@ -12,6 +12,7 @@ from core.importing import (
     ENCODINGS,
     FIELD_LABELS,
     FIELDS,
+    FilePreview,
     ImportFailed,
     ImportFileError,
     ImportProgress,
@@ -49,6 +50,15 @@ uploaded = st.file_uploader("Members file", type=["csv", "tsv", "txt", "xlsx"],
                             key="import_file")
 
 
+@st.cache_data(max_entries=4, show_spinner="Reading the file…")
+def preview_file(file_id: str, name: str, encoding: str | None, delimiter: str | None,
+                 _data: bytes) -> FilePreview:
+    """Detection reads the whole file (to be sure of its encoding): once per upload, not per
+    rerun. The upload's id stands for its bytes in the cache key."""
+    return inspect_file(io.BytesIO(_data), filename=name, encoding=encoding,
+                        delimiter=delimiter)
+
+
 def show_accounting(result: dict) -> None:
     st.subheader(f"Import of {result['filename']}: {result['status']}")
     st.table({
@@ -80,8 +90,7 @@ if uploaded is not None:
         encoding = None if encoding_choice == DETECTED else encoding_choice
         delimiter = None if delimiter_choice == DETECTED else delimiter_choice
     try:
-        preview = inspect_file(io.BytesIO(data), filename=uploaded.name, encoding=encoding,
-                               delimiter=delimiter)
+        preview = preview_file(uploaded.file_id, uploaded.name, encoding, delimiter, data)
     except ImportFileError as exc:
         st.error(f"This file cannot be read: {exc}")
         st.stop()
