@@ -663,6 +663,7 @@ class RowRecord(NamedTuple):  # a tuple: cheap to pickle back from a parsing pro
     other_phones: list[str]
     values: dict[str, Any]  # text fields, tags, flags present in the row
     custom: dict[str, str]
+    custom_json: str = "{}"  # encoded by the parsing process, so the writer need not
 
 
 class RowRejected(Exception):
@@ -768,6 +769,7 @@ class RowParser:
             other_phones=[n.e164 for n in numbers if n.e164 != preferred.e164],
             values=values,
             custom=custom,
+            custom_json=json.dumps(custom) if custom else "{}",
         )
 
 
@@ -818,6 +820,7 @@ def merge_into(state: dict[str, Any], record: RowRecord, policy: str) -> bool:
             custom[key] = value
     if custom != (state.get("custom") or {}):
         state["custom"] = custom
+        state.pop("_custom_json", None)
         changed = True
     return changed
 
@@ -902,8 +905,8 @@ def _lookup(session: Session, phones: list[str]) -> dict[str, dict[str, Any]]:
 
 _INSERT_COLUMNS = [c.name for c in _CONTACT.columns if c.name != "id"]
 _ROW_GETTER = operator.itemgetter(*_INSERT_COLUMNS)
-_JSON_INDEXES = [_INSERT_COLUMNS.index(n) for n in ("other_phones", "custom")]
-_EMPTY_JSON = {_INSERT_COLUMNS.index("other_phones"): "[]", _INSERT_COLUMNS.index("custom"): "{}"}
+_OTHERS_INDEX = _INSERT_COLUMNS.index("other_phones")
+_CUSTOM_INDEX = _INSERT_COLUMNS.index("custom")
 _TIME_INDEXES = [_INSERT_COLUMNS.index(n) for n in ("created_at", "updated_at")]
 
 
@@ -925,8 +928,13 @@ def _insert_contacts(session: Session, rows: list[dict[str, Any]], now: datetime
     params = []
     for row in rows:
         values = list(_ROW_GETTER(row))
-        for index in _JSON_INDEXES:
-            values[index] = json.dumps(values[index]) if values[index] else _EMPTY_JSON[index]
+        others = values[_OTHERS_INDEX]
+        values[_OTHERS_INDEX] = json.dumps(others) if others else "[]"
+        encoded = row.get("_custom_json")
+        if encoded is None:
+            custom = values[_CUSTOM_INDEX]
+            encoded = json.dumps(custom) if custom else "{}"
+        values[_CUSTOM_INDEX] = encoded
         for index in _TIME_INDEXES:
             values[index] = stamp
         params.append(tuple(values))
@@ -966,7 +974,8 @@ def _write_chunk(
                 "other_phones": record.other_phones, "first_name": "", "last_name": "",
                 "email": "", "postcode": "", "constituency": "", "ward": "",
                 "membership_number": "", "tags": "", "tps": False, "consenting_member": False,
-                "bad_number": False, "custom": record.custom, "import_batch_id": state.batch_id,
+                "bad_number": False, "custom": record.custom, "_custom_json": record.custom_json,
+                "import_batch_id": state.batch_id,
                 "last_contacted_at": None, "created_at": now, "updated_at": now,
                 **record.values,
             }

@@ -273,3 +273,8 @@ def test_parsing_in_a_worker_process_gives_the_same_import(sqlite_database: Data
         assert [r["row_number"] for r in list_rejections(session=session,
                                                         batch_id=result.batch_id)] == [
             2, 19, 36, 53]
+
+
+def test_a_duplicate_row_fills_the_custom_fields_the_first_left_empty(database: Database) -> None:
+    do_import(database, "Phone,Branch,Shift\n07400 123451,,Sat\n+447400123451,North,Sun\n")
+    assert contacts(database)["+447400123451"]["custom"] == {"Shift": "Sat", "Branch": "North"}
