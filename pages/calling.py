@@ -26,6 +26,7 @@ CAMPAIGN = "calling_campaign_id"
 CONTACT = "calling_contact"  # a core.queue.ClaimedContact (a plain frozen dataclass)
 ATTEMPT_KEY = "calling_attempt_key"  # made when a contact is shown; reused by every save retry
 SHOWN_AT = "calling_shown_at"
+RENEWED = "calling_lease_renewed_until"
 REVEALED = "calling_revealed"
 SKIPPED = "calling_skipped"
 SESSION_START = "calling_session_started"
@@ -42,7 +43,7 @@ def now() -> datetime:
 
 
 def forget_contact() -> None:
-    for name in (CONTACT, ATTEMPT_KEY, SHOWN_AT, REVEALED, SUGGESTED):
+    for name in (CONTACT, ATTEMPT_KEY, SHOWN_AT, REVEALED, SUGGESTED, RENEWED):
         st.session_state.pop(name, None)
     for name in list(st.session_state.keys()):
         if name in FORM_KEYS or str(name).startswith("calling_q_"):
@@ -161,8 +162,9 @@ contact: queue.ClaimedContact | None = st.session_state.get(CONTACT)
 if contact is not None:
     try:
         with _ui.write_session() as session:
-            queue.renew_lease(session=session, queue_entry_id=contact.queue_entry_id,
-                              volunteer_id=user.id, now=now())
+            st.session_state[RENEWED] = queue.renew_lease(
+                session=session, queue_entry_id=contact.queue_entry_id, volunteer_id=user.id,
+                now=now())
     except queue.LeaseLost as exc:
         # A save that committed before a reconnect (or a crash) also ends the lease: say so.
         with _ui.read_session() as session:
@@ -207,12 +209,16 @@ def heartbeat() -> None:
     held: queue.ClaimedContact | None = st.session_state.get(CONTACT)
     if held is None:
         return
-    try:
-        with _ui.write_session() as session:
-            expiry = queue.renew_lease(session=session, queue_entry_id=held.queue_entry_id,
-                                       volunteer_id=user.id, now=now())
-    except queue.LeaseLost:
-        st.rerun(scope="app")
+    expiry: datetime = st.session_state.get(RENEWED) or held.lease_expires_at
+    # A full rerun has just renewed; only the timer's own runs need to write.
+    if expiry - now() < timedelta(minutes=campaign.lease_minutes) - timedelta(seconds=30):
+        try:
+            with _ui.write_session() as session:
+                expiry = queue.renew_lease(session=session, queue_entry_id=held.queue_entry_id,
+                                           volunteer_id=user.id, now=now())
+        except queue.LeaseLost:
+            st.rerun(scope="app")
+        st.session_state[RENEWED] = expiry
     st.caption(f"This contact is held for you until {local(expiry, campaign)[-5:]}.")
 
 
