@@ -78,18 +78,23 @@ def scratch_database(kind: str, url: str | None, path: str | None = None) -> Ite
                 database.dispose()
         return
     admin_url = url or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-    name = f"ringround_bench_{uuid.uuid4().hex[:8]}"
+    # --path names a PostgreSQL database kept between runs; otherwise a scratch one is dropped.
+    name = path or f"ringround_bench_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        exists = connection.exec_driver_sql(
+            "SELECT 1 FROM pg_database WHERE datname = %(name)s", {"name": name}).first()
+        if not exists:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
     database = Database(make_engine(
         sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)))
     try:
         yield database
     finally:
         database.dispose()
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not path:
+            with admin.connect() as connection:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
 
 
@@ -332,7 +337,8 @@ def main() -> None:
     parser.add_argument("--url", default=None, help="PostgreSQL admin URL (scratch DB beside it)")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--path", default=None,
-                        help="keep the SQLite file here and reuse it if already built")
+                        help="keep the database (SQLite: a file path; PostgreSQL: a database "
+                             "name) and reuse it if already built")
     args = parser.parse_args()
     contacts = args.contacts or int(args.attempts * 0.55)
     log(f"building on {args.db}: {args.attempts:,} attempts, {contacts:,} contacts, "
