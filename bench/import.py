@@ -22,6 +22,7 @@ import argparse
 import csv
 import json
 import multiprocessing
+import os
 import random
 import resource
 import sys
@@ -207,8 +208,16 @@ def main() -> int:
 
         with scratch_database(args.db, args.url, tmp, "import") as database:
             rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+            load_before = os.getloadavg()[0]
+            cpu_main = time.process_time()
+            cpu_children = resource.getrusage(resource.RUSAGE_CHILDREN)
             with open(path, "rb") as stream:
                 result = run_import(database=database, stream=stream, filename="members.csv")
+            cpu_main = time.process_time() - cpu_main
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu_worker = (after.ru_utime + after.ru_stime
+                          - cpu_children.ru_utime - cpu_children.ru_stime)
+            load_after = os.getloadavg()[0]
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
             rows = stored_rows(database)
 
@@ -222,6 +231,9 @@ def main() -> int:
     log(f"import ({args.db}):   {result.seconds:6.1f} s  "
         f"({result.total_rows / result.seconds:,.0f} rows/s)  target <= {TARGET_SECONDS:.0f} s "
         f"{'OK' if result.seconds <= TARGET_SECONDS else 'MISSED'}")
+    log(f"CPU:               {cpu_main:6.1f} s writer process + {cpu_worker:.1f} s parsing "
+        f"process; load average {load_before:.1f} before, {load_after:.1f} after "
+        f"({os.cpu_count()} cores)")
     log(f"peak RSS:          {peak / 2**20:6.0f} MiB (before import {rss_before / 2**20:.0f} MiB)"
         f"  target <= 1024 MiB {'OK' if peak <= TARGET_BYTES else 'MISSED'}")
     log(f"raw baseline:      {baseline:6.1f} s  (bare executemany of the {len(rows):,} final "
