@@ -29,6 +29,7 @@ from streamlit_authenticator.controllers import CookieController
 
 from core.auth import LoginCandidate, find_login_candidate, record_logout
 from core.config import Settings
+from core.users import UserView
 from pages import _ui
 
 PENDING_COOKIE_KEY = "_ringround_cookie_op"  # "set" after a login, "delete" after a sign-out
@@ -117,9 +118,12 @@ def _set_pending_cookie(settings: Settings) -> None:
                          settings.cookie_expiry_days).set_cookie()
 
 
-def render_logout_button() -> None:
-    """The sidebar "Sign out" button, for every signed-in page (called from app.py)."""
-    user = _ui.current_user()
+def render_logout_button(user: UserView | None = None) -> None:
+    """The sidebar "Sign out" button, for every signed-in page (called from app.py).
+
+    Pass the user app.py already checked this run to save a second database read.
+    """
+    user = user or _ui.current_user()
     if user is None:
         return
     settings = _ui.runtime().settings
