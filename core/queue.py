@@ -15,7 +15,7 @@ the block; every function here only adds to that transaction.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -193,7 +193,7 @@ class _CampaignRules:
     open_to_all: bool
     script: str
     name: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    updated_at: datetime | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -205,6 +205,7 @@ _P_CAMPAIGN = sa.bindparam("p_campaign_id", type_=sa.Integer())
 _P_NOW = sa.bindparam("p_now", type_=UTCDateTime())
 _P_EXPIRY = sa.bindparam("p_expiry", type_=UTCDateTime())
 _P_EXCLUDE = sa.bindparam("p_exclude", expanding=True, type_=sa.Integer())
+_P_RULES_AT = sa.bindparam("p_rules_at", type_=UTCDateTime())
 
 _statements: dict[tuple[str, bool], Any] = {}
 
@@ -263,9 +264,15 @@ def _claim_statement(dialect: str, *, with_exclusions: bool) -> Any:
         sa.select(candidates.c.id).order_by(candidates.c.tier).limit(1).scalar_subquery()
     )
     mine_already = sa.and_(c.status == "leased", c.claimed_by_id == _P_ME)
+    unchanged_and_active = (
+        sa.select(CAMPAIGN.c.id)
+        .where(CAMPAIGN.c.id == _P_CAMPAIGN, CAMPAIGN.c.status == "active",
+               CAMPAIGN.c.updated_at == _P_RULES_AT)
+        .exists()
+    )
     statement = (
         sa.update(QE)
-        .where(c.id == best)
+        .where(c.id == best, unchanged_and_active)
         .values(
             status="leased",
             claimed_by_id=_P_ME,
@@ -301,15 +308,26 @@ def _dialect(session: Session) -> str:
 _CAMPAIGN_RULES = sa.select(
     CAMPAIGN.c.id, CAMPAIGN.c.status, CAMPAIGN.c.timezone, CAMPAIGN.c.calling_window,
     CAMPAIGN.c.lease_minutes, CAMPAIGN.c.callback_grace_minutes, CAMPAIGN.c.max_attempts,
-    CAMPAIGN.c.open_to_all, CAMPAIGN.c.script, CAMPAIGN.c.name,
+    CAMPAIGN.c.open_to_all, CAMPAIGN.c.script, CAMPAIGN.c.name, CAMPAIGN.c.updated_at,
 ).where(CAMPAIGN.c.id == sa.bindparam("p_campaign_id", type_=sa.Integer()))
 
+# Campaign rules as last read, per process. Safe because the claim itself re-checks, in the
+# same statement, that the campaign is active and unchanged (same updated_at, which every edit
+# in core/campaigns.py bumps); when it is not, the rules are read again and the claim retried.
+# This saves the claim a round trip to the database without ever acting on stale rules.
+_rules_cache: dict[int, _CampaignRules] = {}
 
-def _campaign_rules(session: Session, campaign_id: int) -> _CampaignRules:
+
+def _campaign_rules(session: Session, campaign_id: int, *, cached: bool = False) -> _CampaignRules:
+    if cached and campaign_id in _rules_cache:
+        return _rules_cache[campaign_id]
     row = _conn(session).execute(_CAMPAIGN_RULES, {"p_campaign_id": campaign_id}).first()
     if row is None:
+        _rules_cache.pop(campaign_id, None)
         raise CampaignNotActive("gone")
-    return _CampaignRules(*row)
+    rules = _CampaignRules(*row)
+    _rules_cache[campaign_id] = rules
+    return rules
 
 
 def may_call(*, session: Session, campaign_id: int, volunteer_id: int) -> bool:
@@ -346,7 +364,31 @@ def claim_next_contact(
         NotAllowedToCall: the campaign is members-only and the volunteer is not a member.
         CallingClosed: outside the campaign's calling hours (carries the reopening time).
     """
-    rules = _campaign_rules(session, campaign_id)
+    rules = _campaign_rules(session, campaign_id, cached=True)
+    try:
+        claimed, verified = _claim(session, rules, volunteer_id, now, exclude_entry_ids)
+        refused = False
+    except (CampaignNotActive, NotAllowedToCall, CallingClosed):
+        claimed, verified, refused = None, False, True
+    if verified:
+        return claimed
+    # Refused, or nothing came back: the cached rules may be stale, so read them again.
+    fresh = _campaign_rules(session, campaign_id)
+    if fresh == rules and not refused:
+        return None  # the rules held: the queue really has nobody to call now
+    claimed, _ = _claim(session, fresh, volunteer_id, now, exclude_entry_ids)
+    return claimed
+
+
+def _claim(
+    session: Session,
+    rules: _CampaignRules,
+    volunteer_id: int,
+    now: datetime,
+    exclude_entry_ids: Sequence[int],
+) -> tuple[ClaimedContact | None, bool]:
+    """One claim under `rules`; the flag is False when nothing came back (rules unverified)."""
+    campaign_id = rules.id
     if rules.status != "active":
         raise CampaignNotActive(rules.status)
     if not rules.open_to_all and not _is_member_or_organiser(session, campaign_id, volunteer_id):
@@ -363,6 +405,7 @@ def claim_next_contact(
         statement = _claim_with_contact_statement(statement)
     params: dict[str, Any] = {
         "p_me": volunteer_id, "p_campaign_id": campaign_id, "p_now": now, "p_expiry": expiry,
+        "p_rules_at": rules.updated_at,
     }
     if exclusions:
         params["p_exclude"] = exclusions
@@ -370,7 +413,7 @@ def claim_next_contact(
     for _ in range(MAX_RECLAIMS):
         row = _conn(session).execute(statement, params).first()
         if row is None:
-            return None
+            return None, False
         if dialect == "postgresql":  # the contact came back with the claim
             contact = None if (row.bad_number in (None, True) or row.suppressed) else row
         else:
@@ -379,8 +422,8 @@ def claim_next_contact(
             # Suppressed or marked wrong since it was queued: out of the queue for good.
             _conn(session).execute(_EXCLUDE, {"p_entry_id": row.id})
             continue
-        return _claimed(session, rules, row, contact, fields_used, volunteer_id, now)
-    return None
+        return _claimed(session, rules, row, contact, fields_used, volunteer_id, now), True
+    return None, True
 
 
 _with_contact: dict[int, Any] = {}

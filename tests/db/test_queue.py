@@ -462,3 +462,33 @@ def test_queue_summary_counts_by_status(database) -> None:
         summary = queue_summary(session=s, campaign_id=campaign_id)
     assert (summary.fresh, summary.retry, summary.leased, summary.waiting) == (1, 1, 1, 3)
     assert summary.next_due_at == NOON + timedelta(hours=4)
+
+
+def test_campaign_changes_apply_to_the_very_next_claim(database) -> None:
+    from core.campaigns import change_status, set_calling_window
+
+    volunteer, _, campaign_id, _, _ = setup_queue(database, n=3)
+    first = claim(database, campaign_id, volunteer.id)  # caches the campaign's rules
+    with database.write() as s:
+        release(session=s, queue_entry_id=first.queue_entry_id, volunteer_id=volunteer.id,
+                now=NOON)
+        change_status(session=s, campaign_id=campaign_id, action="pause")
+    with pytest.raises(CampaignNotActive):
+        claim(database, campaign_id, volunteer.id)
+    with database.write() as s:
+        change_status(session=s, campaign_id=campaign_id, action="resume")
+    assert claim(database, campaign_id, volunteer.id) is not None
+    with database.write() as s:
+        set_calling_window(session=s, campaign_id=campaign_id, window={"2": ["15:00", "16:00"]})
+    with pytest.raises(CallingClosed):
+        claim(database, campaign_id, volunteer.id)
+    # Even a change that bypasses core.campaigns (no updated_at bump) stops claims.
+    with database.write() as s:
+        set_calling_window(session=s, campaign_id=campaign_id,
+                           window={str(d): ["00:00", "24:00"] for d in range(7)})
+    assert claim(database, campaign_id, volunteer.id, exclude_entry_ids=[]) is not None
+    with database.write() as s:
+        s.execute(sa.text("UPDATE campaign SET status = 'closed' WHERE id = :c"),
+                  {"c": campaign_id})
+    with pytest.raises(CampaignNotActive):
+        claim(database, campaign_id, volunteer.id)
