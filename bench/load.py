@@ -187,10 +187,12 @@ async def sign_in(page: Any, url: str, username: str, timeout: float) -> None:
     await page.goto(url, wait_until="domcontentloaded", timeout=timeout * 1000)
     await wait_idle(page, timeout)
     start = page.get_by_role("button", name="Start calling")
-    for _attempt in range(3):
-        await page.get_by_label("Username", exact=True).fill(username)
-        await page.get_by_label("Password", exact=True).fill(PASSWORD)
-        await page.get_by_role("button", name="Sign in", exact=True).click()
+    username_box = page.get_by_label("Username", exact=True)
+    for _attempt in range(4):
+        if await username_box.count():
+            await username_box.fill(username)
+            await page.get_by_label("Password", exact=True).fill(PASSWORD)
+            await page.get_by_role("button", name="Sign in", exact=True).click()
         with contextlib.suppress(PlaywrightTimeout):
             await start.wait_for(timeout=timeout * 1000 / 3)
             break

@@ -45,7 +45,9 @@ def fill(page: Any, label: str, value: str, *, commit: bool = False) -> None:
     Outside a form, pass commit=True so that Tab moves focus away and Streamlit reruns with
     the value; inside a form the submit button sends every value at once.
     """
-    box = page.get_by_label(label, exact=True)
+    box = page.get_by_role("textbox", name=label, exact=True).or_(
+        page.locator(f'input[type="password"][aria-label="{label}"]')
+    )
     box.fill(value)
     if commit:
         box.press("Tab")
@@ -61,8 +63,16 @@ def click_button(page: Any, name: str, *, exact: bool = True, wait: bool = True)
 def choose(page: Any, label: str, option: str) -> None:
     """Pick `option` in the st.selectbox labelled `label`."""
     box = page.get_by_label(label, exact=True)
-    box.click()
-    page.get_by_role("option", name=option, exact=True).click()
+    for attempt in range(3):  # a rerun arriving just then can close the list: open it again
+        wait_idle(page)
+        box.click()
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=10_000)
+            break
+        except Exception:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
     wait_idle(page)
 
 

@@ -1,0 +1,49 @@
+"""Thirty volunteers calling at once in real Chromium pages against one app server.
+
+The figures (save-to-next p50/p95, calls per minute, CPU split) are printed and written to
+artifacts/e2e/load.json for the README's performance table. `python -m bench.load` runs the
+same thing by hand, with more volunteers or calls if wanted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from bench.load import TARGET_P95_SECONDS, print_report, run_load
+from tests.e2e.harness import ARTIFACTS
+
+pytestmark = pytest.mark.e2e
+
+VOLUNTEERS = int(os.environ.get("RINGROUND_LOAD_VOLUNTEERS", "30"))
+CALLS = int(os.environ.get("RINGROUND_LOAD_CALLS", "6"))
+# The target is p95 <= 1 s (bench.load.TARGET_P95_SECONDS). The assertion allows a margin for
+# a CI machine that is busy with other work; the measured figure is what the README reports.
+P95_LIMIT = float(os.environ.get("RINGROUND_LOAD_P95_LIMIT", str(TARGET_P95_SECONDS * 2)))
+
+
+def test_thirty_volunteers_at_once_get_no_duplicate_lose_no_save_and_see_the_next_contact_fast(
+    tmp_path, sqlite_app_url, chromium_path
+):
+    report = run_load(database_url=sqlite_app_url, workdir=tmp_path / "servers",
+                      volunteers=VOLUNTEERS, calls=CALLS, think=(0.5, 1.5))
+    print_report(report)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "load.json").write_text(json.dumps(report.summary(), default=str, indent=2))
+
+    assert report.errors == []
+    assert report.volunteers == VOLUNTEERS
+    assert report.saves == VOLUNTEERS * CALLS
+    # Zero duplicate assignments: nobody saw a contact another volunteer had, and no contact
+    # has two calls in the database.
+    assert report.shown_twice == []
+    assert report.duplicates == []
+    # Zero lost outcomes: every save confirmed on screen is a row, and no row is unconfirmed.
+    assert report.confirmed == report.saves
+    assert report.lost == []
+    assert report.unconfirmed_rows == 0
+    assert report.p95 <= P95_LIMIT, (
+        f"save -> next contact p95 {report.p95:.2f} s is over {P95_LIMIT:.2f} s"
+    )

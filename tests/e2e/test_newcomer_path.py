@@ -1,0 +1,228 @@
+"""A newcomer's whole first campaign, in Chromium, on a fresh database, through the UI only.
+
+First-run setup, upload a CSV, map its columns, create a campaign with a script and a survey,
+open its calling hours, build a segment and attach it, create an invite; then a volunteer in a
+second browser context registers from the invite and makes five calls with outcomes and survey
+answers, while the organiser's dashboard, never reloaded, counts them.
+Screenshots of every step: artifacts/e2e/test_a_newcomer_.../
+"""
+
+from __future__ import annotations
+
+import re
+import time as clock
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.e2e import streamlit_ui as ui
+from tests.e2e.harness import attempts_by_contact
+from tests.e2e.volunteer import Volunteer
+
+pytestmark = pytest.mark.e2e
+
+ORGANISER_PASSWORD = "a long organiser password"
+VOLUNTEER_PASSWORD = "a long volunteer password"
+QUESTION = "Will you join Saturday's action?"
+DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def members_csv(tmp_path) -> str:
+    rows = ["Forename,Surname,Contact number,Constituency,Ward,Branch"]
+    for n in range(1, 13):
+        seat = "Crewe and Nantwich" if n <= 8 else "Bedford"
+        ward = "Crewe Central" if n <= 8 else "Bedford Castle"
+        rows.append(f"Member{n:02d},Newcomer,07400 {100000 + n:06d},{seat},{ward},North")
+    rows.append("Nophone,Person,,Bedford,Bedford Castle,North")  # rejected: no number
+    path = tmp_path / "members.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def metric(page, label: str) -> int | None:
+    box = page.locator('[data-testid="stMetric"]').filter(has=page.get_by_text(label, exact=True))
+    if box.count() == 0:
+        return None
+    digits = re.sub(r"[^0-9]", "", box.first.locator('[data-testid="stMetricValue"]').inner_text())
+    return int(digits) if digits else None
+
+
+def pick_time(page, label: str, index: int, value: str) -> None:
+    """Set the index-th st.time_input labelled `label` (a searchable select) to `value`."""
+    box = page.get_by_label(label, exact=True).nth(index)
+    box.click()
+    page.keyboard.type(value)
+    page.keyboard.press("Enter")
+    ui.wait_idle(page)
+
+
+def open_tab(page, name: str) -> None:
+    """Select a tab and make sure it stays selected (a rerun that shifts the page resets it)."""
+    tab = page.get_by_role("tab", name=name, exact=True)
+    for _ in range(5):
+        ui.wait_idle(page)
+        if tab.get_attribute("aria-selected") == "true":
+            page.wait_for_timeout(300)
+            ui.wait_idle(page)
+            if tab.get_attribute("aria-selected") == "true":
+                return
+        tab.click()
+    raise AssertionError(f"the {name} tab would not stay open")
+
+
+def test_a_newcomer_sets_up_imports_targets_invites_and_watches_five_calls_come_in(
+    start_server, sqlite_app_url, new_context, screenshots, test_db_factory, tmp_path
+):
+    server = start_server(sqlite_app_url, RINGROUND_DASHBOARD_REFRESH_SECONDS="2")
+    organiser = new_context().new_page()
+
+    # 1. First-run setup creates the first organiser and signs them in.
+    ui.open_app(organiser, server.url)
+    ui.wait_for_text(organiser, "Create the first organiser")
+    screenshots.take(organiser, "first run")
+    ui.fill(organiser, "Your name", "Olive Organiser")
+    ui.fill(organiser, "Email", "olive@example.org")
+    ui.fill(organiser, "Username", "olive")
+    ui.fill(organiser, "Password", ORGANISER_PASSWORD)
+    ui.fill(organiser, "Repeat password", ORGANISER_PASSWORD)
+    ui.click_button(organiser, "Create organiser")
+    ui.wait_for_text(organiser, "Signed in as")
+
+    # 2. Upload a CSV and map its columns.
+    ui.go_to(organiser, "Import contacts")
+    organiser.set_input_files('input[type="file"]', members_csv(tmp_path))
+    ui.wait_for_text(organiser, "Columns", timeout=60)
+    ui.wait_idle(organiser)
+    ui.choose(organiser, "Contact number", "Mobile phone")
+    screenshots.take(organiser, "columns mapped")
+    ui.click_button(organiser, "Import")
+    ui.wait_for_text(organiser, "Import of members.csv: done", timeout=60)
+    organiser.get_by_text("Merged duplicates", exact=True).wait_for()
+    ui.wait_idle(organiser)
+    accounting = ui.main_text(organiser)
+    screenshots.take(organiser, "import accounted for")
+    assert re.search(r"Rows in file\s+13", accounting), accounting
+    assert re.search(r"Inserted\s+12", accounting) and re.search(r"Rejected\s+1", accounting)
+
+    # 3. A campaign with a script, a survey question and calling hours open now.
+    ui.go_to(organiser, "Campaigns")
+    organiser.get_by_text("New campaign", exact=True).click()
+    ui.fill(organiser, "Name", "NHS campaign day")
+    ui.fill(organiser, "What it is for", "Ask members to join Saturday's action")
+    ui.click_button(organiser, "Create campaign")
+    ui.wait_for_text(organiser, "as a draft")
+
+    open_tab(organiser, "Script")
+    ui.fill(organiser, "Script",
+            "Hello {first_name}, I'm {volunteer_first_name} from the {Branch} branch.\n\n"
+            "**Ask:** will you join Saturday's action?")
+    screenshots.take(organiser, "script typed")
+    ui.click_button(organiser, "Save script")
+    ui.wait_for_text(organiser, "Script saved.")
+
+    open_tab(organiser, "Survey")
+    grid = organiser.locator('[data-testid="data-grid-canvas"]').first
+    grid.wait_for()
+    box = grid.bounding_box()
+    assert box is not None
+    # The grid is a canvas: double-click the first row's Question cell, type, Enter.
+    organiser.mouse.dblclick(box["x"] + 150, box["y"] + 35 + 17)
+    organiser.keyboard.type(QUESTION)
+    organiser.keyboard.press("Enter")
+    ui.wait_idle(organiser)
+    screenshots.take(organiser, "survey question typed")
+    open_tab(organiser, "Survey")
+    ui.click_button(organiser, "Save survey")
+    ui.wait_for_text(organiser, "Survey saved.")
+
+    # The UI's closing times end at 23:45: late in the London evening, the newcomer runs the
+    # campaign on Tokyo time instead, so that calling is open whenever this test runs.
+    zone = "Europe/London"
+    if not time(0, 15) <= datetime.now(ZoneInfo(zone)).time() <= time(23, 30):
+        zone = "Asia/Tokyo"
+        open_tab(organiser, "Details")
+        ui.fill(organiser, "Time zone", zone)
+        ui.click_button(organiser, "Save details")
+        ui.wait_for_text(organiser, "Details saved.")
+    today = datetime.now(ZoneInfo(zone)).weekday()
+    open_tab(organiser, "Calling hours")
+    pick_time(organiser, "Opens", today, "00:00")
+    pick_time(organiser, "Closes", today, "23:45")
+    screenshots.take(organiser, "calling hours set")
+    open_tab(organiser, "Calling hours")
+    ui.click_button(organiser, "Save calling hours")
+    ui.wait_for_text(organiser, "Calling hours saved.")
+    ui.click_button(organiser, "Start calling")
+    ui.wait_for_text(organiser, "is now active")
+    screenshots.take(organiser, "campaign active")
+
+    # 4. A segment: the members in one constituency, attached to the campaign.
+    ui.go_to(organiser, "Targeting")
+    ui.multiselect(organiser, "Constituencies", ["Crewe and Nantwich"])
+    organiser.get_by_text("Contacts in this segment").wait_for()
+    assert metric(organiser, "Contacts in this segment") == 8
+    screenshots.take(organiser, "segment built")
+    ui.click_button(organiser, "Attach to campaign")
+    ui.wait_for_text(organiser, "8 contacts added")
+
+    # 5. An invite link for volunteers.
+    ui.go_to(organiser, "Team")
+    ui.click_button(organiser, "Create invite link")
+    link = organiser.locator('[data-testid="stCode"]').first.inner_text()
+    token = re.search(r"invite=([A-Za-z0-9_\-]+)", link)
+    assert token, link
+    screenshots.take(organiser, "invite created")
+
+    # The organiser watches the dashboard from now on, without reloading it.
+    ui.go_to(organiser, "Dashboard")
+    organiser.get_by_text("Dials (all time)", exact=True).wait_for()
+    assert metric(organiser, "Dials (all time)") == 0
+    screenshots.take(organiser, "dashboard before calls")
+
+    # 6. A volunteer, in a browser context of their own, registers from the invite.
+    volunteer = Volunteer(new_context(), "vera")
+    page = volunteer.page
+    ui.open_app(page, f"{server.url}/join?invite={token[1]}")
+    ui.wait_for_text(page, "Create your account")
+    ui.fill(page, "Your name", "Vera Volunteer")
+    ui.fill(page, "Email", "vera@example.org")
+    ui.fill(page, "Username", "vera")
+    ui.fill(page, "Password", VOLUNTEER_PASSWORD)
+    ui.fill(page, "Repeat password", VOLUNTEER_PASSWORD)
+    screenshots.take(page, "volunteer registers")
+    ui.click_button(page, "Create account and start calling")
+    page.get_by_role("button", name="Start calling").wait_for(timeout=30_000)
+    first = volunteer.start_calling()
+    screenshots.take(page, "volunteer calling")
+    script = ui.main_text(page)
+    assert "I'm Vera from the North branch" in script
+    assert first.startswith("Member0")
+
+    # 7. Five calls, with outcomes and survey answers.
+    calls = [("Talked – completed survey", "Yes"), ("No answer", None),
+             ("Talked – completed survey", "No"), ("Talked – refused", None),
+             ("Left voicemail", None)]
+    for number, (label, answer) in enumerate(calls, start=1):
+        if answer is not None:
+            volunteer.answer(answer, question=QUESTION)
+        volunteer.pick_outcome(label)
+        if number == 1:
+            screenshots.take(page, "first call filled in")
+        assert volunteer.save() is not None
+    screenshots.take(page, "after five calls")
+    assert len(volunteer.confirmed) == 5
+    assert len(set(volunteer.shown)) == 6
+
+    # 8. The dashboard, untouched since before the calls, shows them.
+    deadline = clock.monotonic() + 30
+    while clock.monotonic() < deadline and metric(organiser, "Dials (all time)") != 5:
+        organiser.wait_for_timeout(500)
+    screenshots.take(organiser, "dashboard after calls")
+    assert metric(organiser, "Dials (all time)") == 5
+    assert metric(organiser, "Completed") == 2
+
+    rows = attempts_by_contact(test_db_factory(sqlite_app_url), 1)
+    assert sorted(r["outcome_code"] for r in rows) == sorted(
+        ["completed", "no_answer", "completed", "refused", "voicemail"])
+    assert {r["username"] for r in rows} == {"vera"}
