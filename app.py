@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from core.users import organiser_exists
 from db.engine import is_retryable
 from pages import _ui
+from pages._auth_widgets import render_logout_button
 
 st.set_page_config(page_title="Ringround", page_icon="☎️", layout="wide")
 
@@ -72,6 +73,7 @@ try:
         st.sidebar.caption("Demo mode: sample data only; do not load real members' details.")
     if user is not None:
         st.sidebar.caption(f"Signed in as **{user.name}** ({user.role})")
+        render_logout_button(user)
         _ui.housekeeping()
 
     st.navigation(pages).run()

@@ -21,6 +21,7 @@ AUDITED_ACTIONS = (
     "password_reset_used",
     "invite_created",
     "invite_used",
+    "invite_revoked",
     "organiser_created",
     "export",
     "number_revealed",

@@ -40,6 +40,9 @@ if submitted:
             st.error(str(exc))
         else:
             _ui.sign_in(user)
+            # Ask the sign-out widget to write the login cookie on the next, stable run.
+            st.session_state["username"] = user.username
+            st.session_state["_ringround_cookie_op"] = "set"
             st.rerun()
 
 with right:

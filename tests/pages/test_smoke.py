@@ -98,3 +98,23 @@ def test_pasted_numbers_reach_the_do_not_call_list_from_settings(make_app, app_d
     assert "Line 2: not a phone number" in [w.value for w in at.warning]
     with app_db.session() as session:
         assert is_suppressed(session=session, phone="+447400123456")
+
+
+@pytest.mark.parametrize("page", [p for p in ORGANISER_PAGES if p not in VOLUNTEER_PAGES])
+def test_an_organiser_page_run_directly_shows_a_volunteer_only_its_guard(app_db, page) -> None:
+    # Streamlit can run a file in pages/ without app.py (its older multipage mode, e.g. on a
+    # fresh server's first request), so each organiser page must lock itself too.
+    from streamlit.testing.v1 import AppTest
+
+    from core.config import PROJECT_ROOT
+    from tests.pages.conftest import sign_in_as
+
+    with app_db.write() as session:
+        make_user(session, role="organiser")
+        volunteer = make_user(session, role="volunteer")
+    at = AppTest.from_file(str(PROJECT_ROOT / page), default_timeout=30)
+    sign_in_as(at, volunteer)
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["This page is for organisers."]
+    assert len(at.main.children) <= 2
