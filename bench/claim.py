@@ -68,15 +68,20 @@ def fresh_database(kind: str, workdir: Path) -> tuple[str, Callable[[], None]]:
         path = workdir / f"claim-{uuid.uuid4().hex[:6]}.sqlite3"
         return f"sqlite:///{path}", lambda: None
     name = f"ringround_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+
+    def admin_sql(sql: str) -> None:
+        # A new connection each time: an idle one may not survive a long benchmark.
+        admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT",
+                                 poolclass=sa.pool.NullPool)
+        with admin.connect() as connection:
+            connection.exec_driver_sql(sql)
+        admin.dispose()
+
+    admin_sql(f'CREATE DATABASE "{name}"')
     url = sa.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
 
     def drop() -> None:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+        admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     return url, drop
 
