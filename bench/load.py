@@ -194,9 +194,9 @@ async def sign_in(page: Any, url: str, username: str, timeout: float) -> None:
             await page.get_by_label("Password", exact=True).fill(PASSWORD)
             await page.get_by_role("button", name="Sign in", exact=True).click()
         with contextlib.suppress(PlaywrightTimeout):
-            await start.wait_for(timeout=timeout * 1000 / 3)
+            await start.wait_for(timeout=timeout * 1000)
             break
-    await start.wait_for(timeout=1000)
+    await start.wait_for(timeout=timeout * 1000)
     await wait_idle(page, timeout)
 
 
@@ -393,7 +393,7 @@ def database_url(backend: str, workdir: Path) -> Iterator[str]:
 def run_load(
     *, database_url: str, workdir: Path, volunteers: int = 30, calls: int = 10,
     servers: int = 1, think: tuple[float, float] = (0.3, 1.0), timeout: float = 60.0,
-    ramp_seconds: float = 10.0, server_env: dict[str, str] | None = None,
+    ramp_seconds: float = 20.0, server_env: dict[str, str] | None = None,
 ) -> LoadReport:
     """Seed, start the servers, drive the volunteers, stop the servers, check the database."""
     database = Database(make_engine(database_url, pool_size=4, max_overflow=4))

