@@ -8,6 +8,7 @@ campaign) instead of scanning the whole table.
 Definitions (shown on the dashboard too):
 - contacts: queue entries (one per contact per campaign); remaining: those not done/excluded.
 - reached: contacts with at least one conversation; completed: contacts with a completion.
+  Across all campaigns, contacts, reached and completed add up the campaigns' figures.
 - contact rate: conversations / dials. Average call length: over conversations (a no-answer
   has no call to measure).
 - volunteers calling now: distinct holders of a live lease (status 'leased', due_at > now).
@@ -233,8 +234,15 @@ def _calls_and_people(session: Session, campaign_id: int | None, flag: Any, *,
         measures += [sa.func.sum(col(CallAttempt.duration_seconds)),
                      sa.func.count(col(CallAttempt.duration_seconds))]
     totals = session.execute(sa.select(*measures).where(in_campaign, _is_true(flag))).one()
-    people = _people_with(campaign_id, flag).subquery()
-    distinct_people = session.execute(sa.select(sa.func.count()).select_from(people)).scalar_one()
+    # Across all campaigns, people are counted per campaign and added up (like contacts, which
+    # are queue entries): each campaign's DISTINCT then stays an ordered index walk.
+    campaign_ids = ([campaign_id] if campaign_id is not None else
+                    list(session.execute(sa.select(col(Campaign.id))).scalars()))
+    distinct_people = 0
+    for one_campaign in campaign_ids:
+        people = _people_with(one_campaign, flag).subquery()
+        distinct_people += int(
+            session.execute(sa.select(sa.func.count()).select_from(people)).scalar_one())
     calls = int(totals[0])
     total_seconds = float(totals[1] or 0) if seconds else 0.0
     timed = int(totals[2] or 0) if seconds else 0

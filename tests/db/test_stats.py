@@ -276,3 +276,16 @@ def test_the_cache_keeps_campaigns_and_filters_apart(database: Database, day: Da
     assert sum(r["count"] for r in today) == 4
     assert sum(r["count"] for r in ever) == 6
     assert cache.computations == 4
+
+
+def test_across_campaigns_people_are_counted_in_each_campaign(database: Database,
+                                                              day: Day) -> None:
+    with database.write() as session:
+        # Ann, already reached in A, is also reached in B: two campaigns' contact, twice.
+        add_attempt(session, campaign=session.get(stats.Campaign, day.b),
+                    contact=session.get(stats.Contact, day.contacts["c1"]), volunteer=None,
+                    at=NOW, code="refused", duration=30)
+    with database.session() as session:
+        everywhere = stats.headline(session=session, campaign_id=None, now=NOW)
+        b = stats.headline(session=session, campaign_id=day.b, now=NOW)
+    assert (b["reached"], everywhere["reached"], everywhere["conversations"]) == (1, 4, 5)
