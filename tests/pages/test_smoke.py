@@ -67,6 +67,9 @@ def test_a_volunteer_cannot_open_an_organiser_page(make_app, app_db, page) -> No
         make_user(session, role="organiser")
         volunteer = make_user(session, role="volunteer")
     at = make_app(user=volunteer)
+    # app.py must have run to its st.navigation call; before that, Streamlit's older multipage
+    # mode knows every file in pages/ and switch_page would prove nothing.
+    assert not at.exception
     # The page is not in the volunteer's navigation, so Streamlit has nothing to switch to.
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page(page)
