@@ -339,7 +339,7 @@ class PhoneNormaliser:
 DELIMITERS = {",": ",", ";": ";", "\t": "\t", "tab": "\t", "|": "|", "comma": ",",
               "semicolon": ";", "pipe": "|", "\\t": "\t"}
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
-ENCODINGS = ("utf-8", "utf-8-sig", "cp1252", "latin-1")
+ENCODINGS = ("utf-8", "utf-8-sig", "cp1252", "latin-1", "utf-16", "utf-32")
 _XLSX_MAGIC = b"PK\x03\x04"
 _SNIFF_BYTES = 64 * 1024
 _BLOCK = 1 << 20
@@ -379,9 +379,15 @@ def parse_delimiter(text: str | None) -> str | None:
 def detect_encoding(stream: BinaryIO) -> str:
     """utf-8-sig (BOM), utf-8, cp1252 or latin-1, checked over the whole file."""
     stream.seek(0)
-    head = stream.read(3)
+    head = stream.read(4)
     stream.seek(0)
-    if head.startswith(codecs.BOM_UTF8):
+    # Excel's "Unicode text" is UTF-16 with a byte order mark; UTF-32 is rarer but marked too.
+    # Read by any 8-bit codec they would come out as garbage with NULs between the letters.
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        candidates: tuple[str, ...] = ("utf-32",)
+    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        candidates = ("utf-16",)
+    elif head.startswith(codecs.BOM_UTF8):
         candidates = ("utf-8-sig", "cp1252", "latin-1")
     else:
         candidates = ("utf-8", "cp1252", "latin-1")
@@ -397,6 +403,9 @@ def detect_encoding(stream: BinaryIO) -> str:
         finally:
             stream.seek(0)
         return encoding
+    if candidates[0] in ("utf-16", "utf-32"):
+        raise ImportFileError(f"the file starts like {candidates[0].upper()} text but is not "
+                              f"valid {candidates[0].upper()}; save it as CSV UTF-8")
     return "latin-1"  # unreachable: latin-1 decodes every byte
 
 
@@ -531,13 +540,17 @@ def _open_csv(stream: BinaryIO, fmt: FileFormat) -> OpenFile:
         try:
             for record in reader:
                 number += 1
-                if record and "".join(record).strip():
+                joined = "".join(record) if record else ""
+                if joined.strip():
+                    if "\x00" in joined:  # NUL bytes from a broken export: dropped, not stored
+                        record = [cell.replace("\x00", "") for cell in record]
                     yield number, record
         except csv.Error as exc:
             raise ImportFileError(f"row {number + 1} cannot be read: {exc}") from None
         except UnicodeDecodeError as exc:
+            row = _row_of_bad_bytes(stream, fmt) or number + 1
             raise ImportFileError(
-                f"row {number + 1} is not {fmt.encoding}: {exc.reason}; choose the encoding"
+                f"row {row} is not {fmt.encoding}: {exc.reason}; choose the encoding"
             ) from None
         finally:
             try:
@@ -552,6 +565,27 @@ def _open_csv(stream: BinaryIO, fmt: FileFormat) -> OpenFile:
             return 0.0
 
     return OpenFile(headers=headers, rows=rows(), fraction=fraction)
+
+
+def _row_of_bad_bytes(stream: BinaryIO, fmt: FileFormat) -> int | None:
+    """The row holding the first bytes that are not in the file's encoding (error path only:
+    the text reader decodes ahead in blocks, so its own position is rows too early)."""
+    if fmt.encoding.startswith(("utf-16", "utf-32")):
+        return None
+    try:
+        stream.seek(0)
+        good: list[str] = []
+        for raw_line in stream:
+            try:
+                good.append(raw_line.decode(fmt.encoding))
+            except UnicodeDecodeError:
+                text = "".join(good)
+                complete = text.endswith(("\n", "\r")) or not text
+                records = sum(1 for _ in csv.reader(io.StringIO(text), delimiter=fmt.delimiter))
+                return records + 1 if complete else max(records, 1)
+    except (OSError, ValueError, csv.Error):
+        return None
+    return None
 
 
 def _open_xlsx(stream: BinaryIO) -> OpenFile:
@@ -1285,6 +1319,14 @@ def list_rejections(*, session: Session, batch_id: int) -> list[dict[str, Any]]:
     return [{"row_number": r.row_number, "reason": r.reason, "raw": dict(r.raw)} for r in rows]
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(cell: str) -> str:
+    """A cell Excel or Sheets would run as a formula, made plain text (CSV injection)."""
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+
+
 def rejections_csv(*, session: Session, batch_id: int) -> bytes:
     """The rejected rows as a UTF-8 CSV (with BOM, for Excel): row, reason, then the row as read."""
     rejections = list_rejections(session=session, batch_id=batch_id)
@@ -1298,7 +1340,7 @@ def rejections_csv(*, session: Session, batch_id: int) -> bytes:
     writer.writerow(["row", "reason", *columns])
     for rejection in rejections:
         writer.writerow([rejection["row_number"], rejection["reason"],
-                         *(rejection["raw"].get(c, "") for c in columns)])
+                         *(_inert(str(rejection["raw"].get(c, ""))) for c in columns)])
     return codecs.BOM_UTF8 + buffer.getvalue().encode("utf-8")
 
 
