@@ -53,6 +53,8 @@ FILES = [
                  "cp1252", "\t", id="latin-1 bytes read as cp1252 tab"),
     pytest.param("First name|Phone\nZoë Brontë|07400 123456\n".encode("latin-1")
                  + b"\x81", "latin-1", "|", id="byte undefined in cp1252 falls to latin-1"),
+    pytest.param("First name\tPhone\r\nZoë Brontë\t07400 123456\r\n".encode("utf-16"),
+                 "utf-16", "\t", id="Excel Unicode text (UTF-16 with BOM)"),
 ]
 
 
