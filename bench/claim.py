@@ -15,6 +15,7 @@ must not slow down as the queue grows).
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import tempfile
@@ -28,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+from sqlmodel import Session
 
 from core.queue import claim_next_contact, record_outcome
 from db.engine import Database, make_engine
@@ -174,25 +176,31 @@ def run_round(db: Database, name: str, campaign_id: int, volunteers: list[int],
         try:
             barrier.wait()
             for n in range(per_thread):
-                started = time.perf_counter()
-                with db.write() as session:
+
+                def claim(session: Session) -> int | None:
                     if name == "baseline":
-                        entry_id = session.execute(bare, {
+                        return session.connection().execute(bare, {
                             "me": volunteer_id, "c": campaign_id, "now": NOW,
                             "expiry": NOW + timedelta(minutes=10)}).scalar()
-                    else:
-                        got = claim_next_contact(session=session, campaign_id=campaign_id,
-                                                 volunteer_id=volunteer_id, now=NOW)
-                        entry_id = got.queue_entry_id if got else None
+                    got = claim_next_contact(session=session, campaign_id=campaign_id,
+                                             volunteer_id=volunteer_id, now=NOW)
+                    return got.queue_entry_id if got else None
+
+                def record(session: Session, entry: int, code: str, key: str) -> None:
+                    record_outcome(session=session, queue_entry_id=entry,
+                                   volunteer_id=volunteer_id, outcome_code=code,
+                                   idempotency_key=key, answers={}, notes="",
+                                   started_at=NOW - timedelta(minutes=1), now=NOW)
+
+                # Both sides retry SQLite's "database is locked" the way the app does.
+                started = time.perf_counter()
+                entry_id = db.retrying(claim)
                 mine_ms.append((time.perf_counter() - started) * 1000)
                 if entry_id is None:
                     break
                 mine.append(entry_id)
-                with db.write() as session:
-                    record_outcome(session=session, queue_entry_id=entry_id,
-                                   volunteer_id=volunteer_id, outcome_code=OUTCOMES[n % 2],
-                                   idempotency_key=uuid.uuid4().hex, answers={}, notes="",
-                                   started_at=NOW - timedelta(minutes=1), now=NOW)
+                db.retrying(functools.partial(record, entry=entry_id, code=OUTCOMES[n % 2],
+                                              key=uuid.uuid4().hex))
         except BaseException as exc:  # reported by the main thread
             errors.append(exc)
         with lock:

@@ -285,6 +285,12 @@ def _claim_statement(dialect: str, *, with_exclusions: bool) -> Any:
         .returning(
             c.id, c.contact_id, c.leased_from, c.attempts, c.due_at, c.claimed_at,
             c.callback_owner_id, c.release_at,
+            # The contact comes back in the same statement (a primary-key read each), so
+            # the claim holds SQLite's write lock no longer than a bare UPDATE would.
+            *(_of_contact(column) for column in _CARD_COLUMNS),
+            sa.select(SUPPRESSION.c.id)
+            .where(SUPPRESSION.c.phone == _of_contact(CONTACT.c.phone))
+            .correlate(QE).exists().label("suppressed"),
         )
     )
     _statements[key] = statement
@@ -399,10 +405,7 @@ def _claim(
         )
     expiry = now + timedelta(minutes=rules.lease_minutes)
     exclusions = list(exclude_entry_ids)[-200:]
-    dialect = _dialect(session)
-    statement = _claim_statement(dialect, with_exclusions=bool(exclusions))
-    if dialect == "postgresql":
-        statement = _claim_with_contact_statement(statement)
+    statement = _claim_statement(_dialect(session), with_exclusions=bool(exclusions))
     params: dict[str, Any] = {
         "p_me": volunteer_id, "p_campaign_id": campaign_id, "p_now": now, "p_expiry": expiry,
         "p_rules_at": rules.updated_at,
@@ -414,56 +417,34 @@ def _claim(
         row = _conn(session).execute(statement, params).first()
         if row is None:
             return None, False
-        if dialect == "postgresql":  # the contact came back with the claim
-            contact = None if (row.bad_number in (None, True) or row.suppressed) else row
-        else:
-            contact = _callable_contact(session, row.contact_id)
-        if contact is None:
+        if row.bad_number in (None, True) or row.suppressed:
             # Suppressed or marked wrong since it was queued: out of the queue for good.
             _conn(session).execute(_EXCLUDE, {"p_entry_id": row.id})
             continue
-        return _claimed(session, rules, row, contact, fields_used, volunteer_id, now), True
+        return _claimed(session, rules, row, row, fields_used, volunteer_id, now), True
     return None, True
 
 
-_with_contact: dict[int, Any] = {}
-
-
-def _claim_with_contact_statement(claim: Any) -> Any:
-    """PostgreSQL: the claim UPDATE as a CTE joined to its contact, saving a round trip.
-
-    (SQLite has no UPDATE inside WITH, so there the contact is a second, primary-key read.)
-    """
-    if id(claim) not in _with_contact:
-        claimed = claim.cte("claimed")
-        _with_contact[id(claim)] = sa.select(
-            *claimed.c, *_CONTACT_FIELDS,
-        ).select_from(claimed.outerjoin(CONTACT, CONTACT.c.id == claimed.c.contact_id))
-    return _with_contact[id(claim)]
-
-
-# Built once: the claim is the hot path, and building statements costs more than running them.
-_CONTACT_FIELDS = (
+# What the contact card may draw on (never the phone: that is revealed, and audited, apart).
+_CARD_COLUMNS = (
     CONTACT.c.first_name, CONTACT.c.last_name, CONTACT.c.constituency, CONTACT.c.ward,
     CONTACT.c.postcode, CONTACT.c.membership_number, CONTACT.c.custom, CONTACT.c.bad_number,
-    sa.select(SUPPRESSION.c.id).where(SUPPRESSION.c.phone == CONTACT.c.phone).exists()
-    .label("suppressed"),
 )
-_CONTACT_CHECK = sa.select(CONTACT.c.id, *_CONTACT_FIELDS).where(
-    CONTACT.c.id == sa.bindparam("p_contact_id", type_=sa.Integer())
-)
+
+
+def _of_contact(column: Any) -> Any:
+    """The claimed row's contact's `column`, as a subquery the claim can RETURN."""
+    return (
+        sa.select(column).where(CONTACT.c.id == QE.c.contact_id).correlate(QE)
+        .scalar_subquery().label(column.name)
+    )
+
+
 _EXCLUDE = (
     sa.update(QE)
     .where(QE.c.id == sa.bindparam("p_entry_id", type_=sa.Integer()))
     .values(status="excluded", claimed_by_id=None, due_at=None, release_at=None)
 )
-
-
-def _callable_contact(session: Session, contact_id: int) -> Any | None:
-    row = _conn(session).execute(_CONTACT_CHECK, {"p_contact_id": contact_id}).first()
-    if row is None or row.bad_number or row.suppressed:
-        return None
-    return row
 
 
 def _claimed(

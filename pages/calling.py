@@ -120,11 +120,11 @@ if NOTICE in st.session_state:
 
 
 def claim() -> queue.ClaimedContact | None:
-    with _ui.write_session() as session:
-        return queue.claim_next_contact(
-            session=session, campaign_id=campaign_id, volunteer_id=user.id, now=now(),
-            exclude_entry_ids=st.session_state.get(SKIPPED, []),
-        )
+    # retrying(): a busy SQLite write lock is waited out instead of shown as an error.
+    return _ui.runtime().database.retrying(lambda session: queue.claim_next_contact(
+        session=session, campaign_id=campaign_id, volunteer_id=user.id, now=now(),
+        exclude_entry_ids=st.session_state.get(SKIPPED, []),
+    ))
 
 
 def empty_state() -> None:
@@ -333,8 +333,9 @@ if save_col.button("Save and next", key="calling_save", type="primary", width="s
         st.warning("Pick an outcome first.")
         st.stop()
     try:
-        with _ui.write_session() as session:
-            saved = queue.record_outcome(
+        # Retried with the same idempotency key, so a retry can never record twice.
+        saved = _ui.runtime().database.retrying(
+            lambda session: queue.record_outcome(
                 session=session, queue_entry_id=contact.queue_entry_id, volunteer_id=user.id,
                 outcome_code=outcome_code, idempotency_key=st.session_state[ATTEMPT_KEY],
                 answers={qid: value for qid, value in answers.items() if value not in (None, "")},
@@ -346,6 +347,7 @@ if save_col.button("Save and next", key="calling_save", type="primary", width="s
                 provider_status=getattr(call_result, "provider_status", None),
                 duration_seconds=getattr(call_result, "duration_seconds", None),
             )
+        )
     except AnswerError as exc:
         for problem in exc.problems.values():
             st.error(problem)
