@@ -44,8 +44,17 @@ class Volunteer:
             box = self.page.get_by_label("Campaign", exact=True)
             if campaign not in box.inner_text():
                 ui.choose(self.page, "Campaign", campaign)
-        ui.click_button(self.page, "Start calling")
-        return self.wait_for_contact()
+        for attempt in range(3):  # a busy page may drop the click: press again, as people do
+            start = self.page.get_by_role("button", name="Start calling")
+            if start.count():
+                start.click()
+            try:
+                return self.wait_for_contact(timeout=20)
+            except Exception:
+                if attempt == 2:
+                    raise
+                ui.wait_idle(self.page)
+        raise AssertionError("unreachable")
 
     # ---- the card -------------------------------------------------------------------------
 
