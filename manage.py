@@ -89,6 +89,19 @@ def cmd_import(args: argparse.Namespace) -> int:
     return run_import_command(args, database=_database(_settings()))
 
 
+def cmd_purge_notes(args: argparse.Namespace) -> int:
+    from core.contacts import get_notes_retention_months, purge_old_notes
+
+    with _database(_settings()).write() as session:
+        months = get_notes_retention_months(session=session)
+        purged = purge_old_notes(session=session)
+    if months is None:
+        print("note retention is off (set it on the Settings page); nothing purged")
+    else:
+        print(f"{purged} notes older than {months} months blanked")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="manage.py", description="Ringround administration.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -125,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--policy", choices=["update_empty", "overwrite", "skip"],
                      default="update_empty", help="what to do with numbers already stored")
     imp.add_argument("--json", action="store_true", help="print the accounting as JSON")
+
+    add("purge-notes", cmd_purge_notes,
+        "Blank call notes older than the retention period set on the Settings page "
+        "(the app also does this hourly); for cron.")
     return parser
 
 

@@ -13,7 +13,7 @@ from db.engine import Database, make_engine
 from db.models import CallAttempt, Campaign, Contact, User
 from manage import main
 
-SUBCOMMANDS = ["migrate", "create-organiser", "demo", "import"]
+SUBCOMMANDS = ["migrate", "create-organiser", "demo", "import", "purge-notes"]
 
 
 @pytest.fixture
@@ -90,3 +90,30 @@ def test_a_missing_cookie_key_is_one_line_error(tmp_path) -> None:
                             capture_output=True, text=True, env=env)
     assert result.returncode == 2
     assert result.stderr.startswith("error: RINGROUND_COOKIE_KEY is not set")
+
+
+def test_purge_notes_blanks_old_notes_only_when_retention_is_on(env: str, capsys) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from core.contacts import set_notes_retention_months
+    from tests.factories import make_campaign, make_contact
+
+    db = Database(make_engine(env))
+    with db.write() as session:
+        campaign, contact = make_campaign(session), make_contact(session)
+        for key, age_days in (("old", 400), ("new", 10)):
+            session.add(CallAttempt(
+                idempotency_key=key, campaign_id=campaign.id, contact_id=contact.id,
+                outcome_code="refused", notes=f"{key} note",
+                started_at=datetime.now(UTC) - timedelta(days=age_days),
+            ))
+    assert main(["purge-notes"]) == 0
+    assert "retention is off" in capsys.readouterr().out
+    with db.write() as session:
+        set_notes_retention_months(session=session, months=6)
+    assert main(["purge-notes"]) == 0
+    assert capsys.readouterr().out.strip() == "1 notes older than 6 months blanked"
+    with db.session() as session:
+        notes = dict(session.exec(select(CallAttempt.idempotency_key, CallAttempt.notes)).all())
+    db.dispose()
+    assert notes == {"old": "", "new": "new note"}
