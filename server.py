@@ -15,11 +15,18 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from streamlit.runtime.pages_manager import PagesManager
 
 from core.config import ConfigError, Settings, load_settings
 from core.runtime import open_database
 from core.webhooks import WebhookResponse, handle_inbound_sms, handle_status_callback
 from db.engine import Database
+
+# Ringround keeps its st.navigation pages in pages/, as the design asks. Until app.py's
+# st.navigation first runs in a process, Streamlit treats a folder named pages/ as an old-style
+# pages directory: after a restart, a tab reconnecting to /calling would run pages/calling.py
+# without app.py and list every module in pages/. This server only ever uses st.navigation.
+PagesManager.uses_pages_directory = False
 
 
 @functools.cache

@@ -21,6 +21,8 @@ from core.script import escape_markdown, render_script
 from core.survey import AnswerError, QuestionView
 from core.tally import volunteer_tally
 from pages import _ui
+from pages._call_panel import twilio_call_controls
+from pages._sms import render_sms_followup
 
 CAMPAIGN = "calling_campaign_id"
 CONTACT = "calling_contact"  # a core.queue.ClaimedContact (a plain frozen dataclass)
@@ -33,7 +35,15 @@ SESSION_START = "calling_session_started"
 CONFIRMED = "calling_confirmed"
 NOTICE = "calling_notice"
 SUGGESTED = "calling_suggested_applied"
-FORM_KEYS = ("calling_outcome", "calling_notes", "calling_callback_date", "calling_callback_time")
+# Every form widget's key ends with the contact's queue entry id: a stale second click on
+# "Save and next" then names widgets that do not exist for the next contact, so it can neither
+# save nor pre-select anything against the wrong person.
+FORM_PREFIXES = ("calling_outcome_", "calling_notes_", "calling_callback_date_",
+                 "calling_callback_time_", "calling_q_", "calling_save_", "calling_skip_")
+
+
+def form_key(name: str, contact: queue.ClaimedContact) -> str:
+    return f"{name}_{contact.queue_entry_id}"
 
 user = _ui.require_user()
 
@@ -46,7 +56,7 @@ def forget_contact() -> None:
     for name in (CONTACT, ATTEMPT_KEY, SHOWN_AT, REVEALED, SUGGESTED, RENEWED):
         st.session_state.pop(name, None)
     for name in list(st.session_state.keys()):
-        if name in FORM_KEYS or str(name).startswith("calling_q_"):
+        if str(name).startswith(FORM_PREFIXES):
             del st.session_state[name]
 
 
@@ -243,17 +253,11 @@ with card, st.container(border=True):
     heartbeat()
 
     call_result: Any = None
-    if campaign.dialer == "twilio":
-        try:
-            from pages._call_panel import twilio_call_controls
-        except ImportError:
-            st.error("Calling through Twilio is not set up on this server. Ask an organiser to "
-                     "switch this campaign to calling from your own phone.")
-        else:
-            call_result = twilio_call_controls(
-                campaign_id=campaign_id, contact_id=contact.contact_id, volunteer_id=user.id,
-                attempt_key=st.session_state[ATTEMPT_KEY],
-            )
+    if campaign.dialer in ("twilio", "fake"):
+        call_result = twilio_call_controls(
+            campaign_id=campaign_id, contact_id=contact.contact_id, volunteer_id=user.id,
+            attempt_key=st.session_state[ATTEMPT_KEY],
+        )
     else:
         revealed: queue.RevealedNumber | None = st.session_state.get(REVEALED)
         if revealed is None:
@@ -276,7 +280,7 @@ with card, st.container(border=True):
 suggested = getattr(call_result, "suggested_outcome", None)
 codes = [o.code for o in outcomes]
 if suggested in codes and not st.session_state.get(SUGGESTED):
-    st.session_state["calling_outcome"] = suggested
+    st.session_state[form_key("calling_outcome", contact)] = suggested
     st.session_state[SUGGESTED] = True
 
 with script_column:
@@ -294,7 +298,7 @@ with script_column:
 
 def ask(question: QuestionView) -> Any:
     label = question.text + (" *" if question.required else "")
-    key = f"calling_q_{question.id}"
+    key = form_key(f"calling_q_{question.id}", contact)
     if question.kind == "multi":
         return st.multiselect(label, list(question.choices), key=key)
     if question.kind == "text":
@@ -312,23 +316,30 @@ if questions:
 labels = {o.code: o.label for o in outcomes}
 behaviours = {o.code: o.behaviour for o in outcomes}
 outcome_code = st.radio("Outcome", codes, format_func=labels.__getitem__, index=None,
-                        key="calling_outcome", horizontal=True)
+                        key=form_key("calling_outcome", contact), horizontal=True)
 callback_at: datetime | None = None
 if outcome_code and behaviours.get(outcome_code) == "callback":
     zone = calling_hours.zone(campaign.timezone)
     soon = (now() + timedelta(hours=1)).astimezone(zone)
     day_col, time_col = st.columns(2)
     day: date = day_col.date_input("Call back on", value=soon.date(), min_value=soon.date(),
-                                   key="calling_callback_date")
+                                   key=form_key("calling_callback_date", contact))
     at: time = time_col.time_input("at", value=soon.time().replace(second=0, microsecond=0),
-                                   key="calling_callback_time", step=timedelta(minutes=15))
+                                   key=form_key("calling_callback_time", contact),
+                                   step=timedelta(minutes=15))
     callback_at = datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
     st.caption(f"They stay yours until {campaign.callback_grace_minutes} minutes after that time.")
-notes = st.text_area("Notes", key="calling_notes", height=80,
+notes = st.text_area("Notes", key=form_key("calling_notes", contact), height=80,
                      placeholder="Anything the next caller should know (no sensitive details)")
 
+if outcome_code and next((o.is_conversation for o in outcomes if o.code == outcome_code), False):
+    # Before Save: saving moves on to the next contact.
+    render_sms_followup(campaign_id=campaign_id, contact_id=contact.contact_id,
+                        volunteer_id=user.id)
+
 save_col, skip_col, stop_col = st.columns([2, 1, 1])
-if save_col.button("Save and next", key="calling_save", type="primary", width="stretch"):
+if save_col.button("Save and next", key=form_key("calling_save", contact), type="primary",
+                   width="stretch"):
     if outcome_code is None:
         st.warning("Pick an outcome first.")
         st.stop()
@@ -341,8 +352,7 @@ if save_col.button("Save and next", key="calling_save", type="primary", width="s
                 answers={qid: value for qid, value in answers.items() if value not in (None, "")},
                 notes=notes, started_at=st.session_state.get(SHOWN_AT, now()), now=now(),
                 callback_at=callback_at,
-                provider=getattr(call_result, "provider", None) or (
-                    "twilio" if campaign.dialer == "twilio" else "tel"),
+                provider=getattr(call_result, "provider", None) or campaign.dialer,
                 provider_call_id=getattr(call_result, "provider_call_id", None),
                 provider_status=getattr(call_result, "provider_status", None),
                 duration_seconds=getattr(call_result, "duration_seconds", None),
@@ -364,7 +374,7 @@ if save_col.button("Save and next", key="calling_save", type="primary", width="s
     forget_contact()
     st.rerun()
 
-if skip_col.button("Skip", key="calling_skip", width="stretch"):
+if skip_col.button("Skip", key=form_key("calling_skip", contact), width="stretch"):
     with _ui.write_session() as session:
         queue.release(session=session, queue_entry_id=contact.queue_entry_id,
                       volunteer_id=user.id, now=now())

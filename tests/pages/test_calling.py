@@ -15,6 +15,11 @@ ALL_DAY = {str(day): ["00:00", "24:00"] for day in range(7)}
 SCRIPT = "Hello {first_name|friend}, this is {volunteer_first_name}."
 
 
+def form_key(at, name: str) -> str:
+    """The page keys each form widget by the contact on screen (see pages/calling.py)."""
+    return f"{name}_{at.session_state['calling_contact'].queue_entry_id}"
+
+
 def arrange(app_db, *, contacts: int = 2, window=None, **campaign_fields):
     with app_db.write() as s:
         make_user(s, role="organiser")
@@ -66,10 +71,10 @@ def test_save_and_next_records_once_and_shows_the_next_contact(make_app, app_db)
         audit = s.exec(select(AuditEvent).where(AuditEvent.action == "number_revealed")).one()
     assert (audit.actor_id, audit.target) == (volunteer.id, f"contact:{first.contact_id}")
 
-    at.radio(key=f"calling_q_{question_id}").set_value("Yes")
-    at.radio(key="calling_outcome").set_value("completed")
-    at.text_area(key="calling_notes").input("Keen to help")
-    at.button(key="calling_save").click()
+    at.radio(key=form_key(at, f"calling_q_{question_id}")).set_value("Yes")
+    at.radio(key=form_key(at, "calling_outcome")).set_value("completed")
+    at.text_area(key=form_key(at, "calling_notes")).input("Keen to help")
+    at.button(key=form_key(at, "calling_save")).click()
     at.run()
     assert not at.exception
     assert any("Saved" in s.value for s in at.success)
@@ -77,10 +82,10 @@ def test_save_and_next_records_once_and_shows_the_next_contact(make_app, app_db)
     assert second.contact_id != first.contact_id
     assert second.first_name in texts(at)
     # The form starts empty for the next person.
-    assert at.radio(key="calling_outcome").value is None
+    assert at.radio(key=form_key(at, "calling_outcome")).value is None
 
     # A second click lands on the fresh form and records nothing.
-    at.button(key="calling_save").click()
+    at.button(key=form_key(at, "calling_save")).click()
     at.run()
     assert any("Pick an outcome" in w.value for w in at.warning)
 
@@ -110,8 +115,8 @@ def test_a_save_that_committed_before_a_reconnect_is_confirmed_not_repeated(
                        volunteer_id=volunteer.id, outcome_code="no_answer",
                        idempotency_key=attempt_key, answers={}, notes="",
                        started_at=now - timedelta(minutes=1), now=now)
-    at.radio(key="calling_outcome").set_value("no_answer")
-    at.button(key="calling_save").click()
+    at.radio(key=form_key(at, "calling_outcome")).set_value("no_answer")
+    at.button(key=form_key(at, "calling_save")).click()
     at.run()
     assert not at.exception
     assert any("already saved" in s.value for s in at.success)
@@ -123,8 +128,8 @@ def test_a_save_that_committed_before_a_reconnect_is_confirmed_not_repeated(
 def test_a_required_answer_is_asked_for_before_saving_a_completion(make_app, app_db) -> None:
     volunteer, _, _, _ = arrange(app_db)
     at = start(make_app, volunteer)
-    at.radio(key="calling_outcome").set_value("completed")
-    at.button(key="calling_save").click()
+    at.radio(key=form_key(at, "calling_outcome")).set_value("completed")
+    at.button(key=form_key(at, "calling_save")).click()
     at.run()
     assert any("needs an answer" in e.value for e in at.error)
     with app_db.session() as s:
@@ -135,7 +140,7 @@ def test_skip_moves_on_and_stop_releases_the_lease(make_app, app_db) -> None:
     volunteer, _, _, _ = arrange(app_db)
     at = start(make_app, volunteer)
     first = at.session_state["calling_contact"]
-    at.button(key="calling_skip").click()
+    at.button(key=form_key(at, "calling_skip")).click()
     at.run()
     second = at.session_state["calling_contact"]
     assert second.contact_id != first.contact_id
@@ -155,10 +160,10 @@ def test_a_callback_outcome_asks_when_and_keeps_the_contact_for_this_volunteer(
     volunteer, _, _, _ = arrange(app_db, contacts=1)
     at = start(make_app, volunteer)
     contact = at.session_state["calling_contact"]
-    at.radio(key="calling_outcome").set_value("call_back")
+    at.radio(key=form_key(at, "calling_outcome")).set_value("call_back")
     at.run()
-    assert at.date_input(key="calling_callback_date")
-    at.button(key="calling_save").click()
+    assert at.date_input(key=form_key(at, "calling_callback_date"))
+    at.button(key=form_key(at, "calling_save")).click()
     at.run()
     assert not at.exception
     with app_db.session() as s:
@@ -197,3 +202,18 @@ def test_members_only_campaigns_are_not_offered_to_others(make_app, app_db) -> N
     at = make_app(user=volunteer, page="pages/calling.py")
     assert not at.exception
     assert "no campaign for you to call" in texts(at)
+
+
+def test_a_stale_second_click_cannot_save_against_the_next_contact(make_app, app_db) -> None:
+    volunteer, *_ = arrange(app_db, contacts=3)
+    at = start(make_app, volunteer)
+    first_key = form_key(at, "calling_save")
+    at.radio(key=form_key(at, "calling_outcome")).set_value("no_answer")
+    at.button(key=first_key).click()
+    at.run()
+    # The next contact is on screen; the first contact's Save button is gone with it, so a
+    # second click that arrives late has nothing to press.
+    assert form_key(at, "calling_save") != first_key
+    assert first_key not in [b.key for b in at.button]
+    with app_db.session() as session:
+        assert len(session.exec(select(CallAttempt)).all()) == 1

@@ -248,8 +248,9 @@ def test_on_the_calling_page_an_unreachable_twilio_never_stops_the_outcome_being
     at.button(key=f"call_{attempt_key}").click().run()
     assert not at.exception
     assert any("could not reach Twilio" in e.value for e in at.error)
-    at.radio(key="calling_outcome").set_value("no_answer")
-    at.button(key="calling_save").click().run()
+    entry = at.session_state["calling_contact"].queue_entry_id
+    at.radio(key=f"calling_outcome_{entry}").set_value("no_answer")
+    at.button(key=f"calling_save_{entry}").click().run()
     assert not at.exception
     with app_db.session() as s:
         attempts = s.exec(select(CallAttempt)).all()
