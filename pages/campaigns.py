@@ -9,10 +9,12 @@ import streamlit as st
 
 from core import campaigns as core
 from core.calling_hours import DAY_NAMES
+from core.phones import display_phone
 from core.queue import queue_summary
 from core.script import STANDARD_FIELDS, VOLUNTEER_FIELDS, render_script, script_fields
 from core.survey import KIND_LABELS, QUESTION_KINDS
 from pages import _ui
+from pages._sms import render_sms_template_editor
 
 organiser = _ui.require_organiser()
 st.title("Campaigns")
@@ -99,8 +101,8 @@ for column, (action, label) in zip(buttons, ACTIONS[campaign.status], strict=Fal
         else:
             done(f"“{view.name}” is now {view.status}.")
 
-details, script_tab, survey_tab, outcomes_tab, hours_tab, team_tab = st.tabs(
-    ["Details", "Script", "Survey", "Outcomes", "Calling hours", "Team"]
+details, script_tab, survey_tab, outcomes_tab, hours_tab, sms_tab, team_tab = st.tabs(
+    ["Details", "Script", "Survey", "Outcomes", "Calling hours", "Follow-up text", "Team"]
 )
 
 
@@ -143,10 +145,22 @@ with details:
                      "fake": "Fake dialer (demo/testing)"}.__getitem__)
     timezone = right.text_input("Time zone", value=campaign.timezone,
                                 key=f"campaigns_timezone_{picked}")
+    caller_ids = list(_ui.runtime().settings.twilio.caller_ids)
+    caller_id = campaign.caller_id
+    if caller_ids:
+        options = ["", *caller_ids]
+        caller_id = left.selectbox(
+            "Caller ID (Twilio calls and texts come from this number)", options,
+            index=options.index(campaign.caller_id) if campaign.caller_id in options else 0,
+            key=f"campaigns_caller_id_{picked}",
+            format_func=lambda n: display_phone(n) if n else "Default (first Twilio number)")
+    elif dialer == "twilio":
+        st.warning("Twilio is not set up on this server (see Settings → Telephony).")
     if st.button("Save details", key="campaigns_save_details", type="primary"):
         save("Details saved.", name=name, description=description,
              max_attempts=int(max_attempts), lease_minutes=int(lease_minutes),
-             callback_grace_minutes=int(grace), dialer=dialer, timezone=timezone)
+             callback_grace_minutes=int(grace), dialer=dialer, timezone=timezone,
+             caller_id=caller_id)
 
 # --------------------------------------------------------------------------------------------
 # Script, with a live preview on a made-up contact
@@ -284,6 +298,9 @@ with hours_tab:
 # --------------------------------------------------------------------------------------------
 # Who may call
 # --------------------------------------------------------------------------------------------
+
+with sms_tab:
+    render_sms_template_editor(campaign_id=picked, actor_id=organiser.id)
 
 with team_tab:
     open_to_all = st.toggle("Any volunteer may call this campaign", value=campaign.open_to_all,
