@@ -227,7 +227,7 @@ class ImportRejection(SQLModel, table=True):
 
 
 class ImportChange(SQLModel, table=True):
-    """What an import overwrote on an existing contact, so that undoing the batch can put it back."""
+    """What an import overwrote on an existing contact, so undoing the batch can put it back."""
 
     id: int | None = Field(default=None, primary_key=True)
     batch_id: int = Field(foreign_key="importbatch.id", ondelete="CASCADE", index=True)
