@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from core import calling_hours
-from core.outcomes import DEFAULT_OUTCOMES
+from core.outcomes import default_outcome_rows
 from core.survey import QuestionError, QuestionView, validate_question
 from db.models import (
     CAMPAIGN_STATUS_VALUES,
@@ -162,12 +162,7 @@ def create_campaign(
     session.add(campaign)
     session.flush()
     assert campaign.id is not None
-    for position, spec in enumerate(DEFAULT_OUTCOMES):
-        session.add(Outcome(
-            campaign_id=campaign.id, position=position, code=spec.code, label=spec.label,
-            behaviour=spec.behaviour, retry_after_hours=spec.retry_after_hours,
-            is_conversation=spec.is_conversation, is_completion=spec.is_completion,
-        ))
+    session.add_all(default_outcome_rows(campaign.id))
     session.flush()
     return _view(campaign)
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col
 
 from core.accounts import create_user, hash_password
-from core.outcomes import DEFAULT_OUTCOMES
+from core.outcomes import default_outcome_rows
 from core.phones import InvalidPhone, normalise_phone
 from core.setup import SetupClosed
 from core.users import organiser_exists
@@ -25,7 +25,6 @@ from db.models import (
     Campaign,
     Contact,
     ImportBatch,
-    Outcome,
     QueueEntry,
     Suppression,
     SurveyAnswer,
@@ -359,22 +358,8 @@ def load_demo(
     session.add_all([campaign, draft])
     session.flush()
     assert campaign.id is not None and draft.id is not None
-    outcomes: dict[str, Outcome] = {}
-    for campaign_id in (campaign.id, draft.id):
-        for position, spec in enumerate(DEFAULT_OUTCOMES):
-            outcome = Outcome(
-                campaign_id=campaign_id,
-                position=position,
-                code=spec.code,
-                label=spec.label,
-                behaviour=spec.behaviour,
-                retry_after_hours=spec.retry_after_hours,
-                is_conversation=spec.is_conversation,
-                is_completion=spec.is_completion,
-            )
-            session.add(outcome)
-            if campaign_id == campaign.id:
-                outcomes[spec.code] = outcome
+    outcomes = {outcome.code: outcome for outcome in default_outcome_rows(campaign.id)}
+    session.add_all([*outcomes.values(), *default_outcome_rows(draft.id)])
     questions = []
     for position, (text, kind, options, required) in enumerate(QUESTIONS):
         question = SurveyQuestion(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from db.models import Outcome
+
 
 @dataclass(frozen=True)
 class OutcomeSpec:
@@ -27,3 +29,15 @@ DEFAULT_OUTCOMES: tuple[OutcomeSpec, ...] = (
     OutcomeSpec("do_not_call", "Do not call again", "do_not_call", is_conversation=True),
     OutcomeSpec("moved_deceased", "Moved or deceased", "final"),
 )
+
+
+def default_outcome_rows(campaign_id: int) -> list[Outcome]:
+    """The default outcome set as rows for one campaign, in button order."""
+    return [
+        Outcome(
+            campaign_id=campaign_id, position=position, code=spec.code, label=spec.label,
+            behaviour=spec.behaviour, retry_after_hours=spec.retry_after_hours,
+            is_conversation=spec.is_conversation, is_completion=spec.is_completion,
+        )
+        for position, spec in enumerate(DEFAULT_OUTCOMES)
+    ]

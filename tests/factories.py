@@ -8,9 +8,9 @@ from typing import Any
 from sqlmodel import Session
 
 from core.accounts import create_user
-from core.outcomes import DEFAULT_OUTCOMES
+from core.outcomes import default_outcome_rows
 from core.users import UserView
-from db.models import Campaign, Contact, Outcome, QueueEntry, SurveyQuestion
+from db.models import Campaign, Contact, QueueEntry, SurveyQuestion
 
 _counter = itertools.count(1)
 TEST_PASSWORD = "correct horse battery"
@@ -62,14 +62,8 @@ def make_campaign(session: Session, *, with_outcomes: bool = True, **overrides: 
     session.add(campaign)
     session.flush()
     if with_outcomes:
-        for position, spec in enumerate(DEFAULT_OUTCOMES):
-            session.add(
-                Outcome(
-                    campaign_id=campaign.id, position=position, code=spec.code, label=spec.label,
-                    behaviour=spec.behaviour, retry_after_hours=spec.retry_after_hours,
-                    is_conversation=spec.is_conversation, is_completion=spec.is_completion,
-                )
-            )
+        assert campaign.id is not None
+        session.add_all(default_outcome_rows(campaign.id))
     session.flush()
     return campaign
 

@@ -25,10 +25,10 @@ import bcrypt
 import sqlalchemy as sa
 
 from core.config import PROJECT_ROOT
-from core.outcomes import DEFAULT_OUTCOMES
+from core.outcomes import default_outcome_rows
 from db.engine import Database, make_engine
 from db.migrate import upgrade
-from db.models import Campaign, Contact, Outcome, QueueEntry, SurveyQuestion, User
+from db.models import Campaign, Contact, QueueEntry, SurveyQuestion, User
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -294,12 +294,7 @@ def seed_campaign(
         session.add(campaign)
         session.flush()
         assert campaign.id is not None
-        for position, spec in enumerate(DEFAULT_OUTCOMES):
-            session.add(Outcome(
-                campaign_id=campaign.id, position=position, code=spec.code, label=spec.label,
-                behaviour=spec.behaviour, retry_after_hours=spec.retry_after_hours,
-                is_conversation=spec.is_conversation, is_completion=spec.is_completion,
-            ))
+        session.add_all(default_outcome_rows(campaign.id))
         question = SurveyQuestion(campaign_id=campaign.id, text="Will you join Saturday's action?",
                                   kind="yes_no", options=["Yes", "No"])
         session.add(question)
