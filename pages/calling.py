@@ -64,7 +64,7 @@ def stop_calling(campaign_id: int) -> None:
     with _ui.write_session() as session:
         queue.stop(session=session, campaign_id=campaign_id, volunteer_id=user.id, now=now())
     forget_contact()
-    for name in (CAMPAIGN, SKIPPED, SESSION_START):
+    for name in (CAMPAIGN, SKIPPED, SESSION_START, CONFIRMED):
         st.session_state.pop(name, None)
 
 
@@ -119,7 +119,9 @@ with st.sidebar:
                    f"{counts.completions} surveys")
 
 if CONFIRMED in st.session_state:
-    st.success(st.session_state.pop(CONFIRMED), icon="✅")
+    # Kept (not popped) until the next save replaces it: a run interrupted by another rerun
+    # would otherwise swallow the only confirmation the volunteer gets.
+    st.success(st.session_state[CONFIRMED], icon="✅")
 if NOTICE in st.session_state:
     st.warning(st.session_state.pop(NOTICE))
 
