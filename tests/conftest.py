@@ -48,7 +48,9 @@ def postgres_url() -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for this test session, dropped afterwards."""
     name = f"ringround_test_{uuid.uuid4().hex[:10]}"
     try:
-        admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        admin = sa.create_engine(
+            POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True
+        )
         with admin.connect() as connection:
             connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
     except sa.exc.OperationalError as exc:
@@ -59,6 +61,8 @@ def postgres_url() -> Iterator[str]:
     engine.dispose()
     yield url
     reset_databases()
+    # The browser fault tests restart PostgreSQL, which kills pooled connections: start afresh.
+    admin.dispose()
     with admin.connect() as connection:
         connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.dispose()
