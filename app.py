@@ -51,14 +51,10 @@ def database_unavailable(exc: DBAPIError) -> None:
 
 
 try:
-    # Every rerun of every page passes here, so a signed-in user costs one query, not two: an
-    # account exists only once an organiser does (the last organiser cannot be removed).
-    user = _ui.current_user()
-    if user is None:
-        with rt.database.session() as session:
-            first_run = not organiser_exists(session=session)
-    else:
-        first_run = False
+    with rt.database.session() as session:
+        first_run = not organiser_exists(session=session)
+
+    user = None if first_run else _ui.current_user()
 
     if first_run:
         pages: list | dict = [SETUP]
