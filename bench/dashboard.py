@@ -45,6 +45,7 @@ from db.models import (
     SurveyAnswer,
     SurveyQuestion,
     User,
+    progress_bits,
 )
 
 BUDGET_MS = 200.0
@@ -151,7 +152,9 @@ def build(database: Database, *, attempts: int, contacts: int, volunteers: int,
     log(f"  contacts: {contacts:,} ({time.perf_counter() - started:.0f} s)")
 
     with database.write() as s:
-        contact_ids = list(s.execute(sa.select(Contact.id).order_by(Contact.id)).scalars())
+        areas = {cid: (seat, ward) for cid, seat, ward in s.execute(
+            sa.select(Contact.id, Contact.constituency, Contact.ward).order_by(Contact.id))}
+    contact_ids = list(areas)
     split = int(len(contact_ids) * big_share)
     campaign_of = {}
     statuses = ["done"] * 40 + ["retry"] * 20 + ["fresh"] * 35 + ["excluded"] * 5
@@ -161,7 +164,8 @@ def build(database: Database, *, attempts: int, contacts: int, volunteers: int,
             campaign_id = ids["big"] if cid <= contact_ids[split - 1] else ids["small"]
             campaign_of[cid] = campaign_id
             rows.append({"campaign_id": campaign_id, "contact_id": cid,
-                         "status": rng.choice(statuses), "priority": 0, "attempts": 1,
+                         "status": rng.choice(statuses), "priority": 0, "attempts": 0,
+                         "constituency": areas[cid][0], "ward": areas[cid][1],
                          "created_at": now})
         with database.write() as s:
             s.execute(sa.insert(QueueEntry), rows)
@@ -177,6 +181,7 @@ def build(database: Database, *, attempts: int, contacts: int, volunteers: int,
     today_span = max((now - day_start).total_seconds(), 60)
     answers_total = 0
     made = 0
+    calls: dict[int, list[int]] = {}  # contact id: [attempts, progress bits], as recorded
     while made < attempts:
         rows, answer_plan = [], []
         for _ in range(min(CHUNK, attempts - made)):
@@ -184,6 +189,9 @@ def build(database: Database, *, attempts: int, contacts: int, volunteers: int,
             cid = rng.choice(contact_ids)
             code = rng.choices(codes, weights)[0]
             conversation, completion = FLAGS[code]
+            tally = calls.setdefault(cid, [0, 0])
+            tally[0] += 1
+            tally[1] |= progress_bits(is_conversation=conversation, is_completion=completion)
             # A tenth of all calls happen today: the campaign day the organisers are watching.
             if rng.random() < 0.1:
                 at = day_start + timedelta(seconds=rng.uniform(0, today_span))
@@ -220,6 +228,16 @@ def build(database: Database, *, attempts: int, contacts: int, volunteers: int,
                 answers_total += len(answers)
         if made % 200_000 < CHUNK:
             log(f"  attempts: {made:,} ({time.perf_counter() - started:.0f} s)")
+    # Each contact's queue entry as record_outcome would have left it after those calls.
+    called = list(calls.items())
+    queue = QueueEntry.__table__  # type: ignore[attr-defined]
+    for start in range(0, len(called), CHUNK):
+        with database.write() as s:
+            s.execute(
+                sa.update(queue).where(queue.c.contact_id == sa.bindparam("b_cid"))
+                .values(attempts=sa.bindparam("b_n"), progress=sa.bindparam("b_bits")),
+                [{"b_cid": cid, "b_n": n, "b_bits": bits}
+                 for cid, (n, bits) in called[start:start + CHUNK]])
     with database.write() as s:
         s.execute(sa.insert(Suppression), [
             {"phone": f"+4475{n:08d}", "reason": "", "source": rng.choice(

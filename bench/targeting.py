@@ -192,8 +192,8 @@ def main() -> int:
         with database.engine.begin() as connection:
             connection.execute(sa.text(
                 "INSERT INTO queueentry (campaign_id, contact_id, status, priority, attempts, "
-                "created_at) SELECT :c, id, 'fresh', 0, 0, :t FROM contact "
-                "WHERE tags LIKE '%,attach,%'"),
+                "created_at, constituency, ward) SELECT :c, id, 'fresh', 0, 0, :t, "
+                "constituency, ward FROM contact WHERE tags LIKE '%,attach,%'"),
                 {"c": ids["Baseline"], "t": datetime.now(UTC).replace(tzinfo=None)})
         bare_s = time.perf_counter() - started
         fits = attach_s <= ATTACH_BUDGET_S

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from core.audit import record_event
 from core.importing import normalise_postcode, normalise_tags, tag_list
 from core.phones import InvalidPhone, display_phone, normalise_phone
+from core.queue_areas import refresh_queue_areas
 from core.suppression import add_suppression
 from db.models import (
     AuditEvent,
@@ -218,6 +219,7 @@ def update_contact(
     contact = session.get(Contact, contact_id)
     if contact is None:
         raise ContactError("no such contact")
+    area = (contact.constituency, contact.ward)
     for key, value in changes.items():
         if key in EDITABLE_TEXT:
             text = str(value or "").strip()
@@ -250,6 +252,8 @@ def update_contact(
     contact.updated_at = datetime.now(UTC)
     session.add(contact)
     session.flush()
+    if (contact.constituency, contact.ward) != area:
+        refresh_queue_areas(session=session, contact_ids=[contact_id])
     return _detail(session, contact)
 
 

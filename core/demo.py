@@ -30,6 +30,7 @@ from db.models import (
     SurveyAnswer,
     SurveyQuestion,
     User,
+    progress_bits,
 )
 
 DEMO_PASSWORD = "ringround-demo"
@@ -318,6 +319,7 @@ def load_demo(
             col(Contact.id),
             col(Contact.phone),
             col(Contact.constituency),
+            col(Contact.ward),
             col(Contact.tps),
             col(Contact.consenting_member),
         ).order_by(col(Contact.id))
@@ -390,6 +392,8 @@ def load_demo(
             "status": "fresh",
             "priority": 0,
             "attempts": 0,
+            "constituency": r.constituency,
+            "ward": r.ward,
             "created_at": now - timedelta(days=1),
         }
         for r in eligible
@@ -460,6 +464,8 @@ def load_demo(
                 "b_owner": owner,
                 "b_outcome": code,
                 "b_at": started,
+                "b_progress": progress_bits(is_conversation=outcome.is_conversation,
+                                            is_completion=outcome.is_completion),
             }
         )
         contact_updates.append(
@@ -523,6 +529,7 @@ def load_demo(
             last_outcome=sa.bindparam("b_outcome"),
             last_attempt_at=sa.bindparam("b_at"),
             attempts=1,
+            progress=sa.bindparam("b_progress"),  # each contact is called once
         ),
         queue_updates,
     )

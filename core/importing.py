@@ -46,6 +46,7 @@ from sqlmodel import Session, col, select
 
 from core.audit import record_event
 from core.phones import InvalidPhone, Phone, normalise_phone
+from core.queue_areas import refresh_queue_areas
 from db.engine import Database
 from db.models import (
     DUPLICATE_POLICY_VALUES,
@@ -995,6 +996,7 @@ def _write_chunk(
     existing = _lookup(session, primaries) if primaries else {}
     new: dict[str, dict[str, Any]] = {}
     dirty: dict[int, dict[str, Any]] = {}
+    moved: set[int] = set()  # contacts whose constituency or ward this chunk changes
     changes: list[dict[str, Any]] = []
     for record in records:
         if record.phone in new:
@@ -1032,8 +1034,11 @@ def _write_chunk(
                 "batch_id": state.batch_id, "contact_id": contact_id,
                 "before": {name: stored[name] for name in MERGED_FIELDS},
             })
+        area = (stored["constituency"], stored["ward"])
         if merge_into(stored, record, policy):
             dirty[contact_id] = stored
+            if (stored["constituency"], stored["ward"]) != area:
+                moved.add(contact_id)
     if new:
         _insert_contacts(session, list(new.values()), now)
     state.pending_inserted = list(new)
@@ -1042,6 +1047,7 @@ def _write_chunk(
             {"b_id": cid, "b_updated_at": now, **{f"b_{n}": s[n] for n in MERGED_FIELDS}}
             for cid, s in dirty.items()
         ])
+        refresh_queue_areas(session=session, contact_ids=moved)
     if changes:
         session.execute(sa.insert(ImportChange.__table__), changes)  # type: ignore[attr-defined]
     if rejections:
@@ -1365,6 +1371,7 @@ def undo_batch(*, session: Session, batch_id: int, actor_id: int | None = None) 
     ]
     if restore:
         session.execute(_UPDATE, restore)
+        refresh_queue_areas(session=session, contact_ids=[c.contact_id for c in changes])
     deleted = session.execute(
         sa.delete(_CONTACT).where(_CONTACT.c.import_batch_id == batch_id)
     ).rowcount  # type: ignore[attr-defined]

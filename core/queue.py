@@ -42,6 +42,7 @@ from db.models import (
     SurveyQuestion,
     User,
     UTCDateTime,
+    progress_bits,
 )
 
 __all__ = [
@@ -810,6 +811,9 @@ def record_outcome(
         "attempts": attempts, "last_outcome": outcome.code, "last_attempt_at": now,
         "claimed_by_id": None, "leased_from": None, "release_at": None,
         "status": "done", "due_at": None,
+        # OR-ed in SQL: the dashboard's per-ward progress reads these bits (core/stats.py).
+        "progress": QE.c.progress.bitwise_or(progress_bits(
+            is_conversation=outcome.is_conversation, is_completion=outcome.is_completion)),
     }
     if outcome.behaviour == "retry" and attempts < entry.max_attempts:
         values.update(status="retry",

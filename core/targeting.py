@@ -313,9 +313,11 @@ def attach_segment(
         sa.literal(campaign_id, sa.Integer), _C.c.id, sa.literal("fresh", sa.String),
         sa.literal(0, sa.Integer), sa.literal(0, sa.Integer),
         sa.bindparam("attached_at", now, type_=queue.c.created_at.type),
+        _C.c.constituency, _C.c.ward,  # for the dashboard's progress per ward
     ).where(*conditions, _C.c.id.not_in(already))
     statement = queue.insert().from_select(
-        ["campaign_id", "contact_id", "status", "priority", "attempts", "created_at"], rows
+        ["campaign_id", "contact_id", "status", "priority", "attempts", "created_at",
+         "constituency", "ward"], rows
     )
     # INSERT ... SELECT rowcount is only kept on request (SQLAlchemy 2.1, psycopg).
     added = session.execute(

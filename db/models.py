@@ -320,6 +320,16 @@ class SurveyQuestion(SQLModel, table=True):
 # --------------------------------------------------------------------------------------------
 
 QUEUE_STATUS_VALUES = ("fresh", "retry", "callback", "leased", "done", "excluded")
+# QueueEntry.progress bits, set by every recorded call and never cleared.
+PROGRESS_CALLED = 1  # at least one call recorded
+PROGRESS_REACHED = 2  # at least one conversation
+PROGRESS_COMPLETED = 4  # at least one completion
+
+
+def progress_bits(*, is_conversation: bool, is_completion: bool) -> int:
+    """The QueueEntry.progress bits a call with this outcome sets."""
+    return (PROGRESS_CALLED | (PROGRESS_REACHED if is_conversation else 0)
+            | (PROGRESS_COMPLETED if is_completion else 0))
 
 
 class QueueEntry(SQLModel, table=True):
@@ -339,6 +349,12 @@ class QueueEntry(SQLModel, table=True):
         sa.Index("ix_queue_callback_owner", "campaign_id", "callback_owner_id", "status", "due_at"),
         sa.Index("ix_queue_release", "campaign_id", "status", "release_at"),
         sa.Index("ix_queue_claimed_by", "claimed_by_id", "status"),
+        # Dashboard progress per ward (core/stats.py::progress_by_ward): one GROUP BY in the
+        # order of this covering index, no join to contact and none to callattempt. Joining
+        # them cost a second at 550,000 contacts on SQLite (bench/dashboard.py), hence the
+        # area and progress copied onto each entry.
+        sa.Index("ix_queue_area_progress", "campaign_id", "constituency", "ward", "status",
+                 "progress"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -359,6 +375,13 @@ class QueueEntry(SQLModel, table=True):
     callback_owner_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
     last_outcome: str | None = Field(default=None, max_length=40)
     last_attempt_at: datetime | None = _ts()
+    # The contact's area, copied when queued and whenever the contact's area changes
+    # (core/queue_areas.py), and PROGRESS_* bits set by each recorded call: for the dashboard.
+    # Server defaults keep raw INSERTs that name neither (bench/claim.py) working.
+    constituency: str = Field(default="", max_length=120, sa_column_kwargs={"server_default": ""})
+    ward: str = Field(default="", max_length=120, sa_column_kwargs={"server_default": ""})
+    progress: int = Field(default=0, sa_type=sa.SmallInteger,
+                          sa_column_kwargs={"server_default": "0"})
     created_at: datetime = _created()
 
 

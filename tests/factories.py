@@ -86,7 +86,9 @@ def queue_contacts(
     session: Session, campaign: Campaign, contacts: list[Contact], **overrides: Any
 ) -> list[QueueEntry]:
     entries = [
-        QueueEntry(campaign_id=campaign.id, contact_id=c.id, **overrides) for c in contacts
+        QueueEntry(campaign_id=campaign.id, contact_id=c.id,
+                   **{"constituency": c.constituency, "ward": c.ward, **overrides})
+        for c in contacts
     ]
     session.add_all(entries)
     session.flush()

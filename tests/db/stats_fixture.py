@@ -35,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from core.outcomes import DEFAULT_OUTCOMES
 from db.engine import Database
@@ -47,6 +47,7 @@ from db.models import (
     Suppression,
     SurveyAnswer,
     User,
+    progress_bits,
 )
 from tests.factories import make_campaign, make_contact, make_question, test_phone
 
@@ -70,8 +71,16 @@ def add_attempt(
     session: Session, *, campaign: Campaign, contact: Contact, volunteer: User | None,
     at: datetime, code: str, duration: int | None = None, outside_window: bool = False,
 ) -> int:
-    """Insert a CallAttempt as record_outcome would leave it (flags copied from the outcome)."""
+    """Insert a CallAttempt as record_outcome would leave it (flags copied from the outcome,
+    the contact's queue entry in the campaign, if any, marked with its progress bits)."""
     conversation, completion = FLAGS[code]
+    session.execute(
+        sa.update(QueueEntry)
+        .where(col(QueueEntry.campaign_id) == campaign.id,
+               col(QueueEntry.contact_id) == contact.id)
+        .values(progress=col(QueueEntry.progress).bitwise_or(
+            progress_bits(is_conversation=conversation, is_completion=completion)))
+    )
     result = session.execute(sa.insert(CallAttempt).values(
         idempotency_key=uuid.uuid4().hex, campaign_id=campaign.id, contact_id=contact.id,
         volunteer_id=volunteer.id if volunteer else None, outcome_code=code,
@@ -104,7 +113,9 @@ class Day:
 
 
 def queue(session: Session, campaign: Campaign, contact: Contact, **fields: Any) -> None:
-    session.add(QueueEntry(campaign_id=campaign.id, contact_id=contact.id, **fields))
+    """Queue a contact as attaching would (its area copied); add_attempt sets the progress."""
+    session.add(QueueEntry(campaign_id=campaign.id, contact_id=contact.id,
+                           constituency=contact.constituency, ward=contact.ward, **fields))
 
 
 def build_day(database: Database) -> Day:

@@ -319,7 +319,8 @@ def seed_campaign(
         ).scalars().all()
         session.execute(sa.insert(QueueEntry.__table__), [  # type: ignore[attr-defined]
             {"campaign_id": campaign.id, "contact_id": contact_id, "status": "fresh",
-             "priority": 0, "attempts": 0, "created_at": now}
+             "priority": 0, "attempts": 0, "constituency": "Crewe and Nantwich",
+             "ward": "Crewe Central", "created_at": now}  # as the contacts above
             for contact_id in ids
         ])
         return {"id": campaign.id, "name": name, "question_id": question.id,

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 22:47:57.324453
+Create Date: 2026-11-26 02:23:45.453438
 """
 from collections.abc import Sequence
 
@@ -280,6 +280,9 @@ def upgrade() -> None:
     sa.Column('callback_owner_id', sa.Integer(), nullable=True),
     sa.Column('last_outcome', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('last_attempt_at', db.models.UTCDateTime(), nullable=True),
+    sa.Column('constituency', sqlmodel.sql.sqltypes.AutoString(length=120), server_default='', nullable=False),
+    sa.Column('ward', sqlmodel.sql.sqltypes.AutoString(length=120), server_default='', nullable=False),
+    sa.Column('progress', sa.SmallInteger(), server_default='0', nullable=False),
     sa.Column('created_at', db.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['callback_owner_id'], ['user.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], ondelete='CASCADE'),
@@ -289,6 +292,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('campaign_id', 'contact_id')
     )
     with op.batch_alter_table('queueentry', schema=None) as batch_op:
+        batch_op.create_index('ix_queue_area_progress', ['campaign_id', 'constituency', 'ward', 'status', 'progress'], unique=False)
         batch_op.create_index('ix_queue_callback_owner', ['campaign_id', 'callback_owner_id', 'status', 'due_at'], unique=False)
         batch_op.create_index('ix_queue_claim_due', ['campaign_id', 'status', 'due_at'], unique=False)
         batch_op.create_index('ix_queue_claim_fresh', ['campaign_id', 'status', 'priority', 'id'], unique=False)
@@ -412,6 +416,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_queue_claim_fresh')
         batch_op.drop_index('ix_queue_claim_due')
         batch_op.drop_index('ix_queue_callback_owner')
+        batch_op.drop_index('ix_queue_area_progress')
 
     op.drop_table('queueentry')
     with op.batch_alter_table('importchange', schema=None) as batch_op:
