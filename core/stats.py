@@ -30,6 +30,9 @@ from sqlmodel import Session, col
 from core.stats_cache import DASHBOARD_CACHE, TTLCache
 from db.engine import Database
 from db.models import (
+    PROGRESS_CALLED,
+    PROGRESS_COMPLETED,
+    PROGRESS_REACHED,
     CallAttempt,
     Campaign,
     Contact,
@@ -483,48 +486,33 @@ def survey_results(*, session: Session, campaign_id: int) -> list[dict[str, Any]
 
 
 def progress_by_ward(*, session: Session, campaign_id: int | None) -> list[dict[str, Any]]:
-    """Per constituency and ward: contacts, called, reached, completed, remaining."""
-    area = (col(Contact.constituency), col(Contact.ward))
-    called = (col(QueueEntry.attempts) > 0).label("called")
-    queued: dict[tuple[str, str], dict[str, int]] = {}
-    for constituency, ward, status, was_called, n in session.execute(
-        sa.select(*area, col(QueueEntry.status), called, sa.func.count())
-        .select_from(QueueEntry)
-        .join(Contact, col(Contact.id) == col(QueueEntry.contact_id))
+    """Per constituency and ward: contacts, called, reached, completed, remaining.
+
+    One GROUP BY in the order of ix_queue_area_progress, read from the index alone: each queue
+    entry carries its contact's area and PROGRESS_* bits (set by record_outcome), so neither
+    contact nor callattempt is joined. Across all campaigns, as for the headline, each figure
+    adds up the campaigns' own.
+    """
+    area = (col(QueueEntry.constituency), col(QueueEntry.ward))
+    measures = (col(QueueEntry.status), col(QueueEntry.progress))
+    # campaign_id first keeps the grouping in index order across all campaigns.
+    group = (*area, *measures) if campaign_id is not None else (
+        col(QueueEntry.campaign_id), *area, *measures)
+    totals: dict[tuple[str, str], dict[str, int]] = {}
+    for constituency, ward, status, progress, n in session.execute(
+        sa.select(*area, *measures, sa.func.count())
         .where(_campaign_filter(col(QueueEntry.campaign_id), campaign_id))
-        .group_by(*area, col(QueueEntry.status), called)
+        .group_by(*group)
     ):
-        counts = queued.setdefault(
-            (constituency, ward), {"contacts": 0, "called": 0, "remaining": 0}
-        )
-        counts["contacts"] += int(n)
-        counts["called"] += int(n) if was_called else 0
-        counts["remaining"] += int(n) if status not in FINISHED_STATUSES else 0
-
-    def people_with(flag: Any) -> dict[tuple[str, str], int]:
-        people = _people_with(campaign_id, flag).subquery()
-        rows = session.execute(
-            sa.select(*area, sa.func.count())
-            .select_from(people)
-            .join(Contact, col(Contact.id) == people.c.contact_id)
-            .group_by(*area)
-        ).all()
-        return {(c, w): int(n) for c, w, n in rows}
-
-    reached = people_with(col(CallAttempt.is_conversation))
-    completed = people_with(col(CallAttempt.is_completion))
-    result = [
-        {
-            "constituency": c,
-            "ward": w,
-            "contacts": counts["contacts"],
-            "called": counts["called"],
-            "reached": reached.get((c, w), 0),
-            "completed": completed.get((c, w), 0),
-            "remaining": counts["remaining"],
-        }
-        for (c, w), counts in queued.items()
-    ]
+        counts = totals.setdefault((constituency, ward), dict.fromkeys(
+            ("contacts", "called", "reached", "completed", "remaining"), 0))
+        n = int(n)
+        counts["contacts"] += n
+        counts["called"] += n if progress & PROGRESS_CALLED else 0
+        counts["reached"] += n if progress & PROGRESS_REACHED else 0
+        counts["completed"] += n if progress & PROGRESS_COMPLETED else 0
+        counts["remaining"] += n if status not in FINISHED_STATUSES else 0
+    result = [{"constituency": c, "ward": w, **counts} for (c, w), counts in totals.items()]
     result.sort(key=lambda r: (r["constituency"], r["ward"]))
     return result
 
