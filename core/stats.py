@@ -46,10 +46,6 @@ from db.models import (
 
 DEFAULT_TIMEZONE = "Europe/London"
 BUCKET_MINUTES = 15
-# Per-area progress joins every queued contact to its area, which no index can avoid: at
-# 550,000 contacts it costs seconds on SQLite (bench/dashboard.py), so the dashboard shares
-# it for this long and recomputes it in the background while serving the previous figures.
-PROGRESS_CACHE_SECONDS = 30.0
 FINISHED_STATUSES = ("done", "excluded")
 OPEN_STATUSES = ("fresh", "retry", "callback", "leased")
 # Free-text answers are personal and unbounded; the dashboard counts them but never lists them.
@@ -808,14 +804,12 @@ def cached(
     database: Database,
     ttl: float,
     cache: TTLCache = DASHBOARD_CACHE,
-    serve_stale: bool = False,
     **params: Any,
 ) -> Any:
     """QUERIES[name](**params), shared by every viewer of this process for `ttl` seconds.
 
     The key is (database, query, params), so viewers with the same filters share one query
-    per TTL, and a call saved now shows up at the first refresh after the TTL. serve_stale:
-    see TTLCache.get_or_compute (for progress_by_ward, which is heavy on big campaigns).
+    per TTL, and a call saved now shows up at the first refresh after the TTL.
     """
     query = QUERIES[name]
     key = (
@@ -828,4 +822,4 @@ def cached(
         with database.session() as session:
             return query(session=session, **params)
 
-    return cache.get_or_compute(key, ttl, compute, serve_stale=serve_stale)
+    return cache.get_or_compute(key, ttl, compute)

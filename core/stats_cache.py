@@ -10,7 +10,6 @@ Cached values are shared between sessions: callers must treat them as read-only.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -18,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -38,7 +36,6 @@ class TTLCache:
         self._max_entries = max_entries
         self._entries: dict[Hashable, _Entry] = {}
         self._key_locks: dict[Hashable, threading.Lock] = {}
-        self._refreshing: set[Hashable] = set()
         self._lock = threading.Lock()
         self.computations = 0  # how many times a value was computed (for tests and the bench)
 
@@ -48,14 +45,8 @@ class TTLCache:
             return entry
         return None
 
-    def get_or_compute(
-        self, key: Hashable, ttl: float, compute: Callable[[], T], *, serve_stale: bool = False
-    ) -> T:
-        """The cached value for key if younger than ttl seconds, else compute() once and keep it.
-
-        With serve_stale, an expired value is returned at once while one background thread
-        computes its successor: for a heavy figure, nobody waits after the first time.
-        """
+    def get_or_compute(self, key: Hashable, ttl: float, compute: Callable[[], T]) -> T:
+        """The cached value for key if younger than ttl seconds, else compute() once and keep it."""
         if ttl <= 0:
             with self._lock:
                 self.computations += 1
@@ -64,13 +55,6 @@ class TTLCache:
             entry = self._fresh(key)
             if entry is not None:
                 return entry.value  # type: ignore[no-any-return]
-            stale = self._entries.get(key)
-            if serve_stale and stale is not None:
-                if key not in self._refreshing:
-                    self._refreshing.add(key)
-                    threading.Thread(target=self._refresh, args=(key, ttl, compute),
-                                     name="ringround-stats-refresh", daemon=True).start()
-                return stale.value  # type: ignore[no-any-return]
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:
             with self._lock:
@@ -84,19 +68,6 @@ class TTLCache:
                     self._evict_expired()
                 self._entries[key] = _Entry(value=value, expires_at=self._clock() + ttl)
             return value
-
-    def _refresh(self, key: Hashable, ttl: float, compute: Callable[[], Any]) -> None:
-        try:
-            value = compute()
-        except Exception:  # keep serving the stale value; the next expiry tries again
-            logger.exception("refreshing a dashboard figure failed")
-            return
-        finally:
-            with self._lock:
-                self._refreshing.discard(key)
-        with self._lock:
-            self.computations += 1
-            self._entries[key] = _Entry(value=value, expires_at=self._clock() + ttl)
 
     def _evict_expired(self) -> None:
         now = self._clock()

@@ -283,12 +283,7 @@ def live() -> None:
                                    limit=25))
     if campaign_id is not None:
         survey_charts(figure("survey_results", campaign_id=campaign_id))
-    # Per-area progress joins every queued contact to its area: the one figure too heavy to
-    # recompute every few seconds on a big campaign, so it is shared for longer and refreshed
-    # in the background (the previous figures stay on screen meanwhile).
-    progress_section(stats.cached("progress_by_ward", database=rt.database,
-                                  ttl=max(ttl, stats.PROGRESS_CACHE_SECONDS), serve_stale=True,
-                                  campaign_id=campaign_id))
+    progress_section(figure("progress_by_ward", campaign_id=campaign_id))
     recruits_section(figure("recruit_count", campaign_id=campaign_id),
                      figure("recruits", campaign_id=campaign_id, limit=RECRUITS_SHOWN))
     compliance_section(figure("compliance", campaign_id=campaign_id, since=since))

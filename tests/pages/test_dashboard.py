@@ -43,6 +43,13 @@ def metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
+def seats(at: AppTest) -> dict[str, tuple[int, int]]:
+    """(reached, completed) per constituency, from the progress table."""
+    [table] = [d.value for d in at.dataframe if "reached_share" in d.value.columns]
+    return {row.constituency: (int(row.reached), int(row.completed))
+            for row in table.itertuples()}
+
+
 def test_the_dashboard_renders_before_any_campaign_exists(make_app, organiser) -> None:
     at = make_app(user=organiser, page=PAGE)
     assert not at.exception
@@ -107,6 +114,7 @@ def test_a_saved_call_shows_up_at_the_first_refresh_after_the_cache_period(
     at = make_app(user=organiser, page=PAGE)
     at.selectbox(key="dashboard_campaign").select(day.a).run()
     assert metrics(at)["Dials today"] == "0"
+    assert seats(at)["Bedford"] == (0, 0)
     with app_db.write() as session:
         campaign = session.get(Campaign, day.a)
         add_attempt(session, campaign=campaign, contact=session.get(Contact, day.contacts["c5"]),
@@ -114,9 +122,12 @@ def test_a_saved_call_shows_up_at_the_first_refresh_after_the_cache_period(
     clock[0] += 1
     at.run()
     assert metrics(at)["Dials today"] == "0"  # shared for 3 s: twenty viewers, one query
+    assert seats(at)["Bedford"] == (0, 0)
     clock[0] += 3
     at.run()
     assert (metrics(at)["Dials today"], metrics(at)["Completed"]) == ("1", "3")
+    # progress per area too: cheap now (issue #6), it refreshes with every other figure
+    assert seats(at)["Bedford"] == (1, 1)
 
 
 def test_a_volunteer_cannot_open_the_dashboard(make_app, volunteer) -> None:
