@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import streamlit as st
+from sqlalchemy.exc import DBAPIError
 
 from core import calling_hours, queue
 from core.campaigns import (
@@ -20,6 +21,7 @@ from core.campaigns import (
 from core.script import escape_markdown, render_script
 from core.survey import AnswerError, QuestionView
 from core.tally import volunteer_tally
+from db.engine import is_retryable
 from pages import _ui
 from pages._call_panel import twilio_call_controls
 from pages._sms import render_sms_followup
@@ -35,6 +37,8 @@ SESSION_START = "calling_session_started"
 CONFIRMED = "calling_confirmed"
 NOTICE = "calling_notice"
 SUGGESTED = "calling_suggested_applied"
+PROBLEMS = "calling_problems"  # what stopped the last Save: (level, [messages]), shown once
+CALL_RESULT = "calling_call_result"  # the bridged call's final state, as the form last saw it
 # Every form widget's key ends with the contact's queue entry id: a stale second click on
 # "Save and next" then names widgets that do not exist for the next contact, so it can neither
 # save nor pre-select anything against the wrong person.
@@ -53,7 +57,7 @@ def now() -> datetime:
 
 
 def forget_contact() -> None:
-    for name in (CONTACT, ATTEMPT_KEY, SHOWN_AT, REVEALED, SUGGESTED, RENEWED):
+    for name in (CONTACT, ATTEMPT_KEY, SHOWN_AT, REVEALED, SUGGESTED, RENEWED, CALL_RESULT):
         st.session_state.pop(name, None)
     for name in list(st.session_state.keys()):
         if str(name).startswith(FORM_PREFIXES):
@@ -162,6 +166,13 @@ def empty_state() -> None:
     st.stop()
 
 
+def lease_is_getting_old(expiry: datetime | None) -> bool:
+    """Renew on a rerun only once a minute has gone: every click is a rerun, and a write per
+    click is what thirty volunteers queue on (the heartbeat keeps an idle page's lease)."""
+    lease = timedelta(minutes=campaign.lease_minutes)
+    return expiry is None or expiry - now() < lease - timedelta(minutes=1)
+
+
 def confirm(saved: queue.RecordedOutcome, name: str) -> None:
     label = next((o.label for o in outcomes if o.code == saved.outcome_code), saved.outcome_code)
     already = " (it was already saved)" if saved.duplicate else ""
@@ -171,7 +182,7 @@ def confirm(saved: queue.RecordedOutcome, name: str) -> None:
 
 
 contact: queue.ClaimedContact | None = st.session_state.get(CONTACT)
-if contact is not None:
+if contact is not None and lease_is_getting_old(st.session_state.get(RENEWED)):
     try:
         with _ui.write_session() as session:
             st.session_state[RENEWED] = queue.renew_lease(
@@ -213,6 +224,7 @@ if contact is None:
     st.session_state[CONTACT] = contact
     st.session_state[ATTEMPT_KEY] = uuid.uuid4().hex
     st.session_state[SHOWN_AT] = now()
+    st.session_state[RENEWED] = contact.lease_expires_at
 
 
 @st.fragment(run_every=60)
@@ -309,29 +321,26 @@ def ask(question: QuestionView) -> Any:
                     horizontal=question.kind in ("yes_no", "scale"))
 
 
-answers: dict[int, Any] = {}
 if questions:
     st.markdown("#### Survey")
     for question in questions:
-        answers[question.id] = ask(question)
+        ask(question)
 
 labels = {o.code: o.label for o in outcomes}
 behaviours = {o.code: o.behaviour for o in outcomes}
 outcome_code = st.radio("Outcome", codes, format_func=labels.__getitem__, index=None,
                         key=form_key("calling_outcome", contact), horizontal=True)
-callback_at: datetime | None = None
 if outcome_code and behaviours.get(outcome_code) == "callback":
-    zone = calling_hours.zone(campaign.timezone)
-    soon = (now() + timedelta(hours=1)).astimezone(zone)
+    # Read back by save_and_next from session_state, in the campaign's zone.
+    soon = (now() + timedelta(hours=1)).astimezone(calling_hours.zone(campaign.timezone))
     day_col, time_col = st.columns(2)
-    day: date = day_col.date_input("Call back on", value=soon.date(), min_value=soon.date(),
-                                   key=form_key("calling_callback_date", contact))
-    at: time = time_col.time_input("at", value=soon.time().replace(second=0, microsecond=0),
-                                   key=form_key("calling_callback_time", contact),
-                                   step=timedelta(minutes=15))
-    callback_at = datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
+    day_col.date_input("Call back on", value=soon.date(), min_value=soon.date(),
+                       key=form_key("calling_callback_date", contact))
+    time_col.time_input("at", value=soon.time().replace(second=0, microsecond=0),
+                        key=form_key("calling_callback_time", contact),
+                        step=timedelta(minutes=15))
     st.caption(f"They stay yours until {campaign.callback_grace_minutes} minutes after that time.")
-notes = st.text_area("Notes", key=form_key("calling_notes", contact), height=80,
+st.text_area("Notes", key=form_key("calling_notes", contact), height=80,
                      placeholder="Anything the next caller should know (no sensitive details)")
 
 if outcome_code and next((o.is_conversation for o in outcomes if o.code == outcome_code), False):
@@ -339,21 +348,34 @@ if outcome_code and next((o.is_conversation for o in outcomes if o.code == outco
     render_sms_followup(campaign_id=campaign_id, contact_id=contact.contact_id,
                         volunteer_id=user.id)
 
-save_col, skip_col, stop_col = st.columns([2, 1, 1])
-if save_col.button("Save and next", key=form_key("calling_save", contact), type="primary",
-                   width="stretch"):
+
+def save_and_next(contact: queue.ClaimedContact, question_ids: list[int], zone_name: str) -> None:
+    """on_click of "Save and next": runs before the page does, so the same run that saves also
+    claims and draws the next contact (one run per save, not two), and no rerun request can
+    interrupt it between the commit and the confirmation."""
+    state = st.session_state
+    outcome_code = state.get(form_key("calling_outcome", contact))
     if outcome_code is None:
-        st.warning("Pick an outcome first.")
-        st.stop()
+        state[PROBLEMS] = ("warning", ["Pick an outcome first."])
+        return
+    callback_at: datetime | None = None
+    day: date | None = state.get(form_key("calling_callback_date", contact))
+    at: time | None = state.get(form_key("calling_callback_time", contact))
+    if behaviours.get(outcome_code) == "callback" and day is not None and at is not None:
+        callback_at = datetime.combine(day, at, tzinfo=calling_hours.zone(zone_name))
+    answers = {qid: state.get(form_key(f"calling_q_{qid}", contact)) for qid in question_ids}
+    call_result = state.get(CALL_RESULT)
     try:
         # Retried with the same idempotency key, so a retry can never record twice.
         saved = _ui.runtime().database.retrying(
             lambda session: queue.record_outcome(
                 session=session, queue_entry_id=contact.queue_entry_id, volunteer_id=user.id,
-                outcome_code=outcome_code, idempotency_key=st.session_state[ATTEMPT_KEY],
-                answers={qid: value for qid, value in answers.items() if value not in (None, "")},
-                notes=notes, started_at=st.session_state.get(SHOWN_AT, now()), now=now(),
-                callback_at=callback_at,
+                outcome_code=outcome_code, idempotency_key=state[ATTEMPT_KEY],
+                answers={qid: value for qid, value in answers.items()
+                         if value not in (None, "", [])},
+                notes=state.get(form_key("calling_notes", contact)) or "",
+                started_at=state.get(SHOWN_AT, now()), now=now(),
+                callback_at=callback_at.astimezone(UTC) if callback_at else None,
                 provider=getattr(call_result, "provider", None) or campaign.dialer,
                 provider_call_id=getattr(call_result, "provider_call_id", None),
                 provider_status=getattr(call_result, "provider_status", None),
@@ -361,28 +383,48 @@ if save_col.button("Save and next", key=form_key("calling_save", contact), type=
             )
         )
     except AnswerError as exc:
-        for problem in exc.problems.values():
-            st.error(problem)
-        st.stop()
+        state[PROBLEMS] = ("error", list(exc.problems.values()))
+        return
     except (queue.CallbackTimeNeeded, queue.UnknownOutcome) as exc:
-        st.error(str(exc))
-        st.stop()
+        state[PROBLEMS] = ("error", [str(exc)])
+        return
     except queue.LeaseLost as exc:
-        st.warning(str(exc))
+        state[NOTICE] = str(exc)
         forget_contact()
-        st.stop()
+        return
+    except DBAPIError as exc:
+        if not is_retryable(exc):
+            raise
+        state[PROBLEMS] = ("error", [
+            "The database did not answer, so this call is not confirmed yet. Press "
+            "“Save and next” again: it can never be recorded twice."])
+        return
     # Only now, with the transaction committed, does the volunteer see it confirmed.
     confirm(saved, contact.name)
     forget_contact()
-    st.rerun()
 
-if skip_col.button("Skip", key=form_key("calling_skip", contact), width="stretch"):
+
+def skip(contact: queue.ClaimedContact) -> None:
+    """on_click of Skip: hand the contact back untouched; the same run shows the next one."""
     with _ui.write_session() as session:
         queue.release(session=session, queue_entry_id=contact.queue_entry_id,
                       volunteer_id=user.id, now=now())
     st.session_state[SKIPPED] = [*st.session_state.get(SKIPPED, []), contact.queue_entry_id]
     forget_contact()
-    st.rerun()
+
+
+st.session_state[CALL_RESULT] = call_result
+if PROBLEMS in st.session_state:
+    level, problems = st.session_state.pop(PROBLEMS)
+    for problem in problems:
+        (st.warning if level == "warning" else st.error)(problem)
+
+save_col, skip_col, stop_col = st.columns([2, 1, 1])
+save_col.button("Save and next", key=form_key("calling_save", contact), type="primary",
+                width="stretch", on_click=save_and_next,
+                args=(contact, [q.id for q in questions], campaign.timezone))
+skip_col.button("Skip", key=form_key("calling_skip", contact), width="stretch",
+                on_click=skip, args=(contact,))
 
 if stop_col.button("Stop", key="calling_stop", width="stretch"):
     stop_calling(campaign_id)
