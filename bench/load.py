@@ -2,7 +2,16 @@
 
     python -m bench.load                             # 30 volunteers, one server, SQLite
     python -m bench.load --volunteers 40 --calls 20  # heavier
+    python -m bench.load --think 0.5 1.5             # stress: a save every ~2 s per volunteer
     python -m bench.load --db postgres --servers 2   # two app servers on one PostgreSQL
+
+Pacing: before picking an outcome each volunteer waits a random THINK seconds (default 8-20),
+and half as long again before Save, so one save every ~21 s on average. No real call is that
+quick (an unanswered one rings for ~25 s before the volunteer can press "No answer"), so thirty
+volunteers at this pace load the server like a hundred or more real ones. `--think 0.5 1.5` is
+a stress run: on a 2-core machine thirty Chromium pages redrawing every two seconds then take
+all the CPU themselves (vmstat: 0 % idle, the app server under 10 %), and the figure measures
+the browsers more than Ringround.
 
 Each volunteer is a browser context of its own (its own cookies, its own Streamlit session) in
 ONE headless Chromium, driven by Playwright's async API. Each signs in on the real login page,
@@ -62,6 +71,9 @@ from tests.e2e.harness import (
 
 T = TypeVar("T")
 TARGET_P95_SECONDS = 1.0
+# Seconds a volunteer spends before picking an outcome (half as long again before Save): see
+# the module docstring for why this is faster than any real call and still a fair load.
+CALLING_PACE = (8.0, 20.0)
 # (label on the button, answer to the survey or None). Conversations answer the survey.
 OUTCOMES = [
     ("No answer", None),
@@ -158,6 +170,7 @@ class LoadReport:
     runs: list[VolunteerRun] = field(repr=False, default_factory=list)
     server_cpu_seconds: float = 0.0
     client_cpu_seconds: float = 0.0  # Chromium, Playwright's driver and this process
+    think: tuple[float, float] = CALLING_PACE
 
     @property
     def calls_per_minute(self) -> float:
@@ -386,7 +399,8 @@ def check(database: Database, campaign_id: int, runs: list[VolunteerRun]) -> dic
 
 
 def report_from(runs: list[VolunteerRun], seconds: float, checked: dict[str, Any], *,
-                servers: int, backend: str, calls: int) -> LoadReport:
+                servers: int, backend: str, calls: int,
+                think: tuple[float, float] = CALLING_PACE) -> LoadReport:
     latencies = [s.seconds for run in runs for s in run.saves if s.seconds is not None]
     reruns = [s for run in runs for s in run.rerun_seconds]
     return LoadReport(
@@ -399,7 +413,7 @@ def report_from(runs: list[VolunteerRun], seconds: float, checked: dict[str, Any
         rerun_p95=percentile(reruns, 0.95),
         duplicates=checked["duplicates"], shown_twice=checked["shown_twice"],
         lost=checked["lost"], unconfirmed_rows=checked["unconfirmed_rows"],
-        errors=[error for run in runs for error in run.errors], runs=runs,
+        errors=[error for run in runs for error in run.errors], runs=runs, think=think,
     )
 
 
@@ -443,7 +457,7 @@ def database_url(backend: str, workdir: Path) -> Iterator[str]:
 
 def run_load(
     *, database_url: str, workdir: Path, volunteers: int = 30, calls: int = 10,
-    servers: int = 1, think: tuple[float, float] = (0.3, 1.0), timeout: float = 60.0,
+    servers: int = 1, think: tuple[float, float] = CALLING_PACE, timeout: float = 60.0,
     ramp_seconds: float = 20.0, server_env: dict[str, str] | None = None,
 ) -> LoadReport:
     """Seed, start the servers, drive the volunteers, stop the servers, check the database."""
@@ -478,7 +492,7 @@ def run_load(
         checked = check(database, campaign["id"], runs)
         backend = "postgresql" if database_url.startswith("postgresql") else "sqlite"
         report = report_from(runs, seconds, checked, servers=servers, backend=backend,
-                             calls=calls)
+                             calls=calls, think=think)
         report.server_cpu_seconds = server_seconds
         report.client_cpu_seconds = client_seconds
         return report
@@ -489,7 +503,8 @@ def run_load(
 def print_report(report: LoadReport) -> None:
     ms = 1000
     print(f"{report.volunteers} volunteers in Chromium, {report.servers} server(s), "
-          f"{report.backend}, {os.cpu_count()} CPU cores")
+          f"{report.backend}, {os.cpu_count()} CPU cores, think {report.think[0]:g}-"
+          f"{report.think[1]:g} s, load average {os.getloadavg()[0]:.1f}")
     print(f"  saves: {report.saves} in {report.seconds:.1f} s "
           f"({report.calls_per_minute:.0f} calls/minute), confirmed on screen: "
           f"{report.confirmed}")
@@ -513,8 +528,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=10, help="saves per volunteer")
     parser.add_argument("--servers", type=int, default=1)
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
-    parser.add_argument("--think", type=float, nargs=2, default=(0.3, 1.0),
-                        metavar=("MIN", "MAX"), help="seconds between clicks")
+    parser.add_argument("--think", type=float, nargs=2, default=CALLING_PACE,
+                        metavar=("MIN", "MAX"),
+                        help="seconds before picking an outcome (half again before Save)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON too")
     args = parser.parse_args(argv)
     if not CHROMIUM.exists():

@@ -12,25 +12,23 @@ import os
 
 import pytest
 
-from bench.load import TARGET_P95_SECONDS, print_report, run_load
+from bench.load import CALLING_PACE, TARGET_P95_SECONDS, print_report, run_load
 from tests.e2e.harness import ARTIFACTS
 
 pytestmark = pytest.mark.e2e
 
 VOLUNTEERS = int(os.environ.get("RINGROUND_LOAD_VOLUNTEERS", "30"))
 CALLS = int(os.environ.get("RINGROUND_LOAD_CALLS", "5"))
-# The target is p95 <= 1 s (bench.load.TARGET_P95_SECONDS) and it is NOT met yet: on the 2-core
-# development machine, shared with other work, 30 volunteers measured p50 4.8 s, p95 9.5 s
-# (README, performance). Until it is, this limit only catches a collapse (a stuck queue, a lock
-# held for ever); set RINGROUND_LOAD_P95_LIMIT=1 to hold the app to the target.
-P95_LIMIT = float(os.environ.get("RINGROUND_LOAD_P95_LIMIT", str(TARGET_P95_SECONDS * 15)))
+# The target, p95 <= 1 s, at a calling pace faster than any real call (bench.load.CALLING_PACE).
+# Raise it by hand on a machine busy with other work; never in CI.
+P95_LIMIT = float(os.environ.get("RINGROUND_LOAD_P95_LIMIT", str(TARGET_P95_SECONDS)))
 
 
 def test_thirty_volunteers_at_once_get_no_duplicate_lose_no_save_and_see_the_next_contact_fast(
     tmp_path, sqlite_app_url, chromium_path
 ):
     report = run_load(database_url=sqlite_app_url, workdir=tmp_path / "servers",
-                      volunteers=VOLUNTEERS, calls=CALLS, think=(0.5, 1.5))
+                      volunteers=VOLUNTEERS, calls=CALLS, think=CALLING_PACE)
     print_report(report)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "load.json").write_text(json.dumps(report.summary(), default=str, indent=2))
