@@ -1,7 +1,13 @@
 """Claim + record-outcome throughput, against a bare single-statement claim on the same database.
 
-    python -m bench.claim --db sqlite --contacts 10000 550000 --threads 8
-    python -m bench.claim --db postgres --contacts 550000 --threads 32 --cycles 4000
+    python -m bench.claim --db sqlite --contacts 10000 550000 --threads 4 32
+    python -m bench.claim --db postgres --contacts 10000 550000 --threads 4 32
+
+Claim latency is a queueing figure: with T threads claiming and saving back to back on a
+2-core machine, each claim waits behind the others' work, so the median grows with T whatever
+the statement costs (Little's law: T / throughput). A real campaign day is far quieter: fifty
+volunteers each claim about once a minute, under one claim a second in all. So the median is
+read at 4 threads at once (already hundreds of claims a second) and the duplicate check at 32.
 
 For each queue size it builds a fresh database, fills one campaign's queue, then alternates
 rounds of (a) the baseline: one `UPDATE … WHERE id = (SELECT … LIMIT 1 [FOR UPDATE SKIP LOCKED])
@@ -263,42 +269,49 @@ def scans(plan: str, postgres: bool) -> list[str]:
             or "RIGHT PART OF ORDER BY" in line]
 
 
-def bench(kind: str, contacts: int, threads: int, cycles: int, rounds: int,
-          workdir: Path) -> dict[str, float]:
+def bench(kind: str, contacts: int, thread_counts: list[int], cycles: int, rounds: int,
+          workdir: Path) -> dict[int, dict[str, float]]:
+    """Fill one queue of `contacts`, then time both claims at each thread count in turn."""
     url, drop = fresh_database(kind, workdir)
-    db = Database(make_engine(url, pool_size=threads + 4, max_overflow=8))
+    most = max(thread_counts)
+    db = Database(make_engine(url, pool_size=most + 4, max_overflow=8))
     try:
         upgrade(db.engine)
         started = time.perf_counter()
-        campaign_id, volunteers = fill(db, contacts, threads)
-        print(f"\n== {kind}: {contacts:,} queued contacts, {threads} threads "
+        campaign_id, volunteers = fill(db, contacts, most)
+        print(f"\n== {kind}: {contacts:,} queued contacts "
               f"(filled in {time.perf_counter() - started:.1f}s)")
         plan = query_plan(db, campaign_id, volunteers[0])
         bad = scans(plan, not db.is_sqlite)
         print("claim plan:\n  " + plan.replace("\n", "\n  "))
         print("claim plan uses indexes only:", "yes" if not bad else f"NO: {bad}")
         # Never drain the queue: an empty queue would time the "nobody left" path instead.
-        cycles = min(cycles, int(0.8 * contacts / (2 * rounds)))
-        results: dict[str, list[Round]] = {"baseline": [], "ringround": []}
-        for _ in range(rounds):
-            for name in ("baseline", "ringround"):
-                results[name].append(run_round(db, name, campaign_id, volunteers, cycles))
-        claimed = [e for rs in results.values() for r in rs for e in r.claimed]
-        duplicates = [e for e, times in Counter(claimed).items() if times > 1]
-        figures: dict[str, float] = {}
-        for name, rs in results.items():
-            rate = statistics.median(r.per_second for r in rs)
-            median = statistics.median(ms for r in rs for ms in r.claim_ms)
-            figures[f"{name}_rate"], figures[f"{name}_median_ms"] = rate, median
-            print(f"{name:>9}: {rate:8.0f} claim+record cycles/s, median claim {median:.2f} ms"
-                  f" ({sum(r.cycles for r in rs)} cycles in {len(rs)} rounds)")
-        ratio = figures["ringround_rate"] / figures["baseline_rate"]
-        figures["ratio"] = ratio
-        print(f"    ratio: {ratio:.0%} of the bare UPDATE…RETURNING baseline (target ≥ 80%)")
-        print(f"duplicates: {len(duplicates)} of {len(claimed)} claims (target 0)")
-        if duplicates:
-            raise SystemExit("a queue entry was handed out twice")
-        return figures
+        cycles = min(cycles, int(0.8 * contacts / (2 * rounds * len(thread_counts))))
+        by_threads: dict[int, dict[str, float]] = {}
+        for threads in thread_counts:
+            print(f"-- {threads} threads at once, load average {os.getloadavg()[0]:.1f}")
+            results: dict[str, list[Round]] = {"baseline": [], "ringround": []}
+            for _ in range(rounds):
+                for name in ("baseline", "ringround"):
+                    results[name].append(
+                        run_round(db, name, campaign_id, volunteers[:threads], cycles))
+            claimed = [e for rs in results.values() for r in rs for e in r.claimed]
+            duplicates = [e for e, times in Counter(claimed).items() if times > 1]
+            figures: dict[str, float] = {}
+            for name, rs in results.items():
+                rate = statistics.median(r.per_second for r in rs)
+                median = statistics.median(ms for r in rs for ms in r.claim_ms)
+                figures[f"{name}_rate"], figures[f"{name}_median_ms"] = rate, median
+                print(f"{name:>9}: {rate:8.0f} claim+record cycles/s, median claim "
+                      f"{median:.2f} ms ({sum(r.cycles for r in rs)} cycles in {len(rs)} rounds)")
+            ratio = figures["ringround_rate"] / figures["baseline_rate"]
+            figures["ratio"] = ratio
+            print(f"    ratio: {ratio:.0%} of the bare UPDATE…RETURNING baseline (target ≥ 80%)")
+            print(f"duplicates: {len(duplicates)} of {len(claimed)} claims (target 0)")
+            if duplicates:
+                raise SystemExit("a queue entry was handed out twice")
+            by_threads[threads] = figures
+        return by_threads
     finally:
         db.dispose()
         drop()
@@ -308,20 +321,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--contacts", type=int, nargs="+", default=[10_000])
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--threads", type=int, nargs="+", default=[8],
+                        help="claiming threads at once; several values are run in turn")
     parser.add_argument("--cycles", type=int, default=2000, help="claims per round")
     parser.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         figures = {n: bench(args.db, n, args.threads, args.cycles, args.rounds, Path(tmp))
                    for n in args.contacts}
-    if len(figures) > 1:
-        sizes = sorted(figures)
-        small, large = figures[sizes[0]], figures[sizes[-1]]
-        slowdown = large["ringround_median_ms"] / small["ringround_median_ms"]
-        rate_drop = small["ringround_rate"] / large["ringround_rate"]
-        print(f"\n{sizes[0]:,} vs {sizes[-1]:,} contacts: median claim ×{slowdown:.2f}, "
-              f"throughput ×{rate_drop:.2f} (target within 1.5×)")
+    sizes = sorted(figures)
+    print(f"\nSummary ({args.db}, {os.cpu_count()} CPU cores; median claim, ratio of "
+          "throughput to the bare baseline):")
+    for threads in args.threads:
+        cells = [f"{n:,}: {figures[n][threads]['ringround_median_ms']:.2f} ms "
+                 f"(baseline {figures[n][threads]['baseline_median_ms']:.2f} ms), "
+                 f"{figures[n][threads]['ratio']:.0%}" for n in sizes]
+        print(f"  {threads:>3} threads  " + " | ".join(cells))
+        if len(sizes) > 1:
+            small, large = figures[sizes[0]][threads], figures[sizes[-1]][threads]
+            slowdown = large["ringround_median_ms"] / small["ringround_median_ms"]
+            rate_drop = small["ringround_rate"] / large["ringround_rate"]
+            print(f"               {sizes[0]:,} vs {sizes[-1]:,} contacts: median claim "
+                  f"×{slowdown:.2f}, throughput ×{rate_drop:.2f} (target within 1.5×)")
 
 
 if __name__ == "__main__":
