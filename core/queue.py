@@ -265,6 +265,7 @@ def _claim_statement(dialect: str, *, with_exclusions: bool) -> Any:
         # moment: then take the next free row from the other end rather than nobody.
         seek(6, [c.status == "fresh"], [c.priority.desc(), c.id.desc()]),
     ]
+    best: Any
     if lock:
         best = sa.func.coalesce(*tiers)
     else:
