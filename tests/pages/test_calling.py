@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import select
 
 from core.phones import display_phone
-from core.queue import record_outcome
+from core.queue import LeaseLost, record_outcome
 from db.models import AuditEvent, CallAttempt, Contact, QueueEntry, SurveyAnswer
 from tests.factories import make_campaign, make_contact, make_question, make_user, queue_contacts
 
@@ -217,3 +217,96 @@ def test_a_stale_second_click_cannot_save_against_the_next_contact(make_app, app
     assert first_key not in [b.key for b in at.button]
     with app_db.session() as session:
         assert len(session.exec(select(CallAttempt)).all()) == 1
+
+
+# The lease on the contact on screen (issue #5): a rerun renews it only once it has aged a
+# minute, so that thirty volunteers' clicks do not each queue a write; the heartbeat fragment
+# keeps an idle page's lease (tests/e2e/test_lease_heartbeat.py watches that in a browser).
+RENEWED = "calling_lease_renewed_until"
+
+
+def lease_row(app_db, queue_entry_id: int) -> QueueEntry:
+    with app_db.session() as s:
+        entry = s.get(QueueEntry, queue_entry_id)
+        assert entry is not None
+        return entry
+
+
+def age_the_lease(at, app_db, by: timedelta) -> datetime:
+    """Pretend the page last renewed `by` ago: move the expiry back in the page and the row."""
+    older = at.session_state[RENEWED] - by
+    at.session_state[RENEWED] = older
+    with app_db.write() as s:
+        s.get(QueueEntry, at.session_state["calling_contact"].queue_entry_id).due_at = older
+    return older
+
+
+def test_a_rerun_within_a_minute_of_the_claim_does_not_write_the_lease(make_app, app_db) -> None:
+    volunteer, *_ = arrange(app_db)
+    at = start(make_app, volunteer)
+    contact = at.session_state["calling_contact"]
+    claimed = lease_row(app_db, contact.queue_entry_id).due_at
+    assert claimed == contact.lease_expires_at == at.session_state[RENEWED]
+
+    at.radio(key=form_key(at, "calling_outcome")).set_value("no_answer")
+    at.run()
+    at.run()
+    assert not at.exception
+    assert at.session_state["calling_contact"] == contact
+    # Renewing would have stored a later now + lease, to the microsecond.
+    assert lease_row(app_db, contact.queue_entry_id).due_at == claimed
+    assert at.session_state[RENEWED] == claimed
+
+
+def test_a_rerun_once_the_lease_has_aged_a_minute_renews_it(make_app, app_db) -> None:
+    volunteer, *_ = arrange(app_db, lease_minutes=10)
+    at = start(make_app, volunteer)
+    contact = at.session_state["calling_contact"]
+    older = age_the_lease(at, app_db, timedelta(minutes=2))
+    # The heartbeat fragment runs in a full run too and would renew a lease this old if the
+    # rerun's own renewal did not; the lost-lease test below is the one that tells them apart.
+
+    before = datetime.now(UTC)
+    at.run()
+    after = datetime.now(UTC)
+    assert not at.exception
+    assert at.session_state["calling_contact"] == contact
+    row = lease_row(app_db, contact.queue_entry_id)
+    assert (row.status, row.claimed_by_id) == ("leased", volunteer.id)
+    assert row.due_at is not None and row.due_at > older
+    assert before + timedelta(minutes=10) <= row.due_at <= after + timedelta(minutes=10)
+    assert at.session_state[RENEWED] == row.due_at
+
+
+def test_a_lease_someone_else_took_meanwhile_is_dropped_with_a_notice_and_the_next_contact(
+    make_app, app_db
+) -> None:
+    volunteer, *_ = arrange(app_db)
+    with app_db.write() as s:
+        other = make_user(s, name="Sam Othercaller")
+    at = start(make_app, volunteer)
+    lost = at.session_state["calling_contact"]
+    lost_outcome_key = form_key(at, "calling_outcome")
+    at.radio(key=lost_outcome_key).set_value("no_answer")
+    # The page's lease lapsed unrenewed (a laptop asleep), and another volunteer claimed them.
+    at.session_state[RENEWED] -= timedelta(minutes=11)
+    with app_db.write() as s:
+        entry = s.get(QueueEntry, lost.queue_entry_id)
+        entry.claimed_by_id = other.id
+        entry.due_at = datetime.now(UTC) + timedelta(minutes=10)
+
+    at.run()
+    assert not at.exception
+    assert [w.value for w in at.warning] == [str(LeaseLost())]
+    shown = at.session_state["calling_contact"]
+    assert shown.contact_id != lost.contact_id
+    assert shown.first_name in texts(at) and lost.first_name not in texts(at)
+    # Nothing typed for the lost contact is carried over to the next one.
+    assert lost_outcome_key not in [r.key for r in at.radio]
+    assert at.radio(key=form_key(at, "calling_outcome")).value is None
+    taken = lease_row(app_db, lost.queue_entry_id)
+    assert (taken.status, taken.claimed_by_id) == ("leased", other.id)
+    mine = lease_row(app_db, shown.queue_entry_id)
+    assert (mine.status, mine.claimed_by_id) == ("leased", volunteer.id)
+    with app_db.session() as s:
+        assert s.exec(select(CallAttempt)).all() == []
