@@ -167,10 +167,11 @@ def empty_state() -> None:
 
 
 def lease_is_getting_old(expiry: datetime | None) -> bool:
-    """Renew on a rerun only once a minute has gone: every click is a rerun, and a write per
-    click is what thirty volunteers queue on (the heartbeat keeps an idle page's lease)."""
+    """True once the lease is 30 s old: every click is a rerun, and a write per click is what
+    thirty volunteers queue on. One rule for full runs and the heartbeat, so the two never
+    disagree about whether the lease was checked."""
     lease = timedelta(minutes=campaign.lease_minutes)
-    return expiry is None or expiry - now() < lease - timedelta(minutes=1)
+    return expiry is None or expiry - now() < lease - timedelta(seconds=30)
 
 
 def confirm(saved: queue.RecordedOutcome, name: str) -> None:
@@ -235,12 +236,15 @@ def heartbeat() -> None:
         return
     expiry: datetime = st.session_state.get(RENEWED) or held.lease_expires_at
     # A full rerun has just renewed; only the timer's own runs need to write.
-    if expiry - now() < timedelta(minutes=campaign.lease_minutes) - timedelta(seconds=30):
+    if lease_is_getting_old(expiry):
         try:
             with _ui.write_session() as session:
                 expiry = queue.renew_lease(session=session, queue_entry_id=held.queue_entry_id,
                                            volunteer_id=user.id, now=now())
         except queue.LeaseLost:
+            # Forget when it was renewed, so the full run re-checks the lease and drops the
+            # contact with a notice (without this, each run's heartbeat reran the app again).
+            st.session_state.pop(RENEWED, None)
             st.rerun(scope="app")
         st.session_state[RENEWED] = expiry
     st.caption(f"This contact is held for you until {local(expiry, campaign)[-5:]}.")

@@ -241,7 +241,9 @@ def age_the_lease(at, app_db, by: timedelta) -> datetime:
     return older
 
 
-def test_a_rerun_within_a_minute_of_the_claim_does_not_write_the_lease(make_app, app_db) -> None:
+def test_a_rerun_within_half_a_minute_of_the_claim_does_not_write_the_lease(
+    make_app, app_db
+) -> None:
     volunteer, *_ = arrange(app_db)
     at = start(make_app, volunteer)
     contact = at.session_state["calling_contact"]
@@ -310,3 +312,35 @@ def test_a_lease_someone_else_took_meanwhile_is_dropped_with_a_notice_and_the_ne
     assert (mine.status, mine.claimed_by_id) == ("leased", volunteer.id)
     with app_db.session() as s:
         assert s.exec(select(CallAttempt)).all() == []
+
+
+def test_a_lease_lost_half_a_minute_after_renewal_is_dropped_once_not_rerun_for_ever(
+    make_app, app_db, monkeypatch
+) -> None:
+    # Regression: the heartbeat renewed leases over 30 s old and full runs only those over
+    # 60 s, so a lease lost in between sent the heartbeat's rerun into a loop (479 renewals
+    # in 10 s under AppTest).
+    import core.queue
+
+    renewals: list[int] = []
+    real_renew = core.queue.renew_lease
+
+    def counted(**kwargs):  # noqa: ANN003, ANN202 - a pass-through spy
+        renewals.append(kwargs["queue_entry_id"])
+        return real_renew(**kwargs)
+
+    monkeypatch.setattr(core.queue, "renew_lease", counted)
+    volunteer, *_ = arrange(app_db)
+    at = start(make_app, volunteer)
+    lost = at.session_state["calling_contact"]
+    # Another caller's "wrong number" for the same person takes every open entry of theirs.
+    with app_db.write() as s:
+        entry = s.get(QueueEntry, lost.queue_entry_id)
+        entry.status, entry.claimed_by_id, entry.due_at = "excluded", None, None
+    at.session_state[RENEWED] -= timedelta(seconds=45)
+
+    at.run(timeout=10)
+    assert not at.exception
+    assert [w.value for w in at.warning] == [str(LeaseLost())]
+    assert at.session_state["calling_contact"].contact_id != lost.contact_id
+    assert renewals.count(lost.queue_entry_id) <= 2
