@@ -55,7 +55,8 @@ def test_killing_the_app_server_mid_call_loses_no_confirmed_save_and_frees_held_
 ):
     db = test_db_factory(sqlite_app_url)
     seed_people(db, volunteers=3)
-    # A one-minute lease (the shortest a campaign takes), so the test can watch leases lapse.
+    # A one-minute lease (below the editor's 2-minute minimum, seeded directly), so the test
+    # can watch leases lapse.
     campaign = seed_campaign(db, contacts=40, lease_minutes=1)
     server = start_server(sqlite_app_url)
     volunteers = [Volunteer(new_context(), f"vol0{n}") for n in (1, 2, 3)]
