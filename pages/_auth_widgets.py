@@ -6,8 +6,9 @@ How the library is used (streamlit-authenticator 0.4.2, read from its source):
   cookie key. Both are used as they are.
 - Users live in the database, not in a YAML file, and the page must never hold every hash. So
   `credentials["usernames"]` is a `DatabaseUsernames`: a dict that fetches the one user the form
-  names, on first lookup (the pre-authentication hook). Locked and deactivated users are never
-  put in it, so the library cannot accept them; the page tells them why.
+  names, on first lookup (the pre-authentication hook). Locked users are never put in it, so
+  the library cannot accept them; the page tells them why. Deactivated users are, so that their
+  password is checked before they are told the account is deactivated (complete_login refuses).
 - The library counts failed attempts only in its in-memory dict, per session. Ringround counts
   them in the database instead (core.auth.record_failed_login), and passes no
   max_login_attempts, so the library's own counter is inert.
@@ -48,7 +49,10 @@ class DatabaseUsernames(dict[str, dict[str, Any]]):
             with _ui.read_session() as session:
                 candidate = find_login_candidate(session=session, username=username)
             self.looked_up[username] = candidate
-            if candidate is not None and candidate.active and not candidate.locked:
+            # A deactivated user's password is still checked by the library, so that only
+            # someone who knows it learns the account is deactivated (complete_login refuses
+            # it); a wrong one gets the same answer as an unknown name.
+            if candidate is not None and not candidate.locked:
                 dict.__setitem__(self, username, {
                     "name": candidate.name,
                     "email": candidate.email,

@@ -96,7 +96,10 @@ if submitted is not None:
     with _ui.write_session() as session:
         if st.session_state.get("authentication_status") and candidate is not None:
             result = complete_login(session=session, user_id=candidate.id, method="password")
-        elif candidate is not None and (not candidate.active or candidate.locked):
+            if not result.ok:
+                # The library set its cookie on the right password: take it back next run.
+                st.session_state[widgets.PENDING_COOKIE_KEY] = "delete"
+        elif candidate is not None and candidate.locked:
             result = refuse_login(session=session, candidate=candidate)
         else:
             result = record_failed_login(session=session, username=submitted,

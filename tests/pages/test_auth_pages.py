@@ -137,6 +137,19 @@ def test_a_deactivated_user_cannot_sign_in(make_app, app_db) -> None:
     at = _sign_in_with_form(make_app(), volunteer.username, TEST_PASSWORD)
     assert "deactivated" in _errors(at)
     assert "auth_user" not in at.session_state
+    assert not at.session_state["authentication_status"]
+
+
+def test_a_wrong_password_does_not_reveal_that_an_account_is_deactivated(
+    make_app, app_db
+) -> None:
+    organiser, volunteer = _people(app_db)
+    with app_db.write() as session:
+        auth.deactivate_user(session=session, user_id=volunteer.id, actor_id=organiser.id)
+    deactivated = _sign_in_with_form(make_app(), volunteer.username, "not my password")
+    unknown = _sign_in_with_form(make_app(), "nobody-by-this-name", "not my password")
+    assert _errors(deactivated) == _errors(unknown) == auth.BAD_CREDENTIALS_MESSAGE
+    assert "auth_user" not in deactivated.session_state
 
 
 def test_deactivation_ends_a_volunteers_open_session(make_app, app_db) -> None:
