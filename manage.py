@@ -91,14 +91,18 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_purge_notes(args: argparse.Namespace) -> int:
     from core.contacts import get_notes_retention_months, purge_old_notes
+    from core.importing import REJECTED_ROWS_KEEP_DAYS, purge_old_rejections
 
     with _database(_settings()).write() as session:
         months = get_notes_retention_months(session=session)
         purged = purge_old_notes(session=session)
+        rejected = purge_old_rejections(session=session)
     if months is None:
-        print("note retention is off (set it on the Settings page); nothing purged")
+        print("note retention is off (set it on the Settings page); no notes purged")
     else:
         print(f"{purged} notes older than {months} months blanked")
+    print(f"{rejected} rejected import rows older than {REJECTED_ROWS_KEEP_DAYS} days blanked "
+          "(row number and reason kept)")
     return 0
 
 

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, BinaryIO, NamedTuple
 
 import sqlalchemy as sa
@@ -1315,6 +1315,34 @@ def get_batch(*, session: Session, batch_id: int) -> dict[str, Any] | None:
         "merged": batch.merged, "rejected": batch.rejected, "suppressed": batch.suppressed,
         "mapping": dict(batch.mapping), "policy": batch.duplicate_policy,
     }
+
+
+# Rejected rows are kept as read so the organiser can fix the file and import them again; after
+# this many days that is done or never will be, and the raw text (names, numbers, whatever the
+# file held) is personal data kept for no purpose. Row number and reason stay, so the batch's
+# accounting still adds up.
+REJECTED_ROWS_KEEP_DAYS = 30
+
+
+def purge_old_rejections(*, session: Session, now: datetime | None = None) -> int:
+    """Blank the raw text of rejected rows in batches older than REJECTED_ROWS_KEEP_DAYS."""
+    now = now or datetime.now(UTC)
+    cutoff = now - timedelta(days=REJECTED_ROWS_KEEP_DAYS)
+    old_batches = sa.select(col(ImportBatch.id)).where(col(ImportBatch.created_at) < cutoff)
+    rejected = ImportRejection.__table__  # type: ignore[attr-defined]
+    blanked = session.execute(
+        sa.update(rejected)
+        # As text: PostgreSQL's json type has no equality, and both backends store {} as "{}".
+        .where(rejected.c.batch_id.in_(old_batches), sa.cast(rejected.c.raw, sa.Text) != "{}")
+        .values(raw={})
+    ).rowcount or 0  # type: ignore[attr-defined]
+    if blanked:
+        record_event(session=session, action="rejected_rows_purged",
+                     target="importrejection.raw",
+                     details={"count": int(blanked), "days": REJECTED_ROWS_KEEP_DAYS,
+                              "before": cutoff.isoformat()})
+    session.flush()
+    return int(blanked)
 
 
 def list_rejections(*, session: Session, batch_id: int) -> list[dict[str, Any]]:

@@ -35,11 +35,13 @@ def _load_runtime() -> Runtime:
 
 @st.cache_resource(ttl=3600, show_spinner=False)
 def _hourly_housekeeping() -> int:
-    """Blank call notes past the retention period; at most once an hour per app server."""
+    """Blank call notes past the retention period, and rejected import rows' raw text after
+    30 days; at most once an hour per app server."""
     from core.contacts import purge_old_notes
+    from core.importing import purge_old_rejections
 
     with _load_runtime().database.write() as session:
-        return purge_old_notes(session=session)
+        return purge_old_notes(session=session) + purge_old_rejections(session=session)
 
 
 def housekeeping() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from core.importing import (
     ImportUndoError,
     list_batches,
     list_rejections,
+    purge_old_rejections,
     rejections_csv,
     run_import,
     undo_batch,
@@ -180,6 +182,30 @@ def test_rejected_rows_download_as_csv_with_row_number_and_reason(database: Data
         ["3", "Phone: not a valid phone number", "Drama", "07700 900123"],
         ["5", "no phone number", "X", ""],
     ]
+
+
+def test_rejected_rows_lose_their_raw_text_after_thirty_days_but_keep_the_count(
+    database: Database,
+) -> None:
+    old = do_import(database, "Name,Phone\nDrama,07700 900123\nGood,07400123451\n")
+    new = do_import(database, "Name,Phone\nAlso drama,07700 900124\n")
+    now = datetime.now(UTC)
+    with database.write() as session:
+        session.get(ImportBatch, old.batch_id).created_at = now - timedelta(days=31)
+        session.get(ImportBatch, new.batch_id).created_at = now - timedelta(days=29)
+    with database.write() as session:
+        assert purge_old_rejections(session=session, now=now) == 1
+    with database.write() as session:
+        assert purge_old_rejections(session=session, now=now) == 0  # once, not every hour
+    with database.session() as session:
+        purged = list_rejections(session=session, batch_id=old.batch_id)
+        kept = list_rejections(session=session, batch_id=new.batch_id)
+        batch = session.get(ImportBatch, old.batch_id)
+        events = session.exec(select(AuditEvent.action)).all()
+    assert purged == [{"row_number": 2, "reason": "Phone: not a valid phone number", "raw": {}}]
+    assert kept[0]["raw"] == {"Name": "Also drama", "Phone": "07700 900124"}
+    assert (batch.total_rows, batch.inserted, batch.rejected) == (2, 1, 1)
+    assert events.count("rejected_rows_purged") == 1
 
 
 def test_accounting_holds_across_chunks_and_progress_reports_rows_and_speed(
