@@ -141,12 +141,14 @@ def equalise_timing() -> None:
 
 
 def refuse_login(*, session: Session, candidate: LoginCandidate) -> LoginResult:
-    """Refuse a locked or deactivated user before any password check, and audit the attempt."""
-    reason = "inactive" if not candidate.active else "locked"
+    """Refuse a locked user before any password check, and audit the attempt.
+
+    A deactivated user is not refused here: their password is checked first and
+    complete_login refuses them, so a wrong password does not reveal the account exists.
+    """
     record_event(session=session, action="login_failed", actor_id=candidate.id,
-                 target=f"user:{candidate.id}", details={"reason": reason})
-    return LoginResult(reason=reason,
-                       message=INACTIVE_MESSAGE if reason == "inactive" else LOCKED_MESSAGE)
+                 target=f"user:{candidate.id}", details={"reason": "locked"})
+    return LoginResult(reason="locked", message=LOCKED_MESSAGE)
 
 
 def record_failed_login(
@@ -251,7 +253,7 @@ def check_login(
         equalise_timing()
         return record_failed_login(session=session, username=username,
                                    lockout_attempts=lockout_attempts, now=now)
-    if not candidate.active or candidate.locked:
+    if candidate.locked:
         return refuse_login(session=session, candidate=candidate)
     if not verify_password(password, candidate.password_hash):
         return record_failed_login(session=session, username=candidate.username,

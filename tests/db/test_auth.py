@@ -159,6 +159,10 @@ def test_a_deactivated_user_cannot_log_in(database: Database) -> None:
                                   password=TEST_PASSWORD)
     assert not result.ok and result.reason == "inactive"
     assert "deactivated" in result.message
+    # Without the password, a deactivated account looks like any wrong password.
+    with database.write() as session:
+        guess = auth.check_login(session=session, username=user.username, password="guess")
+    assert (guess.reason, guess.message) == ("bad_credentials", auth.BAD_CREDENTIALS_MESSAGE)
     # A password checked just before the deactivation does not slip through either.
     with database.write() as session:
         late = auth.complete_login(session=session, user_id=user.id)
