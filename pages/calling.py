@@ -235,7 +235,7 @@ def heartbeat() -> None:
     if held is None:
         return
     expiry: datetime = st.session_state.get(RENEWED) or held.lease_expires_at
-    # A full rerun has just renewed; only the timer's own runs need to write.
+    # The full run above applies the same rule, so only the timer's own runs write here.
     if lease_is_getting_old(expiry):
         try:
             with _ui.write_session() as session:
@@ -366,7 +366,8 @@ def save_and_next(contact: queue.ClaimedContact, question_ids: list[int], zone_n
     day: date | None = state.get(form_key("calling_callback_date", contact))
     at: time | None = state.get(form_key("calling_callback_time", contact))
     if behaviours.get(outcome_code) == "callback" and day is not None and at is not None:
-        callback_at = datetime.combine(day, at, tzinfo=calling_hours.zone(zone_name))
+        callback_at = datetime.combine(day, at, tzinfo=calling_hours.zone(zone_name)
+                                       ).astimezone(UTC)
     answers = {qid: state.get(form_key(f"calling_q_{qid}", contact)) for qid in question_ids}
     call_result = state.get(CALL_RESULT)
     try:
@@ -379,7 +380,7 @@ def save_and_next(contact: queue.ClaimedContact, question_ids: list[int], zone_n
                          if value not in (None, "", [])},
                 notes=state.get(form_key("calling_notes", contact)) or "",
                 started_at=state.get(SHOWN_AT, now()), now=now(),
-                callback_at=callback_at.astimezone(UTC) if callback_at else None,
+                callback_at=callback_at,
                 provider=getattr(call_result, "provider", None) or campaign.dialer,
                 provider_call_id=getattr(call_result, "provider_call_id", None),
                 provider_status=getattr(call_result, "provider_status", None),
