@@ -2,17 +2,20 @@
 """Set up and run Ringround with only Python 3.11: `python3 dev.py start` | `dev.py test`.
 
 Uses only the standard library: it makes `.venv`, installs the pinned requirements (again only
-when they change), writes a random cookie key on first start, then runs the app or the tests.
+when they change), writes a random cookie key on first start (and over a placeholder or weak
+one), then runs the app or the tests.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import secrets
 import subprocess
 import sys
 import venv
+from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -39,18 +42,44 @@ def ensure_venv(requirements: str) -> None:
     stamp.write_text(digest)
 
 
-def ensure_cookie_key() -> None:
-    """A real secret on first start, kept in .streamlit/secrets.toml (git-ignored)."""
-    if os.environ.get("RINGROUND_COOKIE_KEY"):
+def ensure_cookie_key(
+    path: Path = SECRETS, env: Mapping[str, str] = os.environ
+) -> None:
+    """A real secret in .streamlit/secrets.toml (git-ignored): written on first start, and
+    written again over a placeholder or weak key, which would let anyone sign an organiser's
+    login cookie."""
+    import tomllib  # here, so that an older python3 reaches ensure_venv's message
+
+    sys.path.insert(0, str(ROOT))
+    from core.config import MAKE_COOKIE_KEY, cookie_key_problem
+
+    from_env = env.get("RINGROUND_COOKIE_KEY", "")
+    if from_env:
+        problem = cookie_key_problem(from_env)
+        if problem:
+            sys.exit(f"RINGROUND_COOKIE_KEY in your environment is unsafe: {problem}. "
+                     f"Unset it (dev.py then writes one) or make one with {MAKE_COOKIE_KEY}")
         return
-    existing = SECRETS.read_text() if SECRETS.exists() else ""
-    if "cookie_key" in existing:
+    existing = path.read_text() if path.exists() else ""
+    try:
+        current = tomllib.loads(existing).get("cookie_key")
+    except tomllib.TOMLDecodeError:
+        sys.exit(f"{path} is not valid TOML; fix or remove it and start again.")
+    if isinstance(current, str) and not cookie_key_problem(current):
         return
-    SECRETS.parent.mkdir(exist_ok=True)
-    with SECRETS.open("a") as fh:
-        fh.write(f'cookie_key = "{secrets.token_urlsafe(48)}"\n')
-    SECRETS.chmod(0o600)
-    print(f"Wrote a new login cookie key to {SECRETS.relative_to(ROOT)}", flush=True)
+    line = f'cookie_key = "{secrets.token_urlsafe(48)}"'
+    lines = existing.splitlines()
+    keyed = [i for i, text in enumerate(lines) if re.match(r"\s*cookie_key\s*=", text)]
+    if keyed:
+        lines[keyed[0]] = line
+    else:
+        # At the top: a key appended after a [table] header would belong to that table.
+        lines.insert(0, line)
+    path.parent.mkdir(exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)
+    what = "Replaced the unsafe" if keyed else "Wrote a new"
+    print(f"{what} login cookie key in {path}", flush=True)
 
 
 def start(args: list[str]) -> int:

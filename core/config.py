@@ -7,6 +7,7 @@ lists each setting below; keep the two in step.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -19,12 +20,90 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # A key anyone can read in this repository: accepted only in demo mode, where nothing is real.
 DEMO_COOKIE_KEY = "ringround-demo-cookie-key-not-for-real-data-0000"
-UNSAFE_COOKIE_KEYS = {"", "changeme", "change-me", "secret", "some_signature_key", "random_key"}
+# Every key written in this repository or its docs; anyone can read them, so none may sign a
+# real login. tests/core/test_config.py scans the repository and fails on a literal key that
+# cookie_key_problem() would accept.
+PUBLISHED_COOKIE_KEYS = frozenset({
+    DEMO_COOKIE_KEY,
+    "put at least 32 random characters here",  # .streamlit/secrets.toml.example
+    "some_signature_key",  # streamlit-authenticator's README
+    "random_signature_key",
+})
 MIN_COOKIE_KEY_LENGTH = 32
+# 32 hex digits (secrets.token_hex(16)) carry 128 bits; the estimate below may dock a random
+# key a run or two of chance sequences, so the bar sits a little lower than that.
+MIN_COOKIE_KEY_BITS = 100
+MIN_COOKIE_KEY_DISTINCT = 10
+MAKE_COOKIE_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+# Words people type when asked for a secret. None is made only of hex digits, so that a random
+# hex key is never penalised for spelling "cafe" by chance.
+_KEY_WORDS = (
+    "password", "passwd", "secret", "changeme", "change", "cookie", "signature", "ringround",
+    "letmein", "admin", "example", "placeholder", "random", "characters", "default", "demo",
+    "test", "qwerty", "asdf", "key", "token", "here", "least", "insert", "your", "put", "todo",
+    "xxx", "phone", "bank", "1234", "0000",
+)
 
 
 class ConfigError(Exception):
     """A setting is missing or unsafe; the message says which and how to fix it."""
+
+
+def _alphabet_bits(text: str) -> float:
+    """Bits per character of the smallest usual alphabet the text is drawn from."""
+    if all(c in "0123456789abcdef" for c in text) or all(c in "0123456789ABCDEF" for c in text):
+        return 4.0
+    size = 0
+    size += 26 if any(c.islower() for c in text) else 0
+    size += 26 if any(c.isupper() for c in text) else 0
+    size += 10 if any(c.isdigit() for c in text) else 0
+    size += 32 if any(not c.isalnum() for c in text) else 0
+    return math.log2(max(size, 2))
+
+
+def cookie_key_strength_bits(key: str) -> float:
+    """A deliberately pessimistic estimate of the key's entropy, in bits.
+
+    Characters inside a common word, inside a repeat of an earlier 5-character run, or inside
+    a run of four or more consecutive or equal characters ("abcd", "9876", "zzzz") count for
+    nothing; the rest
+    count for the alphabet they are drawn from. Random keys lose almost nothing to this
+    (a 5-character repeat in 64 random URL-safe characters is a one-in-a-billion event),
+    "changeme" * 4 and forty "a"s lose nearly everything.
+    """
+    lowered = key.lower()
+    free = [True] * len(key)
+    for word in _KEY_WORDS:
+        start = lowered.find(word)
+        while start != -1:
+            free[start:start + len(word)] = [False] * len(word)
+            start = lowered.find(word, start + 1)
+    seen: set[str] = set()
+    for i in range(len(lowered) - 4):
+        chunk = lowered[i:i + 5]
+        if chunk in seen:
+            free[i:i + 5] = [False] * 5
+        seen.add(chunk)
+    for i in range(3, len(key)):
+        steps = {ord(key[j]) - ord(key[j - 1]) for j in range(i - 2, i + 1)}
+        if len(steps) == 1 and steps <= {-1, 0, 1}:
+            free[i - 3:i + 1] = [False] * 4
+    return sum(free) * _alphabet_bits(key)
+
+
+def cookie_key_problem(key: str) -> str:
+    """Why this key must not sign login cookies, or "" when it is fine."""
+    key = key.strip()
+    if key in PUBLISHED_COOKIE_KEYS or key.lower() in {k.lower() for k in PUBLISHED_COOKIE_KEYS}:
+        return "it is published in Ringround's repository or documentation"
+    if len(key) < MIN_COOKIE_KEY_LENGTH:
+        return f"it has {len(key)} characters; use at least {MIN_COOKIE_KEY_LENGTH} random ones"
+    distinct = len(set(key))
+    if distinct < MIN_COOKIE_KEY_DISTINCT:
+        return f"it uses only {distinct} different characters"
+    if cookie_key_strength_bits(key) < MIN_COOKIE_KEY_BITS:
+        return "it is built from words, repeats or sequences rather than random characters"
+    return ""
 
 
 def _truthy(value: str | None) -> bool:
@@ -146,15 +225,13 @@ def load_settings(
                 "in .streamlit/secrets.toml as cookie_key = \"...\" (python dev.py start writes "
                 "one for you), or set RINGROUND_DEMO=1 to try Ringround with demo data."
             )
-        if (
-            cookie_key.strip().lower() in UNSAFE_COOKIE_KEYS
-            or cookie_key == DEMO_COOKIE_KEY
-            or len(cookie_key) < MIN_COOKIE_KEY_LENGTH
-        ):
+        problem = cookie_key_problem(cookie_key)
+        if problem:
             raise ConfigError(
-                f"RINGROUND_COOKIE_KEY is unsafe: use at least {MIN_COOKIE_KEY_LENGTH} random "
-                "characters (python -c \"import secrets; print(secrets.token_urlsafe(48))\"), "
-                "not the demo key or a placeholder."
+                f"RINGROUND_COOKIE_KEY is unsafe: {problem}. Anyone who can guess it can sign "
+                f"in as any organiser. Make a new one with {MAKE_COOKIE_KEY} and put it in "
+                ".streamlit/secrets.toml as cookie_key = \"...\" (python3 dev.py start "
+                "replaces an unsafe key there for you)."
             )
 
     timezone = get("RINGROUND_TIMEZONE", "timezone", "Europe/London")

@@ -8,6 +8,7 @@ hide a broken backend and so fails instead.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -18,6 +19,9 @@ import sqlalchemy as sa
 
 from db.engine import Database, make_engine, reset_databases
 from db.migrate import upgrade
+
+# A strong random key per test session: a fixed literal here would be a published key.
+TEST_COOKIE_KEY = secrets.token_urlsafe(48)
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "RINGROUND_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -120,7 +124,7 @@ def app_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sqlite_url: str) ->
     """Point Ringround's configuration at a fresh SQLite database, as the app would see it."""
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
     monkeypatch.setenv("RINGROUND_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("RINGROUND_COOKIE_KEY", "k" * 48)
+    monkeypatch.setenv("RINGROUND_COOKIE_KEY", TEST_COOKIE_KEY)
     monkeypatch.setenv("RINGROUND_SECRETS_FILE", str(tmp_path / "no-secrets.toml"))
     monkeypatch.delenv("RINGROUND_DEMO", raising=False)
     return sqlite_url

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 from core.config import load_settings
@@ -13,7 +14,8 @@ from db.migrate import is_up_to_date
 def test_an_empty_database_is_migrated_when_the_app_opens_it(tmp_path: Path) -> None:
     forget_migrations()
     settings = load_settings(
-        env={"RINGROUND_DATA_DIR": str(tmp_path), "RINGROUND_COOKIE_KEY": "k" * 40},
+        env={"RINGROUND_DATA_DIR": str(tmp_path),
+             "RINGROUND_COOKIE_KEY": secrets.token_urlsafe(48)},
         secrets_path=tmp_path / "none.toml",
     )
     database = open_database(settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -37,7 +38,7 @@ def server(sqlite_url: str, tmp_path: Path) -> Iterator[str]:
         **os.environ,
         "DATABASE_URL": sqlite_url,
         "RINGROUND_DATA_DIR": str(tmp_path / "data"),
-        "RINGROUND_COOKIE_KEY": "k" * 48,
+        "RINGROUND_COOKIE_KEY": secrets.token_urlsafe(48),
         "RINGROUND_SECRETS_FILE": str(tmp_path / "none.toml"),
         "RINGROUND_PUBLIC_URL": PUBLIC,
         "TWILIO_ACCOUNT_SID": "AC" + "a" * 32,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -49,7 +50,7 @@ ARTIFACTS = PROJECT_ROOT / "artifacts" / "e2e"
 POSTGRES_ADMIN_URL = os.environ.get(
     "RINGROUND_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-COOKIE_KEY = "e2e-cookie-key-" + "x" * 33  # 48 characters, only ever used by test servers
+COOKIE_KEY = secrets.token_urlsafe(48)  # one per test run, shared by its servers
 SERVER_START_TIMEOUT = 90.0
 # What `python3 dev.py start` runs: server.py (the app plus Twilio's webhook routes) when present.
 ENTRY = os.environ.get(
