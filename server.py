@@ -7,19 +7,35 @@ own uvicorn runner; the usual --server.port / --server.address flags apply), or 
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
+import importlib.util
+import re
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from streamlit.runtime.pages_manager import PagesManager
 
 from core.config import ConfigError, Settings, load_settings
 from core.runtime import open_database
-from core.webhooks import WebhookResponse, handle_inbound_sms, handle_status_callback
+from core.webhooks import (
+    BAD_REQUEST,
+    MAX_BODY_BYTES,
+    TOO_LARGE,
+    WebhookResponse,
+    handle_inbound_sms,
+    handle_status_callback,
+    parse_form,
+    refuse_before_body,
+)
 from db.engine import Database
 
 # Ringround keeps its st.navigation pages in pages/, as the design asks. Until app.py's
@@ -27,6 +43,79 @@ from db.engine import Database
 # pages directory: after a restart, a tab reconnecting to /calling would run pages/calling.py
 # without app.py and list every module in pages/. This server only ever uses st.navigation.
 PagesManager.uses_pages_directory = False
+
+
+def _inline_script_hashes() -> list[str]:
+    """CSP hashes of the inline scripts in the pages this server hands Chromium.
+
+    Streamlit's own index.html has one; so does each component's index.html (the sign-in
+    cookie manager of streamlit-authenticator, from extra_streamlit_components, runs in one).
+    Hashing the installed files keeps the policy right across upgrades without 'unsafe-inline'.
+    """
+    pages = [Path(st.__file__).parent / "static" / "index.html"]
+    spec = importlib.util.find_spec("extra_streamlit_components")
+    if spec is not None and spec.origin:
+        pages += sorted(Path(spec.origin).parent.glob("*/frontend/build/index.html"))
+    hashes: list[str] = []
+    for page in pages:
+        try:
+            html = page.read_text(encoding="utf-8")
+        except OSError:
+            continue
+        for body in re.findall(r"<script>(.*?)</script>", html, flags=re.S):
+            digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+            if f"'sha256-{digest}'" not in hashes:
+                hashes.append(f"'sha256-{digest}'")
+    return hashes
+
+
+# Framing only by this origin (Streamlit's components are same-origin iframes), and nothing
+# loaded from elsewhere: an image or link smuggled into contact data cannot fetch a URL, and no
+# injected <script> runs. 'unsafe-eval' because the dashboard's Vega charts compile expressions;
+# 'unsafe-inline' styles because Streamlit styles its widgets inline.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self' 'unsafe-eval' " + " ".join(_inline_script_hashes()),
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob:",
+    "font-src 'self' data:",
+    "media-src 'self' data: blob:",
+    "connect-src 'self'",
+    "worker-src 'self' blob:",
+    "frame-src 'self'",
+    "frame-ancestors 'self'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+])
+SECURITY_HEADERS = [
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-frame-options", b"SAMEORIGIN"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+]
+
+
+class SecurityHeaders:
+    """Add SECURITY_HEADERS to every HTTP response, the app's pages and these routes alike."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {name.lower() for name, _ in message.get("headers", [])}
+                message["headers"] = list(message.get("headers", [])) + [
+                    (name, value) for name, value in SECURITY_HEADERS if name not in names
+                ]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 @functools.cache
@@ -39,12 +128,32 @@ def _respond(result: WebhookResponse) -> Response:
     return Response(result.body, status_code=result.status, media_type=result.media_type)
 
 
+async def _read_capped(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it passes `limit` (a chunked body has no Content-Length)."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
 async def _twilio(request: Request, handler: Any) -> Response:
     try:
         settings, database = _runtime()
     except ConfigError:
         return Response("Ringround is not configured", status_code=503)
-    form = await request.form()
+    # Refuse what the headers already condemn (no signature, too large) without reading the
+    # body, and never read more than the cap: the signature check needs the parsed form.
+    refusal = refuse_before_body(settings, request.headers)
+    if refusal is not None:
+        return _respond(refusal)
+    body = await _read_capped(request, MAX_BODY_BYTES)
+    if body is None:
+        return _respond(TOO_LARGE)
+    form = parse_form(body)
+    if form is None:
+        return _respond(BAD_REQUEST)
     result = await run_in_threadpool(
         handler,
         database=database,
@@ -85,4 +194,4 @@ ROUTES = [
     Route("/healthz", healthz, methods=["GET"]),
 ]
 
-app = st.App("app.py", routes=ROUTES)
+app = st.App("app.py", routes=ROUTES, middleware=[Middleware(SecurityHeaders)])

@@ -2,7 +2,10 @@
 
 Anyone on the internet can POST to a public URL, so a request whose signature does not match
 (wrong token, tampered body, different URL, or no header at all) is refused with 403 before
-anything is read from or written to the database.
+anything is read from or written to the database. The body is bounded too: Twilio's requests are
+a few kilobytes, so a request with no signature header is refused before its body is read, and
+one that claims or turns out to be larger than MAX_BODY_BYTES is refused with 413 (server.py
+stops reading at the cap), so that an unsigned flood cannot spool gigabytes or hold a CPU.
 
 Framework-free: server.py adapts Starlette requests to these functions, and tests call them
 directly with plain dicts.
@@ -11,9 +14,10 @@ directly with plain dicts.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 import sqlalchemy as sa
 from sqlmodel import Session, col
@@ -41,6 +45,70 @@ class WebhookResponse:
 
 
 FORBIDDEN = WebhookResponse(403, "Forbidden: invalid or missing X-Twilio-Signature")
+TOO_LARGE = WebhookResponse(413, "Request body too large")
+BAD_REQUEST = WebhookResponse(400, "Bad request")
+# Twilio's status callbacks and inbound texts are a few KB (a 1,600-character text with every
+# parameter is under 8 KB); 64 KiB leaves room and still refuses a flood at once.
+MAX_BODY_BYTES = 64 * 1024
+MAX_FORM_FIELDS = 200
+
+
+class FormParams(Mapping[str, str]):
+    """Form fields: the first value of each as a mapping, every value through getlist().
+
+    Twilio's RequestValidator signs every value of a repeated field (it calls getlist when the
+    params have it), so repeated fields must survive parsing for signatures to match.
+    """
+
+    def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
+        self._lists: dict[str, list[str]] = {}
+        for key, value in pairs:
+            self._lists.setdefault(key, []).append(value)
+
+    def __getitem__(self, key: str) -> str:
+        return self._lists[key][0]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._lists)
+
+    def __len__(self) -> int:
+        return len(self._lists)
+
+    def getlist(self, key: str) -> list[str]:
+        return list(self._lists.get(key, []))
+
+
+def refuse_before_body(settings: Settings, headers: Mapping[str, str]) -> WebhookResponse | None:
+    """Why a webhook is refused from its headers alone, before a byte of its body is read.
+
+    None means: read the body (at most MAX_BODY_BYTES) and check the signature.
+    """
+    lowered = {key.lower(): value for key, value in headers.items()}
+    if not settings.public_url or not settings.twilio.auth_token:
+        log.warning("Twilio webhook refused: RINGROUND_PUBLIC_URL or TWILIO_AUTH_TOKEN unset")
+        return FORBIDDEN
+    if not lowered.get(SIGNATURE_HEADER, ""):
+        log.warning("Twilio webhook refused: no signature header")
+        return FORBIDDEN
+    length = lowered.get("content-length")
+    if length is not None:
+        if not length.strip().isdigit():
+            return BAD_REQUEST
+        if int(length) > MAX_BODY_BYTES:
+            log.warning("Twilio webhook refused: body of %s bytes", length.strip())
+            return TOO_LARGE
+    return None
+
+
+def parse_form(body: bytes) -> FormParams | None:
+    """The fields of an application/x-www-form-urlencoded body; None when it is not one."""
+    try:
+        text = body.decode("utf-8")
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=False,
+                          max_num_fields=MAX_FORM_FIELDS)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return FormParams(pairs)
 
 
 def expected_url(public_url: str, path: str, query: str = "") -> str:
