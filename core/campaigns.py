@@ -12,11 +12,11 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from core import calling_hours
+from core.dialing import DialerKind
 from core.outcomes import default_outcome_rows
 from core.survey import QuestionError, QuestionView, validate_question
 from db.models import (
     CAMPAIGN_STATUS_VALUES,
-    DIALER_VALUES,
     OUTCOME_BEHAVIOUR_VALUES,
     Campaign,
     CampaignMember,
@@ -194,7 +194,7 @@ def update_campaign(
             calling_hours.zone(changes["timezone"])
         except calling_hours.CallingWindowError as exc:
             raise CampaignError(str(exc)) from None
-    if "dialer" in changes and changes["dialer"] not in DIALER_VALUES:
+    if "dialer" in changes and changes["dialer"] not in set(DialerKind):
         raise CampaignError(f"unknown dialer {changes['dialer']!r}")
     for key, low, high in (("max_attempts", 1, 20), ("lease_minutes", 2, 120),
                            ("callback_grace_minutes", 0, 7 * 24 * 60)):

@@ -18,7 +18,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from core.audit import record_event
+from core.config import Settings
+from core.dialing import TextingMode, sms_dialer, texting_mode
 from core.phones import InvalidPhone, mask_phone, normalise_phone
+from db.engine import Database
 from db.models import PhoneVerification, User
 
 CODE_TTL = timedelta(minutes=10)
@@ -172,3 +175,43 @@ def remove_phone(*, session: Session, user_id: int) -> None:
     )
     record_event(session=session, action="phone_removed", actor_id=user_id,
                  target=f"user:{user_id}")
+
+
+@dataclass(frozen=True)
+class SentCode:
+    """A code on its way: where it went (masked) and, in the demo only, the text itself."""
+
+    masked_phone: str
+    # Set only when nothing was really sent (the demo's fake), so the page can show it.
+    demo_text: str = ""
+
+
+def phone_confirmation_mode(settings: Settings) -> TextingMode:
+    """Whether this server can text a confirmation code, from which number, or why not."""
+    return texting_mode(settings)
+
+
+def send_verification_code(
+    *, database: Database, settings: Settings, user_id: int, raw_phone: str,
+    now: datetime | None = None, code_factory: Callable[[], str] = new_code,
+) -> SentCode:
+    """Make a code for this phone and text it from the server's number.
+
+    The code is committed before the text goes, so no database lock is held while the provider
+    answers.
+
+    Raises:
+        PhoneVerificationError: the number is invalid, too many codes, or no text can go.
+        DialerError: the provider refused or could not be reached.
+    """
+    texting = texting_mode(settings)
+    if not texting.can_text:
+        raise PhoneVerificationError(texting.problem)
+    with database.write() as session:
+        pending = start_phone_verification(
+            session=session, user_id=user_id, raw_phone=raw_phone,
+            region=settings.default_region, now=now, code_factory=code_factory,
+        )
+    sms_dialer(settings).send_sms(pending.phone, texting.sender or "Ringround", pending.message())
+    return SentCode(masked_phone=mask_phone(pending.phone),
+                    demo_text="" if texting.real else pending.message())

@@ -22,7 +22,15 @@ from sqlmodel import Session, col, select
 
 from core.audit import record_event
 from core.calling_hours import is_open
-from core.dialers import Dialer, DialerError, SmsRecipientOptedOut
+from core.config import Settings
+from core.dialing import (
+    Dialer,
+    DialerError,
+    SmsRecipientOptedOut,
+    campaign_texting_mode,
+    sms_dialer,
+    text_spec,
+)
 from core.phones import InvalidPhone, mask_phone, normalise_phone
 from core.script import STANDARD_FIELDS, VOLUNTEER_FIELDS, merge_values, script_fields
 from core.suppression import add_suppression, is_suppressed
@@ -318,3 +326,43 @@ def record_inbound_sms(
         log.info("STOP reply from %s: suppressed", mask_phone(phone))
     session.flush()
     return InboundResult(stopped=stopped, reply=STOP_CONFIRMATION if stopped else "")
+
+
+def _campaign_sender(session: Session, campaign_id: int, settings: Settings
+                     ) -> tuple[str, tuple[str, ...]]:
+    """The campaign's dialer kind and the numbers its texts may come from."""
+    campaign = session.get(Campaign, campaign_id)
+    kind = campaign.dialer if campaign is not None else "tel"
+    spec = text_spec(settings, kind)
+    return kind, spec.caller_ids(settings) if spec is not None else ()
+
+
+def preview_campaign_followup(
+    *, session: Session, settings: Settings, campaign_id: int, contact_id: int,
+    volunteer_id: int | None,
+) -> dict[str, Any]:
+    """What the calling page shows before the click: can a text go here at all, then the text
+    itself or why it cannot go."""
+    texting = campaign_texting_mode(session=session, campaign_id=campaign_id, settings=settings)
+    if not texting.can_text:
+        return {"available": False, "can_send": False, "body": "", "reason": texting.problem}
+    _, senders = _campaign_sender(session, campaign_id, settings)
+    return {"available": True, **preview_followup(
+        session=session, campaign_id=campaign_id, contact_id=contact_id,
+        volunteer_id=volunteer_id, sender_numbers=senders)}
+
+
+def send_campaign_followup(
+    *, database: Database, settings: Settings, campaign_id: int, contact_id: int,
+    volunteer_id: int | None,
+) -> SmsResult:
+    """Send the follow-up through whichever dialer texts for this campaign.
+
+    Raises:
+        SmsRefused, DialerError: see send_followup_sms.
+    """
+    with database.session() as session:
+        kind, senders = _campaign_sender(session, campaign_id, settings)
+    return send_followup_sms(
+        database=database, dialer=sms_dialer(settings, kind), campaign_id=campaign_id,
+        contact_id=contact_id, volunteer_id=volunteer_id, sender_numbers=senders)

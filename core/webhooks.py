@@ -23,16 +23,15 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from core.config import Settings
-from core.dialers import FINAL_STATUSES
+from core.dialing.port import FINAL_STATUSES
+from core.dialing.twilio import signature_valid
+from core.dialing.twiml import sms_reply
 from core.sms import record_inbound_sms
-from core.twiml import sms_reply
 from db.engine import Database
 from db.models import CallAttempt
 
 log = logging.getLogger(__name__)
 
-SIGNATURE_HEADER = "x-twilio-signature"
-SIGNATURE_SETTINGS_HEADER = "x-twilio-webhooks-signature-settings"
 STATUS_PATH = "/twilio/status"
 SMS_PATH = "/twilio/sms"
 
@@ -115,23 +114,6 @@ def expected_url(public_url: str, path: str, query: str = "") -> str:
     """The URL Twilio signed: the public one it was given, not whatever a proxy forwarded."""
     url = public_url.rstrip("/") + path
     return f"{url}?{query}" if query else url
-
-
-def signature_valid(
-    *,
-    auth_token: str,
-    url: str,
-    params: Mapping[str, Any],
-    headers: Mapping[str, str],
-) -> bool:
-    from twilio.request_validator import RequestValidator, get_signature_algorithm
-
-    lowered = {key.lower(): value for key, value in headers.items()}
-    signature = lowered.get(SIGNATURE_HEADER, "")
-    if not auth_token or not signature:
-        return False
-    algorithm = get_signature_algorithm(lowered.get(SIGNATURE_SETTINGS_HEADER, ""))
-    return bool(RequestValidator(auth_token).validate(url, params, signature, algorithm))
 
 
 def _verified(settings: Settings, path: str, query: str, params: Mapping[str, Any],

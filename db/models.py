@@ -240,7 +240,6 @@ class ImportChange(SQLModel, table=True):
 # --------------------------------------------------------------------------------------------
 
 CAMPAIGN_STATUS_VALUES = ("draft", "active", "paused", "closed")
-DIALER_VALUES = ("tel", "twilio", "fake")
 
 
 def default_calling_window() -> dict[str, list[str]]:
@@ -260,7 +259,7 @@ class Campaign(SQLModel, table=True):
         default_factory=default_calling_window, sa_type=sa.JSON, nullable=False
     )
     caller_id: str = Field(default="", max_length=20)
-    dialer: str = Field(default="tel", max_length=16)  # DIALER_VALUES
+    dialer: str = Field(default="tel", max_length=16)  # core.dialing.DialerKind
     max_attempts: int = Field(default=3)
     lease_minutes: int = Field(default=10)
     # How long a volunteer's callback stays theirs after its time before others may take it.
@@ -425,7 +424,7 @@ class CallAttempt(SQLModel, table=True):
     started_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     ended_at: datetime | None = _ts()
     duration_seconds: int | None = Field(default=None)
-    provider: str = Field(default="tel", max_length=16)  # DIALER_VALUES
+    provider: str = Field(default="tel", max_length=16)  # core.dialing.DialerKind
     provider_call_id: str | None = Field(default=None, max_length=64, index=True)
     provider_status: str | None = Field(default=None, max_length=32)
     # Saved outside the campaign's calling window: shown on the compliance panel (should be 0).

@@ -1,4 +1,4 @@
-"""The Call button for bridged campaigns (Twilio or the fake): ring the volunteer, show the live
+"""The Call button for campaigns whose calls Ringround places: ring the volunteer, show the live
 state, hang up, and hand the final CallInfo back to the calling page.
 
 The contact's number never reaches this module: core looks it up and dials it. Per-attempt state
@@ -11,15 +11,15 @@ from typing import Any
 
 import streamlit as st
 
-from core.dialers import (
+from core.dialing import (
     FINAL_STATUSES,
     CallInfo,
     DialerError,
-    campaign_dialer_kind,
+    calling_mode,
     dialer_for,
     start_campaign_call,
-    volunteer_can_bridge,
 )
+from core.dialing.calls import NEEDS_PHONE
 from core.users import get_user
 from pages import _ui
 from pages._phone import render_phone_section
@@ -119,17 +119,17 @@ def twilio_call_controls(
     rt = _ui.runtime()
     key = _state_key(attempt_key)
     with _ui.read_session() as session:
-        kind = campaign_dialer_kind(session=session, campaign_id=campaign_id)
-        can_bridge = volunteer_can_bridge(session=session, volunteer_id=volunteer_id)
-    if kind not in ("twilio", "fake"):
+        mode = calling_mode(session=session, campaign_id=campaign_id, volunteer_id=volunteer_id,
+                            settings=rt.settings)
+    kind = mode.kind
+    if not mode.bridged:
         st.caption("This campaign uses your own phone.")
         return None
-    if not can_bridge:
-        st.info(
-            "Ringround calls your phone first, then connects you, so neither of you sees the "
-            "other's number. Add and confirm your phone number to start (here, or any time "
-            "in My account)."
-        )
+    if mode.problem:
+        st.warning(mode.problem)
+        return None
+    if mode.needs_phone:
+        st.info(NEEDS_PHONE)
         with _ui.read_session() as session:
             volunteer = get_user(session=session, user_id=volunteer_id)
         if volunteer is not None:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.dialers import DialerError, FakeDialer, sms_dialer
+from core.dialing import DialerError
 from core.phone_verification import (
     PhoneVerificationError,
     confirm_phone_code,
+    phone_confirmation_mode,
     remove_phone,
-    start_phone_verification,
+    send_verification_code,
 )
-from core.phones import display_phone, mask_phone
+from core.phones import display_phone
 from core.users import UserView
 from pages import _ui
 
@@ -19,26 +20,16 @@ PENDING_KEY = "phone_verification_pending"
 
 
 def _send_code(user: UserView, raw_phone: str) -> None:
-    settings = _ui.runtime().settings
-    dialer = sms_dialer(settings)
-    from_ = settings.twilio.caller_ids[0] if settings.twilio.caller_ids else ""
-    if not from_ and not isinstance(dialer, FakeDialer):
-        st.error("Ringround has no number to text from yet: an organiser can add one in Settings.")
-        return
     try:
-        # Committed before the text goes, so no database lock is held while Twilio answers.
-        with _ui.write_session() as session:
-            pending = start_phone_verification(
-                session=session, user_id=user.id, raw_phone=raw_phone,
-                region=settings.default_region,
-            )
-        dialer.send_sms(pending.phone, from_ or "Ringround", pending.message())
+        sent = send_verification_code(database=_ui.runtime().database,
+                                      settings=_ui.runtime().settings, user_id=user.id,
+                                      raw_phone=raw_phone)
     except (PhoneVerificationError, DialerError) as exc:
         st.error(str(exc))
         return
-    st.session_state[PENDING_KEY] = mask_phone(pending.phone)
-    if isinstance(dialer, FakeDialer):
-        st.session_state["phone_demo_text"] = pending.message()
+    st.session_state[PENDING_KEY] = sent.masked_phone
+    if sent.demo_text:
+        st.session_state["phone_demo_text"] = sent.demo_text
 
 
 def render_phone_section(user: UserView) -> None:
@@ -51,10 +42,11 @@ def render_phone_section(user: UserView) -> None:
     confirmed = st.session_state.pop("phone_confirmed_message", None)
     if confirmed:
         st.success(confirmed)
-    settings = _ui.runtime().settings
-    if not settings.twilio.configured and not settings.demo:
+    texting = phone_confirmation_mode(_ui.runtime().settings)
+    if not texting.can_text:
         st.info("Calling through Ringround is not set up here: you will call from your own "
                 "phone instead.")
+        st.caption(texting.problem)
         return
 
     if user.phone and user.phone_verified:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.dialers import DialerError, campaign_dialer_kind, sms_dialer
+from core.dialing import DialerError
 from core.script import STANDARD_FIELDS, VOLUNTEER_FIELDS
 from core.sms import (
     CAMPAIGN_FIELDS,
     MAX_SMS_LENGTH,
     SmsRefused,
-    preview_followup,
+    preview_campaign_followup,
     save_sms_template,
-    send_followup_sms,
+    send_campaign_followup,
     sms_template,
 )
 from pages import _ui
@@ -26,13 +26,12 @@ def render_sms_followup(*, campaign_id: int, contact_id: int, volunteer_id: int)
         st.success("Follow-up text sent.")
         return
     with _ui.read_session() as session:
-        preview = preview_followup(
-            session=session, campaign_id=campaign_id, contact_id=contact_id,
-            volunteer_id=volunteer_id, sender_numbers=rt.settings.twilio.caller_ids,
+        preview = preview_campaign_followup(
+            session=session, settings=rt.settings, campaign_id=campaign_id,
+            contact_id=contact_id, volunteer_id=volunteer_id,
         )
-        kind = campaign_dialer_kind(session=session, campaign_id=campaign_id)
-    if kind != "fake" and not rt.settings.twilio.configured and not rt.settings.demo:
-        st.caption("Follow-up texts need Twilio, which is not set up here.")
+    if not preview["available"]:
+        st.caption(preview["reason"])
         return
     if not preview["can_send"]:
         st.caption(f"No follow-up text: {preview['reason']}")
@@ -41,10 +40,9 @@ def render_sms_followup(*, campaign_id: int, contact_id: int, volunteer_id: int)
     st.text(preview["body"])
     if st.button("Send follow-up text", key=f"sms_send_{campaign_id}_{contact_id}", icon="✉️"):
         try:
-            send_followup_sms(
-                database=rt.database, dialer=sms_dialer(rt.settings, kind),
-                campaign_id=campaign_id, contact_id=contact_id, volunteer_id=volunteer_id,
-                sender_numbers=rt.settings.twilio.caller_ids,
+            send_campaign_followup(
+                database=rt.database, settings=rt.settings, campaign_id=campaign_id,
+                contact_id=contact_id, volunteer_id=volunteer_id,
             )
         except (SmsRefused, DialerError) as exc:
             st.error(str(exc))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.dialers import check_twilio
+from core.dialing import check_twilio
 from core.phones import display_phone
 from core.webhooks import SMS_PATH, STATUS_PATH
 from pages import _ui

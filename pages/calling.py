@@ -16,6 +16,7 @@ from core.campaigns import (
     list_outcomes,
     list_questions,
 )
+from core.dialing import calling_mode
 from core.script import escape_markdown, render_script
 from core.survey import QuestionView
 from core.tally import volunteer_tally
@@ -175,7 +176,10 @@ with card, st.container(border=True):
     heartbeat()
 
     call_result: Any = None
-    if campaign.dialer in ("twilio", "fake"):
+    with _ui.read_session() as session:
+        mode = calling_mode(session=session, campaign_id=campaign_id, volunteer_id=user.id,
+                            settings=_ui.runtime().settings)
+    if mode.bridged:
         call_result = twilio_call_controls(
             campaign_id=campaign_id, contact_id=contact.contact_id, volunteer_id=user.id,
             attempt_key=flow.attempt_key,

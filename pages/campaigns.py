@@ -9,6 +9,7 @@ import streamlit as st
 
 from core import campaigns as core
 from core.calling_hours import DAY_NAMES
+from core.dialing import DialerKind, caller_id_choices, dialer_kind, spec_for
 from core.phones import display_phone
 from core.queue import queue_summary
 from core.script import STANDARD_FIELDS, VOLUNTEER_FIELDS, render_script, script_fields
@@ -138,24 +139,24 @@ with details:
         value=campaign.callback_grace_minutes, key=f"campaigns_grace_{picked}")
     left, right = st.columns(2)
     dialer = left.selectbox(
-        "How volunteers call", list(core.DIALER_VALUES),
-        index=list(core.DIALER_VALUES).index(campaign.dialer),
+        "How volunteers call", list(DialerKind),
+        index=list(DialerKind).index(dialer_kind(campaign.dialer)),
         key=f"campaigns_dialer_{picked}",
-        format_func={"tel": "From their own phone (tel: link)", "twilio": "Through Twilio",
-                     "fake": "Fake dialer (demo/testing)"}.__getitem__)
+        format_func=lambda kind: spec_for(kind).label)
     timezone = right.text_input("Time zone", value=campaign.timezone,
                                 key=f"campaigns_timezone_{picked}")
-    caller_ids = list(_ui.runtime().settings.twilio.caller_ids)
+    settings = _ui.runtime().settings
+    caller_ids = list(caller_id_choices(settings, dialer))
     caller_id = campaign.caller_id
     if caller_ids:
         options = ["", *caller_ids]
         caller_id = left.selectbox(
-            "Caller ID (Twilio calls and texts come from this number)", options,
+            "Caller ID (calls and texts come from this number)", options,
             index=options.index(campaign.caller_id) if campaign.caller_id in options else 0,
             key=f"campaigns_caller_id_{picked}",
-            format_func=lambda n: display_phone(n) if n else "Default (first Twilio number)")
-    elif dialer == "twilio":
-        st.warning("Twilio is not set up on this server (see Settings → Telephony).")
+            format_func=lambda n: display_phone(n) if n else "Default (the first number)")
+    if spec_for(dialer).unavailable(settings):
+        st.warning(spec_for(dialer).unavailable(settings))
     if st.button("Save details", key="campaigns_save_details", type="primary"):
         save("Details saved.", name=name, description=description,
              max_attempts=int(max_attempts), lease_minutes=int(lease_minutes),

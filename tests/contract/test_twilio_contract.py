@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from core.config import TwilioSettings
-from core.dialers import DialerError, TwilioDialer, rebased_http_client
+from core.dialing import DialerError, TwilioDialer, rebased_http_client
 
 ACCOUNT_SID = "AC" + "a" * 32
 VOLUNTEER = "+447400100001"
@@ -100,7 +100,7 @@ def test_the_organisers_credentials_check_passes_against_the_mock(
     prism_url: str, tmp_path: Any
 ) -> None:
     from core.config import load_settings
-    from core.dialers import check_twilio
+    from core.dialing import check_twilio
 
     settings = load_settings(
         env={"RINGROUND_DEMO": "1", "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": "t",

@@ -16,7 +16,7 @@ from twilio.http import HttpClient
 from twilio.http.response import Response
 
 from core.config import TwilioSettings, load_settings
-from core.dialers import (
+from core.dialing import (
     BadCredentials,
     CallerIdNotVerified,
     CallInfo,
@@ -39,7 +39,7 @@ from core.dialers import (
     reset_dialers,
     tel_link,
 )
-from core.twiml import bridge_twiml
+from core.dialing.twiml import bridge_twiml
 
 VOLUNTEER = "+447400100001"
 CONTACT = "+447400100002"

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from core.twiml import bridge_twiml, sms_reply
+from core.dialing.twiml import bridge_twiml, sms_reply
 
 CONTACT = "+447400100002"
 CALLER_ID = "+441270123456"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from core.config import Settings, load_settings
-from core.dialers import (
+from core.dialing import (
     CallerIdNotVerified,
     DialerError,
     FakeDialer,

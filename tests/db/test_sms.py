@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import select
 
-from core.dialers import FakeDialer, RateLimited, SmsRecipientOptedOut
+from core.dialing import FakeDialer, RateLimited, SmsRecipientOptedOut
 from core.sms import (
     SmsRefused,
     is_stop_reply,

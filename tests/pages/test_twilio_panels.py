@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from core.dialers import BadCredentials, reset_dialers, shared_fake_dialer
+from core.dialing import BadCredentials, reset_dialers, shared_fake_dialer
 from core.users import get_user
 from db.models import Campaign, SmsMessage
 from tests.factories import make_campaign, make_contact, make_user

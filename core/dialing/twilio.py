@@ -1,32 +1,41 @@
-"""How a call is placed: the volunteer's own phone, a Twilio bridge, or a fake for tests and demos.
+"""Twilio: bridged calls and texts through the REST API, its errors in words, its webhook signature.
 
-The calling page works the same with each. A bridge rings the volunteer's verified phone first,
-tells them who they are about to speak to, then dials the contact from the campaign's caller ID,
-so neither side sees the other's number.
+The bridge rings the volunteer's verified phone first, tells them who they are about to speak to,
+then dials the contact from the campaign's caller ID, so neither side sees the other's number.
+TwiML is sent inline (core/dialing/twiml.py), so Twilio needs no public URL to fetch it.
 
-Twilio failures become `DialerError` subclasses whose str() is a sentence a volunteer or organiser
-can act on; none of them ever contains a phone number. Only `plan_bridge` and `start_campaign_call`
-read the database, and nothing here writes to it, so saving an outcome never depends on Twilio
-being reachable.
+Every failure the twilio client raises becomes a `DialerError` subclass with a sentence a
+volunteer or organiser can act on; none of them ever contains a phone number. Nothing here
+touches the database, so saving an outcome never depends on Twilio being reachable.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import re
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-from sqlmodel import Session
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from core.config import Settings, TwilioSettings
+from core.dialing.port import (
+    FINAL_STATUSES,
+    BadCredentials,
+    CallerIdNotVerified,
+    CallInfo,
+    DialerError,
+    DialerNotConfigured,
+    DialerUnreachable,
+    InvalidNumber,
+    NoGeoPermission,
+    RateLimited,
+    SmsReceipt,
+    SmsRecipientOptedOut,
+    suggested_outcome,
+)
+from core.dialing.twiml import bridge_twiml
 from core.phones import InvalidPhone, mask_phone, normalise_phone
-from core.suppression import is_suppressed
-from core.twiml import bridge_twiml
-from db.models import Campaign, Contact, User
 
 log = logging.getLogger(__name__)
 
@@ -35,307 +44,6 @@ DEFAULT_TIMEOUT_SECONDS = 10.0
 # How long Twilio rings the volunteer's own phone before giving up.
 VOLUNTEER_RING_SECONDS = 30
 
-# Twilio call statuses (CallResource.Status), in the order a call goes through them.
-LIVE_STATUSES = ("queued", "ringing", "in-progress")
-FINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
-# The outcome the page pre-selects for the volunteer to confirm; the codes of core/outcomes.py.
-SUGGESTED_OUTCOMES = {"no-answer": "no_answer", "busy": "busy"}
-
-STATUS_LABELS = {
-    "queued": "Starting the call…",
-    "ringing": "Ringing…",
-    "in-progress": "Connected",
-    "completed": "Call ended",
-    "busy": "Busy",
-    "no-answer": "No answer",
-    "failed": "The call failed",
-    "canceled": "Call cancelled",
-}
-
-
-# --------------------------------------------------------------------------------------------
-# Domain exceptions: the UI shows str(exc) as it is.
-# --------------------------------------------------------------------------------------------
-
-
-class DialerError(Exception):
-    """A call or text could not be placed; str() says why in words, without any phone number."""
-
-
-class DialerNotConfigured(DialerError):
-    pass
-
-
-class BadCredentials(DialerError):
-    pass
-
-
-class CallerIdNotVerified(DialerError):
-    pass
-
-
-class NoGeoPermission(DialerError):
-    pass
-
-
-class RateLimited(DialerError):
-    pass
-
-
-class DialerUnreachable(DialerError):
-    pass
-
-
-class InvalidNumber(DialerError):
-    pass
-
-
-class SmsRecipientOptedOut(DialerError):
-    """The recipient texted STOP to the campaign number: Twilio refuses to text them again."""
-
-
-class NoVerifiedPhone(DialerError):
-    """The volunteer has not confirmed a phone for Twilio to ring."""
-
-
-class NotABridge(DialerError):
-    """The campaign uses volunteers' own phones; there is no call for Ringround to place."""
-
-
-# --------------------------------------------------------------------------------------------
-# What a dialer reports
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CallInfo:
-    """The state of one bridged call, as the calling page stores it with the attempt."""
-
-    provider: str
-    provider_call_id: str
-    provider_status: str
-    duration_seconds: int | None = None
-    # An outcome code ("no_answer", "busy") for the volunteer to confirm, or None.
-    suggested_outcome: str | None = None
-    # A sentence for the volunteer when the status alone would mislead them.
-    detail: str = ""
-
-    @property
-    def final(self) -> bool:
-        return self.provider_status in FINAL_STATUSES
-
-    @property
-    def label(self) -> str:
-        return STATUS_LABELS.get(self.provider_status, self.provider_status)
-
-
-@dataclass(frozen=True)
-class SmsReceipt:
-    provider_id: str
-    status: str
-
-
-def suggested_outcome(status: str | None) -> str | None:
-    return SUGGESTED_OUTCOMES.get(status or "")
-
-
-def tel_link(phone: str) -> str:
-    """A tel: link a phone or softphone opens to dial the number itself."""
-    return "tel:" + re.sub(r"[^\d+]", "", phone)
-
-
-class Dialer(Protocol):
-    name: str
-    # True when Ringround places the call (Twilio, fake); False for the volunteer's own phone.
-    bridges: bool
-
-    def start_bridge(
-        self, volunteer_phone: str, contact_phone: str, caller_id: str, contact_name: str
-    ) -> str: ...
-
-    def status(self, sid: str) -> CallInfo: ...
-
-    def hang_up(self, sid: str) -> CallInfo: ...
-
-    def send_sms(self, to: str, from_: str, body: str) -> SmsReceipt: ...
-
-
-# --------------------------------------------------------------------------------------------
-# Own phone
-# --------------------------------------------------------------------------------------------
-
-
-class TelDialer:
-    """The volunteer dials from their own phone with a tel: link; no account, nothing to track."""
-
-    name = "tel"
-    bridges = False
-
-    def link(self, contact_phone: str) -> str:
-        return tel_link(contact_phone)
-
-    def start_bridge(
-        self, volunteer_phone: str, contact_phone: str, caller_id: str, contact_name: str
-    ) -> str:
-        raise NotABridge("This campaign uses your own phone: use the Call link instead.")
-
-    def status(self, sid: str) -> CallInfo:
-        raise NotABridge("Calls from your own phone are not tracked by Ringround.")
-
-    def hang_up(self, sid: str) -> CallInfo:
-        raise NotABridge("Calls from your own phone are not tracked by Ringround.")
-
-    def send_sms(self, to: str, from_: str, body: str) -> SmsReceipt:
-        raise DialerNotConfigured(
-            "Texts need Twilio: an organiser can set it up under Settings."
-        )
-
-
-# --------------------------------------------------------------------------------------------
-# Fake: in memory, scripted, for tests and the demo
-# --------------------------------------------------------------------------------------------
-
-DEFAULT_SCRIPT = ("queued", "ringing", "in-progress", "completed")
-
-
-@dataclass
-class FakeCall:
-    sid: str
-    volunteer_phone: str
-    contact_phone: str
-    caller_id: str
-    contact_name: str
-    twiml: str
-    script: tuple[str, ...]
-    step: int = 0
-    hung_up: bool = False
-    duration_seconds: int = 0
-
-    @property
-    def status(self) -> str:
-        return self.script[min(self.step, len(self.script) - 1)]
-
-
-@dataclass
-class FakeSms:
-    sid: str
-    to: str
-    from_: str
-    body: str
-
-
-def demo_script(contact_phone: str) -> tuple[str, ...]:
-    """Vary the demo by the number's last digit, so every final state can be seen."""
-    last = contact_phone[-1:] if contact_phone else "0"
-    if last in "37":
-        return ("queued", "ringing", "ringing", "no-answer")
-    if last == "5":
-        return ("queued", "ringing", "busy")
-    return DEFAULT_SCRIPT
-
-
-@dataclass
-class FakeDialer:
-    """Records calls and texts in memory; each status() poll moves a call one step along its script.
-
-    `scripts` maps a contact phone to its own script; `fail_with` makes the next operations raise,
-    as Twilio would (bad credentials, rate limits...).
-    """
-
-    name: str = "fake"
-    bridges: bool = True
-    default_script: Sequence[str] = DEFAULT_SCRIPT
-    scripts: dict[str, Sequence[str]] = field(default_factory=dict)
-    script_for: Callable[[str], Sequence[str]] | None = None
-    # Seconds each poll spent in progress adds to the call's duration.
-    seconds_per_poll: int = 20
-    fail_with: DialerError | None = None
-    calls: list[FakeCall] = field(default_factory=list)
-    sent: list[FakeSms] = field(default_factory=list)
-    _ids: Any = field(default_factory=lambda: itertools.count(1), repr=False)
-    _lock: Any = field(default_factory=threading.Lock, repr=False)
-
-    def _raise_if_failing(self) -> None:
-        if self.fail_with is not None:
-            raise self.fail_with
-
-    def _script(self, contact_phone: str) -> tuple[str, ...]:
-        if contact_phone in self.scripts:
-            return tuple(self.scripts[contact_phone])
-        if self.script_for is not None:
-            return tuple(self.script_for(contact_phone))
-        return tuple(self.default_script)
-
-    def _find(self, sid: str) -> FakeCall:
-        for call in self.calls:
-            if call.sid == sid:
-                return call
-        raise DialerError("Ringround has no record of that call.")
-
-    def start_bridge(
-        self, volunteer_phone: str, contact_phone: str, caller_id: str, contact_name: str
-    ) -> str:
-        self._raise_if_failing()
-        with self._lock:
-            sid = f"CAfake{next(self._ids):026d}"
-            self.calls.append(
-                FakeCall(
-                    sid=sid,
-                    volunteer_phone=volunteer_phone,
-                    contact_phone=contact_phone,
-                    caller_id=caller_id,
-                    contact_name=contact_name,
-                    twiml=bridge_twiml(
-                        contact_phone=contact_phone, caller_id=caller_id,
-                        contact_name=contact_name,
-                    ),
-                    script=self._script(contact_phone),
-                )
-            )
-        return sid
-
-    def _info(self, call: FakeCall) -> CallInfo:
-        status = call.status
-        return CallInfo(
-            provider=self.name,
-            provider_call_id=call.sid,
-            provider_status=status,
-            duration_seconds=call.duration_seconds if status in FINAL_STATUSES else None,
-            suggested_outcome=suggested_outcome(status),
-        )
-
-    def status(self, sid: str) -> CallInfo:
-        self._raise_if_failing()
-        with self._lock:
-            call = self._find(sid)
-            if not call.hung_up and call.step < len(call.script) - 1:
-                if call.status == "in-progress":
-                    call.duration_seconds += self.seconds_per_poll
-                call.step += 1
-            return self._info(call)
-
-    def hang_up(self, sid: str) -> CallInfo:
-        self._raise_if_failing()
-        with self._lock:
-            call = self._find(sid)
-            if call.status not in FINAL_STATUSES:
-                final = "completed" if call.status == "in-progress" else "canceled"
-                call.script = (*call.script[: call.step + 1], final)
-                call.step = len(call.script) - 1
-                call.hung_up = True
-            return self._info(call)
-
-    def send_sms(self, to: str, from_: str, body: str) -> SmsReceipt:
-        self._raise_if_failing()
-        with self._lock:
-            sid = f"SMfake{next(self._ids):026d}"
-            self.sent.append(FakeSms(sid=sid, to=to, from_=from_, body=body))
-        return SmsReceipt(provider_id=sid, status="queued")
-
-
-# --------------------------------------------------------------------------------------------
-# Twilio
-# --------------------------------------------------------------------------------------------
 
 # Twilio error code -> (exception, message). https://www.twilio.com/docs/api/errors
 _TWILIO_ERRORS: dict[int, tuple[type[DialerError], str]] = {
@@ -671,155 +379,31 @@ class TwilioDialer:
         }
 
 
-# --------------------------------------------------------------------------------------------
-# Choosing a dialer
-# --------------------------------------------------------------------------------------------
-
-_registry_lock = threading.Lock()
-_fakes: dict[str, FakeDialer] = {}
-_twilio: dict[tuple[TwilioSettings, str], TwilioDialer] = {}
-
-
-def shared_fake_dialer(name: str = "demo") -> FakeDialer:
-    """One FakeDialer per process (per name), so its calls survive Streamlit reruns."""
-    with _registry_lock:
-        if name not in _fakes:
-            _fakes[name] = FakeDialer(script_for=demo_script)
-        return _fakes[name]
-
-
-def status_callback_url(settings: Settings) -> str:
-    return f"{settings.public_url}/twilio/status" if settings.public_url else ""
-
-
-def twilio_dialer(settings: Settings) -> TwilioDialer:
-    """The process's TwilioDialer for these settings (its client is built on first use)."""
-    key = (settings.twilio, status_callback_url(settings))
-    with _registry_lock:
-        if key not in _twilio:
-            _twilio[key] = TwilioDialer(settings.twilio, status_callback_url=key[1])
-        return _twilio[key]
-
-
-def dialer_for(kind: str, settings: Settings) -> Dialer:
-    """The dialer a campaign's `dialer` setting names."""
-    if kind == "twilio":
-        return twilio_dialer(settings)
-    if kind == "fake":
-        return shared_fake_dialer()
-    return TelDialer()
-
-
-def sms_dialer(settings: Settings, campaign_dialer: str = "tel") -> Dialer:
-    """The dialer that sends texts: the fake for fake campaigns and the demo, else Twilio.
-
-    A campaign whose volunteers call from their own phones can still text from its number.
-    """
-    if campaign_dialer == "fake" or (settings.demo and not settings.twilio.configured):
-        return shared_fake_dialer()
-    return twilio_dialer(settings)
-
-
-def reset_dialers() -> None:
-    """Forget the process's dialers; for tests."""
-    with _registry_lock:
-        _fakes.clear()
-        _twilio.clear()
-
 
 # --------------------------------------------------------------------------------------------
-# Placing a campaign's call
+# Webhook signatures
 # --------------------------------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class BridgePlan:
-    """Everything a bridge needs. Holds both numbers: use it at once, never keep it in the UI."""
-
-    dialer: str
-    caller_id: str
-    volunteer_phone: str
-    contact_phone: str
-    contact_name: str
+SIGNATURE_HEADER = "x-twilio-signature"
+SIGNATURE_SETTINGS_HEADER = "x-twilio-webhooks-signature-settings"
 
 
-def campaign_dialer_kind(*, session: Session, campaign_id: int) -> str:
-    campaign = session.get(Campaign, campaign_id)
-    return campaign.dialer if campaign is not None else "tel"
-
-
-def volunteer_can_bridge(*, session: Session, volunteer_id: int) -> bool:
-    """True when the volunteer has a confirmed phone for Twilio to ring."""
-    user = session.get(User, volunteer_id)
-    return bool(user and user.phone and user.phone_verified)
-
-
-def plan_bridge(
+def signature_valid(
     *,
-    session: Session,
-    campaign_id: int,
-    contact_id: int,
-    volunteer_id: int,
-    settings: Settings,
-) -> BridgePlan:
-    """Look up who rings whom, from which number.
+    auth_token: str,
+    url: str,
+    params: Mapping[str, Any],
+    headers: Mapping[str, str],
+) -> bool:
+    """True when X-Twilio-Signature proves Twilio sent exactly these params to this URL."""
+    from twilio.request_validator import RequestValidator, get_signature_algorithm
 
-    Raises:
-        NoVerifiedPhone: the volunteer has no confirmed phone.
-        CallerIdNotVerified: the campaign has no usable caller ID.
-        DialerError: the contact is gone or asked not to be called.
-    """
-    campaign = session.get(Campaign, campaign_id)
-    contact = session.get(Contact, contact_id)
-    user = session.get(User, volunteer_id)
-    if campaign is None or contact is None or user is None:
-        raise DialerError("That contact is no longer available.")
-    if not (user.phone and user.phone_verified):
-        raise NoVerifiedPhone(
-            "Ringround rings your own phone first: add and confirm your number in My account."
-        )
-    caller_id = campaign.caller_id or (
-        settings.twilio.caller_ids[0] if settings.twilio.caller_ids else ""
-    )
-    if campaign.dialer == "twilio":
-        try:
-            caller_id = normalise_phone(caller_id, region=settings.default_region).e164
-        except InvalidPhone:
-            raise CallerIdNotVerified(
-                "The campaign's caller ID is missing or not a valid number: an organiser needs "
-                "to choose one of the Twilio numbers for it."
-            ) from None
-    if is_suppressed(session=session, phone=contact.phone):
-        raise DialerError("This person has asked not to be called.")
-    return BridgePlan(
-        dialer=campaign.dialer,
-        caller_id=caller_id,
-        volunteer_phone=user.phone,
-        contact_phone=contact.phone,
-        contact_name=" ".join(p for p in (contact.first_name, contact.last_name) if p),
-    )
-
-
-def start_campaign_call(
-    *,
-    session: Session,
-    dialer: Dialer,
-    campaign_id: int,
-    contact_id: int,
-    volunteer_id: int,
-    settings: Settings,
-) -> CallInfo:
-    """Start the bridge for one contact; the numbers stay inside core.
-
-    Raises:
-        DialerError: see plan_bridge and Dialer.start_bridge.
-    """
-    plan = plan_bridge(session=session, campaign_id=campaign_id, contact_id=contact_id,
-                       volunteer_id=volunteer_id, settings=settings)
-    sid = dialer.start_bridge(plan.volunteer_phone, plan.contact_phone, plan.caller_id,
-                              plan.contact_name)
-    return CallInfo(provider=dialer.name, provider_call_id=sid, provider_status="queued",
-                    detail="Ringing your phone: answer it to be connected.")
+    lowered = {key.lower(): value for key, value in headers.items()}
+    signature = lowered.get(SIGNATURE_HEADER, "")
+    if not auth_token or not signature:
+        return False
+    algorithm = get_signature_algorithm(lowered.get(SIGNATURE_SETTINGS_HEADER, ""))
+    return bool(RequestValidator(auth_token).validate(url, params, signature, algorithm))
 
 
 # --------------------------------------------------------------------------------------------

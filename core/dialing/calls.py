@@ -1,0 +1,216 @@
+"""How a campaign calls and texts, in one answer for the page; and placing a campaign's bridge.
+
+`calling_mode` is the one question a page asks: does Ringround place this campaign's calls,
+can it right now (and if not, why), must the volunteer confirm a phone first, can a text go,
+from which number. Pages render it; they never test a dialer's kind or class.
+
+The numbers stay inside core: `start_campaign_call` looks both up and dials them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from core.config import Settings
+from core.dialing.port import (
+    CallerIdNotVerified,
+    CallInfo,
+    Dialer,
+    DialerError,
+    NoVerifiedPhone,
+)
+from core.dialing.registry import DialerSpec, spec_for, text_spec
+from core.phones import InvalidPhone, display_phone, normalise_phone
+from core.suppression import is_suppressed
+from db.models import Campaign, Contact, User
+
+NEEDS_PHONE = ("Ringround calls your phone first, then connects you, so neither of you sees the "
+               "other's number. Add and confirm your phone number to start (here, or any time "
+               "in My account).")
+NO_TEXTS = "Follow-up texts need Twilio, which is not set up here."
+
+
+@dataclass(frozen=True)
+class TextingMode:
+    """Whether texts can go from this server (for a campaign, or for confirmation codes)."""
+
+    can_text: bool
+    # The number texts come from, in E.164 ("" when the provider needs none, as the fake).
+    sender: str
+    # Why no text can go ("" when one can).
+    problem: str
+    # False for the demo's fake: nothing is really sent, so the page may show what would be.
+    real: bool
+
+
+@dataclass(frozen=True)
+class CallingMode:
+    """How one campaign calls, for one volunteer, on this server."""
+
+    kind: str
+    label: str
+    # Ringround places the call (a bridge); False means a tel: link from the volunteer's phone.
+    bridged: bool
+    # A bridged call can be placed now; when False, `problem` says why.
+    ready: bool
+    problem: str
+    # The volunteer must confirm a phone for Ringround to ring before calling.
+    needs_phone: bool
+    # The number contacts see, for display ("" for a tel: link).
+    caller_id: str
+    texting: TextingMode
+
+
+def caller_id_choices(settings: Settings, kind: str) -> tuple[str, ...]:
+    """The numbers a campaign with this dialer may call or text from (first is the default).
+
+    A campaign calling from volunteers' own phones still texts from its number.
+    """
+    own = spec_for(kind).caller_ids(settings)
+    texts = text_spec(settings, kind)
+    return own or (texts.caller_ids(settings) if texts is not None else ())
+
+
+def _caller_id(campaign: Campaign, spec: DialerSpec, settings: Settings) -> str:
+    """The campaign's caller ID in E.164, or "" when it has none (or it is not a number).
+
+    Raises:
+        CallerIdNotVerified: a real provider would present a missing or invalid number.
+    """
+    choices = spec.caller_ids(settings)
+    caller_id = campaign.caller_id or (choices[0] if choices else "")
+    if not spec.real:
+        return caller_id
+    try:
+        return normalise_phone(caller_id, region=settings.default_region).e164
+    except InvalidPhone:
+        raise CallerIdNotVerified(
+            "The campaign's caller ID is missing or not a valid number: an organiser needs "
+            "to choose one of the Twilio numbers for it."
+        ) from None
+
+
+def _texting(settings: Settings, campaign: Campaign | None) -> TextingMode:
+    spec = text_spec(settings, campaign.dialer if campaign is not None else None)
+    if spec is None:
+        return TextingMode(can_text=False, sender="", problem=NO_TEXTS, real=True)
+    choices = spec.caller_ids(settings)
+    sender = (campaign.caller_id if campaign is not None else "") or (
+        choices[0] if choices else "")
+    if not sender and spec.real:
+        return TextingMode(
+            can_text=False, sender="", real=True,
+            problem="Ringround has no number to text from yet: an organiser can add one in "
+                    "Settings.")
+    return TextingMode(can_text=True, sender=sender, problem="", real=spec.real)
+
+
+def texting_mode(settings: Settings) -> TextingMode:
+    """Whether this server can text (confirmation codes), from which number, or why not."""
+    return _texting(settings, None)
+
+
+def campaign_texting_mode(*, session: Session, campaign_id: int, settings: Settings
+                          ) -> TextingMode:
+    """Whether a campaign's follow-up texts can go, from which number, or why not."""
+    return _texting(settings, session.get(Campaign, campaign_id))
+
+
+def calling_mode(
+    *, session: Session, campaign_id: int, volunteer_id: int, settings: Settings
+) -> CallingMode:
+    """How this campaign calls for this volunteer: the one answer the calling page renders."""
+    campaign = session.get(Campaign, campaign_id)
+    user = session.get(User, volunteer_id)
+    kind = campaign.dialer if campaign is not None else "tel"
+    spec = spec_for(kind)
+    texting = _texting(settings, campaign)
+    if not spec.bridges or campaign is None:
+        return CallingMode(kind=spec.kind, label=spec.label, bridged=False, ready=False,
+                           problem="", needs_phone=False, caller_id="", texting=texting)
+    problem = spec.unavailable(settings)
+    caller_id = ""
+    if not problem:
+        try:
+            caller_id = _caller_id(campaign, spec, settings)
+        except CallerIdNotVerified as exc:
+            problem = str(exc)
+    has_phone = bool(user and user.phone and user.phone_verified)
+    return CallingMode(
+        kind=spec.kind, label=spec.label, bridged=True,
+        ready=not problem and has_phone, problem=problem,
+        needs_phone=not has_phone,
+        caller_id=display_phone(caller_id) if caller_id.startswith("+") else caller_id,
+        texting=texting,
+    )
+
+
+@dataclass(frozen=True)
+class BridgePlan:
+    """Everything a bridge needs. Holds both numbers: use it at once, never keep it in the UI."""
+
+    dialer: str
+    caller_id: str
+    volunteer_phone: str
+    contact_phone: str
+    contact_name: str
+
+
+def plan_bridge(
+    *,
+    session: Session,
+    campaign_id: int,
+    contact_id: int,
+    volunteer_id: int,
+    settings: Settings,
+) -> BridgePlan:
+    """Look up who rings whom, from which number.
+
+    Raises:
+        NoVerifiedPhone: the volunteer has no confirmed phone.
+        CallerIdNotVerified: the campaign has no usable caller ID.
+        DialerError: the contact is gone or asked not to be called.
+    """
+    campaign = session.get(Campaign, campaign_id)
+    contact = session.get(Contact, contact_id)
+    user = session.get(User, volunteer_id)
+    if campaign is None or contact is None or user is None:
+        raise DialerError("That contact is no longer available.")
+    if not (user.phone and user.phone_verified):
+        raise NoVerifiedPhone(
+            "Ringround rings your own phone first: add and confirm your number in My account."
+        )
+    caller_id = _caller_id(campaign, spec_for(campaign.dialer), settings)
+    if is_suppressed(session=session, phone=contact.phone):
+        raise DialerError("This person has asked not to be called.")
+    return BridgePlan(
+        dialer=campaign.dialer,
+        caller_id=caller_id,
+        volunteer_phone=user.phone,
+        contact_phone=contact.phone,
+        contact_name=" ".join(p for p in (contact.first_name, contact.last_name) if p),
+    )
+
+
+def start_campaign_call(
+    *,
+    session: Session,
+    dialer: Dialer,
+    campaign_id: int,
+    contact_id: int,
+    volunteer_id: int,
+    settings: Settings,
+) -> CallInfo:
+    """Start the bridge for one contact; the numbers stay inside core.
+
+    Raises:
+        DialerError: see plan_bridge and Dialer.start_bridge.
+    """
+    plan = plan_bridge(session=session, campaign_id=campaign_id, contact_id=contact_id,
+                       volunteer_id=volunteer_id, settings=settings)
+    sid = dialer.start_bridge(plan.volunteer_phone, plan.contact_phone, plan.caller_id,
+                              plan.contact_name)
+    return CallInfo(provider=dialer.name, provider_call_id=sid, provider_status="queued",
+                    detail="Ringing your phone: answer it to be connected.")
