@@ -24,7 +24,7 @@ from sqlmodel import Session, col
 
 from core.config import Settings
 from core.dialing.port import FINAL_STATUSES
-from core.dialing.twilio import signature_valid
+from core.dialing.twilio import SIGNATURE_HEADER, signature_valid
 from core.dialing.twiml import sms_reply
 from core.sms import record_inbound_sms
 from db.engine import Database
