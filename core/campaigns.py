@@ -13,11 +13,10 @@ from sqlmodel import Session, col, select
 
 from core import calling_hours
 from core.dialing import DialerKind
-from core.outcomes import default_outcome_rows
+from core.outcomes import Behaviour, default_outcome_rows
 from core.survey import QuestionError, QuestionView, validate_question
 from db.models import (
     CAMPAIGN_STATUS_VALUES,
-    OUTCOME_BEHAVIOUR_VALUES,
     Campaign,
     CampaignMember,
     Outcome,
@@ -25,13 +24,6 @@ from db.models import (
     User,
 )
 
-BEHAVIOUR_LABELS = {
-    "final": "Final: do not call again in this campaign",
-    "retry": "Retry after some hours (up to max attempts)",
-    "callback": "Call back at a time the volunteer picks",
-    "wrong_number": "Wrong number: mark the number bad everywhere",
-    "do_not_call": "Do not call: add to the do-not-call list everywhere",
-}
 # What each action may be applied to, and the status it leads to.
 TRANSITIONS = {
     "activate": ({"draft", "paused"}, "active"),
@@ -320,14 +312,14 @@ def save_outcomes(
         seen.add(code)
         if not label:
             raise CampaignError(f"Outcome {code!r} needs a label.")
-        if behaviour not in OUTCOME_BEHAVIOUR_VALUES:
+        if behaviour not in set(Behaviour):
             raise CampaignError(f"Outcome {code!r}: unknown behaviour {behaviour!r}.")
-        if behaviour == "retry" and hours <= 0:
+        if behaviour == Behaviour.RETRY and hours <= 0:
             raise CampaignError(f"Outcome {code!r}: say after how many hours to retry.")
         outcome = existing.get(code) or Outcome(campaign_id=campaign_id, code=code, label=label)
         outcome.label = label[:100]
         outcome.behaviour = behaviour
-        outcome.retry_after_hours = hours if behaviour == "retry" else 0
+        outcome.retry_after_hours = hours if behaviour == Behaviour.RETRY else 0
         outcome.is_conversation = bool(row.get("is_conversation"))
         outcome.is_completion = bool(row.get("is_completion"))
         outcome.position = position

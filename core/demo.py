@@ -16,7 +16,13 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col
 
 from core.accounts import create_user, hash_password
-from core.outcomes import default_outcome_rows
+from core.outcomes import (
+    Behaviour,
+    EntryState,
+    default_outcome_rows,
+    do_not_call_reason,
+    transition,
+)
 from core.phones import InvalidPhone, normalise_phone
 from core.setup import SetupClosed
 from core.users import organiser_exists
@@ -30,7 +36,6 @@ from db.models import (
     SurveyAnswer,
     SurveyQuestion,
     User,
-    progress_bits,
 )
 
 DEMO_PASSWORD = "ringround-demo"
@@ -444,38 +449,39 @@ def load_demo(
                 "created_at": started + timedelta(seconds=duration),
             }
         )
-        status, due_at, owner = "done", None, None
-        if outcome.behaviour == "retry":
-            status, due_at = "retry", started + timedelta(hours=outcome.retry_after_hours)
-        elif outcome.behaviour == "callback":
-            status, due_at, owner = (
-                "callback",
-                now + timedelta(hours=rng.randint(1, 20)),
-                volunteer.id,
-            )
-        elif outcome.behaviour == "do_not_call":
-            status = "excluded"
+        # A volunteer picks a time only for a callback (and the demo draws one only then, so a
+        # seed's data stays as it was).
+        callback_at = (now + timedelta(hours=rng.randint(1, 20))
+                       if outcome.behaviour == Behaviour.CALLBACK else None)
+        # Each demo contact is called once, and the call does exactly what a real save does.
+        change = transition(
+            outcome,
+            EntryState(attempts=0, max_attempts=campaign.max_attempts,
+                       callback_grace_minutes=campaign.callback_grace_minutes),
+            started,
+            callback_at,
+        )
         queue_updates.append(
             {
                 "b_id": entry_ids[contact.id],
-                "b_status": status,
-                "b_due": due_at,
-                "b_release": (due_at + timedelta(hours=1)) if owner and due_at else None,
-                "b_owner": owner,
+                "b_status": change.status,
+                "b_due": change.due_at,
+                "b_release": change.release_at,
+                "b_owner": volunteer.id if change.owns_callback else None,
                 "b_outcome": code,
                 "b_at": started,
-                "b_progress": progress_bits(is_conversation=outcome.is_conversation,
-                                            is_completion=outcome.is_completion),
+                "b_attempts": change.attempts,
+                "b_progress": change.progress,
             }
         )
         contact_updates.append(
-            {"b_cid": contact.id, "b_at": started, "b_bad": outcome.behaviour == "wrong_number"}
+            {"b_cid": contact.id, "b_at": started, "b_bad": change.bad_number}
         )
-        if outcome.behaviour == "do_not_call":
+        if change.suppress:
             session.add(
                 Suppression(
                     phone=contact.phone,
-                    reason="Asked on a call not to be called",
+                    reason=do_not_call_reason(campaign.name),
                     source="outcome",
                     created_by_id=volunteer.id,
                     created_at=started,
@@ -528,8 +534,8 @@ def load_demo(
             callback_owner_id=sa.bindparam("b_owner"),
             last_outcome=sa.bindparam("b_outcome"),
             last_attempt_at=sa.bindparam("b_at"),
-            attempts=1,
-            progress=sa.bindparam("b_progress"),  # each contact is called once
+            attempts=sa.bindparam("b_attempts"),
+            progress=sa.bindparam("b_progress"),
         ),
         queue_updates,
     )

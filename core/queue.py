@@ -26,9 +26,17 @@ from sqlmodel import Session
 
 from core import calling_hours
 from core.audit import record_event
+from core.outcomes import (
+    OPEN_QUEUE_STATUSES,
+    CallbackTimeNeeded,
+    EntryState,
+    QueueStatus,
+    do_not_call_reason,
+    transition,
+)
 from core.phones import display_phone
 from core.script import contact_fields_used, merge_values
-from core.suppression import OPEN_QUEUE_STATUSES, add_suppression
+from core.suppression import add_suppression
 from core.survey import AnswerError, QuestionView, validate_answers
 from db.models import (
     CallAttempt,
@@ -42,7 +50,6 @@ from db.models import (
     SurveyQuestion,
     User,
     UTCDateTime,
-    progress_bits,
 )
 
 __all__ = [
@@ -120,11 +127,6 @@ class UnknownOutcome(QueueError):
     def __init__(self, code: str):
         self.code = code
         super().__init__(f"“{code}” is not an outcome of this campaign.")
-
-
-class CallbackTimeNeeded(QueueError):
-    def __init__(self, reason: str = "Pick when to call back.") -> None:
-        super().__init__(reason)
 
 
 @dataclass(frozen=True)
@@ -779,11 +781,12 @@ def record_outcome(
     elif outcome.is_completion:
         questions = load_questions(session=session, campaign_id=entry.campaign_id)
         validate_answers(questions, {}, enforce_required=True)
-    if outcome.behaviour == "callback":
-        if callback_at is None:
-            raise CallbackTimeNeeded()
-        if callback_at <= now:
-            raise CallbackTimeNeeded("Pick a callback time in the future.")
+    change = transition(
+        outcome,
+        EntryState(attempts=entry.attempts, max_attempts=entry.max_attempts,
+                   callback_grace_minutes=entry.callback_grace_minutes),
+        now, callback_at,
+    )
 
     outside_window = not calling_hours.is_open(entry.calling_window, entry.timezone, now)
     attempt_id = _insert_attempt(session, {
@@ -817,24 +820,15 @@ def record_outcome(
             for question_id, values in stored.items() for value in values
         ])
 
-    attempts = entry.attempts + 1
     values: dict[str, Any] = {
-        "attempts": attempts, "last_outcome": outcome.code, "last_attempt_at": now,
-        "claimed_by_id": None, "leased_from": None, "release_at": None,
-        "status": "done", "due_at": None,
+        "attempts": change.attempts, "last_outcome": outcome.code, "last_attempt_at": now,
+        "claimed_by_id": None, "leased_from": None,
+        "status": change.status, "due_at": change.due_at, "release_at": change.release_at,
         # OR-ed in SQL: the dashboard's per-ward progress reads these bits (core/stats.py).
-        "progress": QE.c.progress.bitwise_or(progress_bits(
-            is_conversation=outcome.is_conversation, is_completion=outcome.is_completion)),
+        "progress": QE.c.progress.bitwise_or(change.progress),
     }
-    if outcome.behaviour == "retry" and attempts < entry.max_attempts:
-        values.update(status="retry",
-                      due_at=now + timedelta(hours=float(outcome.retry_after_hours)))
-    elif outcome.behaviour == "callback":
-        assert callback_at is not None
-        values.update(
-            status="callback", due_at=callback_at, callback_owner_id=volunteer_id,
-            release_at=callback_at + timedelta(minutes=entry.callback_grace_minutes),
-        )
+    if change.owns_callback:
+        values["callback_owner_id"] = volunteer_id
     result = _conn(session).execute(
         sa.update(QE)
         .where(QE.c.id == entry.id, QE.c.status == "leased", QE.c.claimed_by_id == volunteer_id)
@@ -844,29 +838,30 @@ def record_outcome(
         raise LeaseLost()  # rolls the attempt back with the caller's transaction
 
     contact_values: dict[str, Any] = {"last_contacted_at": now}
-    if outcome.behaviour == "wrong_number":
+    if change.bad_number:
         contact_values["bad_number"] = True
     _conn(session).execute(sa.update(CONTACT).where(CONTACT.c.id == entry.contact_id)
                     .values(**contact_values))
-    if outcome.behaviour == "wrong_number":
+    if change.bad_number:
         # A wrong number is wrong in every campaign: take it out of every open queue.
         _conn(session).execute(
             sa.update(QE)
             .where(QE.c.contact_id == entry.contact_id, QE.c.status.in_(OPEN_QUEUE_STATUSES))
-            .values(status="excluded", claimed_by_id=None, due_at=None, release_at=None)
+            .values(status=QueueStatus.EXCLUDED, claimed_by_id=None, due_at=None,
+                    release_at=None)
         )
-    elif outcome.behaviour == "do_not_call":
+    if change.suppress:
         phone = _conn(session).execute(
             sa.select(CONTACT.c.phone).where(CONTACT.c.id == entry.contact_id)
         ).scalar_one()
         add_suppression(session=session, phone=phone, source="outcome", actor_id=volunteer_id,
-                        reason=f"Asked not to be called again ({entry.name})")
+                        reason=do_not_call_reason(entry.name))
     return RecordedOutcome(
         attempt_id=attempt_id, queue_entry_id=entry.id, contact_id=entry.contact_id,
         campaign_id=entry.campaign_id, outcome_code=outcome.code,
-        queue_status=values["status"], is_conversation=outcome.is_conversation,
+        queue_status=change.status, is_conversation=outcome.is_conversation,
         is_completion=outcome.is_completion, outside_window=outside_window,
-        next_due_at=values["due_at"],
+        next_due_at=change.due_at,
     )
 
 

@@ -9,11 +9,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from core.audit import record_event
+from core.outcomes import OPEN_QUEUE_STATUSES
 from core.phones import InvalidPhone, normalise_phone
 from db.models import Contact, QueueEntry, Suppression
-
-# Queue rows in these states can still be handed out; suppression takes them out for good.
-OPEN_QUEUE_STATUSES = ("fresh", "retry", "callback", "leased")
 
 
 def is_suppressed(*, session: Session, phone: str) -> bool:

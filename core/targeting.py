@@ -23,7 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from core.importing import CUSTOM, normalise_tags
-from core.suppression import OPEN_QUEUE_STATUSES
+from core.outcomes import OPEN_QUEUE_STATUSES
 from db.models import CallAttempt, Campaign, Contact, ImportBatch, Outcome, QueueEntry, Suppression
 
 CUSTOM_OPERATORS = {

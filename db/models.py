@@ -4,8 +4,9 @@ Conventions:
 - Times are timezone-aware UTC (`UTCDateTime`); convert to a campaign's zone only for display
   and calling-hours rules (core/calling_hours.py).
 - Phones are E.164 strings (`+447400123456`). Never log them.
-- Enumerations are short strings with the allowed values named in `*_VALUES` tuples, so that the
-  schema stays identical on SQLite and PostgreSQL and migrations stay trivial.
+- Enumerations are short strings, so that the schema stays identical on SQLite and PostgreSQL
+  and migrations stay trivial. Their values are named in `*_VALUES` tuples here, or, where
+  core gives them meaning, in a StrEnum in core (named in the column's comment).
 - Indexes are chosen for the two hot paths: claiming the next contact (queueentry) and the
   dashboard aggregates (callattempt, surveyanswer). See the comments beside each.
 """
@@ -280,9 +281,6 @@ class CampaignMember(SQLModel, table=True):
     user_id: int = Field(foreign_key="user.id", ondelete="CASCADE", primary_key=True)
 
 
-OUTCOME_BEHAVIOUR_VALUES = ("final", "retry", "callback", "wrong_number", "do_not_call")
-
-
 class Outcome(SQLModel, table=True):
     """One button on the calling page, with what it does to the queue."""
 
@@ -292,7 +290,7 @@ class Outcome(SQLModel, table=True):
     campaign_id: int = Field(foreign_key="campaign.id", ondelete="CASCADE", index=True)
     code: str = Field(max_length=40)
     label: str = Field(max_length=100)
-    behaviour: str = Field(default="final", max_length=16)  # OUTCOME_BEHAVIOUR_VALUES
+    behaviour: str = Field(default="final", max_length=16)  # core.outcomes.Behaviour
     retry_after_hours: float = Field(default=0)
     is_conversation: bool = Field(default=False)
     is_completion: bool = Field(default=False)
@@ -318,7 +316,6 @@ class SurveyQuestion(SQLModel, table=True):
 # The call queue and what happened on each call
 # --------------------------------------------------------------------------------------------
 
-QUEUE_STATUS_VALUES = ("fresh", "retry", "callback", "leased", "done", "excluded")
 # QueueEntry.progress bits, set by every recorded call and never cleared.
 PROGRESS_CALLED = 1  # at least one call recorded
 PROGRESS_REACHED = 2  # at least one conversation
@@ -359,7 +356,7 @@ class QueueEntry(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     campaign_id: int = Field(foreign_key="campaign.id", ondelete="CASCADE")
     contact_id: int = Field(foreign_key="contact.id", ondelete="CASCADE", index=True)
-    status: str = Field(default="fresh", max_length=16)  # QUEUE_STATUS_VALUES
+    status: str = Field(default="fresh", max_length=16)  # core.outcomes.QueueStatus
     # Higher is called sooner.
     priority: int = Field(default=0)
     attempts: int = Field(default=0)

@@ -10,6 +10,7 @@ import streamlit as st
 from core import campaigns as core
 from core.calling_hours import DAY_NAMES
 from core.dialing import DialerKind, caller_id_choices, dialer_kind, spec_for
+from core.outcomes import Behaviour
 from core.phones import display_phone
 from core.queue import queue_summary
 from core.script import STANDARD_FIELDS, VOLUNTEER_FIELDS, render_script, script_fields
@@ -230,7 +231,7 @@ with survey_tab:
 
 with outcomes_tab:
     st.caption("The buttons volunteers press after a call, in order. " + " · ".join(
-        f"**{k}**: {v}" for k, v in core.BEHAVIOUR_LABELS.items()))
+        f"**{b.value}**: {b.description}" for b in Behaviour))
     outcome_rows = [
         {"code": o.code, "label": o.label, "behaviour": o.behaviour,
          "retry_after_hours": o.retry_after_hours, "is_conversation": o.is_conversation,
@@ -243,7 +244,7 @@ with outcomes_tab:
             "code": st.column_config.TextColumn("Code", required=True),
             "label": st.column_config.TextColumn("Button label", required=True),
             "behaviour": st.column_config.SelectboxColumn(
-                "Behaviour", options=list(core.OUTCOME_BEHAVIOUR_VALUES), required=True),
+                "Behaviour", options=[b.value for b in Behaviour], required=True),
             "retry_after_hours": st.column_config.NumberColumn("Retry after (hours)", min_value=0),
             "is_conversation": st.column_config.CheckboxColumn("Conversation"),
             "is_completion": st.column_config.CheckboxColumn("Survey completed"),
