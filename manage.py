@@ -133,14 +133,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
 
     imp = add("import", cmd_import,
-              "Import contacts from a CSV or XLSX file and print the accounting.")
-    imp.add_argument("file", help="path to a .csv, .tsv, .txt or .xlsx file")
+              "Import contacts from a CSV, XLSX or ZIP file and print the accounting.")
+    imp.add_argument("file", help="path to a .csv, .tsv, .txt, .xlsx or .zip file")
     imp.add_argument("--map", action="append", default=[], metavar="COLUMN=FIELD",
                      help="map a file column to a contact field (repeatable)")
     imp.add_argument("--encoding", help="override the detected encoding (e.g. cp1252)")
     imp.add_argument("--delimiter", help="override the detected delimiter (e.g. ';' or 'tab')")
     imp.add_argument("--policy", choices=["update_empty", "overwrite", "skip"],
                      default="update_empty", help="what to do with numbers already stored")
+    imp.add_argument("--sheet", help="the workbook sheet (name or number) or the file inside a "
+                     "ZIP to read (default: the sheet with data / the subscribed file)")
+    imp.add_argument("--header-row", type=int, metavar="N",
+                     help="the row holding the column names (default: detected)")
+    imp.add_argument("--do-not-call", action="append", default=[], metavar="COLUMN=V1,V2",
+                     help="values of a do-not-call column that mean do not call (repeatable; "
+                     "default: guessed from its header)")
     imp.add_argument("--json", action="store_true", help="print the accounting as JSON")
 
     add("purge-notes", cmd_purge_notes,

@@ -1,4 +1,5 @@
-"""`python manage.py import FILE [--map COLUMN=FIELD ...] [--json]`: the page's import, scripted."""
+"""`python manage.py import FILE [--map COLUMN=FIELD ...] [--sheet S] [--header-row N]
+[--do-not-call COLUMN=V1,V2] [--json]`: the page's import, scripted."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import TextIO
 
 from core.config import ConfigError, load_settings
 from core.importing import (
+    DO_NOT_CALL,
     FIELDS,
     ImportFailed,
     ImportFileError,
@@ -24,9 +26,12 @@ ACCOUNTING_LINES = (
     ("total_rows", "rows in file"),
     ("inserted", "inserted"),
     ("updated", "updated"),
+    ("unchanged", "unchanged (already stored as in the file)"),
     ("merged", "merged duplicates"),
     ("rejected", "rejected"),
     ("suppressed", "on the do-not-call list (stored, never queued)"),
+    ("do_not_call", "  of which the file flags do-not-call"),
+    ("warnings", "warnings (cells not used in kept rows)"),
 )
 
 
@@ -48,6 +53,17 @@ def parse_map(items: list[str]) -> dict[str, str]:
     return mapping
 
 
+def parse_do_not_call(items: list[str]) -> dict[str, list[str]]:
+    """["Contact by phone=No,N"] -> {"Contact by phone": ["No", "N"]}."""
+    values: dict[str, list[str]] = {}
+    for item in items:
+        column, sep, text = item.rpartition("=")
+        if not sep or not column.strip() or not text.strip():
+            raise _CliError(f"--do-not-call {item!r} is not COLUMN=VALUE[,VALUE...]")
+        values[column.strip()] = [v.strip() for v in text.split(",") if v.strip()]
+    return values
+
+
 def _region(args: argparse.Namespace) -> str:
     region = getattr(args, "region", None)
     if region:
@@ -63,14 +79,19 @@ def _print_accounting(result: ImportResult, out: TextIO) -> None:
               f"in {result.seconds:.1f} s\n")
     for key, label in ACCOUNTING_LINES:
         out.write(f"  {label:<48} {getattr(result, key):>9}\n")
-    if result.rejected:
-        out.write("  rejected rows: download them from the Import page's history\n")
+    if result.rejected or result.warnings:
+        out.write("  rejected rows and warnings: download them from the Import page's history\n")
 
 
 def run_import_command(args: argparse.Namespace, *, database: Database) -> int:
     """Run an import from the command line; 0 on success, 2 on an unreadable file or bad args."""
     try:
         overrides = parse_map(list(getattr(args, "map", None) or []))
+        refusals = parse_do_not_call(list(getattr(args, "do_not_call", None) or []))
+        sheet = getattr(args, "sheet", None) or None
+        header_row = getattr(args, "header_row", None)
+        if header_row is not None and header_row < 1:
+            raise _CliError("--header-row counts from 1 (the first row of the file)")
         delimiter = parse_delimiter(getattr(args, "delimiter", None))
         try:
             stream = open(args.file, "rb")  # closed by the with-block below
@@ -87,16 +108,21 @@ def run_import_command(args: argparse.Namespace, *, database: Database) -> int:
     with stream:
         try:
             preview = inspect_file(stream, filename=args.file,
-                                   encoding=getattr(args, "encoding", None), delimiter=delimiter)
+                                   encoding=getattr(args, "encoding", None), delimiter=delimiter,
+                                   sheet=sheet, header_row=header_row)
             mapping = dict(preview.mapping)
-            for column in overrides:
+            for column in [*overrides, *refusals]:
                 if column not in mapping:
                     raise ImportFileError(f"the file has no column {column!r} (--map)")
             mapping.update(overrides)
+            for column in refusals:
+                mapping[column] = DO_NOT_CALL
             result = run_import(
                 database=database, stream=stream, filename=args.file, mapping=mapping,
                 encoding=preview.format.encoding or None, delimiter=delimiter,
                 policy=getattr(args, "policy", None) or "update_empty", region=_region(args),
+                sheet=preview.format.sheet or None, header_row=preview.header_row,
+                do_not_call_values=refusals or None,
                 progress=show_progress if sys.stderr.isatty() else None,
             )
         except ImportFileError as exc:

@@ -186,6 +186,10 @@ class Suppression(SQLModel, table=True):
     source: str = Field(default="organiser", max_length=16)  # SUPPRESSION_SOURCE_VALUES
     created_by_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
     created_at: datetime = _created()
+    # Set when the number came from an import whose file said "do not call" (source "import");
+    # undoing that import keeps the entry: the person's objection outlives the batch.
+    import_batch_id: int | None = Field(default=None, foreign_key="importbatch.id",
+                                        ondelete="SET NULL")
 
 
 # --------------------------------------------------------------------------------------------
@@ -206,14 +210,19 @@ class ImportBatch(SQLModel, table=True):
     encoding: str = Field(default="", max_length=32)
     delimiter: str = Field(default="", max_length=4)
     mapping: dict[str, Any] = _json({})
+    # How the file was read beyond the mapping: sheet, header row, do-not-call flag values.
+    options: dict[str, Any] = _json({})
     duplicate_policy: str = Field(default="update_empty", max_length=16)
-    # The accounting: inserted + updated + merged + rejected == total_rows, always.
+    # The accounting: inserted + updated + unchanged + merged + rejected == total_rows, always.
     total_rows: int = Field(default=0)
     inserted: int = Field(default=0)
     updated: int = Field(default=0)
+    unchanged: int = Field(default=0)  # matched a stored contact that the row would not change
     merged: int = Field(default=0)
     rejected: int = Field(default=0)
     suppressed: int = Field(default=0)  # of the accepted rows, how many are on the do-not-call list
+    do_not_call: int = Field(default=0)  # of those, how many the file itself flagged
+    warnings: int = Field(default=0)  # kept rows with a cell that could not be used
     seconds: float = Field(default=0.0)
     error: str = Field(default="", max_length=2000)
     undone_at: datetime | None = _ts()
@@ -225,6 +234,16 @@ class ImportRejection(SQLModel, table=True):
     row_number: int
     reason: str = Field(max_length=500)
     raw: dict[str, Any] = _json({})
+
+
+class ImportWarning(SQLModel, table=True):
+    """A kept row with a cell that could not be used ("Telephone: not a phone number, kept the
+    Mobile"). The message names the column and the problem, never the cell's number."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    batch_id: int = Field(foreign_key="importbatch.id", ondelete="CASCADE", index=True)
+    row_number: int
+    message: str = Field(max_length=500)
 
 
 class ImportChange(SQLModel, table=True):

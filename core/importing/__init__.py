@@ -5,14 +5,21 @@ columns to contact fields, normalises phones to E.164, merges duplicates by numb
 file and against the database) under a policy, and writes in chunks of a few thousand rows.
 
 Accounting, the promise an organiser relies on: for every batch
-    inserted + updated + merged + rejected == total_rows
+    inserted + updated + unchanged + merged + rejected == total_rows
 where
-- inserted: the row created a new contact;
-- updated:  the row matched a contact stored before this import, and the policy applied it;
+- inserted:  the row created a new contact;
+- updated:   the row matched a contact stored before this import, and the policy changed it;
+- unchanged: the row matched a contact stored before this import that it would not change
+             (re-importing the same file: nothing updated, no undo snapshot written);
 - merged:   the row's number was already taken by an earlier row of this file (two people on one
             landline are one contact, called once), or, under policy "skip", by a stored contact;
-- rejected: the row could not be used; its number and reason are kept (ImportRejection).
-Blank lines are not rows. Row numbers are spreadsheet-style: the header is row 1.
+- rejected: no column of the row gave a callable number (or a field was unusable); the row and
+            the reason are kept (ImportRejection). A row with any callable number is kept, and
+            its unusable cells become warnings (ImportWarning).
+Blank lines, title rows above the header and a totals line at the end are not rows. Row
+numbers are the file's own (spreadsheet-style: the first line is row 1).
+Rows the file itself flags "do not call" are kept as contacts and their numbers go onto the
+do-not-call list (source "import", with the batch), so they are never queued.
 
 Each chunk is its own short write transaction, not one long one: on SQLite a 30-second write
 lock would make every volunteer's "save outcome" wait or fail while an organiser imports.
@@ -33,6 +40,7 @@ from __future__ import annotations
 
 from core.importing.fields import (
     CUSTOM,
+    DO_NOT_CALL,
     FIELD_LABELS,
     FIELDS,
     FLAG_FIELDS,
@@ -41,21 +49,31 @@ from core.importing.fields import (
     REPEATABLE_FIELDS,
     TEXT_FIELDS,
     ImportFileError,
+    check_do_not_call_values,
     check_mapping,
+    flag_key,
+    guess_do_not_call_values,
     guess_field,
     guess_mapping,
+    known_fields,
 )
 from core.importing.files import (
     DELIMITER_NAMES,
     DELIMITERS,
     ENCODINGS,
+    LIMITS,
+    PREVIEW_LIMITS,
     FileFormat,
     FilePreview,
+    FileTooLarge,
     OpenFile,
+    ReadLimits,
     detect_delimiter,
     detect_encoding,
     detect_format,
+    detect_header_row,
     inspect_file,
+    is_do_not_contact_member,
     open_rows,
     parse_delimiter,
 )
@@ -63,11 +81,15 @@ from core.importing.history import (
     REJECTED_ROWS_KEEP_DAYS,
     ImportUndoError,
     get_batch,
+    inert_cell,
     list_batches,
     list_rejections,
+    list_warnings,
     purge_old_rejections,
     rejections_csv,
+    rows_still_kept,
     undo_batch,
+    warnings_csv,
 )
 from core.importing.phones import (
     PhoneNormaliser,
@@ -78,6 +100,8 @@ from core.importing.rows import (
     RowRejected,
     normalise_postcode,
     normalise_tags,
+    phones_in_cell,
+    split_full_name,
     tag_list,
 )
 from core.importing.run import (
@@ -86,6 +110,7 @@ from core.importing.run import (
     run_import,
 )
 from core.importing.writer import (
+    COUNTERS,
     MERGED_FIELDS,
     ImportFailed,
     ImportProgress,
@@ -94,6 +119,24 @@ from core.importing.writer import (
 )
 
 __all__ = [
+    "COUNTERS",
+    "phones_in_cell",
+    "split_full_name",
+    "inert_cell",
+    "list_warnings",
+    "rows_still_kept",
+    "warnings_csv",
+    "LIMITS",
+    "PREVIEW_LIMITS",
+    "FileTooLarge",
+    "ReadLimits",
+    "detect_header_row",
+    "is_do_not_contact_member",
+    "DO_NOT_CALL",
+    "check_do_not_call_values",
+    "flag_key",
+    "guess_do_not_call_values",
+    "known_fields",
     "CUSTOM",
     "DELIMITERS",
     "DELIMITER_NAMES",

@@ -1,16 +1,33 @@
-"""Reading files: CSV in any common encoding and delimiter, and .xlsx workbooks."""
+"""Reading files: CSV in any common encoding and delimiter, .xlsx workbooks, and ZIPs of CSVs.
+
+Files arrive as people make them: a title row or two above the header (the header row is
+detected, and can be chosen), data on the second sheet (the sheet with data is chosen, and can
+be changed), a totals line at the end (not a member). A workbook is a ZIP of XML, and a small
+one can unpack to gigabytes: ReadLimits caps what is unpacked, read and the time spent, and the
+refusal names the limit.
+"""
 
 from __future__ import annotations
 
 import codecs
 import csv
 import io
+import re
+import tempfile
+import time
+import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, BinaryIO
 
-from core.importing.fields import ImportFileError, guess_mapping
+from core.importing.fields import (
+    DO_NOT_CALL,
+    ImportFileError,
+    guess_do_not_call_values,
+    guess_mapping,
+    known_fields,
+)
 
 DELIMITERS = {",": ",", ";": ";", "\t": "\t", "tab": "\t", "|": "|", "comma": ",",
               "semicolon": ";", "pipe": "|", "\\t": "\t"}
@@ -23,9 +40,33 @@ _BLOCK = 1 << 20
 
 @dataclass(frozen=True)
 class FileFormat:
-    kind: str  # "csv" | "xlsx"
+    kind: str  # "csv" | "xlsx" | "zip" (a ZIP of CSV files, read one member as CSV)
     encoding: str = ""
     delimiter: str = ""
+    sheet: str = ""  # the workbook's sheet, or the ZIP's member file, that is read
+    sheets: tuple[str, ...] = ()  # every sheet (or CSV member) there is to choose from
+    do_not_contact: bool = False  # a ZIP member of people who unsubscribed: none is callable
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """What reading one file may cost; a file past any of them is refused, naming it."""
+
+    uncompressed_bytes: int = 1 << 30  # a workbook or ZIP, all its parts unpacked
+    shared_strings_bytes: int = 100 << 20  # a workbook's text table, held in memory whole
+    rows: int = 1_100_000  # read, blank ones included (Excel's own limit is 1,048,576)
+    cells: int = 60_000_000
+    seconds: float = 900.0
+
+
+LIMITS = ReadLimits()
+# A preview reads only what it shows, and must answer while the organiser waits.
+PREVIEW_LIMITS = ReadLimits(rows=5_000, cells=2_000_000, seconds=30.0)
+HEADER_SEARCH_ROWS = 30  # title rows above the header: the header is among the first of these
+
+
+class FileTooLarge(ImportFileError):
+    """The file is past one of the ReadLimits; str() says which."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +75,9 @@ class FilePreview:
     headers: list[str]
     sample: list[list[str]]
     mapping: dict[str, str]
+    header_row: int = 1  # the file's row (1 = the first) the header was read from
+    top_rows: tuple[tuple[int, tuple[str, ...]], ...] = ()  # to choose the header row from
+    do_not_call: dict[str, list[str]] = field(default_factory=dict)  # guessed, per column
 
 
 def parse_delimiter(text: str | None) -> str | None:
@@ -137,22 +181,126 @@ def _cell_text(value: Any) -> str:
     return str(value).strip()
 
 
+def _zip_names(stream: BinaryIO) -> list[zipfile.ZipInfo] | None:
+    """The ZIP's members, or None if this is not a ZIP at all."""
+    stream.seek(0)
+    try:
+        with zipfile.ZipFile(stream) as archive:
+            return archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return None
+    finally:
+        stream.seek(0)
+
+
+def _check_unpacked_size(infos: list[zipfile.ZipInfo], limits: ReadLimits, what: str) -> None:
+    """Refuse a ZIP or workbook that would unpack past the limits (zip bombs), before reading.
+
+    The sizes are the ones the archive declares; zipfile stops at the declared size and fails
+    on a mismatch, so a file that lies about them cannot unpack more.
+    """
+    total = sum(info.file_size for info in infos)
+    if total > limits.uncompressed_bytes:
+        raise FileTooLarge(
+            f"the {what} unpacks to {total / 2**20:,.0f} MB, more than the "
+            f"{limits.uncompressed_bytes / 2**20:,.0f} MB limit for uncompressed size")
+    for info in infos:
+        if info.filename.lower().endswith("sharedstrings.xml") and (
+                info.file_size > limits.shared_strings_bytes):
+            raise FileTooLarge(
+                f"the workbook's text table (sharedStrings.xml) unpacks to "
+                f"{info.file_size / 2**20:,.0f} MB, more than the "
+                f"{limits.shared_strings_bytes / 2**20:,.0f} MB limit for shared strings")
+
+
+_TABLE_MEMBER = (".csv", ".tsv", ".txt")
+_DO_NOT_CONTACT_MEMBER = re.compile(r"unsubscribed|cleaned|opted[ _-]?out|do[ _-]?not", re.I)
+
+
+def is_do_not_contact_member(name: str) -> bool:
+    """A ZIP member of people who left or bounced (Mailchimp's unsubscribed/cleaned files)."""
+    return bool(_DO_NOT_CONTACT_MEMBER.search(name.rsplit("/", 1)[-1]))
+
+
+def _choose_member(infos: list[zipfile.ZipInfo], wanted: str | None) -> tuple[str, list[str]]:
+    tables = [i.filename for i in infos if not i.is_dir()
+              and i.filename.lower().endswith(_TABLE_MEMBER)
+              and not i.filename.startswith("__MACOSX/")]
+    if not tables:
+        listed = ", ".join(i.filename for i in infos[:5]) or "nothing"
+        raise ImportFileError(f"this is a ZIP file, and it holds no CSV file ({listed}); "
+                              "unzip it and upload the CSV or .xlsx inside")
+    if wanted:
+        for name in tables:
+            if wanted in (name, name.rsplit("/", 1)[-1]):
+                return name, tables
+        raise ImportFileError(f"the ZIP has no file {wanted!r}; it holds {', '.join(tables)}")
+    callable_tables = [n for n in tables if not is_do_not_contact_member(n)]
+    if len(tables) == 1:
+        return tables[0], tables
+    if len(callable_tables) == 1:  # Mailchimp: subscribed beside unsubscribed and cleaned
+        return callable_tables[0], tables
+    raise ImportFileError(
+        f"this is a ZIP of {len(tables)} files ({', '.join(tables)}); choose which file to "
+        "import (or unzip it and upload that file)")
+
+
+def _extract_member(stream: BinaryIO, name: str, limits: ReadLimits) -> BinaryIO:
+    spool = tempfile.SpooledTemporaryFile(max_size=32 << 20)  # noqa: SIM115 (caller closes)
+    stream.seek(0)
+    with zipfile.ZipFile(stream) as archive, archive.open(name) as member:
+        copied = 0
+        while block := member.read(_BLOCK):
+            copied += len(block)
+            if copied > limits.uncompressed_bytes:
+                spool.close()
+                raise FileTooLarge(f"{name} unpacks to more than the "
+                                   f"{limits.uncompressed_bytes / 2**20:,.0f} MB limit")
+            spool.write(block)
+    stream.seek(0)
+    spool.seek(0)
+    return spool  # type: ignore[return-value]
+
+
 def detect_format(
     stream: BinaryIO, *, filename: str = "", encoding: str | None = None,
-    delimiter: str | None = None,
+    delimiter: str | None = None, sheet: str | None = None, limits: ReadLimits = LIMITS,
 ) -> FileFormat:
     """Work out how to read the file; an override wins over detection.
 
+    sheet: for a workbook, the sheet to read (default: the first with data); for a ZIP, the
+    CSV file inside it to read (default: the only one, or the one of subscribed people).
+
     Raises:
-        ImportFileError: empty, or the overriding encoding is unknown or does not fit the file.
+        ImportFileError: empty, an unknown sheet, a ZIP with several candidate files, or the
+            overriding encoding is unknown or does not fit the file.
+        FileTooLarge: past the ReadLimits.
     """
     stream.seek(0)
     head = stream.read(_SNIFF_BYTES)
     stream.seek(0)
     if not head.strip():
         raise ImportFileError("the file is empty")
-    if head.startswith(_XLSX_MAGIC) or filename.lower().endswith((".xlsx", ".xlsm")):
-        return FileFormat(kind="xlsx")
+    if head.startswith(_XLSX_MAGIC) or filename.lower().endswith((".xlsx", ".xlsm", ".zip")):
+        infos = _zip_names(stream)
+        names = {i.filename for i in infos or []}
+        if infos is None or "xl/workbook.xml" in names or "[Content_Types].xml" in names:
+            if infos is not None:
+                _check_unpacked_size(infos, limits, "workbook")
+            sheets, chosen = _choose_sheet(stream, sheet, limits)
+            return FileFormat(kind="xlsx", sheet=chosen, sheets=tuple(sheets))
+        _check_unpacked_size(infos, limits, "ZIP file")
+        member, tables = _choose_member(infos, sheet)
+        inner = _extract_member(stream, member, limits)
+        try:
+            fmt = detect_format(inner, filename=member, encoding=encoding, delimiter=delimiter)
+        finally:
+            inner.close()
+        if fmt.kind != "csv":
+            raise ImportFileError(f"{member} inside the ZIP is not a CSV file")
+        return FileFormat(kind="zip", encoding=fmt.encoding, delimiter=fmt.delimiter,
+                          sheet=member, sheets=tuple(tables),
+                          do_not_contact=is_do_not_contact_member(member))
     if encoding:
         try:
             codecs.lookup(encoding)
@@ -174,65 +322,146 @@ def detect_format(
     return FileFormat(kind="csv", encoding=encoding, delimiter=chosen)
 
 
+Rows = Iterator[tuple[int, list[str]]]
+
+
 @dataclass
 class OpenFile:
     headers: list[str]
-    rows: Iterator[tuple[int, list[str]]]
+    rows: Rows
     fraction: Callable[[], float]
+    header_row: int = 1
+    top_rows: list[tuple[int, list[str]]] = field(default_factory=list)
 
 
-def open_rows(stream: BinaryIO, fmt: FileFormat) -> OpenFile:
-    """The header and a stream of (row number, cells) for non-blank rows.
+def open_rows(stream: BinaryIO, fmt: FileFormat, *, header_row: int | None = None,
+              limits: ReadLimits = LIMITS) -> OpenFile:
+    """The header and a stream of (row number, cells) for the non-blank rows below it.
+
+    header_row: the file's row holding the header (1 = the first); None detects it.
 
     Raises:
-        ImportFileError: unreadable file or no header row.
+        ImportFileError: unreadable file, no header row, or a limit reached while reading
+            (FileTooLarge; raised from the rows iterator when reached part-way).
     """
     stream.seek(0)
     if fmt.kind == "xlsx":
-        return _open_xlsx(stream)
-    return _open_csv(stream, fmt)
+        raw, fraction, close = _xlsx_rows(stream, fmt.sheet, limits)
+    elif fmt.kind == "zip":
+        inner = _extract_member(stream, fmt.sheet, limits)
+        raw, fraction, close_csv = _csv_rows(inner, fmt)
+
+        def close() -> None:
+            close_csv()
+            inner.close()
+    else:
+        raw, fraction, close = _csv_rows(stream, fmt)
+    try:
+        return _framed(raw, fraction, close, header_row)
+    except BaseException:
+        close()
+        raise
 
 
-def _open_csv(stream: BinaryIO, fmt: FileFormat) -> OpenFile:
+_TOTALS = re.compile(r"^(grand\s+|sub\s*)?totals?\b|^count\b|^sum\b", re.IGNORECASE)
+
+
+def detect_header_row(rows: list[tuple[int, list[str]]]) -> int:
+    """The row that is the header: the one most like contact-field names (title rows above
+    it read as one or two cells); without any, the first row about as wide as the table."""
+    candidates = [(n, cells) for n, cells in rows if any(c.strip() for c in cells)]
+    if not candidates:
+        raise ImportFileError("the file has no header row")
+    scored = [(known_fields(cells), n) for n, cells in candidates]
+    best_known = max(k for k, _ in scored)
+    if best_known:
+        return next(n for k, n in scored if k == best_known)
+    widest = max(sum(1 for c in cells if c.strip()) for _, cells in candidates)
+    return next(n for n, cells in candidates
+                if sum(1 for c in cells if c.strip()) >= max(2, widest * 0.6) or widest < 2)
+
+
+def _framed(raw: Rows, fraction: Callable[[], float], close: Callable[[], None],
+            header_row: int | None) -> OpenFile:
+    top: list[tuple[int, list[str]]] = []
+    for number, cells in raw:
+        top.append((number, cells))
+        if len(top) >= HEADER_SEARCH_ROWS or (header_row is not None and number >= header_row):
+            break
+    if header_row is None:
+        header_row = detect_header_row(top)
+    found = [cells for n, cells in top if n == header_row]
+    if not found or not any(c.strip() for c in found[0]):
+        raise ImportFileError(f"row {header_row} is blank or past the end of the file; "
+                              "choose the row that holds the column names")
+    header = list(found[0])
+    while header and not header[-1].strip():
+        header.pop()
+    headers = _unique_headers(header)
+    shown = [(n, c) for n, c in top if any(x.strip() for x in c)]
+    width = len(headers)
+
+    def rows() -> Rows:
+        try:
+            held: tuple[int, list[str]] | None = None
+            for number, cells in _chain_after(top, raw, header_row):
+                if not any(c.strip() for c in cells):
+                    continue
+                if len(cells) < width:
+                    cells = cells + [""] * (width - len(cells))
+                if held is not None:
+                    yield held
+                held = (number, cells)
+            if held is not None:  # a totals line at the end is not a member
+                first = next((c.strip() for c in held[1] if c.strip()), "")
+                if not _TOTALS.match(first):
+                    yield held
+        finally:
+            close()
+
+    return OpenFile(headers=headers, rows=rows(), fraction=fraction, header_row=header_row,
+                    top_rows=shown)
+
+
+def _chain_after(top: list[tuple[int, list[str]]], raw: Rows, header_row: int) -> Rows:
+    for number, cells in top:
+        if number > header_row:
+            yield number, cells
+    yield from raw
+
+
+def _csv_rows(stream: BinaryIO, fmt: FileFormat) -> tuple[Rows, Callable[[], float],
+                                                         Callable[[], None]]:
     stream.seek(0, io.SEEK_END)
     size = max(stream.tell(), 1)
     stream.seek(0)
     text = io.TextIOWrapper(stream, encoding=fmt.encoding, newline="", errors="strict")
     reader = csv.reader(text, delimiter=fmt.delimiter)
-    try:
-        header: list[str] = []
-        while not any(cell.strip() for cell in header):
-            header = next(reader)
-    except StopIteration:
-        text.detach()
-        raise ImportFileError("the file has no header row") from None
-    except (csv.Error, UnicodeDecodeError) as exc:
-        text.detach()
-        raise ImportFileError(f"cannot read the header row: {exc}") from None
-    headers = _unique_headers(header)
 
-    def rows() -> Iterator[tuple[int, list[str]]]:
-        number = 1
+    def close() -> None:
+        try:
+            text.detach()  # leave the caller's stream open
+        except ValueError:
+            pass  # detached already, or the caller closed it
+
+    def rows() -> Rows:
+        number = 0
         try:
             for record in reader:
                 number += 1
-                joined = "".join(record) if record else ""
-                if joined.strip():
-                    if "\x00" in joined:  # NUL bytes from a broken export: dropped, not stored
-                        record = [cell.replace("\x00", "") for cell in record]
-                    yield number, record
+                if record and "\x00" in "".join(record):
+                    # NUL bytes from a broken export: dropped, not stored
+                    record = [cell.replace("\x00", "") for cell in record]
+                yield number, record
         except csv.Error as exc:
             raise ImportFileError(f"row {number + 1} cannot be read: {exc}") from None
         except UnicodeDecodeError as exc:
+            if number == 0:
+                raise ImportFileError(f"cannot read the header row: {exc}") from None
             row = _row_of_bad_bytes(stream, fmt) or number + 1
             raise ImportFileError(
                 f"row {row} is not {fmt.encoding}: {exc.reason}; choose the encoding"
             ) from None
-        finally:
-            try:
-                text.detach()  # leave the caller's stream open
-            except ValueError:
-                pass  # the caller closed it already
 
     def fraction() -> float:
         try:
@@ -240,7 +469,7 @@ def _open_csv(stream: BinaryIO, fmt: FileFormat) -> OpenFile:
         except (ValueError, OSError):
             return 0.0
 
-    return OpenFile(headers=headers, rows=rows(), fraction=fraction)
+    return rows(), fraction, close
 
 
 def _row_of_bad_bytes(stream: BinaryIO, fmt: FileFormat) -> int | None:
@@ -264,67 +493,134 @@ def _row_of_bad_bytes(stream: BinaryIO, fmt: FileFormat) -> int | None:
     return None
 
 
-def _open_xlsx(stream: BinaryIO) -> OpenFile:
-    import zipfile
-
+def _load_workbook(stream: BinaryIO) -> Any:
     from openpyxl import load_workbook
 
+    stream.seek(0)
     try:
-        workbook = load_workbook(stream, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        return load_workbook(stream, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as exc:
         raise ImportFileError(f"not a readable .xlsx workbook: {exc}") from None
-    sheet = workbook.worksheets[0]
-    total = sheet.max_row or 0
-    iterator = sheet.iter_rows(values_only=True)
-    header: list[str] = []
-    for values in iterator:
-        header = [_cell_text(v) for v in values]
-        if any(header):
-            break
-    if not any(header):
-        workbook.close()
-        raise ImportFileError("the workbook's first sheet has no header row")
-    while header and not header[-1]:
-        header.pop()
-    headers = _unique_headers(header)
-    done = [1]
+    except Exception as exc:  # openpyxl raises what its XML parser raises on broken parts
+        raise ImportFileError(
+            f"not a readable .xlsx workbook ({type(exc).__name__})") from None
 
-    def rows() -> Iterator[tuple[int, list[str]]]:
-        number = 1
-        try:
-            for values in iterator:
-                number += 1
-                done[0] = number
-                cells = [_cell_text(v) for v in values]
-                if any(cells):
-                    yield number, cells
-        finally:
-            workbook.close()
+
+class _Budget:
+    """Counts rows and cells read and the time spent, and stops the read past a limit."""
+
+    def __init__(self, limits: ReadLimits):
+        self.limits = limits
+        self.rows = self.cells = 0
+        self.deadline = time.monotonic() + limits.seconds
+
+    def spend(self, cells: int) -> None:
+        self.rows += 1
+        self.cells += cells
+        limits = self.limits
+        if self.rows > limits.rows:
+            raise FileTooLarge(f"the sheet has more than {limits.rows:,} rows (the limit for "
+                               "rows read, blank ones included)")
+        if self.cells > limits.cells:
+            raise FileTooLarge(f"the sheet has more than {limits.cells:,} cells (the limit for "
+                               "cells read)")
+        if self.rows % 512 == 0 and time.monotonic() > self.deadline:
+            raise FileTooLarge(f"reading the sheet took more than {limits.seconds:,.0f} s (the "
+                               f"time limit), at row {self.rows:,}")
+
+
+def _sheet_rows(sheet: Any, budget: _Budget) -> Rows:
+    # The sheet's declared size is not trusted: a few bytes can declare a million rows by
+    # 16,384 columns, which openpyxl would pad out cell by cell.
+    sheet.reset_dimensions()
+    number = 0
+    for values in sheet.iter_rows(values_only=True):
+        number += 1
+        budget.spend(len(values))
+        yield number, [_cell_text(v) for v in values]
+
+
+def _choose_sheet(stream: BinaryIO, wanted: str | None,
+                  limits: ReadLimits) -> tuple[list[str], str]:
+    """The sheet names, and the one to read: the wanted one, else the first with a header."""
+    workbook = _load_workbook(stream)
+    try:
+        names = list(workbook.sheetnames)
+        if not names:
+            raise ImportFileError("the workbook has no sheets")
+        if wanted:
+            if wanted in names:
+                return names, wanted
+            if wanted.isdigit() and 1 <= int(wanted) <= len(names):
+                return names, names[int(wanted) - 1]
+            raise ImportFileError(f"the workbook has no sheet {wanted!r}; its sheets are "
+                                  f"{', '.join(names)}")
+        best, best_score = names[0], (-1, -1)
+        budget = _Budget(PREVIEW_LIMITS if limits.rows > PREVIEW_LIMITS.rows else limits)
+        for name in names:
+            top = []
+            for item in _sheet_rows(workbook[name], budget):
+                top.append(item)
+                if len(top) >= HEADER_SEARCH_ROWS:
+                    break
+            filled = [cells for _, cells in top if any(cells)]
+            if not filled:
+                continue
+            score = (max(known_fields(cells) for cells in filled), len(filled))
+            if score > best_score:
+                best, best_score = name, score
+        return names, best
+    finally:
+        workbook.close()
+        stream.seek(0)
+
+
+def _xlsx_rows(stream: BinaryIO, sheet_name: str, limits: ReadLimits
+               ) -> tuple[Rows, Callable[[], float], Callable[[], None]]:
+    workbook = _load_workbook(stream)
+    try:
+        sheet = workbook[sheet_name] if sheet_name else workbook.worksheets[0]
+    except (KeyError, IndexError):
+        workbook.close()
+        raise ImportFileError(f"the workbook has no sheet {sheet_name!r}") from None
+    total = sheet.max_row or 0
+    budget = _Budget(limits)
 
     def fraction() -> float:
-        return min(done[0] / total, 1.0) if total else 0.0
+        return min(budget.rows / total, 1.0) if total else 0.0
 
-    return OpenFile(headers=headers, rows=rows(), fraction=fraction)
+    return _sheet_rows(sheet, budget), fraction, workbook.close
 
 
 def inspect_file(
     stream: BinaryIO, *, filename: str = "", encoding: str | None = None,
-    delimiter: str | None = None, sample_rows: int = 5,
+    delimiter: str | None = None, sample_rows: int = 5, sheet: str | None = None,
+    header_row: int | None = None, limits: ReadLimits = PREVIEW_LIMITS,
 ) -> FilePreview:
-    """Detect the format, read the header and a few rows, and guess the mapping.
+    """Detect the format, sheet and header row, read a few rows, and guess the mapping.
+
+    Reads only what the preview shows (the first rows), within PREVIEW_LIMITS.
 
     Raises:
-        ImportFileError: the file cannot be read.
+        ImportFileError: the file cannot be read (FileTooLarge: past a limit).
     """
-    fmt = detect_format(stream, filename=filename, encoding=encoding, delimiter=delimiter)
-    opened = open_rows(stream, fmt)
+    fmt = detect_format(stream, filename=filename, encoding=encoding, delimiter=delimiter,
+                        sheet=sheet, limits=limits)
+    opened = open_rows(stream, fmt, header_row=header_row, limits=limits)
     sample: list[list[str]] = []
-    for _number, cells in opened.rows:
-        sample.append(cells)
-        if len(sample) >= sample_rows:
-            break
-    opened.rows.close()  # type: ignore[attr-defined]
+    try:
+        for _number, cells in opened.rows:
+            sample.append(cells)
+            if len(sample) >= sample_rows:
+                break
+    finally:
+        opened.rows.close()  # type: ignore[attr-defined]
     stream.seek(0)
+    mapping = guess_mapping(opened.headers)
     return FilePreview(
-        format=fmt, headers=opened.headers, sample=sample, mapping=guess_mapping(opened.headers)
+        format=fmt, headers=opened.headers, sample=sample, mapping=mapping,
+        header_row=opened.header_row,
+        top_rows=tuple((n, tuple(c)) for n, c in opened.top_rows),
+        do_not_call={h: guess_do_not_call_values(h) for h, f in mapping.items()
+                     if f == DO_NOT_CALL},
     )

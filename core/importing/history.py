@@ -19,6 +19,7 @@ from db.models import (
     ImportBatch,
     ImportChange,
     ImportRejection,
+    ImportWarning,
 )
 
 
@@ -35,8 +36,10 @@ def list_batches(*, session: Session, limit: int = 50) -> list[dict[str, Any]]:
         {
             "id": b.id, "filename": b.filename, "created_at": b.created_at, "status": b.status,
             "total_rows": b.total_rows, "inserted": b.inserted, "updated": b.updated,
-            "merged": b.merged, "rejected": b.rejected, "suppressed": b.suppressed,
-            "seconds": round(b.seconds, 2), "policy": b.duplicate_policy,
+            "unchanged": b.unchanged, "merged": b.merged, "rejected": b.rejected,
+            "suppressed": b.suppressed, "do_not_call": b.do_not_call, "warnings": b.warnings,
+            "seconds": round(b.seconds, 2), "options": dict(b.options or {}),
+            "rows_kept": rows_still_kept(b.created_at), "policy": b.duplicate_policy,
             "encoding": b.encoding, "delimiter": DELIMITER_NAMES.get(b.delimiter, b.delimiter),
             "error": b.error, "undone_at": b.undone_at,
         }
@@ -51,8 +54,10 @@ def get_batch(*, session: Session, batch_id: int) -> dict[str, Any] | None:
     return {
         "id": batch.id, "filename": batch.filename, "status": batch.status,
         "total_rows": batch.total_rows, "inserted": batch.inserted, "updated": batch.updated,
-        "merged": batch.merged, "rejected": batch.rejected, "suppressed": batch.suppressed,
-        "mapping": dict(batch.mapping), "policy": batch.duplicate_policy,
+        "unchanged": batch.unchanged, "merged": batch.merged, "rejected": batch.rejected,
+        "suppressed": batch.suppressed, "do_not_call": batch.do_not_call,
+        "warnings": batch.warnings, "mapping": dict(batch.mapping),
+        "options": dict(batch.options or {}), "policy": batch.duplicate_policy,
     }
 
 
@@ -61,6 +66,13 @@ def get_batch(*, session: Session, batch_id: int) -> dict[str, Any] | None:
 # file held) is personal data kept for no purpose. Row number and reason stay, so the batch's
 # accounting still adds up.
 REJECTED_ROWS_KEEP_DAYS = 30
+
+
+def rows_still_kept(created_at: datetime, now: datetime | None = None) -> bool:
+    """Whether a batch's rejected rows still hold their text (it is blanked after the days)."""
+    if created_at.tzinfo is None:
+        created_at = created_at.replace(tzinfo=UTC)
+    return created_at >= (now or datetime.now(UTC)) - timedelta(days=REJECTED_ROWS_KEEP_DAYS)
 
 
 def purge_old_rejections(*, session: Session, now: datetime | None = None) -> int:
@@ -95,9 +107,18 @@ def list_rejections(*, session: Session, batch_id: int) -> list[dict[str, Any]]:
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _inert(cell: str) -> str:
+def inert_cell(cell: str) -> str:
     """A cell Excel or Sheets would run as a formula, made plain text (CSV injection)."""
     return "'" + cell if cell.startswith(_FORMULA_START) else cell
+
+
+def _csv_bytes(rows: list[list[Any]]) -> bytes:
+    """Rows as a UTF-8 CSV with a BOM (for Excel), every cell, headers included, made inert."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in rows:
+        writer.writerow([inert_cell(str(cell)) for cell in row])
+    return codecs.BOM_UTF8 + buffer.getvalue().encode("utf-8")
 
 
 def rejections_csv(*, session: Session, batch_id: int) -> bytes:
@@ -108,13 +129,25 @@ def rejections_csv(*, session: Session, batch_id: int) -> bytes:
         for key in rejection["raw"]:
             if key not in columns:
                 columns.append(key)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["row", "reason", *columns])
-    for rejection in rejections:
-        writer.writerow([rejection["row_number"], rejection["reason"],
-                         *(_inert(str(rejection["raw"].get(c, ""))) for c in columns)])
-    return codecs.BOM_UTF8 + buffer.getvalue().encode("utf-8")
+    return _csv_bytes([["row", "reason", *columns]] + [
+        [r["row_number"], r["reason"], *(r["raw"].get(c, "") for c in columns)]
+        for r in rejections
+    ])
+
+
+def list_warnings(*, session: Session, batch_id: int) -> list[dict[str, Any]]:
+    rows = session.exec(
+        select(ImportWarning).where(ImportWarning.batch_id == batch_id)
+        .order_by(col(ImportWarning.row_number), col(ImportWarning.id))
+    )
+    return [{"row_number": w.row_number, "message": w.message} for w in rows]
+
+
+def warnings_csv(*, session: Session, batch_id: int) -> bytes:
+    """The kept rows' warnings as a UTF-8 CSV: row and what could not be used."""
+    return _csv_bytes([["row", "warning"]] + [
+        [w["row_number"], w["message"]] for w in list_warnings(session=session, batch_id=batch_id)
+    ])
 
 
 def undo_batch(*, session: Session, batch_id: int, actor_id: int | None = None) -> dict[str, int]:

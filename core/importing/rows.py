@@ -6,7 +6,15 @@ import json
 import re
 from typing import Any, NamedTuple
 
-from core.importing.fields import CUSTOM, FLAG_FIELDS, PHONE_FIELDS, TEXT_FIELDS
+from core.importing.fields import (
+    CUSTOM,
+    DO_NOT_CALL,
+    FLAG_FIELDS,
+    PHONE_FIELDS,
+    TEXT_FIELDS,
+    flag_key,
+    guess_do_not_call_values,
+)
 from core.importing.phones import PhoneNormaliser
 from core.phones import InvalidPhone, Phone
 from db.models import (
@@ -29,7 +37,7 @@ def normalise_tags(text: str | list[str]) -> str:
     parts = _TAG_SPLIT.split(text) if isinstance(text, str) else text
     tags: list[str] = []
     for part in parts:
-        tag = part.strip().lower()
+        tag = part.strip().strip("\"'").strip().lower()  # Mailchimp writes "a","b"
         if tag and tag not in tags:
             tags.append(tag)
     return "," + ",".join(tags) + "," if tags else ""
@@ -45,6 +53,106 @@ def normalise_postcode(text: str) -> str:
     return f"{match.group(1)} {match.group(2)}" if match else compact
 
 
+# Cells that stand for "no number here": a warning when another column has one, not a reason
+# to lose the member.
+_PLACEHOLDERS = {
+    "n/a", "na", "n.a.", "-", "--", "---", "tbc", "tba", "tbd", "none", "nil", "nothing", "0",
+    "00", "unknown", "not known", "?", "x", "no", "same", "same as mobile", "same as above",
+    "as above", "see above", "ditto", "ex-directory", "ex directory", "withheld", "no phone",
+    "no number", "not given", "refused", "null", ".", "#n/a", "n/k", "nk",
+}
+_SCIENTIFIC = re.compile(r"[+-]?\d(?:\.\d+)?e\+?\d+", re.IGNORECASE)
+# A run of digits with the separators people type between them; words end it.
+_CANDIDATE = re.compile(r"\+?\d[\d \t\-.()]{5,}\d")
+_DIGIT_GROUP = re.compile(r"\+?\d+")
+_PHONE_CELL_LIMIT = 200
+_TITLES = {"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "rev", "revd", "sir", "dame",
+           "cllr", "lord", "lady", "fr"}
+_PARTICLES = {"de", "da", "di", "del", "della", "van", "von", "der", "den", "la", "le", "du",
+              "dos", "das", "bin", "ibn", "al", "ap", "ní", "nic", "mac", "ó", "ua"}
+_HOUSEHOLD = {"&", "and", "+"}
+
+
+def split_full_name(text: str) -> tuple[str, str]:
+    """A single name column as (first, last): "Wright, Shona" is Shona Wright.
+
+    A household ("Mr & Mrs Morris") or a title with only a surname ("Mrs Morris") stays whole
+    as the first name, so a script's "Hello {first_name}" still reads right.
+    """
+    name = " ".join(text.split())
+    if not name:
+        return "", ""
+    if name.count(",") == 1:
+        last, _, first = name.partition(",")
+        if first.strip() and last.strip():
+            return first.strip(), last.strip()
+    words = name.split()
+    if any(w.lower() in _HOUSEHOLD for w in words):
+        return name, ""
+    if words[0].lower().rstrip(".") in _TITLES:
+        if len(words) <= 2:
+            return name, ""
+        words = words[1:]
+    if len(words) == 1:
+        return words[0], ""
+    for index in range(1, len(words) - 1):
+        if words[index].lower() in _PARTICLES:
+            return " ".join(words[:index]), " ".join(words[index:])
+    return " ".join(words[:-1]), words[-1]
+
+
+def phones_in_cell(raw: str, normalise: PhoneNormaliser) -> tuple[list[Phone], str]:
+    """Every number a careful organiser would read in a cell, and the problem if there is none.
+
+    "07400 101015 (after 6pm)", "020 7946 0100 home", "07400103075 / 029 2018 0063": the words
+    are dropped, and several numbers in one cell are all kept. The problem ("" when the cell is
+    empty or a number was found) names what was wrong without repeating the number.
+    """
+    text = raw.strip()
+    if not text:
+        return [], ""
+    try:
+        return [normalise(text)], ""
+    except InvalidPhone as exc:
+        error = str(exc)
+    if len(text) > _PHONE_CELL_LIMIT:
+        return [], "too long to be a phone number"
+    lowered = text.lower()
+    if lowered in _PLACEHOLDERS or not any(ch.isdigit() for ch in text):
+        return [], "not a phone number"
+    if _SCIENTIFIC.fullmatch(lowered.replace(",", "")):
+        return [], "a number Excel shortened to scientific notation (format the column as text)"
+    if text[0] in "=@":
+        return [], "not a phone number (a formula)"
+    if text.isdigit():  # Excel drops the leading 0 of numbers it thinks are numeric
+        fixed = ("0" + text if len(text) == 10 and text[0] != "0"
+                 else "+" + text if len(text) == 12 and text.startswith("44") else "")
+        if fixed:
+            try:
+                return [normalise(fixed)], ""
+            except InvalidPhone:
+                pass
+    found: list[Phone] = []
+    for match in _CANDIDATE.finditer(text):
+        groups = _DIGIT_GROUP.findall(match.group(0))
+        start = 0
+        while start < len(groups):  # "07400103075 02920180063": the longest valid run first
+            for end in range(len(groups), start, -1):
+                try:
+                    phone = normalise(" ".join(groups[start:end]))
+                except InvalidPhone:
+                    continue
+                if all(phone.e164 != p.e164 for p in found):
+                    found.append(phone)
+                start = end
+                break
+            else:
+                start += 1
+    if found:
+        return found, ""
+    return [], error
+
+
 class RowRecord(NamedTuple):  # a tuple: cheap to pickle back from a parsing process
     row_number: int
     phone: str
@@ -53,6 +161,8 @@ class RowRecord(NamedTuple):  # a tuple: cheap to pickle back from a parsing pro
     values: dict[str, Any]  # text fields, tags, flags present in the row
     custom: dict[str, str]
     custom_json: str = "{}"  # encoded by the parsing process, so the writer need not
+    warnings: tuple[str, ...] = ()  # cells that could not be used in a row that was kept
+    do_not_call: bool = False  # the file says this person must not be phoned
 
 
 class RowRejected(Exception):
@@ -60,9 +170,15 @@ class RowRejected(Exception):
 
 
 class RowParser:
-    """Turn one row's cells into a RowRecord under a checked mapping."""
+    """Turn one row's cells into a RowRecord under a checked mapping.
 
-    def __init__(self, headers: list[str], mapping: dict[str, str], normaliser: PhoneNormaliser):
+    do_not_call: for each do-not-call column, the (flag_key-tidied) values meaning "no calls";
+    all_do_not_call marks every row (a Mailchimp "unsubscribed" file).
+    """
+
+    def __init__(self, headers: list[str], mapping: dict[str, str], normaliser: PhoneNormaliser,
+                 do_not_call: dict[str, list[str]] | None = None,
+                 all_do_not_call: bool = False):
         self.headers = headers
         self.width = len(headers)
         self.normalise = normaliser
@@ -70,8 +186,11 @@ class RowParser:
         self.texts: list[tuple[int, str]] = []
         self.flags: list[tuple[int, str, str]] = []
         self.customs: list[tuple[int, str]] = []
+        self.refusals: list[tuple[int, frozenset[str]]] = []
+        self.all_do_not_call = all_do_not_call
         self.tags: int | None = None
         self.full_name: int | None = None
+        dnc_values = do_not_call or {}
         for index, header in enumerate(headers):
             field_name = mapping[header]
             if field_name in PHONE_FIELDS:
@@ -84,6 +203,11 @@ class RowParser:
                 self.tags = index
             elif field_name == "full_name":
                 self.full_name = index
+            elif field_name == DO_NOT_CALL:
+                values = dnc_values.get(header)
+                if values is None:
+                    values = guess_do_not_call_values(header)
+                self.refusals.append((index, frozenset(flag_key(v) for v in values)))
             elif field_name == CUSTOM:
                 self.customs.append((index, header))
         # Mobile columns first, then generic phone, then landline: the first mobile is called.
@@ -102,19 +226,28 @@ class RowParser:
         elif len(cells) < self.width:
             cells = cells + [""] * (self.width - len(cells))
         numbers: list[Phone] = []
+        sources: list[str] = []  # the column each number came from
+        problems: list[str] = []
+        normalise = self.normalise
         for index, header, _field in self.phones:
             raw = cells[index]
-            if not raw.strip():
+            if not raw:
                 continue
-            try:
-                phone = self.normalise(raw)
-            except InvalidPhone as exc:
-                raise RowRejected(f"{header}: {exc}") from None
-            if all(phone.e164 != n.e164 for n in numbers):
-                numbers.append(phone)
+            try:  # the common case, inline: one clean number
+                found = [normalise(raw)]
+            except InvalidPhone:
+                found, problem = phones_in_cell(raw, normalise)
+                if problem:
+                    problems.append(f"{header}: {problem}")
+            for phone in found:
+                if all(phone.e164 != n.e164 for n in numbers):
+                    numbers.append(phone)
+                    sources.append(header)
         if not numbers:
-            raise RowRejected("no phone number")
-        preferred = next((n for n in numbers if n.kind == "mobile"), numbers[0])
+            raise RowRejected("; ".join(problems) if problems else "no phone number")
+        chosen = next((i for i, n in enumerate(numbers) if n.kind == "mobile"), 0)
+        preferred = numbers[chosen]
+        warnings = tuple(f"{problem}, kept the {sources[chosen]}" for problem in problems)
         values: dict[str, Any] = {}
         for index, field_name in self.texts:
             text = cells[index].strip()
@@ -123,9 +256,7 @@ class RowParser:
             if text:
                 values[field_name] = text
         if self.full_name is not None:
-            first, _, last = cells[self.full_name].strip().rpartition(" ")
-            if not first:
-                first, last = last, ""
+            first, last = split_full_name(cells[self.full_name])
             if first:
                 values.setdefault("first_name", first)
             if last:
@@ -149,6 +280,8 @@ class RowParser:
                     values[field_name] = False
             else:
                 raise RowRejected(f"{header}: {cells[index].strip()!r} is not yes or no")
+        refused = self.all_do_not_call or any(
+            cells[index] and flag_key(cells[index]) in meaning for index, meaning in self.refusals)
         custom = {header: cells[index].strip() for index, header in self.customs
                   if cells[index].strip()}
         return RowRecord(
@@ -159,4 +292,6 @@ class RowParser:
             values=values,
             custom=custom,
             custom_json=json.dumps(custom) if custom else "{}",
+            warnings=warnings,
+            do_not_call=refused,
         )

@@ -16,15 +16,22 @@ from typing import Any, BinaryIO
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from core.importing.fields import ImportFileError, check_mapping, guess_mapping
-from core.importing.files import detect_format, open_rows
+from core.importing.fields import (
+    ImportFileError,
+    check_do_not_call_values,
+    check_mapping,
+    guess_mapping,
+)
+from core.importing.files import LIMITS, ReadLimits, detect_format, open_rows
 from core.importing.phones import PhoneNormaliser
 from core.importing.rows import RowParser, RowRecord, RowRejected
 from core.importing.writer import (
+    COUNTERS,
     BatchState,
     ImportFailed,
     ImportProgress,
     ImportResult,
+    commit_chunk,
     write_chunk,
 )
 from db.engine import Database
@@ -37,7 +44,9 @@ from db.models import (
 
 PARALLEL_FROM_BYTES = 8 << 20  # ~60,000 rows: below this, starting a process costs more
 _Parsed = tuple[list[RowRecord], list[dict[str, Any]]]
-_Job = tuple[tuple[str, ...], tuple[tuple[str, str], ...], str, int]
+# headers, mapping, region, batch id, do-not-call values per column, every row do-not-call
+_Job = tuple[tuple[str, ...], tuple[tuple[str, str], ...], str, int,
+             tuple[tuple[str, tuple[str, ...]], ...], bool]
 _parsers: dict[tuple[Any, ...], RowParser] = {}
 
 
@@ -63,12 +72,15 @@ def _chunks(
 
 def parse_chunk(job: _Job, rows: list[tuple[int, list[str]]]) -> _Parsed:
     """Parse rows into records and rejections (runs in a worker process for big files)."""
-    headers, mapping, region, batch_id = job
-    key = (headers, mapping, region)
+    headers, mapping, region, batch_id, refusals, all_refused = job
+    key = job
     parser = _parsers.get(key)
     if parser is None:  # one per import and process, so the phone cache spans chunks
         _parsers.clear()
-        parser = _parsers[key] = RowParser(list(headers), dict(mapping), PhoneNormaliser(region))
+        parser = _parsers[key] = RowParser(
+            list(headers), dict(mapping), PhoneNormaliser(region),
+            do_not_call={column: list(values) for column, values in refusals},
+            all_do_not_call=all_refused)
     records: list[RowRecord] = []
     rejections: list[dict[str, Any]] = []
     for row_number, cells in rows:
@@ -82,21 +94,16 @@ def parse_chunk(job: _Job, rows: list[tuple[int, list[str]]]) -> _Parsed:
     return records, rejections
 
 
-_COUNTERS = ("inserted", "updated", "merged", "rejected", "suppressed", "total_rows")
-
-
 def _write_with_retries(
     database: Database, state: BatchState, records: list[RowRecord],
     rejections: list[dict[str, Any]],
 ) -> None:
     """Write one chunk; a retried transaction starts again from the counts before it."""
-    counts = {name: getattr(state.result, name) for name in _COUNTERS}
-    snapshotted = set(state.snapshotted)
+    counts = {name: getattr(state.result, name) for name in COUNTERS}
 
     def attempt(session: Session) -> None:
         for name, value in counts.items():
             setattr(state.result, name, value)
-        state.snapshotted = set(snapshotted)
         write_chunk(session, state, records, rejections)
 
     try:
@@ -112,8 +119,7 @@ def _write_with_retries(
         for name, value in counts.items():  # the batch row shows only what was committed
             setattr(state.result, name, value)
         raise
-    if state.only_own:
-        state.inserted.update(state.pending_inserted)
+    commit_chunk(state)
 
 
 def run_import(
@@ -130,6 +136,10 @@ def run_import(
     progress: Callable[[ImportProgress], None] | None = None,
     chunk_rows: int = 5000,
     workers: int | None = None,
+    sheet: str | None = None,
+    header_row: int | None = None,
+    do_not_call_values: dict[str, list[str]] | None = None,
+    limits: ReadLimits = LIMITS,
 ) -> ImportResult:
     """Import a file end to end and return its accounting.
 
@@ -137,6 +147,10 @@ def run_import(
     docstring), so that other sessions keep working while a large file goes in.
     workers: processes that parse rows while this one writes; None picks one for files of
     PARALLEL_FROM_BYTES or more on a machine with two or more cores, 0 parses in-process.
+    sheet: the workbook's sheet or the ZIP's CSV file to read (None: detected).
+    header_row: the file's row holding the column names (None: detected).
+    do_not_call_values: for each column mapped to the do-not-call flag, the values that mean
+    "do not call" (None: guessed from its header).
 
     Raises:
         ImportFileError: the file cannot be read or the mapping is unusable (nothing written).
@@ -145,16 +159,25 @@ def run_import(
     if policy not in DUPLICATE_POLICY_VALUES:
         raise ImportFileError(f"unknown duplicate policy {policy!r}")
     started = time.perf_counter()
-    fmt = detect_format(stream, filename=filename, encoding=encoding, delimiter=delimiter)
-    opened = open_rows(stream, fmt)
-    complete = check_mapping(opened.headers, mapping if mapping is not None
-                             else guess_mapping(opened.headers))
+    fmt = detect_format(stream, filename=filename, encoding=encoding, delimiter=delimiter,
+                        sheet=sheet, limits=limits)
+    opened = open_rows(stream, fmt, header_row=header_row, limits=limits)
+    try:
+        complete = check_mapping(opened.headers, mapping if mapping is not None
+                                 else guess_mapping(opened.headers))
+        refusals = check_do_not_call_values(complete, do_not_call_values)
+    except ImportFileError:
+        opened.rows.close()  # type: ignore[attr-defined]
+        raise
     now = datetime.now(UTC)
+    options = {"sheet": fmt.sheet, "header_row": opened.header_row, "kind": fmt.kind,
+               "do_not_call_values": refusals, "do_not_contact_file": fmt.do_not_contact}
 
     def create_batch(session: Session) -> int:
         batch = ImportBatch(
             filename=filename[:300], created_by_id=actor_id, encoding=fmt.encoding or fmt.kind,
             delimiter=fmt.delimiter, mapping=complete, duplicate_policy=policy, status="running",
+            options=options,
         )
         session.add(batch)
         session.flush()
@@ -182,10 +205,8 @@ def run_import(
         batch.error = error[:2000]
         batch.finished_at = datetime.now(UTC)
         batch.seconds = result.seconds
-        batch.total_rows, batch.inserted, batch.updated = (
-            result.total_rows, result.inserted, result.updated)
-        batch.merged, batch.rejected, batch.suppressed = (
-            result.merged, result.rejected, result.suppressed)
+        for name in COUNTERS:
+            setattr(batch, name, getattr(result, name))
 
     if workers is None:
         big = _file_size(stream) >= PARALLEL_FROM_BYTES
@@ -194,7 +215,9 @@ def run_import(
         ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
         if workers > 0 else None
     )
-    job = (tuple(opened.headers), tuple(complete.items()), region, batch_id)
+    job: _Job = (tuple(opened.headers), tuple(complete.items()), region, batch_id,
+                 tuple((column, tuple(values)) for column, values in refusals.items()),
+                 fmt.do_not_contact)
     try:
         # Parsing runs ahead in the pool while this process writes, a few chunks at most in
         # flight so memory stays flat; chunks are written in file order.

@@ -15,11 +15,15 @@ from sqlmodel import Session
 from core.importing.fields import FLAG_FIELDS, TEXT_FIELDS
 from core.importing.rows import FIELD_LIMITS, RowRecord, normalise_tags, tag_list
 from core.queue_areas import refresh_queue_areas
+from core.suppression import OPEN_QUEUE_STATUSES
 from db.models import (
     Contact,
     ImportBatch,
     ImportChange,
     ImportRejection,
+    ImportWarning,
+    QueueEntry,
+    Suppression,
 )
 
 # Fields an import may change on an existing contact, and so what ImportChange snapshots.
@@ -85,9 +89,12 @@ class ImportResult:
     total_rows: int = 0
     inserted: int = 0
     updated: int = 0
+    unchanged: int = 0
     merged: int = 0
     rejected: int = 0
     suppressed: int = 0
+    do_not_call: int = 0
+    warnings: int = 0
     seconds: float = 0.0
     encoding: str = ""
     delimiter: str = ""
@@ -95,7 +102,8 @@ class ImportResult:
 
     @property
     def balanced(self) -> bool:
-        return self.inserted + self.updated + self.merged + self.rejected == self.total_rows
+        return self.inserted + self.updated + self.unchanged + self.merged + self.rejected == (
+            self.total_rows)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -115,7 +123,10 @@ class BatchState:
     policy: str
     now: datetime
     result: ImportResult
-    snapshotted: set[int] = field(default_factory=set)
+    snapshotted: set[int] = field(default_factory=set)  # contacts with an ImportChange
+    touched: set[int] = field(default_factory=set)  # stored contacts a row of this batch matched
+    pending: tuple[set[int], set[int], set[str]] = field(
+        default_factory=lambda: (set(), set(), set()))
     # The do-not-call list, read once: it only feeds the "suppressed" count (queueing checks
     # the live table), and one read beats an IN query per chunk.
     suppressed: set[str] = field(default_factory=set)
@@ -203,6 +214,11 @@ def write_chunk(
     dirty: dict[int, dict[str, Any]] = {}
     moved: set[int] = set()  # contacts whose constituency or ward this chunk changes
     changes: list[dict[str, Any]] = []
+    # What this chunk adds to the batch's sets, merged in by commit_chunk once it commits (a
+    # retried transaction starts again from the sets as they were).
+    touched: set[int] = set()
+    snapshotted: set[int] = set()
+    state.pending = (touched, snapshotted, set())
     for record in records:
         if record.phone in new:
             merge_into(new[record.phone], record, policy)
@@ -223,25 +239,31 @@ def write_chunk(
             result.inserted += 1
             continue
         contact_id = stored["id"]
-        first_touch = (stored["import_batch_id"] != state.batch_id
-                       and contact_id not in state.snapshotted)
-        if not first_touch:
+        if (stored["import_batch_id"] == state.batch_id or contact_id in state.touched
+                or contact_id in touched):
             result.merged += 1  # an earlier row of this file already has this number
-        elif policy == "skip":
-            result.merged += 1
+            first_touch = False
         else:
-            result.updated += 1
+            first_touch = True
+            touched.add(contact_id)
         if policy == "skip":
+            if first_touch:
+                result.merged += 1
             continue
-        if first_touch:
-            state.snapshotted.add(contact_id)
-            changes.append({
-                "batch_id": state.batch_id, "contact_id": contact_id,
-                "before": {name: stored[name] for name in MERGED_FIELDS},
-            })
+        before = {name: stored[name] for name in MERGED_FIELDS}
         area = (stored["constituency"], stored["ward"])
-        if merge_into(stored, record, policy):
+        changed = merge_into(stored, record, policy)
+        if first_touch:
+            if changed:
+                result.updated += 1
+            else:
+                result.unchanged += 1
+        if changed:
             dirty[contact_id] = stored
+            if contact_id not in state.snapshotted and contact_id not in snapshotted:
+                snapshotted.add(contact_id)  # the values from before this batch, once
+                changes.append({"batch_id": state.batch_id, "contact_id": contact_id,
+                                "before": before})
             if (stored["constituency"], stored["ward"]) != area:
                 moved.add(contact_id)
     if new:
@@ -257,16 +279,67 @@ def write_chunk(
         session.execute(sa.insert(ImportChange.__table__), changes)  # type: ignore[attr-defined]
     if rejections:
         session.execute(sa.insert(ImportRejection.__table__), rejections)  # type: ignore[attr-defined]
-    blocked = state.suppressed
+    warnings = [{"batch_id": state.batch_id, "row_number": r.row_number, "message": m[:500]}
+                for r in records for m in r.warnings]
+    if warnings:
+        session.execute(sa.insert(ImportWarning.__table__), warnings)  # type: ignore[attr-defined]
+        result.warnings += len(warnings)
+    refused = [r for r in records if r.do_not_call]
+    if refused:
+        state.pending[2].update(_add_to_do_not_call(session, state, refused, existing))
+        result.do_not_call += len(refused)
+    blocked = state.suppressed | state.pending[2] if state.pending[2] else state.suppressed
     if blocked:
         result.suppressed += sum(
             1 for r in records if r.phone in blocked or blocked.intersection(r.other_phones)
         )
     result.rejected += len(rejections)
-    result.total_rows = result.inserted + result.updated + result.merged + result.rejected
+    result.total_rows = (result.inserted + result.updated + result.unchanged + result.merged
+                         + result.rejected)
     session.execute(
         sa.update(ImportBatch.__table__)  # type: ignore[attr-defined]
         .where(ImportBatch.__table__.c.id == state.batch_id)  # type: ignore[attr-defined]
-        .values(total_rows=result.total_rows, inserted=result.inserted, updated=result.updated,
-                merged=result.merged, rejected=result.rejected, suppressed=result.suppressed)
+        .values(**{name: getattr(result, name) for name in COUNTERS})
     )
+
+
+COUNTERS = ("inserted", "updated", "unchanged", "merged", "rejected", "suppressed",
+            "do_not_call", "warnings", "total_rows")
+_SUPPRESSION = Suppression.__table__  # type: ignore[attr-defined]
+_QUEUE = QueueEntry.__table__  # type: ignore[attr-defined]
+
+
+def commit_chunk(state: BatchState) -> None:
+    """Merge what a committed chunk added into the batch's sets."""
+    touched, snapshotted, suppressed = state.pending
+    state.touched |= touched
+    state.snapshotted |= snapshotted
+    state.suppressed |= suppressed
+    state.pending = (set(), set(), set())
+    if state.only_own:
+        state.inserted.update(state.pending_inserted)
+
+
+def _add_to_do_not_call(session: Session, state: BatchState, refused: list[RowRecord],
+                        existing: dict[str, dict[str, Any]]) -> set[str]:
+    """Put every number of rows the file flags "do not call" on the do-not-call list, and take
+    stored contacts with them out of every queue (new contacts are in none yet)."""
+    numbers = {n for r in refused for n in (r.phone, *r.other_phones)}
+    new_numbers = sorted(numbers - state.suppressed)
+    if new_numbers:
+        if session.get_bind().dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+        reason = f"do-not-call flag in import #{state.batch_id}"
+        session.execute(
+            upsert(_SUPPRESSION).on_conflict_do_nothing(index_elements=["phone"]),
+            [{"phone": n, "reason": reason, "source": "import", "created_at": state.now,
+              "import_batch_id": state.batch_id} for n in new_numbers])
+    stored_ids = [existing[r.phone]["id"] for r in refused if r.phone in existing]
+    if stored_ids:
+        session.execute(
+            sa.update(_QUEUE).where(_QUEUE.c.contact_id.in_(stored_ids))
+            .where(_QUEUE.c.status.in_(OPEN_QUEUE_STATUSES))
+            .values(status="excluded", claimed_by_id=None, due_at=None, release_at=None))
+    return set(new_numbers)

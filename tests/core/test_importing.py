@@ -190,7 +190,8 @@ def test_a_landline_only_row_calls_the_landline() -> None:
     [
         (["Al", "", "", "", "", "", ""], "no phone number"),
         (["Al", "", "07700 900123", "", "", "", ""], "Mobile: not a valid phone number"),
-        (["Al", "", "07400123456", "hello", "", "", ""], "Landline: not a phone number"),
+        (["Al", "", "07700 900123", "hello", "", "", ""],
+         "Mobile: not a valid phone number; Landline: not a phone number"),
         (["Al", "", "07400123456", "", "", "maybe", ""], "TPS: 'maybe' is not yes or no"),
         (["Al", "", "07400123456", "", "", "", "", "extra"], "row has 8 columns"),
         (["A" * 201, "", "07400123456", "", "", "", ""], "first_name is longer than 200"),
@@ -199,6 +200,12 @@ def test_a_landline_only_row_calls_the_landline() -> None:
 def test_bad_rows_are_rejected_with_their_reason(cells: list[str], reason: str) -> None:
     with pytest.raises(RowRejected, match=reason):
         parse(cells)
+
+
+def test_a_bad_cell_beside_a_good_number_is_a_warning_not_a_rejection() -> None:
+    record = parse(["Al", "", "07400123456", "hello", "", "", ""])
+    assert record.phone == "+447400123456"
+    assert record.warnings == ("Landline: not a phone number, kept the Mobile",)
 
 
 def test_short_rows_are_padded_and_trailing_empty_cells_ignored() -> None:

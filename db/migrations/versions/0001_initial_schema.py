@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 02:23:45.453438
+Create Date: 2026-12-01 10:12:46.457152
 """
 from collections.abc import Sequence
 
@@ -96,13 +96,17 @@ def upgrade() -> None:
     sa.Column('encoding', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('delimiter', sqlmodel.sql.sqltypes.AutoString(length=4), nullable=False),
     sa.Column('mapping', sa.JSON(), nullable=False),
+    sa.Column('options', sa.JSON(), nullable=False),
     sa.Column('duplicate_policy', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('total_rows', sa.Integer(), nullable=False),
     sa.Column('inserted', sa.Integer(), nullable=False),
     sa.Column('updated', sa.Integer(), nullable=False),
+    sa.Column('unchanged', sa.Integer(), nullable=False),
     sa.Column('merged', sa.Integer(), nullable=False),
     sa.Column('rejected', sa.Integer(), nullable=False),
     sa.Column('suppressed', sa.Integer(), nullable=False),
+    sa.Column('do_not_call', sa.Integer(), nullable=False),
+    sa.Column('warnings', sa.Integer(), nullable=False),
     sa.Column('seconds', sa.Float(), nullable=False),
     sa.Column('error', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
     sa.Column('undone_at', db.models.UTCDateTime(), nullable=True),
@@ -140,17 +144,6 @@ def upgrade() -> None:
     with op.batch_alter_table('phoneverification', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_phoneverification_user_id'), ['user_id'], unique=False)
 
-    op.create_table('suppression',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('phone', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
-    sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-    sa.Column('created_by_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', db.models.UTCDateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['created_by_id'], ['user.id'], ondelete='SET NULL'),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('phone')
-    )
     op.create_table('campaignmember',
     sa.Column('campaign_id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -201,6 +194,17 @@ def upgrade() -> None:
     with op.batch_alter_table('importrejection', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_importrejection_batch_id'), ['batch_id'], unique=False)
 
+    op.create_table('importwarning',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('batch_id', sa.Integer(), nullable=False),
+    sa.Column('row_number', sa.Integer(), nullable=False),
+    sa.Column('message', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.ForeignKeyConstraint(['batch_id'], ['importbatch.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('importwarning', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_importwarning_batch_id'), ['batch_id'], unique=False)
+
     op.create_table('invite',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -237,6 +241,19 @@ def upgrade() -> None:
     with op.batch_alter_table('outcome', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_outcome_campaign_id'), ['campaign_id'], unique=False)
 
+    op.create_table('suppression',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('phone', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', db.models.UTCDateTime(), nullable=False),
+    sa.Column('import_batch_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['created_by_id'], ['user.id'], ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['import_batch_id'], ['importbatch.id'], ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('phone')
+    )
     op.create_table('surveyquestion',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('campaign_id', sa.Integer(), nullable=False),
@@ -428,6 +445,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_surveyquestion_campaign_id'))
 
     op.drop_table('surveyquestion')
+    op.drop_table('suppression')
     with op.batch_alter_table('outcome', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outcome_campaign_id'))
 
@@ -436,6 +454,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_invite_token_hash'))
 
     op.drop_table('invite')
+    with op.batch_alter_table('importwarning', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_importwarning_batch_id'))
+
+    op.drop_table('importwarning')
     with op.batch_alter_table('importrejection', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_importrejection_batch_id'))
 
@@ -448,7 +470,6 @@ def downgrade() -> None:
 
     op.drop_table('contact')
     op.drop_table('campaignmember')
-    op.drop_table('suppression')
     with op.batch_alter_table('phoneverification', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_phoneverification_user_id'))
 
