@@ -1,7 +1,8 @@
 """Contacts for organisers: find, history, edit, erase on request, and note retention.
 
 Data protection (UK GDPR):
-- Erasure (art. 17) removes the contact, their survey answers, their SMS messages, what imports
+- Erasure (art. 17) removes the contact, their survey answers, their SMS messages, their event
+  sign-ups and attendance (walk-ins matched by number), what imports
   recorded about them, and the free-text notes volunteers wrote about their calls. The call
   attempts themselves stay, anonymised (no contact, no notes), so campaign totals do not change.
 - A do-not-call entry is keyed by number, not by contact, and is kept: the right to object
@@ -21,6 +22,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from core.audit import record_event
+from core.events import erase_contact_signups
 from core.importing import normalise_postcode, normalise_tags, tag_list
 from core.phones import InvalidPhone, display_phone, normalise_phone
 from core.queue_areas import refresh_queue_areas
@@ -295,6 +297,8 @@ def erase_contact(
     messages = session.execute(
         sa.delete(SmsMessage).where(col(SmsMessage.contact_id) == contact_id)
         .execution_options(synchronize_session=False)).rowcount  # type: ignore[attr-defined]
+    # Sign-ups and attendance are political activity: they go too, and booked places free up.
+    signups = erase_contact_signups(session=session, contact_id=contact_id, phones=numbers)
     for model in (ImportChange, QueueEntry):
         table = model.__table__  # type: ignore[attr-defined,union-attr]
         session.execute(sa.delete(table).where(table.c.contact_id == contact_id))
@@ -303,7 +307,7 @@ def erase_contact(
                     .execution_options(synchronize_session=False))
     summary: dict[str, int | bool] = {
         "answers": int(answers or 0), "notes": int(notes or 0),
-        "messages": int(messages or 0), "suppression_kept": kept > 0,
+        "messages": int(messages or 0), "signups": signups, "suppression_kept": kept > 0,
     }
     # No name or number in the audit trail: the erasure would otherwise be undone by its log.
     record_event(session=session, action="contact_erased", actor_id=actor_id,

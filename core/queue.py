@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
-from core import calling_hours
+from core import calling_hours, events
 from core.audit import record_event
 from core.outcomes import (
     OPEN_QUEUE_STATUSES,
@@ -37,7 +37,7 @@ from core.outcomes import (
 from core.phones import display_phone
 from core.script import contact_fields_used, merge_values
 from core.suppression import add_suppression
-from core.survey import AnswerError, QuestionView, validate_answers
+from core.survey import EVENT_SIGNUP, AnswerError, QuestionView, validate_answers
 from db.models import (
     CallAttempt,
     Campaign,
@@ -175,6 +175,8 @@ class RecordedOutcome:
     # True when this key had already been saved: nothing new was written.
     duplicate: bool = False
     next_due_at: datetime | None = None
+    # Event places booked by this save, for the confirmation texts (core/event_texts.py).
+    signup_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -774,6 +776,7 @@ def record_outcome(
     if outcome is None:
         raise UnknownOutcome(outcome_code)
     stored: dict[int, list[str]] = {}
+    questions: list[QuestionView] = []
     if outcome.is_conversation and answers:
         questions = load_questions(session=session, campaign_id=entry.campaign_id)
         stored = validate_answers(questions, dict(answers),
@@ -813,6 +816,11 @@ def record_outcome(
         earlier = _existing(session, idempotency_key)
         assert earlier is not None
         return earlier
+    # Event sign-up answers are bookings, taken under the capacity guard in this same
+    # transaction: a full event refuses the whole save, so the caller can offer another.
+    signup_ids = _book_events(session, stored, questions, entry,
+                              attempt_id=attempt_id, volunteer_id=volunteer_id, now=now)
+    stored = {qid: values for qid, values in stored.items() if qid not in signup_ids}
     if stored:
         _conn(session).execute(sa.insert(ANSWER), [
             {"attempt_id": attempt_id, "campaign_id": entry.campaign_id,
@@ -862,7 +870,32 @@ def record_outcome(
         queue_status=change.status, is_conversation=outcome.is_conversation,
         is_completion=outcome.is_completion, outside_window=outside_window,
         next_due_at=change.due_at,
+        signup_ids=tuple(i for ids in signup_ids.values() for i in ids),
     )
+
+
+def _book_events(session: Session, stored: dict[int, list[str]],
+                 questions: Sequence[QuestionView], entry: Any, *, attempt_id: int,
+                 volunteer_id: int, now: datetime) -> dict[int, tuple[int, ...]]:
+    """Book the events chosen in event sign-up questions; the new sign-up ids per question.
+
+    Raises:
+        AnswerError: an event is full, cancelled or started (naming the question).
+    """
+    booked: dict[int, tuple[int, ...]] = {}
+    for question in questions:
+        if question.kind != EVENT_SIGNUP or question.id not in stored:
+            continue
+        try:
+            result = events.sign_up(
+                session=session, event_ids=[int(v) for v in stored[question.id]],
+                contact_id=entry.contact_id, campaign_id=entry.campaign_id,
+                volunteer_id=volunteer_id, now=now, attempt_id=attempt_id,
+                question_id=question.id)
+        except events.SignupRefused as exc:
+            raise AnswerError({question.id: str(exc)}) from None
+        booked[question.id] = result.signup_ids
+    return booked
 
 
 @dataclass(frozen=True)

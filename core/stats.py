@@ -248,6 +248,11 @@ def _calls_and_people(session: Session, campaign_id: int | None, flag: Any, *,
     return calls, int(distinct_people), total_seconds, timed
 
 
+def people_reached(*, session: Session, campaign_id: int | None) -> int:
+    """Contacts with at least one conversation (the headline's "reached")."""
+    return _calls_and_people(session, campaign_id, col(CallAttempt.is_conversation))[1]
+
+
 def headline(
     *,
     session: Session,

@@ -5,13 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-QUESTION_KINDS = ("single", "multi", "yes_no", "scale", "text")
+QUESTION_KINDS = ("single", "multi", "yes_no", "scale", "text", "event_signup")
+# Its choices are the campaign's upcoming events, offered at call time (core/events.py);
+# answers are event ids, kept as bookings (EventSignup), not as survey answers.
+EVENT_SIGNUP = "event_signup"
 KIND_LABELS = {
     "single": "Single choice",
     "multi": "Multiple choice",
     "yes_no": "Yes / no",
     "scale": "Scale 1–5",
     "text": "Free text",
+    "event_signup": "Event sign-up",
 }
 YES_NO = ("Yes", "No")
 SCALE = (1, 2, 3, 4, 5)
@@ -111,6 +115,12 @@ def validate_answers(
 
 def _clean(question: QuestionView, value: Any) -> list[str]:
     kind = question.kind
+    if kind == EVENT_SIGNUP:
+        chosen: list[Any] = [value] if isinstance(value, (str, int)) else list(value)
+        ids: list[str] = [str(v).strip() for v in chosen]
+        if not all(v.isdigit() for v in ids):
+            raise ValueError("that is not one of the events on offer")
+        return list(dict.fromkeys(ids))
     if kind == "text":
         text = str(value).strip()
         if len(text) > MAX_TEXT:

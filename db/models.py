@@ -98,12 +98,26 @@ class Invite(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True, index=True)
     label: str = Field(default="", max_length=200)
     campaign_id: int | None = Field(default=None, foreign_key="campaign.id", ondelete="SET NULL")
+    # A recruit's own invite, texted after their call: the volunteer who registers with it is
+    # credited to this campaign (core/recruits.py).
+    recruited_by_campaign_id: int | None = Field(default=None, foreign_key="campaign.id",
+                                                 ondelete="SET NULL")
     created_by_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
     created_at: datetime = _created()
     expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     max_uses: int = Field(default=50)
     uses: int = Field(default=0)
     revoked: bool = Field(default=False)
+
+
+class RecruitedVolunteer(SQLModel, table=True):
+    """A volunteer who registered with a recruit's invite, credited to the campaign that
+    recruited them (a table of its own: a column on user would make user and campaign point
+    at each other)."""
+
+    user_id: int = Field(foreign_key="user.id", ondelete="CASCADE", primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", ondelete="CASCADE", index=True)
+    created_at: datetime = _created()
 
 
 class PasswordReset(SQLModel, table=True):
@@ -317,7 +331,7 @@ class Outcome(SQLModel, table=True):
     active: bool = Field(default=True)
 
 
-QUESTION_KIND_VALUES = ("single", "multi", "yes_no", "scale", "text")
+QUESTION_KIND_VALUES = ("single", "multi", "yes_no", "scale", "text", "event_signup")
 
 
 class SurveyQuestion(SQLModel, table=True):
@@ -472,6 +486,8 @@ class SurveyAnswer(SQLModel, table=True):
 
 
 SMS_DIRECTION_VALUES = ("out", "in")
+SMS_PURPOSE_VALUES = ("followup", "event_confirm", "event_remind", "event_cancel",
+                      "event_reply", "invite", "reply")
 
 
 class SmsMessage(SQLModel, table=True):
@@ -482,11 +498,119 @@ class SmsMessage(SQLModel, table=True):
     )
     volunteer_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
     direction: str = Field(default="out", max_length=4)  # SMS_DIRECTION_VALUES
+    # What the text was for (SMS_PURPOSE_VALUES): a follow-up goes once per contact and
+    # campaign, which event confirmations and reminders must not count against.
+    purpose: str = Field(default="followup", max_length=16,
+                         sa_column_kwargs={"server_default": "followup"})
+    event_signup_id: int | None = Field(default=None, foreign_key="eventsignup.id",
+                                        ondelete="SET NULL", index=True)
     body: str = Field(max_length=1600)
     provider_id: str | None = Field(default=None, max_length=64, index=True)
     status: str = Field(default="queued", max_length=32)
     error: str = Field(default="", max_length=500)
     created_at: datetime = _created()
+
+
+# --------------------------------------------------------------------------------------------
+# Events: what a "yes" on the phone signs someone up for (core/events.py)
+# --------------------------------------------------------------------------------------------
+
+EVENT_KIND_VALUES = ("canvass", "stall", "phone_bank", "meeting", "other")
+EVENT_STATUS_VALUES = ("scheduled", "cancelled")
+
+
+class Event(SQLModel, table=True):
+    """A canvassing session, stall, phone bank or meeting people can be signed up for."""
+
+    __table_args__ = (sa.Index("ix_event_status_starts", "status", "starts_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=200)
+    kind: str = Field(default="canvass", max_length=16)  # EVENT_KIND_VALUES
+    description: str = Field(default="", max_length=2000)
+    starts_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    ends_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    # Wall-clock times are shown, duplicated and reminded in this zone.
+    timezone: str = Field(default="Europe/London", max_length=64)
+    place: str = Field(default="", max_length=500)  # an address; empty when online only
+    online_url: str = Field(default="", max_length=500)
+    constituency: str = Field(default="", max_length=120)
+    ward: str = Field(default="", max_length=120)
+    capacity: int | None = Field(default=None)  # None: no limit
+    # Booked places, moved only by guarded UPDATEs in core/events.py (never read-then-write),
+    # so two volunteers can never both take the last place.
+    places_taken: int = Field(default=0)
+    status: str = Field(default="scheduled", max_length=16)  # EVENT_STATUS_VALUES
+    # The calendar link in texts (/events/<token>.ics) is unguessable, not the event id.
+    ics_token: str = Field(max_length=32, unique=True)
+    created_by_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+    cancelled_at: datetime | None = _ts()
+
+
+class EventCampaign(SQLModel, table=True):
+    """A campaign whose callers may offer the event."""
+
+    event_id: int = Field(foreign_key="event.id", ondelete="CASCADE", primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", ondelete="CASCADE", primary_key=True,
+                             index=True)
+
+
+class EventHelper(SQLModel, table=True):
+    """A trusted volunteer an organiser chose to run the event's check-in list."""
+
+    event_id: int = Field(foreign_key="event.id", ondelete="CASCADE", primary_key=True)
+    user_id: int = Field(foreign_key="user.id", ondelete="CASCADE", primary_key=True,
+                         index=True)
+
+
+SIGNUP_STATUS_VALUES = ("booked", "declined", "withdrawn", "event_cancelled")
+
+
+class EventSignup(SQLModel, table=True):
+    """One person's place at one event: booked on a call, or a walk-in added at check-in.
+
+    Personal data about political activity: erased with the contact (core/contacts.py).
+    """
+
+    __table_args__ = (
+        sa.UniqueConstraint("event_id", "contact_id"),
+        # The funnel (core/event_funnel.py): one pass per campaign over this covering range.
+        sa.Index("ix_signup_campaign_funnel", "campaign_id", "contact_id", "status",
+                 "confirmed_at", "attended_at", "event_id"),
+        sa.Index("ix_signup_event_status", "event_id", "status"),
+        sa.Index("ix_signup_volunteer", "volunteer_id", "campaign_id"),
+        # Reminders: booked places not yet reminded.
+        sa.Index("ix_signup_reminder", "status", "reminded_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="event.id", ondelete="CASCADE")
+    # None only for a walk-in who is not a contact.
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", ondelete="CASCADE",
+                                   index=True)
+    # The campaign whose call signed them up, and the call itself.
+    campaign_id: int | None = Field(default=None, foreign_key="campaign.id",
+                                    ondelete="SET NULL")
+    attempt_id: int | None = Field(default=None, foreign_key="callattempt.id",
+                                   ondelete="SET NULL")
+    question_id: int | None = Field(default=None, foreign_key="surveyquestion.id",
+                                    ondelete="SET NULL")
+    volunteer_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    status: str = Field(default="booked", max_length=16)  # SIGNUP_STATUS_VALUES
+    walk_in: bool = Field(default=False)
+    # Walk-ins who are not contacts: the name (and number, if they gave one) taken at the door.
+    name: str = Field(default="", max_length=200)
+    phone: str = Field(default="", max_length=20)
+    confirmed_at: datetime | None = _ts()
+    confirmed_via: str = Field(default="", max_length=8)  # "sms" or "manual"
+    reminded_at: datetime | None = _ts()
+    attended_at: datetime | None = _ts()
+    checked_in_by_id: int | None = Field(default=None, foreign_key="user.id",
+                                         ondelete="SET NULL")
+    created_at: datetime = _created()
+    cancelled_at: datetime | None = _ts()
 
 
 # --------------------------------------------------------------------------------------------

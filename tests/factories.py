@@ -93,3 +93,24 @@ def queue_contacts(
     session.add_all(entries)
     session.flush()
     return entries
+
+
+def make_event(session: Session, *, campaigns: list[Campaign], **overrides: Any) -> int:
+    """An event next Saturday-ish (a week after 2026-12-05 10:00 London), offered by
+    `campaigns`; returns its id."""
+    from datetime import date, time
+
+    from core.events import EventDraft, create_event
+
+    fields: dict[str, Any] = {
+        "title": f"Canvass {next(_counter)}",
+        "day": date(2026, 12, 12),
+        "start": time(10, 0),
+        "end": time(13, 0),
+        "place": "Crewe Library, Prince Albert St",
+        "constituency": "Crewe and Nantwich",
+        "capacity": 20,
+        "campaign_ids": tuple(c.id for c in campaigns if c.id is not None),
+    }
+    fields.update(overrides)
+    return create_event(session=session, draft=EventDraft(**fields), actor_id=None)

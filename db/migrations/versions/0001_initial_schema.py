@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 10:12:46.457152
+Create Date: 2026-12-01 10:26:31.230848
 """
 from collections.abc import Sequence
 
@@ -86,6 +86,33 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['created_by_id'], ['user.id'], ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id')
     )
+    op.create_table('event',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('description', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
+    sa.Column('starts_at', db.models.UTCDateTime(), nullable=False),
+    sa.Column('ends_at', db.models.UTCDateTime(), nullable=False),
+    sa.Column('timezone', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('place', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.Column('online_url', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.Column('constituency', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
+    sa.Column('ward', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
+    sa.Column('capacity', sa.Integer(), nullable=True),
+    sa.Column('places_taken', sa.Integer(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('ics_token', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', db.models.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', db.models.UTCDateTime(), nullable=False),
+    sa.Column('cancelled_at', db.models.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['created_by_id'], ['user.id'], ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('ics_token')
+    )
+    with op.batch_alter_table('event', schema=None) as batch_op:
+        batch_op.create_index('ix_event_status_starts', ['status', 'starts_at'], unique=False)
+
     op.create_table('importbatch',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('filename', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
@@ -182,6 +209,26 @@ def upgrade() -> None:
         batch_op.create_index('ix_contact_last_name_first_name', ['last_name', 'first_name'], unique=False)
         batch_op.create_index('ix_contact_tps', ['tps', 'consenting_member'], unique=False)
 
+    op.create_table('eventcampaign',
+    sa.Column('event_id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['event_id'], ['event.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('event_id', 'campaign_id')
+    )
+    with op.batch_alter_table('eventcampaign', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_eventcampaign_campaign_id'), ['campaign_id'], unique=False)
+
+    op.create_table('eventhelper',
+    sa.Column('event_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['event_id'], ['event.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('event_id', 'user_id')
+    )
+    with op.batch_alter_table('eventhelper', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_eventhelper_user_id'), ['user_id'], unique=False)
+
     op.create_table('importrejection',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('batch_id', sa.Integer(), nullable=False),
@@ -210,6 +257,7 @@ def upgrade() -> None:
     sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('label', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('campaign_id', sa.Integer(), nullable=True),
+    sa.Column('recruited_by_campaign_id', sa.Integer(), nullable=True),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
     sa.Column('created_at', db.models.UTCDateTime(), nullable=False),
     sa.Column('expires_at', db.models.UTCDateTime(), nullable=False),
@@ -218,6 +266,7 @@ def upgrade() -> None:
     sa.Column('revoked', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['created_by_id'], ['user.id'], ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['recruited_by_campaign_id'], ['campaign.id'], ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('invite', schema=None) as batch_op:
@@ -240,6 +289,17 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('outcome', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_outcome_campaign_id'), ['campaign_id'], unique=False)
+
+    op.create_table('recruitedvolunteer',
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', db.models.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('user_id')
+    )
+    with op.batch_alter_table('recruitedvolunteer', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_recruitedvolunteer_campaign_id'), ['campaign_id'], unique=False)
 
     op.create_table('suppression',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -317,26 +377,6 @@ def upgrade() -> None:
         batch_op.create_index('ix_queue_release', ['campaign_id', 'status', 'release_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_queueentry_contact_id'), ['contact_id'], unique=False)
 
-    op.create_table('smsmessage',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('campaign_id', sa.Integer(), nullable=True),
-    sa.Column('contact_id', sa.Integer(), nullable=True),
-    sa.Column('volunteer_id', sa.Integer(), nullable=True),
-    sa.Column('direction', sqlmodel.sql.sqltypes.AutoString(length=4), nullable=False),
-    sa.Column('body', sqlmodel.sql.sqltypes.AutoString(length=1600), nullable=False),
-    sa.Column('provider_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-    sa.Column('error', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
-    sa.Column('created_at', db.models.UTCDateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['contact_id'], ['contact.id'], ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['volunteer_id'], ['user.id'], ondelete='SET NULL'),
-    sa.PrimaryKeyConstraint('id')
-    )
-    with op.batch_alter_table('smsmessage', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_smsmessage_contact_id'), ['contact_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_smsmessage_provider_id'), ['provider_id'], unique=False)
-
     op.create_table('callattempt',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('idempotency_key', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -375,6 +415,42 @@ def upgrade() -> None:
         batch_op.create_index('ix_attempt_volunteer_started', ['volunteer_id', 'started_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_callattempt_provider_call_id'), ['provider_call_id'], unique=False)
 
+    op.create_table('eventsignup',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('event_id', sa.Integer(), nullable=False),
+    sa.Column('contact_id', sa.Integer(), nullable=True),
+    sa.Column('campaign_id', sa.Integer(), nullable=True),
+    sa.Column('attempt_id', sa.Integer(), nullable=True),
+    sa.Column('question_id', sa.Integer(), nullable=True),
+    sa.Column('volunteer_id', sa.Integer(), nullable=True),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('walk_in', sa.Boolean(), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('phone', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('confirmed_at', db.models.UTCDateTime(), nullable=True),
+    sa.Column('confirmed_via', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('reminded_at', db.models.UTCDateTime(), nullable=True),
+    sa.Column('attended_at', db.models.UTCDateTime(), nullable=True),
+    sa.Column('checked_in_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', db.models.UTCDateTime(), nullable=False),
+    sa.Column('cancelled_at', db.models.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['attempt_id'], ['callattempt.id'], ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['checked_in_by_id'], ['user.id'], ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['contact_id'], ['contact.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['event_id'], ['event.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['question_id'], ['surveyquestion.id'], ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['volunteer_id'], ['user.id'], ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('event_id', 'contact_id')
+    )
+    with op.batch_alter_table('eventsignup', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_eventsignup_contact_id'), ['contact_id'], unique=False)
+        batch_op.create_index('ix_signup_campaign_funnel', ['campaign_id', 'contact_id', 'status', 'confirmed_at', 'attended_at', 'event_id'], unique=False)
+        batch_op.create_index('ix_signup_event_status', ['event_id', 'status'], unique=False)
+        batch_op.create_index('ix_signup_reminder', ['status', 'reminded_at'], unique=False)
+        batch_op.create_index('ix_signup_volunteer', ['volunteer_id', 'campaign_id'], unique=False)
+
     op.create_table('surveyanswer',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('attempt_id', sa.Integer(), nullable=False),
@@ -395,11 +471,41 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_surveyanswer_attempt_id'), ['attempt_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_surveyanswer_contact_id'), ['contact_id'], unique=False)
 
+    op.create_table('smsmessage',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=True),
+    sa.Column('contact_id', sa.Integer(), nullable=True),
+    sa.Column('volunteer_id', sa.Integer(), nullable=True),
+    sa.Column('direction', sqlmodel.sql.sqltypes.AutoString(length=4), nullable=False),
+    sa.Column('purpose', sqlmodel.sql.sqltypes.AutoString(length=16), server_default='followup', nullable=False),
+    sa.Column('event_signup_id', sa.Integer(), nullable=True),
+    sa.Column('body', sqlmodel.sql.sqltypes.AutoString(length=1600), nullable=False),
+    sa.Column('provider_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('error', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.Column('created_at', db.models.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['contact_id'], ['contact.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['event_signup_id'], ['eventsignup.id'], ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['volunteer_id'], ['user.id'], ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('smsmessage', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_smsmessage_contact_id'), ['contact_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_smsmessage_event_signup_id'), ['event_signup_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_smsmessage_provider_id'), ['provider_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('smsmessage', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_smsmessage_provider_id'))
+        batch_op.drop_index(batch_op.f('ix_smsmessage_event_signup_id'))
+        batch_op.drop_index(batch_op.f('ix_smsmessage_contact_id'))
+
+    op.drop_table('smsmessage')
     with op.batch_alter_table('surveyanswer', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_surveyanswer_contact_id'))
         batch_op.drop_index(batch_op.f('ix_surveyanswer_attempt_id'))
@@ -408,6 +514,14 @@ def downgrade() -> None:
         batch_op.drop_index('ix_answer_campaign_question_contact')
 
     op.drop_table('surveyanswer')
+    with op.batch_alter_table('eventsignup', schema=None) as batch_op:
+        batch_op.drop_index('ix_signup_volunteer')
+        batch_op.drop_index('ix_signup_reminder')
+        batch_op.drop_index('ix_signup_event_status')
+        batch_op.drop_index('ix_signup_campaign_funnel')
+        batch_op.drop_index(batch_op.f('ix_eventsignup_contact_id'))
+
+    op.drop_table('eventsignup')
     with op.batch_alter_table('callattempt', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_callattempt_provider_call_id'))
         batch_op.drop_index('ix_attempt_volunteer_started')
@@ -421,11 +535,6 @@ def downgrade() -> None:
         batch_op.drop_index('ix_attempt_campaign_completion')
 
     op.drop_table('callattempt')
-    with op.batch_alter_table('smsmessage', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_smsmessage_provider_id'))
-        batch_op.drop_index(batch_op.f('ix_smsmessage_contact_id'))
-
-    op.drop_table('smsmessage')
     with op.batch_alter_table('queueentry', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_queueentry_contact_id'))
         batch_op.drop_index('ix_queue_release')
@@ -446,6 +555,10 @@ def downgrade() -> None:
 
     op.drop_table('surveyquestion')
     op.drop_table('suppression')
+    with op.batch_alter_table('recruitedvolunteer', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_recruitedvolunteer_campaign_id'))
+
+    op.drop_table('recruitedvolunteer')
     with op.batch_alter_table('outcome', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outcome_campaign_id'))
 
@@ -462,6 +575,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_importrejection_batch_id'))
 
     op.drop_table('importrejection')
+    with op.batch_alter_table('eventhelper', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_eventhelper_user_id'))
+
+    op.drop_table('eventhelper')
+    with op.batch_alter_table('eventcampaign', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_eventcampaign_campaign_id'))
+
+    op.drop_table('eventcampaign')
     with op.batch_alter_table('contact', schema=None) as batch_op:
         batch_op.drop_index('ix_contact_tps')
         batch_op.drop_index('ix_contact_last_name_first_name')
@@ -480,6 +601,10 @@ def downgrade() -> None:
 
     op.drop_table('passwordreset')
     op.drop_table('importbatch')
+    with op.batch_alter_table('event', schema=None) as batch_op:
+        batch_op.drop_index('ix_event_status_starts')
+
+    op.drop_table('event')
     op.drop_table('campaign')
     with op.batch_alter_table('auditevent', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_auditevent_at'))
