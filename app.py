@@ -12,10 +12,11 @@ from sqlalchemy.exc import DBAPIError
 
 from core.users import organiser_exists
 from db.engine import is_retryable
-from pages import _ui
+from pages import _browser, _ui
 from pages._auth_widgets import render_logout_button
 
 st.set_page_config(page_title="Ringround", page_icon="☎️", layout="wide")
+_browser.apply_app_style()
 
 rt = _ui.runtime()
 

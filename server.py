@@ -37,6 +37,7 @@ from core.webhooks import (
     refuse_before_body,
 )
 from db.engine import Database
+from pages._browser import INLINE_SCRIPTS
 
 # Ringround keeps its st.navigation pages in pages/, as the design asks. Until app.py's
 # st.navigation first runs in a process, Streamlit treats a folder named pages/ as an old-style
@@ -56,16 +57,18 @@ def _inline_script_hashes() -> list[str]:
     spec = importlib.util.find_spec("extra_streamlit_components")
     if spec is not None and spec.origin:
         pages += sorted(Path(spec.origin).parent.glob("*/frontend/build/index.html"))
-    hashes: list[str] = []
+    bodies: list[str] = list(INLINE_SCRIPTS)  # Ringround's own (pages/_browser.py)
     for page in pages:
         try:
             html = page.read_text(encoding="utf-8")
         except OSError:
             continue
-        for body in re.findall(r"<script>(.*?)</script>", html, flags=re.S):
-            digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
-            if f"'sha256-{digest}'" not in hashes:
-                hashes.append(f"'sha256-{digest}'")
+        bodies += re.findall(r"<script>(.*?)</script>", html, flags=re.S)
+    hashes: list[str] = []
+    for body in bodies:
+        digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+        if f"'sha256-{digest}'" not in hashes:
+            hashes.append(f"'sha256-{digest}'")
     return hashes
 
 

@@ -146,3 +146,22 @@ def describe_opening(when: datetime | None, tz: str | ZoneInfo | None, now: date
     if days == 1:
         return f"tomorrow at {clock}"
     return f"{DAY_NAMES[local.weekday()]} {local.day} {local.strftime('%B')} at {clock}"
+
+
+def closed_message(window: Window, tz: str | ZoneInfo | None, now: datetime) -> str:
+    """Why calling is closed right now and when it opens, in words, with the zone named.
+
+    Before today's opening: "Calling opens today at 09:00 (Europe/London time)." (not "hours
+    are over"); after today's close, or on a day without calling, it says so.
+    """
+    zone_info = tz if isinstance(tz, ZoneInfo) else zone(tz)
+    opening = next_opening(window, zone_info, now)
+    if opening is None:
+        return "No calling hours are set for this campaign, so calling is closed."
+    when = f"{describe_opening(opening, zone_info, now)} ({zone_info.key} time)"
+    today = now.astimezone(zone_info).date()
+    if opening.astimezone(zone_info).date() == today:
+        return f"Calling opens {when}."
+    if _span(window, today) is not None:
+        return f"Calling hours are over for today. Calling reopens {when}."
+    return f"There is no calling today. Calling opens {when}."

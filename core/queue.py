@@ -639,6 +639,32 @@ def release_lapsed_leases(
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+def _held_number(session: Session, queue_entry_id: int, volunteer_id: int
+                 ) -> tuple[Any, RevealedNumber]:
+    row = _held(session, queue_entry_id, volunteer_id)
+    if row is None:
+        raise LeaseLost()
+    phone = _conn(session).execute(
+        sa.select(CONTACT.c.phone).where(CONTACT.c.id == row.contact_id)
+    ).scalar_one()
+    return row, RevealedNumber(contact_id=row.contact_id, display=display_phone(phone),
+                               tel_uri=f"tel:{phone}")
+
+
+def number_to_dial(
+    *, session: Session, queue_entry_id: int, volunteer_id: int
+) -> RevealedNumber:
+    """The held contact's number for the one-tap Call link's address, not audited.
+
+    The calling page puts only its tel: address in the link (the number is shown nowhere) and
+    records the tap itself with reveal_number(), so that one tap both dials and audits.
+
+    Raises:
+        LeaseLost: the entry is not leased to this volunteer.
+    """
+    return _held_number(session, queue_entry_id, volunteer_id)[1]
+
+
 def reveal_number(
     *, session: Session, queue_entry_id: int, volunteer_id: int, now: datetime
 ) -> RevealedNumber:
@@ -647,20 +673,14 @@ def reveal_number(
     Raises:
         LeaseLost: the entry is not leased to this volunteer.
     """
-    row = _held(session, queue_entry_id, volunteer_id)
-    if row is None:
-        raise LeaseLost()
-    phone = _conn(session).execute(
-        sa.select(CONTACT.c.phone).where(CONTACT.c.id == row.contact_id)
-    ).scalar_one()
+    row, number = _held_number(session, queue_entry_id, volunteer_id)
     # Who saw which contact's number, never the number itself.
     record_event(
         session=session, action="number_revealed", actor_id=volunteer_id,
         target=f"contact:{row.contact_id}",
         details={"campaign_id": row.campaign_id, "queue_entry_id": queue_entry_id},
     )
-    return RevealedNumber(contact_id=row.contact_id, display=display_phone(phone),
-                          tel_uri=f"tel:{phone}")
+    return number
 
 
 # --------------------------------------------------------------------------------------------

@@ -27,7 +27,8 @@ CONTACT = "calling_contact"  # a core.queue.ClaimedContact (a plain frozen datac
 ATTEMPT_KEY = "calling_attempt_key"  # made when a contact is shown; reused by every save retry
 SHOWN_AT = "calling_shown_at"
 RENEWED = "calling_lease_renewed_until"
-REVEALED = "calling_revealed"
+REVEALED = "calling_revealed"  # the number the volunteer tapped Call for (audited)
+DIAL = "calling_dial_link"  # the Call link's tel: address for the contact on screen
 SKIPPED = "calling_skipped"
 SESSION_START = "calling_session_started"
 CONFIRMED = "calling_confirmed"
@@ -39,12 +40,15 @@ CALL_RESULT = "calling_call_result"  # the bridged call's final state, as the fo
 # "Save and next" then names widgets that do not exist for the next contact, so it can neither
 # save nor pre-select anything against the wrong person.
 FORM_PREFIXES = ("calling_outcome_", "calling_notes_", "calling_callback_date_",
-                 "calling_callback_time_", "calling_q_", "calling_save_", "calling_skip_")
-PER_CONTACT = (CONTACT, ATTEMPT_KEY, SHOWN_AT, REVEALED, SUGGESTED, RENEWED, CALL_RESULT)
+                 "calling_callback_time_", "calling_q_", "calling_save_", "calling_skip_",
+                 "calling_dial_", "calling_dnc_confirm_")
+PER_CONTACT = (CONTACT, ATTEMPT_KEY, SHOWN_AT, REVEALED, DIAL, SUGGESTED, RENEWED, CALL_RESULT)
 PER_CAMPAIGN = (CAMPAIGN, SKIPPED, SESSION_START, CONFIRMED)
 # A lease is renewed once it is this old: every click is a rerun, and a write per click is what
 # thirty volunteers queue on.
 RENEW_AFTER = timedelta(seconds=30)
+DNC_CONFIRM_NEEDED = ("“Do not call again” takes this number out of every campaign: tick "
+                      "“Yes, never call this number again” first.")
 
 
 def form_key(name: str, contact: queue.ClaimedContact) -> str:
@@ -231,6 +235,39 @@ class CallingFlow:
     def revealed(self) -> queue.RevealedNumber | None:
         return self.state.get(REVEALED)
 
+    def dial_link(self) -> str:
+        """The tel: address for the one-tap Call link (the number is shown nowhere until the
+        tap, and the tap is audited by record_dial).
+
+        Raises:
+            queue.LeaseLost: the contact is forgotten; show the message and rerun.
+        """
+        contact = self.contact
+        assert contact is not None, "no contact on screen"
+        if DIAL not in self.state:
+            try:
+                with self.database.session() as session:
+                    number = queue.number_to_dial(session=session,
+                                                  queue_entry_id=contact.queue_entry_id,
+                                                  volunteer_id=self.volunteer_id)
+            except queue.LeaseLost:
+                self.forget_contact()
+                raise
+            self.state[DIAL] = number.tel_uri
+        return str(self.state[DIAL])
+
+    def record_dial(self, contact: queue.ClaimedContact) -> None:
+        """The Call link's on_click: audit the reveal and show the number being dialled.
+
+        It runs at the start of the run the tap starts, before anything else on the page.
+        """
+        if self.contact is None or self.contact.queue_entry_id != contact.queue_entry_id:
+            return
+        try:
+            self.reveal_number()
+        except queue.LeaseLost as exc:
+            self.state[NOTICE] = str(exc)
+
     def reveal_number(self) -> queue.RevealedNumber:
         """The held contact's number, audited; kept for this contact only.
 
@@ -320,6 +357,11 @@ class CallingFlow:
         outcome = next((o for o in outcomes if o.code == outcome_code), None)
         if outcome_code is None:
             self._problem("warning", ["Pick an outcome first."])
+            return
+        if outcome is not None and outcome.behaviour == "do_not_call" and not state.get(
+                self.key("calling_dnc_confirm")):
+            # It takes the number out of every campaign, so a slip of the finger must not do it.
+            self._problem("warning", [DNC_CONFIRM_NEEDED])
             return
         callback_at = self.callback_at(outcome, campaign.timezone) if outcome else None
         answers = {qid: state.get(self.key(f"calling_q_{qid}")) for qid in question_ids}

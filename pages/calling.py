@@ -20,7 +20,7 @@ from core.dialing import calling_mode
 from core.script import escape_markdown, render_script
 from core.survey import QuestionView
 from core.tally import volunteer_tally
-from pages import _ui
+from pages import _browser, _ui
 from pages._call_panel import twilio_call_controls
 from pages._calling_flow import CallingFlow
 from pages._sms import render_sms_followup
@@ -79,7 +79,11 @@ with _ui.read_session() as session:
                             session_started_at=flow.session_started_at,
                             timezone=campaign.timezone)
 
+# Stop sits at the top, away from Save and Skip: a thumb aiming for Skip must not end the shift.
+# (Not in a column: the card's name is the only heading inside one, which scripts rely on.)
 st.subheader(campaign.name)
+if st.button("Stop calling", key="calling_stop", icon="⏹️", type="tertiary"):
+    stop_calling()
 with st.sidebar:
     st.markdown("**Your calls**")
     for label, counts in (("This session", tally.session), ("Today", tally.day)):
@@ -110,12 +114,9 @@ def empty_state() -> None:
         if flow.skipped:
             st.caption(f"You skipped {len(flow.skipped)} contact(s); "
                        "“Check again” offers them once more.")
-    left, right = st.columns(2)
-    if left.button("Check again", key="calling_refresh"):
+    if st.button("Check again", key="calling_refresh"):
         flow.check_again()
         st.rerun()
-    if right.button("Stop calling", key="calling_stop_empty"):
-        stop_calling()
     st.stop()
 
 
@@ -125,17 +126,13 @@ if not flow.keep_lease(campaign.lease_minutes, labels):
 
 try:
     claimed = flow.next_contact()
-except queue.CallingClosed as closed:
-    opening = calling_hours.describe_opening(closed.reopens_at, campaign.timezone, now())
-    st.info(f"Calling hours are over for now. Calling reopens {opening} "
-            f"({campaign.timezone} time).", icon="🌙")
-    if st.button("Stop calling", key="calling_stop_closed"):
-        stop_calling()
+except queue.CallingClosed:
+    closed = calling_hours.closed_message(campaign.calling_window, campaign.timezone, now())
+    st.info(closed, icon="🌙")
     st.stop()
 except (queue.CampaignNotActive, queue.NotAllowedToCall) as exc:
     st.warning(str(exc))
-    if st.button("Choose another campaign", key="calling_choose_other"):
-        stop_calling()
+    st.caption("Press “Stop calling” above to choose another campaign.")
     st.stop()
 if claimed is None:
     empty_state()
@@ -160,7 +157,7 @@ def heartbeat() -> None:
 # --------------------------------------------------------------------------------------------
 
 card, script_column = st.columns([2, 3], gap="large")
-with card, st.container(border=True):
+with card, st.container(border=True, key="calling_card"):
     st.markdown(f"### {escape_markdown(contact.name)}")
     if contact.tier == "callback" and contact.callback_at:
         st.caption(f"You arranged to call back at {local(contact.callback_at, campaign)}.")
@@ -185,18 +182,29 @@ with card, st.container(border=True):
             attempt_key=flow.attempt_key,
         )
     else:
+        # One tap: the link opens the phone's dialler and its on_click audits the reveal in
+        # the run the tap starts. The number itself is shown only after that tap.
+        try:
+            tel_uri = flow.dial_link()
+        except queue.LeaseLost as exc:
+            st.warning(str(exc))
+            st.rerun()
         revealed = flow.revealed
-        if revealed is None:
-            if st.button("📞 Call", key="calling_reveal", type="primary"):
-                try:
-                    revealed = flow.reveal_number()
-                except queue.LeaseLost as exc:
-                    st.warning(str(exc))
-                    st.rerun()
+        st.link_button(f"Call {contact.first_name or contact.name}" if revealed is None
+                       else "Call again", tel_uri, key=flow.key("calling_dial"),
+                       on_click=flow.record_dial, args=(contact,), type="primary",
+                       icon="📞", width="stretch")
         if revealed is not None:
-            st.link_button(f"📞 {revealed.display}", revealed.tel_uri, type="primary",
-                           key="calling_dial")
-            st.caption("Tap to dial from your phone, or dial the number shown.")
+            st.caption(f"Dialling {revealed.display} from your phone.")
+        else:
+            st.caption("Opens your phone's dialler. On a computer, the number appears here.")
+    _browser.announce_contact(
+        token=flow.attempt_key,
+        message=" ".join(filter(None, [flow.confirmation, f"Now calling {contact.name}."])),
+        # Only after a save: the first contact needs no jump, and focus must never move while
+        # someone is typing.
+        move_focus=flow.confirmation is not None,
+    )
 
 codes = [o.code for o in outcomes]
 flow.suggest_outcome(getattr(call_result, "suggested_outcome", None), codes)
@@ -230,33 +238,43 @@ if questions:
     for question in questions:
         ask(question)
 
+st.text_area("Notes", key=flow.key("calling_notes"), height=80,
+             placeholder="Anything the next caller should know (no sensitive details)")
+
+sms_slot = st.container()  # filled once an outcome is picked: the text goes before Save
+# The outcome and Save stay in reach on a phone: a bar stuck to the bottom of the screen
+# (pages/_browser.py's CSS), so nobody scrolls past the script to finish a call.
+actions = st.container(key="calling_actions")
 behaviours = {o.code: o.behaviour for o in outcomes}
-outcome_code = st.radio("Outcome", codes, format_func=labels.__getitem__, index=None,
-                        key=flow.key("calling_outcome"), horizontal=True)
+outcome_code = actions.radio("Outcome", codes, format_func=labels.__getitem__, index=None,
+                             key=flow.key("calling_outcome"), horizontal=True)
 if outcome_code and behaviours.get(outcome_code) == "callback":
     # Read back by the flow's save from session_state, in the campaign's zone.
     soon = (now() + timedelta(hours=1)).astimezone(calling_hours.zone(campaign.timezone))
-    day_col, time_col = st.columns(2)
+    day_col, time_col = actions.columns(2)
     day_col.date_input("Call back on", value=soon.date(), min_value=soon.date(),
                        key=flow.key("calling_callback_date"))
     time_col.time_input("at", value=soon.time().replace(second=0, microsecond=0),
                         key=flow.key("calling_callback_time"),
                         step=timedelta(minutes=15))
-    st.caption(f"They stay yours until {campaign.callback_grace_minutes} minutes after that time.")
-st.text_area("Notes", key=flow.key("calling_notes"), height=80,
-             placeholder="Anything the next caller should know (no sensitive details)")
+    actions.caption(
+        f"They stay yours until {campaign.callback_grace_minutes} minutes after that time.")
+if outcome_code and behaviours.get(outcome_code) == "do_not_call":
+    actions.checkbox("Yes, never call this number again (it leaves every campaign)",
+                     key=flow.key("calling_dnc_confirm"))
 
 if outcome_code and next((o.is_conversation for o in outcomes if o.code == outcome_code), False):
     # Before Save: saving moves on to the next contact.
-    render_sms_followup(campaign_id=campaign_id, contact_id=contact.contact_id,
-                        volunteer_id=user.id)
+    with sms_slot:
+        render_sms_followup(campaign_id=campaign_id, contact_id=contact.contact_id,
+                            volunteer_id=user.id)
 
 flow.remember_call_result(call_result)
 if problems := flow.take_problems():
     for problem in problems.messages:
-        (st.warning if problems.level == "warning" else st.error)(problem)
+        (actions.warning if problems.level == "warning" else actions.error)(problem)
 
-save_col, skip_col, stop_col = st.columns([2, 1, 1])
+save_col, skip_col = actions.columns([2, 1])
 # on_click: the save runs before the page does, so this same run draws the next contact.
 save_col.button("Save and next", key=flow.key("calling_save"), type="primary",
                 width="stretch", on_click=flow.save_and_next, args=(contact,),
@@ -264,6 +282,3 @@ save_col.button("Save and next", key=flow.key("calling_save"), type="primary",
                         "question_ids": [q.id for q in questions]})
 skip_col.button("Skip", key=flow.key("calling_skip"), width="stretch",
                 on_click=flow.skip, args=(contact,))
-
-if stop_col.button("Stop", key="calling_stop", width="stretch"):
-    stop_calling()

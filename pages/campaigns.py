@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import UTC, datetime, time
 from typing import Any
 
 import streamlit as st
 
+from core import calling_hours
 from core import campaigns as core
 from core.calling_hours import DAY_NAMES
 from core.dialing import DialerKind, caller_id_choices, dialer_kind, spec_for
@@ -22,8 +23,11 @@ organiser = _ui.require_organiser()
 st.title("Campaigns")
 
 FLASH = "campaigns_flash"
+FLASH_WARNING = "campaigns_flash_warning"
 if FLASH in st.session_state:
     st.success(st.session_state.pop(FLASH))
+if FLASH_WARNING in st.session_state:
+    st.warning(st.session_state.pop(FLASH_WARNING), icon="🌙")
 
 
 def done(message: str, select: int | None = None) -> None:
@@ -101,6 +105,12 @@ for column, (action, label) in zip(buttons, ACTIONS[campaign.status], strict=Fal
         except core.CampaignError as exc:
             st.error(str(exc))
         else:
+            at = datetime.now(UTC)
+            if view.status == "active" and not calling_hours.is_open(
+                    view.calling_window, view.timezone, at):
+                # Started outside its hours: say when volunteers will actually get contacts.
+                closed = calling_hours.closed_message(view.calling_window, view.timezone, at)
+                st.session_state[FLASH_WARNING] = f"Volunteers cannot call yet. {closed}"
             done(f"“{view.name}” is now {view.status}.")
 
 details, script_tab, survey_tab, outcomes_tab, hours_tab, sms_tab, team_tab = st.tabs(

@@ -8,6 +8,7 @@ import pytest
 
 from core.calling_hours import (
     CallingWindowError,
+    closed_message,
     closes_at,
     default_window,
     describe_opening,
@@ -129,3 +130,30 @@ def test_the_reopening_time_is_described_in_the_campaigns_zone() -> None:
     assert describe_opening(utc(2026, 7, 14, 22, 30), LONDON, utc(2026, 7, 14, 6, 0)) == (
         "today at 23:30")
     assert describe_opening(utc(2026, 7, 20, 8, 0), LONDON, now) == "Monday 20 July at 09:00"
+
+
+WEEKDAYS_ONLY = {**default_window(), "5": [], "6": []}
+
+
+@pytest.mark.parametrize(
+    ("window", "now", "expected"),
+    [
+        # Wednesday 14 January 2026, before opening: it opens today, hours are not "over".
+        (WINDOW, utc(2026, 1, 14, 7, 30),
+         "Calling opens today at 09:00 (Europe/London time)."),
+        (WINDOW, utc(2026, 1, 14, 21, 30),
+         "Calling hours are over for today. Calling reopens tomorrow at 09:00 "
+         "(Europe/London time)."),
+        # Saturday 17 January, weekdays only.
+        (WEEKDAYS_ONLY, utc(2026, 1, 17, 12, 0),
+         "There is no calling today. Calling opens Monday 19 January at 09:00 "
+         "(Europe/London time)."),
+        # Summer time: 09:00 in London is 08:00 UTC.
+        (WINDOW, utc(2026, 7, 14, 7, 0),
+         "Calling opens today at 09:00 (Europe/London time)."),
+        ({str(d): [] for d in range(7)}, utc(2026, 1, 14, 12, 0),
+         "No calling hours are set for this campaign, so calling is closed."),
+    ],
+)
+def test_a_closed_campaign_says_when_calling_opens(window, now, expected) -> None:
+    assert closed_message(window, LONDON, now) == expected

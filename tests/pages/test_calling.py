@@ -60,16 +60,13 @@ def test_save_and_next_records_once_and_shows_the_next_contact(make_app, app_db)
     phones = dict(people)
     phone = phones[first.contact_id]
     assert display_phone(phone) not in shown and phone not in shown and phone[-6:] not in shown
-    assert not at.get("link_button")
-
-    at.button(key="calling_reveal").click()
-    at.run()
-    assert not at.exception
-    link = at.get("link_button")[0]
+    # One tap dials: the Call control is itself the tel: link (its tap is audited in a browser,
+    # tests/e2e/test_calling_phone.py); until then no reveal is recorded.
+    link = at.link_button(key=form_key(at, "calling_dial"))
     assert link.proto.url == f"tel:{phones[first.contact_id]}"
+    assert link.proto.label == f"Call {first.first_name}"
     with app_db.session() as s:
-        audit = s.exec(select(AuditEvent).where(AuditEvent.action == "number_revealed")).one()
-    assert (audit.actor_id, audit.target) == (volunteer.id, f"contact:{first.contact_id}")
+        assert s.exec(select(AuditEvent).where(AuditEvent.action == "number_revealed")).all() == []
 
     at.radio(key=form_key(at, f"calling_q_{question_id}")).set_value("Yes")
     at.radio(key=form_key(at, "calling_outcome")).set_value("completed")
@@ -177,7 +174,8 @@ def test_outside_calling_hours_the_page_says_when_calling_reopens(make_app, app_
     volunteer, _, _, _ = arrange(app_db, window={str(d): [] for d in range(7)} | {
         str((datetime.now(UTC) + timedelta(days=2)).weekday()): ["10:00", "12:00"]})
     at = start(make_app, volunteer)
-    assert "Calling reopens" in texts(at) and "10:00" in texts(at)
+    assert "There is no calling today. Calling opens " in texts(at)
+    assert "at 10:00 (Europe/London time)." in texts(at)
     assert "calling_contact" not in at.session_state
 
 
@@ -344,3 +342,42 @@ def test_a_lease_lost_half_a_minute_after_renewal_is_dropped_once_not_rerun_for_
     assert [w.value for w in at.warning] == [str(LeaseLost())]
     assert at.session_state["calling_contact"].contact_id != lost.contact_id
     assert renewals.count(lost.queue_entry_id) <= 2
+
+
+def test_do_not_call_again_asks_for_confirmation_before_it_saves(make_app, app_db) -> None:
+    from db.models import Suppression
+
+    volunteer, _, _, people = arrange(app_db)
+    at = start(make_app, volunteer)
+    contact = at.session_state["calling_contact"]
+    at.radio(key=form_key(at, "calling_outcome")).set_value("do_not_call")
+    at.run()
+    confirm = at.checkbox(key=form_key(at, "calling_dnc_confirm"))
+    assert "never call this number again" in confirm.label and confirm.value is False
+    at.button(key=form_key(at, "calling_save")).click()
+    at.run()
+    assert not at.exception
+    assert any("takes this number out of every campaign" in w.value for w in at.warning)
+    assert at.session_state["calling_contact"] == contact  # still on the same person
+    with app_db.session() as s:
+        assert s.exec(select(CallAttempt)).all() == []
+        assert s.exec(select(Suppression)).all() == []
+
+    at.checkbox(key=form_key(at, "calling_dnc_confirm")).check()
+    at.button(key=form_key(at, "calling_save")).click()
+    at.run()
+    assert not at.exception
+    assert any("Do not call again" in s.value for s in at.success)
+    phone = dict(people)[contact.contact_id]
+    with app_db.session() as s:
+        assert [a.outcome_code for a in s.exec(select(CallAttempt)).all()] == ["do_not_call"]
+        assert [row.phone for row in s.exec(select(Suppression)).all()] == [phone]
+
+
+def test_stop_is_at_the_top_not_beside_skip(make_app, app_db) -> None:
+    volunteer, *_ = arrange(app_db)
+    at = start(make_app, volunteer)
+    keys = [b.key for b in at.button]
+    assert keys.index("calling_stop") < keys.index(form_key(at, "calling_save"))
+    assert keys.index(form_key(at, "calling_save")) + 1 == keys.index(form_key(at, "calling_skip"))
+    assert keys[-1] == form_key(at, "calling_skip")

@@ -205,3 +205,36 @@ def test_stop_releases_the_contact_and_forgets_the_campaign(sqlite_database, wor
     assert flow.campaign_id is None and flow.contact is None and flow.state == {}
     with sqlite_database.session() as s:
         assert set(s.exec(select(QueueEntry.status)).all()) == {"fresh"}
+
+
+def test_the_call_link_carries_the_number_and_only_its_tap_is_audited(
+    sqlite_database, world
+) -> None:
+    flow = started(sqlite_database, world)
+    contact = flow.next_contact()
+    assert contact is not None
+    link = flow.dial_link()
+    assert link.startswith("tel:+447400") and flow.revealed is None
+
+    def reveals() -> list[str]:
+        with sqlite_database.session() as s:
+            return [e.target for e in s.exec(
+                select(AuditEvent).where(AuditEvent.action == "number_revealed")).all()]
+
+    assert reveals() == []
+    flow.record_dial(contact)  # the link's on_click
+    assert reveals() == [f"contact:{contact.contact_id}"]
+    assert flow.revealed is not None and flow.revealed.tel_uri == link
+
+
+def test_do_not_call_again_is_not_saved_without_its_confirmation(sqlite_database, world) -> None:
+    flow = started(sqlite_database, world)
+    contact = flow.next_contact()
+    flow.state[flow.key("calling_outcome")] = "do_not_call"
+    save(flow, world)
+    problems = flow.take_problems()
+    assert problems is not None and "every campaign" in problems.messages[0]
+    assert flow.contact == contact
+    flow.state[flow.key("calling_dnc_confirm")] = True
+    save(flow, world)
+    assert flow.contact is None and flow.confirmation is not None

@@ -85,3 +85,31 @@ def test_volunteers_cannot_open_the_campaign_page(make_app, app_db) -> None:
     # Navigation never registers the page for a volunteer, so it cannot be reached at all.
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         make_app(user=volunteer, page="pages/campaigns.py")
+
+
+def test_starting_a_campaign_outside_its_hours_warns_when_calling_opens(make_app, app_db) -> None:
+    at = organiser_app(make_app, app_db)
+    create(at)
+    with app_db.write() as s:
+        campaign = s.exec(select(Campaign)).one()
+        campaign.calling_window = {str(d): [] for d in range(7)}  # closed every day
+    at.run()
+    at.button(key="campaigns_activate").click()
+    at.run()
+    assert not at.exception
+    assert only_campaign(app_db).status == "active"
+    assert [w.value for w in at.warning] == [
+        "Volunteers cannot call yet. No calling hours are set for this campaign, so calling is "
+        "closed."]
+
+
+def test_starting_a_campaign_inside_its_hours_gives_no_warning(make_app, app_db) -> None:
+    at = organiser_app(make_app, app_db)
+    create(at)
+    with app_db.write() as s:
+        s.exec(select(Campaign)).one().calling_window = {
+            str(d): ["00:00", "24:00"] for d in range(7)}
+    at.run()
+    at.button(key="campaigns_activate").click()
+    at.run()
+    assert only_campaign(app_db).status == "active" and not at.warning
