@@ -100,3 +100,52 @@ def test_the_real_command_line_runs_as_a_process(app_env, tmp_path) -> None:
     bad = subprocess.run([sys.executable, "manage.py", "import", str(tmp_path / "nope.csv")],
                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.startswith("error: cannot read")
+
+
+def two_sheet_workbook() -> bytes:
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.title = "Cover"
+    book.active.append(["Crewe phone bank"])
+    members = book.create_sheet("Members")
+    members.append(["Exported 1 Dec 2026"])
+    members.append(["Tel", "Who", "Phone OK"])
+    members.append(["07400 123451", "Asha", "Yes"])
+    members.append(["07400 123452", "Ben", "Nope"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def test_sheet_header_row_and_do_not_call_options_are_honoured(
+    app_env, tmp_path, capsys, stored
+) -> None:
+    path = write(tmp_path, "book.xlsx", two_sheet_workbook())
+    code = main(["import", path, "--sheet", "Members", "--header-row", "2",
+                 "--map", "Who=first_name", "--do-not-call", "Phone OK=nope,no", "--json"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {k: report[k] for k in ("total_rows", "inserted", "do_not_call", "suppressed")} == {
+        "total_rows": 2, "inserted": 2, "do_not_call": 1, "suppressed": 1}
+    assert stored()["+447400123451"].first_name == "Asha"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--sheet", "Nope"], "no sheet 'Nope'; its sheets are Cover, Members"),
+        (["--header-row", "0"], "--header-row counts from 1"),
+        (["--sheet", "Members", "--header-row", "9"], "row 9 is blank or past the end"),
+        (["--do-not-call", "Phone OK"], "is not COLUMN=VALUE"),
+    ],
+)
+def test_bad_sheet_and_header_row_options_exit_non_zero_naming_the_problem(
+    app_env, tmp_path, capsys, args: list[str], message: str
+) -> None:
+    path = write(tmp_path, "book.xlsx", two_sheet_workbook())
+    assert main(["import", path, *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1

@@ -139,6 +139,18 @@ def flag_key(value: str) -> str:
     return re.sub(r"\s+", " ", value.strip().strip("\"'").lower().replace("\u2019", "'"))
 
 
+_FIRST_ANSWER = re.compile(r"[,.;:!(\u2013\u2014]| - ")
+
+
+def means_do_not_call(cell: str, values: frozenset[str]) -> bool:
+    """Whether a do-not-call column's cell is one of its "do not call" values; a form's answer
+    counts by its first words too ("No, please don't" is "no")."""
+    key = flag_key(cell)
+    if not key:
+        return False
+    return key in values or _FIRST_ANSWER.split(key, 1)[0].strip() in values
+
+
 def guess_mapping(headers: list[str]) -> dict[str, str]:
     """Guess a field for every column; a field already taken leaves later columns custom."""
     mapping: dict[str, str] = {}

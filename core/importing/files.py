@@ -386,7 +386,7 @@ def _framed(raw: Rows, fraction: Callable[[], float], close: Callable[[], None],
     top: list[tuple[int, list[str]]] = []
     for number, cells in raw:
         top.append((number, cells))
-        if len(top) >= HEADER_SEARCH_ROWS or (header_row is not None and number >= header_row):
+        if len(top) >= HEADER_SEARCH_ROWS and (header_row is None or number >= header_row):
             break
     if header_row is None:
         header_row = detect_header_row(top)
@@ -402,16 +402,21 @@ def _framed(raw: Rows, fraction: Callable[[], float], close: Callable[[], None],
     width = len(headers)
 
     def rows() -> Rows:
+        held: tuple[int, list[str]] | None = None
         try:
-            held: tuple[int, list[str]] | None = None
-            for number, cells in _chain_after(top, raw, header_row):
-                if not any(c.strip() for c in cells):
-                    continue
-                if len(cells) < width:
-                    cells = cells + [""] * (width - len(cells))
-                if held is not None:
+            try:
+                for number, cells in _chain_after(top, raw, header_row):
+                    if not any(c.strip() for c in cells):
+                        continue
+                    if len(cells) < width:
+                        cells = cells + [""] * (width - len(cells))
+                    if held is not None:
+                        yield held
+                    held = (number, cells)
+            except FileTooLarge:
+                if held is not None:  # a preview shows the rows read before the limit
                     yield held
-                held = (number, cells)
+                raise
             if held is not None:  # a totals line at the end is not a member
                 first = next((c.strip() for c in held[1] if c.strip()), "")
                 if not _TOTALS.match(first):
@@ -613,6 +618,8 @@ def inspect_file(
             sample.append(cells)
             if len(sample) >= sample_rows:
                 break
+    except FileTooLarge:
+        pass  # the preview's own budget ran out while looking for rows: show what was found
     finally:
         opened.rows.close()  # type: ignore[attr-defined]
     stream.seek(0)

@@ -14,6 +14,7 @@ from core.importing.fields import (
     TEXT_FIELDS,
     flag_key,
     guess_do_not_call_values,
+    means_do_not_call,
 )
 from core.importing.phones import PhoneNormaliser
 from core.phones import InvalidPhone, Phone
@@ -281,7 +282,8 @@ class RowParser:
             else:
                 raise RowRejected(f"{header}: {cells[index].strip()!r} is not yes or no")
         refused = self.all_do_not_call or any(
-            cells[index] and flag_key(cells[index]) in meaning for index, meaning in self.refusals)
+            cells[index] and means_do_not_call(cells[index], meaning)
+            for index, meaning in self.refusals)
         custom = {header: cells[index].strip() for index, header in self.customs
                   if cells[index].strip()}
         return RowRecord(
