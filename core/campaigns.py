@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from core import calling_hours
 from core.dialing import DialerKind
 from core.outcomes import Behaviour, default_outcome_rows
-from core.survey import QuestionError, QuestionView, validate_question
+from core.survey import QuestionError, QuestionView, list_questions, validate_question
 from db.models import (
     CAMPAIGN_STATUS_VALUES,
     Campaign,
@@ -338,20 +338,6 @@ def save_outcomes(
 # --------------------------------------------------------------------------------------------
 # Survey questions
 # --------------------------------------------------------------------------------------------
-
-
-def list_questions(
-    *, session: Session, campaign_id: int, include_inactive: bool = False
-) -> list[QuestionView]:
-    query = select(SurveyQuestion).where(SurveyQuestion.campaign_id == campaign_id)
-    if not include_inactive:
-        query = query.where(col(SurveyQuestion.active).is_(True))
-    rows = session.exec(query.order_by(col(SurveyQuestion.position), col(SurveyQuestion.id)))
-    return [
-        QuestionView(id=q.id or 0, text=q.text, kind=q.kind, options=tuple(q.options),
-                     required=q.required, position=q.position)
-        for q in rows
-    ]
 
 
 def save_questions(

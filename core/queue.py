@@ -37,7 +37,7 @@ from core.outcomes import (
 from core.phones import display_phone
 from core.script import contact_fields_used, merge_values
 from core.suppression import add_suppression
-from core.survey import EVENT_SIGNUP, AnswerError, QuestionView, validate_answers
+from core.survey import EVENT_SIGNUP, AnswerError, QuestionView, list_questions, validate_answers
 from db.models import (
     CallAttempt,
     Campaign,
@@ -47,7 +47,6 @@ from db.models import (
     QueueEntry,
     Suppression,
     SurveyAnswer,
-    SurveyQuestion,
     User,
     UTCDateTime,
 )
@@ -80,7 +79,6 @@ ANSWER = SurveyAnswer.__table__  # type: ignore[attr-defined]
 CONTACT = Contact.__table__  # type: ignore[attr-defined]
 CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
 OUTCOME = Outcome.__table__  # type: ignore[attr-defined]
-QUESTION = SurveyQuestion.__table__  # type: ignore[attr-defined]
 SUPPRESSION = Suppression.__table__  # type: ignore[attr-defined]
 
 # A suppressed or bad number found after a claim is excluded and the claim tried again; a
@@ -688,20 +686,6 @@ def reveal_number(
 # --------------------------------------------------------------------------------------------
 
 
-def load_questions(*, session: Session, campaign_id: int) -> list[QuestionView]:
-    rows = _conn(session).execute(
-        sa.select(QUESTION.c.id, QUESTION.c.text, QUESTION.c.kind, QUESTION.c.options,
-                  QUESTION.c.required, QUESTION.c.position)
-        .where(QUESTION.c.campaign_id == campaign_id, QUESTION.c.active.is_(True))
-        .order_by(QUESTION.c.position, QUESTION.c.id)
-    ).all()
-    return [
-        QuestionView(id=r.id, text=r.text, kind=r.kind, options=tuple(r.options or ()),
-                     required=r.required, position=r.position)
-        for r in rows
-    ]
-
-
 def _existing(session: Session, idempotency_key: str) -> RecordedOutcome | None:
     row = _conn(session).execute(
         sa.select(
@@ -798,11 +782,11 @@ def record_outcome(
     stored: dict[int, list[str]] = {}
     questions: list[QuestionView] = []
     if outcome.is_conversation and answers:
-        questions = load_questions(session=session, campaign_id=entry.campaign_id)
+        questions = list_questions(session=session, campaign_id=entry.campaign_id)
         stored = validate_answers(questions, dict(answers),
                                   enforce_required=outcome.is_completion)
     elif outcome.is_completion:
-        questions = load_questions(session=session, campaign_id=entry.campaign_id)
+        questions = list_questions(session=session, campaign_id=entry.campaign_id)
         validate_answers(questions, {}, enforce_required=True)
     change = transition(
         outcome,

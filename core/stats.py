@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from core.stats_cache import DASHBOARD_CACHE, TTLCache
+from core.survey import kind_spec
 from db.engine import Database
 from db.models import (
     PROGRESS_CALLED,
@@ -48,8 +49,6 @@ DEFAULT_TIMEZONE = "Europe/London"
 BUCKET_MINUTES = 15
 FINISHED_STATUSES = ("done", "excluded")
 OPEN_STATUSES = ("fresh", "retry", "callback", "leased")
-# Free-text answers are personal and unbounded; the dashboard counts them but never lists them.
-COUNTED_ONLY_KINDS = ("text",)
 
 
 class CampaignNotFound(Exception):
@@ -464,7 +463,8 @@ def survey_results(*, session: Session, campaign_id: int) -> list[dict[str, Any]
     for q in questions:
         values = by_question.get(q.id, {})
         answers: list[dict[str, Any]] = []
-        if q.kind not in COUNTED_ONLY_KINDS:
+        # Free-text answers are personal and unbounded: counted, never listed.
+        if kind_spec(q.kind).tallied:
             order = [str(o) for o in (q.options or [])]
             order += sorted(v for v in values if v not in order)  # e.g. a retired option
             answers = [{"value": v, "count": values.get(v, 0)} for v in order]

@@ -331,15 +331,12 @@ class Outcome(SQLModel, table=True):
     active: bool = Field(default=True)
 
 
-QUESTION_KIND_VALUES = ("single", "multi", "yes_no", "scale", "text", "event_signup")
-
-
 class SurveyQuestion(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     campaign_id: int = Field(foreign_key="campaign.id", ondelete="CASCADE", index=True)
     position: int = Field(default=0)
     text: str = Field(max_length=500)
-    kind: str = Field(default="single", max_length=16)  # QUESTION_KIND_VALUES
+    kind: str = Field(default="single", max_length=16)  # core.survey.QuestionKind
     options: list[str] = _json([])
     required: bool = Field(default=False)
     active: bool = Field(default=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,11 +15,10 @@ from core.campaigns import (
     callable_campaigns,
     get_campaign,
     list_outcomes,
-    list_questions,
 )
 from core.dialing import calling_mode
 from core.script import escape_markdown, render_script
-from core.survey import QuestionView
+from core.survey import QuestionView, Widget, list_questions
 from core.tally import volunteer_tally
 from pages import _browser, _ui
 from pages._call_panel import twilio_call_controls
@@ -222,15 +222,25 @@ with script_column:
 # --------------------------------------------------------------------------------------------
 
 
+# One entry per core.survey.Widget: a new question kind reuses one of these or adds its own.
+WIDGETS: dict[Widget, Callable[[str, tuple[str, ...], str], Any]] = {
+    Widget.RADIO: lambda label, choices, key: st.radio(
+        label, list(choices), index=None, key=key),
+    Widget.RADIO_ROW: lambda label, choices, key: st.radio(
+        label, list(choices), index=None, key=key, horizontal=True),
+    Widget.MULTISELECT: lambda label, choices, key: st.multiselect(
+        label, list(choices), key=key),
+    Widget.TEXT_INPUT: lambda label, choices, key: st.text_input(label, key=key),
+    # Event sign-up: the events work offers the contact's upcoming events here.
+    Widget.EVENT_PICKER: lambda label, choices, key: st.multiselect(
+        label, list(choices), key=key),
+}
+
+
 def ask(question: QuestionView) -> Any:
     label = question.text + (" *" if question.required else "")
-    key = flow.key(f"calling_q_{question.id}")
-    if question.kind == "multi":
-        return st.multiselect(label, list(question.choices), key=key)
-    if question.kind == "text":
-        return st.text_input(label, key=key)
-    return st.radio(label, list(question.choices), index=None, key=key,
-                    horizontal=question.kind in ("yes_no", "scale"))
+    return WIDGETS[question.spec.widget](
+        label, question.choices, flow.key(f"calling_q_{question.id}"))
 
 
 if questions:

@@ -15,7 +15,7 @@ from core.outcomes import Behaviour
 from core.phones import display_phone
 from core.queue import queue_summary
 from core.script import STANDARD_FIELDS, VOLUNTEER_FIELDS, render_script, script_fields
-from core.survey import KIND_LABELS, QUESTION_KINDS
+from core.survey import QUESTION_KINDS
 from pages import _ui
 from pages._sms import render_sms_template_editor
 
@@ -210,7 +210,7 @@ with survey_tab:
     st.caption("One row per question, in order. Options (for single and multiple choice) are "
                "separated by semicolons. Removing a question keeps answers already given.")
     rows = [{"id": q.id, "text": q.text, "kind": q.kind, "options": "; ".join(q.options)
-             if q.kind in ("single", "multi") else "", "required": q.required}
+             if q.spec.has_options else "", "required": q.required}
             for q in questions]
     edited = st.data_editor(
         rows or [{"id": None, "text": "", "kind": "yes_no", "options": "", "required": False}],
@@ -219,8 +219,8 @@ with survey_tab:
             "id": None,
             "text": st.column_config.TextColumn("Question", required=True, width="large"),
             "kind": st.column_config.SelectboxColumn(
-                "Kind", options=list(QUESTION_KINDS), required=True,
-                help=", ".join(f"{k}: {v}" for k, v in KIND_LABELS.items())),
+                "Kind", options=[kind.value for kind in QUESTION_KINDS], required=True,
+                help=", ".join(f"{kind}: {spec.label}" for kind, spec in QUESTION_KINDS.items())),
             "options": st.column_config.TextColumn("Options (a; b; c)"),
             "required": st.column_config.CheckboxColumn("Required"),
         },

@@ -5,9 +5,13 @@ from __future__ import annotations
 import pytest
 
 from core.survey import (
+    QUESTION_KINDS,
     AnswerError,
     QuestionError,
+    QuestionKind,
     QuestionView,
+    Widget,
+    kind_spec,
     validate_answers,
     validate_question,
 )
@@ -65,3 +69,26 @@ def test_question_definitions_are_checked() -> None:
                                 ("Q", "multi", ["A", "A"])]:
         with pytest.raises(QuestionError):
             validate_question(text=text, kind=kind, options=options)
+
+
+def test_kinds_that_bring_their_own_choices_store_them_and_free_text_stores_none() -> None:
+    assert validate_question(text="Q", kind="scale", options=["x"]) == ["1", "2", "3", "4", "5"]
+    assert validate_question(text="Q", kind="text", options=["x"]) == []
+
+
+def test_every_question_kind_has_one_spec_row_naming_a_widget() -> None:
+    assert list(QUESTION_KINDS) == list(QuestionKind)
+    for kind, spec in QUESTION_KINDS.items():
+        assert spec.kind is kind and spec.label and spec.widget in set(Widget)
+        # A kind either takes the organiser's options or brings its own (free text neither).
+        assert not (spec.has_options and spec.fixed_choices)
+
+
+def test_free_text_answers_are_counted_but_never_listed_on_the_dashboard() -> None:
+    assert [kind for kind, spec in QUESTION_KINDS.items() if not spec.tallied] == [
+        QuestionKind.TEXT]
+
+
+def test_an_unknown_stored_kind_is_named_in_the_error() -> None:
+    with pytest.raises(QuestionError, match="'essay'"):
+        kind_spec("essay")

@@ -8,7 +8,7 @@ from sqlmodel import select
 
 from core.phones import display_phone
 from core.queue import LeaseLost, record_outcome
-from db.models import AuditEvent, CallAttempt, Contact, QueueEntry, SurveyAnswer
+from db.models import AuditEvent, CallAttempt, Campaign, Contact, QueueEntry, SurveyAnswer
 from tests.factories import make_campaign, make_contact, make_question, make_user, queue_contacts
 
 ALL_DAY = {str(day): ["00:00", "24:00"] for day in range(7)}
@@ -131,6 +131,49 @@ def test_a_required_answer_is_asked_for_before_saving_a_completion(make_app, app
     assert any("needs an answer" in e.value for e in at.error)
     with app_db.session() as s:
         assert s.exec(select(CallAttempt)).all() == []
+
+
+def test_each_question_kind_is_asked_with_its_own_widget_and_saved_as_answered(
+    make_app, app_db
+) -> None:
+    volunteer, campaign_id, yes_no_id, _ = arrange(app_db)
+    with app_db.write() as s:
+        campaign = s.get(Campaign, campaign_id)
+        single = make_question(s, campaign, text="Which matters most?", kind="single",
+                               options=["Pay", "Safety", "Hours"], position=1)
+        multi = make_question(s, campaign, text="Which days can you help?", kind="multi",
+                              options=["Sat", "Sun", "Mon"], position=2)
+        scale = make_question(s, campaign, text="How likely?", kind="scale", options=[],
+                              position=3)
+        free = make_question(s, campaign, text="Anything else?", kind="text", options=[],
+                             position=4)
+        ids = single.id, multi.id, scale.id, free.id
+    single_id, multi_id, scale_id, free_id = ids
+    at = start(make_app, volunteer)
+
+    # Multiple choice lets the volunteer pick several (a radio would allow only one).
+    days = at.multiselect(key=form_key(at, f"calling_q_{multi_id}"))
+    assert days.options == ["Sat", "Sun", "Mon"]
+    days.set_value(["Sat", "Mon"])
+    single_radio = at.radio(key=form_key(at, f"calling_q_{single_id}"))
+    assert single_radio.options == ["Pay", "Safety", "Hours"] and not single_radio.horizontal
+    single_radio.set_value("Safety")
+    scale_radio = at.radio(key=form_key(at, f"calling_q_{scale_id}"))
+    assert scale_radio.options == ["1", "2", "3", "4", "5"] and scale_radio.horizontal
+    scale_radio.set_value("4")
+    at.text_input(key=form_key(at, f"calling_q_{free_id}")).input("Ring after six")
+    at.radio(key=form_key(at, f"calling_q_{yes_no_id}")).set_value("No")
+    at.radio(key=form_key(at, "calling_outcome")).set_value("completed")
+    at.button(key=form_key(at, "calling_save")).click()
+    at.run()
+    assert not at.exception
+    assert any("Saved" in s.value for s in at.success)
+    with app_db.session() as s:
+        answers = s.exec(select(SurveyAnswer).order_by(SurveyAnswer.id)).all()
+    assert sorted((a.question_id, a.value) for a in answers) == sorted([
+        (yes_no_id, "No"), (single_id, "Safety"), (multi_id, "Sat"), (multi_id, "Mon"),
+        (scale_id, "4"), (free_id, "Ring after six"),
+    ])
 
 
 def test_skip_moves_on_and_stop_releases_the_lease(make_app, app_db) -> None:
