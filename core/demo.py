@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col
 
+from core import rollups
 from core.accounts import create_user, hash_password
 from core.outcomes import (
     Behaviour,
@@ -502,6 +503,8 @@ def load_demo(
             for issue in rng.sample(ISSUES, rng.randint(1, 2)):
                 answers.append((key, contact.id, questions[2].id, issue))
     session.execute(sa.insert(CallAttempt), attempts)
+    # Written in bulk, so counted for the dashboard in bulk too.
+    rollups.rebuild(session=session, campaign_id=campaign.id)
     attempt_ids: dict[str, int] = dict(
         session.execute(
             sa.select(col(CallAttempt.idempotency_key), col(CallAttempt.id)).where(

@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
-from core import calling_hours, events
+from core import calling_hours, events, rollups
 from core.audit import record_event
 from core.outcomes import (
     OPEN_QUEUE_STATUSES,
@@ -820,6 +820,13 @@ def record_outcome(
         earlier = _existing(session, idempotency_key)
         assert earlier is not None
         return earlier
+    # Counted for the dashboard in this same transaction: only a save that commits counts.
+    rollups.count_attempt(
+        session=session, campaign_id=entry.campaign_id, volunteer_id=volunteer_id,
+        outcome_code=outcome.code, is_conversation=outcome.is_conversation,
+        is_completion=outcome.is_completion, outside_window=outside_window,
+        started_at=started_at, duration_seconds=duration_seconds,
+    )
     # Event sign-up answers are bookings, taken under the capacity guard in this same
     # transaction: a full event refuses the whole save, so the caller can offer another.
     signup_ids = _book_events(session, stored, questions, entry,

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
+from core import rollups
 from core.stats_cache import DASHBOARD_CACHE, TTLCache
 from core.survey import kind_spec
 from db.engine import Database
@@ -34,7 +35,9 @@ from db.models import (
     PROGRESS_CALLED,
     PROGRESS_COMPLETED,
     PROGRESS_REACHED,
+    ROLLUP_ALL_TIME,
     CallAttempt,
+    CallRollup,
     Campaign,
     Contact,
     Outcome,
@@ -203,48 +206,44 @@ def queue_counts(*, session: Session, campaign_id: int | None) -> dict[str, int]
     return counts
 
 
-def _people_with(campaign_id: int | None, flag: Any) -> Any:
-    """Distinct contacts with an attempt having flag; DISTINCT over an index ordered by
-    contact_id needs no temporary b-tree (a count(DISTINCT ...) always builds one on SQLite)."""
-    return (
-        sa.select(col(CallAttempt.contact_id))
-        .where(
-            _campaign_filter(col(CallAttempt.campaign_id), campaign_id),
-            _is_true(flag),
-            col(CallAttempt.contact_id).is_not(None),
-        )
-        .distinct()
-    )
+def _quarter(moment: datetime) -> int:
+    bucket = rollups.bucket_of(_as_utc(moment))
+    if bucket != moment.timestamp():
+        raise ValueError(f"a period must start and end on a quarter hour, not {moment}")
+    return bucket
 
 
-def _calls_and_people(session: Session, campaign_id: int | None, flag: Any, *,
-                      seconds: bool = False) -> tuple[int, int, float, int]:
-    """(calls, distinct contacts, seconds, calls with a duration) among attempts having flag.
+def _rollup_rows(campaign_id: int | None, since: datetime | None = None,
+                 until: datetime | None = None) -> list[Any]:
+    """The CallRollup rows for a period: the all-time rows when there is no period, else the
+    rows of the quarter hours in it (core/rollups.py keeps both as calls are saved).
 
-    Two plain passes over ix_attempt_campaign_conversation/_completion: an aggregate, and a
-    DISTINCT in index order. Measured at a million attempts on SQLite, that costs half the
-    CPU of one GROUP BY contact_id doing both, and a fifth of count(DISTINCT). Durations only
-    when asked: the completion index lacks them, and reading them means a table lookup each.
+    Raises:
+        ValueError: a bound is not on a quarter hour (every dashboard period is whole days).
     """
-    in_campaign = _campaign_filter(col(CallAttempt.campaign_id), campaign_id)
-    measures: list[Any] = [sa.func.count()]
-    if seconds:
-        measures += [sa.func.sum(col(CallAttempt.duration_seconds)),
-                     sa.func.count(col(CallAttempt.duration_seconds))]
-    totals = session.execute(sa.select(*measures).where(in_campaign, _is_true(flag))).one()
-    # Across all campaigns, people are counted per campaign and added up (like contacts, which
-    # are queue entries): each campaign's DISTINCT then stays an ordered index walk.
-    campaign_ids = ([campaign_id] if campaign_id is not None else
-                    list(session.execute(sa.select(col(Campaign.id))).scalars()))
-    distinct_people = 0
-    for one_campaign in campaign_ids:
-        people = _people_with(one_campaign, flag).subquery()
-        distinct_people += int(
-            session.execute(sa.select(sa.func.count()).select_from(people)).scalar_one())
-    calls = int(totals[0])
-    total_seconds = float(totals[1] or 0) if seconds else 0.0
-    timed = int(totals[2] or 0) if seconds else 0
-    return calls, int(distinct_people), total_seconds, timed
+    clauses = [_campaign_filter(col(CallRollup.campaign_id), campaign_id)]
+    if since is None and until is None:
+        return [*clauses, col(CallRollup.bucket) == ROLLUP_ALL_TIME]
+    clauses.append(col(CallRollup.bucket) >= (0 if since is None else _quarter(since)))
+    if until is not None:
+        clauses.append(col(CallRollup.bucket) < _quarter(until))
+    return clauses
+
+
+def _sum_if(condition: Any, measure: Any) -> Any:
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, measure), else_=0)), 0)
+
+
+def people_reached(*, session: Session, campaign_id: int | None) -> tuple[int, int]:
+    """(contacts reached, contacts completed): queue entries with those progress bits, which
+    each recorded call ORs in. Across all campaigns, each campaign's people are added up."""
+    progress = col(QueueEntry.progress)
+    reached, completed = session.execute(
+        sa.select(_count_if(progress.bitwise_and(PROGRESS_REACHED) != 0),
+                  _count_if(progress.bitwise_and(PROGRESS_COMPLETED) != 0))
+        .where(_campaign_filter(col(QueueEntry.campaign_id), campaign_id))
+    ).one()
+    return int(reached), int(completed)
 
 
 def people_reached(*, session: Session, campaign_id: int | None) -> int:
@@ -267,55 +266,44 @@ def headline(
     now = _as_utc(now)
     tz = campaign_timezone(session=session, campaign_id=campaign_id, default=default_timezone)
     day_start, day_end = local_day_bounds(local_today(tz, now), tz)
-    in_campaign = _campaign_filter(col(CallAttempt.campaign_id), campaign_id)
 
     statuses = queue_counts(session=session, campaign_id=campaign_id)
     contacts = sum(statuses.values())
     remaining = sum(n for s, n in statuses.items() if s not in FINISHED_STATUSES)
+    reached, completed = people_reached(session=session, campaign_id=campaign_id)
 
-    # Dials = the calls that were not conversations (counted here, a bare index range) plus
-    # the conversations (counted below on the way to the people reached): the conversation
-    # index is then read once in all, not once for the count and again for the people.
-    not_conversations = int(
-        session.execute(
-            sa.select(sa.func.count())
-            .select_from(CallAttempt)
-            .where(in_campaign, col(CallAttempt.is_conversation) == sa.false())
-        ).scalar_one()
-    )
-    conversations, reached, talk_seconds, timed_calls = _calls_and_people(
-        session, campaign_id, col(CallAttempt.is_conversation), seconds=True)
-    completions, completed, _, _ = _calls_and_people(
-        session, campaign_id, col(CallAttempt.is_completion))
-    avg_seconds = talk_seconds / timed_calls if timed_calls else None
-    dials = not_conversations + conversations
-    dials_today = conversations_today = 0
-    for conversation, n in session.execute(
-        sa.select(col(CallAttempt.is_conversation), sa.func.count())
-        .where(
-            in_campaign,
-            col(CallAttempt.started_at) >= day_start,
-            col(CallAttempt.started_at) < day_end,
-        )
-        .group_by(col(CallAttempt.is_conversation))
-    ):
-        dials_today += int(n)
-        conversations_today += int(n) if conversation else 0
+    calls = col(CallRollup.calls)
+    conversation = _is_true(col(CallRollup.is_conversation))
+
+    def totals(clauses: list[Any]) -> Any:
+        return session.execute(
+            sa.select(sa.func.coalesce(sa.func.sum(calls), 0),
+                      _sum_if(conversation, calls),
+                      _sum_if(_is_true(col(CallRollup.is_completion)), calls),
+                      _sum_if(conversation, col(CallRollup.talk_seconds)),
+                      _sum_if(conversation, col(CallRollup.timed_calls)))
+            .where(*clauses)
+        ).one()
+
+    dials, conversations, completions, talk_seconds, timed_calls = (
+        int(n) for n in totals(_rollup_rows(campaign_id)))
+    dials_today, conversations_today, *_ = (
+        int(n) for n in totals(_rollup_rows(campaign_id, day_start, day_end)))
     return {
         "timezone": tz,
         "contacts": contacts,
         "remaining": remaining,
         "excluded": statuses.get("excluded", 0),
         "done": statuses.get("done", 0),
-        "reached": int(reached),
-        "completed": int(completed),
+        "reached": reached,
+        "completed": completed,
         "dials": dials,
-        "conversations": int(conversations),
-        "completions": int(completions),
-        "dials_today": int(dials_today),
-        "conversations_today": int(conversations_today),
-        "contact_rate": (int(conversations) / dials) if dials else 0.0,
-        "avg_call_seconds": float(avg_seconds) if avg_seconds is not None else None,
+        "conversations": conversations,
+        "completions": completions,
+        "dials_today": dials_today,
+        "conversations_today": conversations_today,
+        "contact_rate": (conversations / dials) if dials else 0.0,
+        "avg_call_seconds": (talk_seconds / timed_calls) if timed_calls else None,
         "calling_now": volunteers_calling_now(session=session, campaign_id=campaign_id, now=now),
     }
 
@@ -323,23 +311,6 @@ def headline(
 # --------------------------------------------------------------------------------------------
 # Through the day
 # --------------------------------------------------------------------------------------------
-
-
-def _bucket_expression(session: Session, day_start: datetime) -> Any:
-    """Whole 15-minute periods elapsed between the local midnight and started_at, in SQL."""
-    start_epoch = int(day_start.timestamp())
-    seconds = BUCKET_MINUTES * 60
-    if session.get_bind().dialect.name == "sqlite":
-        # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff' naive UTC.
-        epoch = sa.cast(sa.func.strftime("%s", col(CallAttempt.started_at)), sa.Integer)
-    else:
-        # timestamp without time zone: extract(epoch) reads it as UTC, which is how it is stored.
-        epoch = sa.cast(
-            sa.func.floor(sa.extract("epoch", col(CallAttempt.started_at))), sa.BigInteger
-        )
-    # `//` is integer division on both backends (`/` would be true division); the operands are
-    # non-negative inside the day, so truncation is floor.
-    return (epoch - start_epoch) // seconds
 
 
 def calls_by_quarter_hour(
@@ -356,23 +327,21 @@ def calls_by_quarter_hour(
     """
     tz = campaign_timezone(session=session, campaign_id=campaign_id, default=default_timezone)
     day_start, day_end = local_day_bounds(day, tz)
-    bucket = _bucket_expression(session, day_start).label("bucket")
+    calls = col(CallRollup.calls)
     rows = session.execute(
-        sa.select(bucket, sa.func.count(), _count_if(_is_true(col(CallAttempt.is_conversation))))
-        .where(
-            _campaign_filter(col(CallAttempt.campaign_id), campaign_id),
-            col(CallAttempt.started_at) >= day_start,
-            col(CallAttempt.started_at) < day_end,
-        )
-        .group_by(bucket)
+        sa.select(col(CallRollup.bucket), sa.func.sum(calls),
+                  _sum_if(_is_true(col(CallRollup.is_conversation)), calls))
+        .where(*_rollup_rows(campaign_id, day_start, day_end))
+        .group_by(col(CallRollup.bucket))
     ).all()
     found = {int(b): (int(d), int(c)) for b, d, c in rows}
     zone = ZoneInfo(tz)
     periods = int((day_end - day_start).total_seconds()) // (BUCKET_MINUTES * 60)
+    first = _quarter(day_start)
     result = []
     for index in range(periods):
         start = (day_start + timedelta(minutes=BUCKET_MINUTES * index)).astimezone(zone)
-        dials, conversations = found.get(index, (0, 0))
+        dials, conversations = found.get(first + index * BUCKET_MINUTES * 60, (0, 0))
         result.append({"start": start, "dials": dials, "conversations": conversations})
     return result
 
@@ -391,13 +360,9 @@ def outcome_breakdown(
 ) -> list[dict[str, Any]]:
     """Attempts per outcome code in the period, most frequent first, with labels and shares."""
     rows = session.execute(
-        sa.select(col(CallAttempt.outcome_code), sa.func.count())
-        .where(
-            _campaign_filter(col(CallAttempt.campaign_id), campaign_id),
-            *_period(col(CallAttempt.started_at), since, until),
-        )
-        # campaign_id first keeps the grouping in index order across all campaigns.
-        .group_by(col(CallAttempt.campaign_id), col(CallAttempt.outcome_code))
+        sa.select(col(CallRollup.outcome_code), sa.func.sum(col(CallRollup.calls)))
+        .where(*_rollup_rows(campaign_id, since, until))
+        .group_by(col(CallRollup.outcome_code))
     ).all()
     per_code: dict[str, int] = {}
     for code, n in rows:
@@ -557,28 +522,23 @@ def leaderboard(
     until: datetime | None = None,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Volunteers by completions, then conversations, then dials, in the period."""
-    # Grouping by the flags themselves (and summing in Python) keeps the query a pure, ordered
-    # walk of ix_attempt_campaign_volunteer: no CASE per row, no temporary b-tree.
-    # For a period, the covering ix_attempt_campaign_day range is the short path, and grouping
-    # by campaign_id too (or filtering volunteer_id in SQL) would tempt SQLite into walking
-    # all of ix_attempt_campaign_volunteer instead.
-    period = _period(col(CallAttempt.started_at), since, until)
+    """Volunteers by completions, then conversations, then dials, in the period.
+
+    Raises:
+        ValueError: a bound of the period is not on a quarter hour.
+    """
     flags = (
-        col(CallAttempt.volunteer_id),
-        col(CallAttempt.is_conversation),
-        col(CallAttempt.is_completion),
+        col(CallRollup.volunteer_id),
+        col(CallRollup.is_conversation),
+        col(CallRollup.is_completion),
     )
-    group = flags if period else (col(CallAttempt.campaign_id), *flags)
     rows = session.execute(
-        sa.select(*flags, sa.func.count())
-        .where(_campaign_filter(col(CallAttempt.campaign_id), campaign_id), *period)
-        .group_by(*group)
+        sa.select(*flags, sa.func.sum(col(CallRollup.calls)))
+        .where(*_rollup_rows(campaign_id, since, until))
+        .group_by(*flags)
     ).all()
     totals: dict[int, dict[str, int]] = {}
     for volunteer_id, conversation, completion, n in rows:
-        if volunteer_id is None:  # the volunteer's account was deleted
-            continue
         total = totals.setdefault(volunteer_id, {"dials": 0, "conversations": 0, "completions": 0})
         total["dials"] += int(n)
         total["conversations"] += int(n) if conversation else 0
@@ -594,8 +554,9 @@ def leaderboard(
             ).all()
         )
     board: list[dict[str, Any]] = [
-        {"volunteer_id": vid, "name": names.get(vid, "(removed)"), **total}
+        {"volunteer_id": vid, "name": names[vid], **total}
         for vid, total in totals.items()
+        if vid in names  # the volunteer's account was deleted
     ]
     board.sort(key=lambda r: (-int(r["completions"]), -int(r["conversations"]),
                               -int(r["dials"]), str(r["name"])))
@@ -740,13 +701,9 @@ def compliance(
     the do-not-call list by source, TPS-registered people kept out of the queue."""
     outside = int(
         session.execute(
-            sa.select(sa.func.count())
-            .select_from(CallAttempt)
-            .where(
-                _campaign_filter(col(CallAttempt.campaign_id), campaign_id),
-                _is_true(col(CallAttempt.outside_window)),
-                *_period(col(CallAttempt.started_at), since, until),
-            )
+            sa.select(sa.func.coalesce(sa.func.sum(col(CallRollup.calls)), 0))
+            .where(*_rollup_rows(campaign_id, since, until),
+                   _is_true(col(CallRollup.outside_window)))
         ).scalar_one()
     )
     by_source = {

@@ -459,6 +459,39 @@ class CallAttempt(SQLModel, table=True):
     created_at: datetime = _created()
 
 
+# CallRollup.bucket for a campaign's all-time rows; any other value is the epoch second at which
+# a 15-minute period starts (UTC). Every zone's offset is a whole number of quarter hours, so
+# these periods are also the local quarter hours of every campaign's day.
+ROLLUP_ALL_TIME = -1
+ROLLUP_BUCKET_SECONDS = 15 * 60
+
+
+class CallRollup(SQLModel, table=True):
+    """Call attempts counted as each is saved (core/rollups.py), so that the dashboard reads a
+    few rows per volunteer and outcome instead of every attempt of the day: its cost then stays
+    the same however many calls a campaign has made (bench/dashboard.py)."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("campaign_id", "bucket", "volunteer_id", "outcome_code",
+                            "is_conversation", "is_completion", "outside_window",
+                            name="uq_callrollup_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", ondelete="CASCADE")
+    bucket: int  # ROLLUP_ALL_TIME, or the UTC epoch second a 15-minute period starts
+    # 0 for an attempt whose volunteer is gone; no foreign key, so a deleted account's calls
+    # still add up in the campaign's totals.
+    volunteer_id: int = Field(default=0)
+    outcome_code: str = Field(max_length=40)
+    is_conversation: bool
+    is_completion: bool
+    outside_window: bool
+    calls: int = Field(default=0)
+    talk_seconds: int = Field(default=0)  # sum of duration_seconds
+    timed_calls: int = Field(default=0)  # calls with a duration
+
+
 class SurveyAnswer(SQLModel, table=True):
     """One answer (one row per chosen option for multiple choice), so results aggregate in SQL."""
 

@@ -37,6 +37,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
+from core import rollups
 from core.outcomes import DEFAULT_OUTCOMES
 from db.engine import Database
 from db.models import (
@@ -88,6 +89,10 @@ def add_attempt(
         ended_at=at + timedelta(seconds=duration or 0), duration_seconds=duration,
         outside_window=outside_window, created_at=at,
     ).returning(CallAttempt.id))
+    rollups.count_attempt(
+        session=session, campaign_id=campaign.id, volunteer_id=volunteer.id if volunteer else None,
+        outcome_code=code, is_conversation=conversation, is_completion=completion,
+        outside_window=outside_window, started_at=at, duration_seconds=duration)
     return int(result.scalar_one())
 
 

@@ -16,6 +16,7 @@ from tests.db.stats_fixture import (
     add_attempt,
     build_day,
     make_volunteer,
+    queue,
 )
 from tests.factories import make_campaign, make_contact
 
@@ -281,9 +282,13 @@ def test_the_cache_keeps_campaigns_and_filters_apart(database: Database, day: Da
 def test_across_campaigns_people_are_counted_in_each_campaign(database: Database,
                                                               day: Day) -> None:
     with database.write() as session:
-        # Ann, already reached in A, is also reached in B: two campaigns' contact, twice.
-        add_attempt(session, campaign=session.get(stats.Campaign, day.b),
-                    contact=session.get(stats.Contact, day.contacts["c1"]), volunteer=None,
+        # Ann, already reached in A, is also queued and reached in B: two campaigns' contact,
+        # twice.
+        campaign_b = session.get(stats.Campaign, day.b)
+        ann = session.get(stats.Contact, day.contacts["c1"])
+        queue(session, campaign_b, ann, status="done")
+        session.flush()
+        add_attempt(session, campaign=campaign_b, contact=ann, volunteer=None,
                     at=NOW, code="refused", duration=30)
     with database.session() as session:
         everywhere = stats.headline(session=session, campaign_id=None, now=NOW)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 10:26:31.230848
+Create Date: 2026-12-01 10:38:17.808553
 """
 from collections.abc import Sequence
 
@@ -171,6 +171,22 @@ def upgrade() -> None:
     with op.batch_alter_table('phoneverification', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_phoneverification_user_id'), ['user_id'], unique=False)
 
+    op.create_table('callrollup',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('bucket', sa.Integer(), nullable=False),
+    sa.Column('volunteer_id', sa.Integer(), nullable=False),
+    sa.Column('outcome_code', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('is_conversation', sa.Boolean(), nullable=False),
+    sa.Column('is_completion', sa.Boolean(), nullable=False),
+    sa.Column('outside_window', sa.Boolean(), nullable=False),
+    sa.Column('calls', sa.Integer(), nullable=False),
+    sa.Column('talk_seconds', sa.Integer(), nullable=False),
+    sa.Column('timed_calls', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('campaign_id', 'bucket', 'volunteer_id', 'outcome_code', 'is_conversation', 'is_completion', 'outside_window', name='uq_callrollup_key')
+    )
     op.create_table('campaignmember',
     sa.Column('campaign_id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -591,6 +607,7 @@ def downgrade() -> None:
 
     op.drop_table('contact')
     op.drop_table('campaignmember')
+    op.drop_table('callrollup')
     with op.batch_alter_table('phoneverification', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_phoneverification_user_id'))
 

@@ -1,0 +1,146 @@
+"""Call attempts counted as they are saved, so the dashboard's cost does not grow with the day.
+
+Each saved attempt adds one call to two CallRollup rows keyed by its campaign, volunteer,
+outcome and flags: the campaign's all-time row and the row of the 15-minute period it started
+in. Both go in one upsert inside the save's own transaction, so a save that rolls back counts
+nothing and a save counted twice is impossible (the attempt's idempotency key guards both).
+Each volunteer writes only their own rows, so fifty volunteers saving at once never wait on
+one another here.
+
+`rebuild` recomputes a campaign's rows from its attempts, for data written in bulk (demo data,
+benchmarks, a database from before rollups) and by `manage.py rebuild-rollups`; `from_attempts`
+is the same aggregate, read only, which the tests compare with the maintained rows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from db.models import ROLLUP_ALL_TIME, ROLLUP_BUCKET_SECONDS, CallAttempt, CallRollup, Campaign
+
+ROLLUP = CallRollup.__table__  # type: ignore[attr-defined]
+ATTEMPT = CallAttempt.__table__  # type: ignore[attr-defined]
+KEY = ("campaign_id", "bucket", "volunteer_id", "outcome_code", "is_conversation",
+       "is_completion", "outside_window")
+MEASURES = ("calls", "talk_seconds", "timed_calls")
+
+
+def bucket_of(moment: datetime) -> int:
+    """The UTC epoch second at which the 15-minute period holding `moment` starts."""
+    return int(moment.timestamp()) // ROLLUP_BUCKET_SECONDS * ROLLUP_BUCKET_SECONDS
+
+
+def epoch_seconds(column: Any, dialect_name: str) -> Any:
+    """Whole UTC epoch seconds of a UTCDateTime column, in SQL."""
+    if dialect_name == "sqlite":
+        # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff' naive UTC.
+        return sa.cast(sa.func.strftime("%s", column), sa.Integer)
+    # timestamp without time zone: extract(epoch) reads it as UTC, which is how it is stored.
+    return sa.cast(sa.func.floor(sa.extract("epoch", column)), sa.BigInteger)
+
+
+def _upsert(dialect_name: str, rows: list[dict[str, Any]]) -> Any:
+    insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+    statement = insert(ROLLUP).values(rows)
+    return statement.on_conflict_do_update(
+        index_elements=list(KEY),
+        set_={m: getattr(ROLLUP.c, m) + getattr(statement.excluded, m) for m in MEASURES},
+    )
+
+
+def count_attempt(
+    *,
+    session: Session,
+    campaign_id: int,
+    volunteer_id: int | None,
+    outcome_code: str,
+    is_conversation: bool,
+    is_completion: bool,
+    outside_window: bool,
+    started_at: datetime,
+    duration_seconds: int | None,
+) -> None:
+    """Add one saved attempt to its campaign's rollups (one statement, in the caller's
+    transaction)."""
+    base = {
+        "campaign_id": campaign_id, "volunteer_id": volunteer_id or 0,
+        "outcome_code": outcome_code, "is_conversation": bool(is_conversation),
+        "is_completion": bool(is_completion), "outside_window": bool(outside_window),
+        "calls": 1, "talk_seconds": duration_seconds or 0,
+        "timed_calls": 1 if duration_seconds is not None else 0,
+    }
+    rows = [{**base, "bucket": ROLLUP_ALL_TIME}, {**base, "bucket": bucket_of(started_at)}]
+    connection = session.connection()
+    connection.execute(_upsert(connection.dialect.name, rows))
+
+
+def _aggregate(dialect_name: str, campaign_ids: list[int]) -> Any:
+    """Both kinds of rollup row, computed from the attempts of these campaigns."""
+    volunteer = sa.func.coalesce(ATTEMPT.c.volunteer_id, 0)
+    flags = (ATTEMPT.c.outcome_code, ATTEMPT.c.is_conversation, ATTEMPT.c.is_completion,
+             ATTEMPT.c.outside_window)
+    measures = (sa.func.count(), sa.func.coalesce(sa.func.sum(ATTEMPT.c.duration_seconds), 0),
+                sa.func.count(ATTEMPT.c.duration_seconds))
+    in_campaigns = ATTEMPT.c.campaign_id.in_(campaign_ids)
+    bucket = (epoch_seconds(ATTEMPT.c.started_at, dialect_name) // ROLLUP_BUCKET_SECONDS
+              * ROLLUP_BUCKET_SECONDS)
+    all_time = (
+        sa.select(ATTEMPT.c.campaign_id, sa.literal(ROLLUP_ALL_TIME, sa.BigInteger),
+                  volunteer, *flags, *measures)
+        .where(in_campaigns)
+        .group_by(ATTEMPT.c.campaign_id, volunteer, *flags)
+    )
+    periods = (
+        sa.select(ATTEMPT.c.campaign_id, bucket, volunteer, *flags, *measures)
+        .where(in_campaigns)
+        .group_by(ATTEMPT.c.campaign_id, bucket, volunteer, *flags)
+    )
+    return sa.union_all(all_time, periods)
+
+
+def _campaign_ids(session: Session, campaign_id: int | None) -> list[int]:
+    if campaign_id is not None:
+        return [campaign_id]
+    return [int(i) for i in session.execute(sa.select(Campaign.id)).scalars()]  # type: ignore[call-overload]
+
+
+def rebuild(*, session: Session, campaign_id: int | None = None) -> int:
+    """Recompute the rollups of one campaign (or all) from their attempts; return the rows."""
+    ids = _campaign_ids(session, campaign_id)
+    connection = session.connection()
+    connection.execute(sa.delete(ROLLUP).where(ROLLUP.c.campaign_id.in_(ids)))
+    connection.execute(
+        sa.insert(ROLLUP).from_select([*KEY, *MEASURES], _aggregate(connection.dialect.name, ids))
+    )
+    # rowcount of an INSERT ... SELECT is not reported by every driver: count instead.
+    return int(connection.execute(
+        sa.select(sa.func.count()).where(ROLLUP.c.campaign_id.in_(ids))).scalar_one())
+
+
+def _rows(result: Any) -> dict[tuple[Any, ...], tuple[int, ...]]:
+    return {
+        (int(r[0]), int(r[1]), int(r[2]), str(r[3]), bool(r[4]), bool(r[5]), bool(r[6])):
+            (int(r[7]), int(r[8]), int(r[9]))
+        for r in result
+    }
+
+
+def from_attempts(*, session: Session, campaign_id: int | None = None) -> dict[Any, Any]:
+    """What the rollups should hold, recomputed from the attempts: {key: (calls, seconds,
+    timed calls)}."""
+    connection = session.connection()
+    query = _aggregate(connection.dialect.name, _campaign_ids(session, campaign_id))
+    return _rows(connection.execute(query))
+
+
+def stored(*, session: Session, campaign_id: int | None = None) -> dict[Any, Any]:
+    """The rollups as maintained, in the same shape as `from_attempts`."""
+    ids = _campaign_ids(session, campaign_id)
+    query = (sa.select(*(ROLLUP.c[k] for k in KEY), *(ROLLUP.c[m] for m in MEASURES))
+             .where(ROLLUP.c.campaign_id.in_(ids), ROLLUP.c.calls > 0))
+    return _rows(session.connection().execute(query))

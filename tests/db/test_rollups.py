@@ -1,0 +1,137 @@
+"""The dashboard's call rollups stay exactly what the attempts say, on both databases (#19)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from core import rollups, stats
+from core.queue import LeaseLost, claim_next_contact, record_outcome
+from db.engine import Database
+from db.models import ROLLUP_ALL_TIME, CallRollup, Campaign
+from tests.factories import make_campaign, make_contact, make_user, queue_contacts
+
+# A Wednesday in June, 14:07 London time: inside the default calling window.
+NOW = datetime(2026, 6, 10, 13, 7, tzinfo=UTC)
+
+
+def _campaign_with_queue(db: Database, n: int) -> tuple[list[int], int, list[int]]:
+    with db.write() as s:
+        volunteers = [make_user(s).id for _ in range(2)]
+        campaign = make_campaign(s)
+        queue_contacts(s, campaign, [make_contact(s) for _ in range(n)])
+        return volunteers, int(campaign.id), []
+
+
+def _call(db: Database, campaign_id: int, volunteer_id: int, code: str, now: datetime,
+          *, key: str | None = None, duration: int | None = None) -> None:
+    with db.write() as s:
+        claimed = claim_next_contact(session=s, campaign_id=campaign_id,
+                                     volunteer_id=volunteer_id, now=now)
+        assert claimed is not None
+        entry_id = claimed.queue_entry_id
+    with db.write() as s:
+        record_outcome(session=s, queue_entry_id=entry_id, volunteer_id=volunteer_id,
+                       outcome_code=code, idempotency_key=key or uuid.uuid4().hex, answers={},
+                       notes="", started_at=now - timedelta(minutes=1), now=now,
+                       duration_seconds=duration)
+
+
+def test_every_saved_call_is_counted_once_in_its_quarter_hour_and_all_time(
+    database: Database,
+) -> None:
+    (ann, bob), campaign_id, _ = _campaign_with_queue(database, 6)
+    _call(database, campaign_id, ann, "no_answer", NOW)
+    _call(database, campaign_id, ann, "completed", NOW + timedelta(minutes=2), duration=90)
+    _call(database, campaign_id, bob, "refused", NOW + timedelta(minutes=10), duration=30)
+    _call(database, campaign_id, bob, "completed", NOW + timedelta(minutes=11), duration=60)
+
+    with database.session() as s:
+        maintained = rollups.stored(session=s, campaign_id=campaign_id)
+        recomputed = rollups.from_attempts(session=s, campaign_id=campaign_id)
+        quarter = rollups.bucket_of(NOW)  # 13:00 UTC; the last call starts at 13:17 - 1 min
+    assert maintained == recomputed
+    completed_ann = (campaign_id, ROLLUP_ALL_TIME, ann, "completed", True, True, False)
+    assert maintained[completed_ann] == (1, 90, 1)
+    # Bob's refusal started at 13:16: the 13:15 quarter hour, not 13:00's.
+    assert (campaign_id, quarter + 900, bob, "refused", True, False, False) in maintained
+    assert (campaign_id, quarter, bob, "refused", True, False, False) not in maintained
+    assert sum(calls for (_, bucket, *_), (calls, _, _) in maintained.items()
+               if bucket == ROLLUP_ALL_TIME) == 4
+
+
+def test_a_save_repeated_with_its_key_or_rolled_back_counts_nothing_more(
+    database: Database,
+) -> None:
+    (ann, bob), campaign_id, _ = _campaign_with_queue(database, 3)
+    with database.write() as s:
+        claimed = claim_next_contact(session=s, campaign_id=campaign_id, volunteer_id=ann,
+                                     now=NOW)
+        assert claimed is not None
+    for _ in range(2):  # a double click: the same idempotency key twice
+        with database.write() as s:
+            record_outcome(session=s, queue_entry_id=claimed.queue_entry_id, volunteer_id=ann,
+                           outcome_code="busy", idempotency_key="same-key", answers={},
+                           notes="", started_at=NOW, now=NOW)
+    # Bob never held this lease: his save raises and its transaction, rollup included, rolls
+    # back.
+    with pytest.raises(LeaseLost), database.write() as s:
+        record_outcome(session=s, queue_entry_id=claimed.queue_entry_id, volunteer_id=bob,
+                       outcome_code="busy", idempotency_key="bobs-key", answers={},
+                       notes="", started_at=NOW, now=NOW)
+    with database.session() as s:
+        maintained = rollups.stored(session=s, campaign_id=campaign_id)
+        assert maintained == rollups.from_attempts(session=s, campaign_id=campaign_id)
+    assert maintained[(campaign_id, ROLLUP_ALL_TIME, ann, "busy", False, False, False)] == (
+        1, 0, 0)
+
+
+def test_rebuild_recomputes_what_saving_maintained_and_replaces_stale_rows(
+    database: Database,
+) -> None:
+    (ann, _), campaign_id, _ = _campaign_with_queue(database, 3)
+    _call(database, campaign_id, ann, "completed", NOW, duration=45)
+    _call(database, campaign_id, ann, "voicemail", NOW + timedelta(hours=1))
+    with database.session() as s:
+        before = rollups.stored(session=s, campaign_id=campaign_id)
+    with database.write() as s:
+        s.execute(sa.update(CallRollup).values(calls=99))  # drifted, e.g. a bulk load
+        assert rollups.rebuild(session=s, campaign_id=campaign_id) == len(before)
+    with database.session() as s:
+        assert rollups.stored(session=s, campaign_id=campaign_id) == before
+
+
+def test_deleting_a_campaign_takes_its_rollups_with_it(database: Database) -> None:
+    (ann, _), campaign_id, _ = _campaign_with_queue(database, 2)
+    _call(database, campaign_id, ann, "refused", NOW)
+    with database.write() as s:
+        s.execute(sa.delete(Campaign).where(Campaign.id == campaign_id))  # type: ignore[arg-type]
+    with database.session() as s:
+        assert s.execute(sa.select(sa.func.count()).select_from(CallRollup)).scalar_one() == 0
+
+
+def test_the_dashboard_reads_periods_that_start_on_a_quarter_hour_only(
+    database: Database,
+) -> None:
+    (ann, _), campaign_id, _ = _campaign_with_queue(database, 2)
+    _call(database, campaign_id, ann, "refused", NOW)
+    with database.session() as s:
+        whole_hour = NOW.replace(minute=0)
+        assert stats.outcome_breakdown(session=s, campaign_id=campaign_id, since=whole_hour)
+        with pytest.raises(ValueError, match="quarter hour"):
+            stats.outcome_breakdown(session=s, campaign_id=campaign_id, since=NOW)
+
+
+@pytest.mark.parametrize("moment, start", [
+    (datetime(2026, 6, 10, 13, 0, tzinfo=UTC), datetime(2026, 6, 10, 13, 0, tzinfo=UTC)),
+    (datetime(2026, 6, 10, 13, 14, 59, 999999, tzinfo=UTC),
+     datetime(2026, 6, 10, 13, 0, tzinfo=UTC)),
+    (datetime(2026, 6, 10, 13, 15, tzinfo=UTC), datetime(2026, 6, 10, 13, 15, tzinfo=UTC)),
+    # 23:50 in Kolkata (UTC+5:30) is 18:20 UTC: quarter hours line up in every zone.
+    (datetime(2026, 6, 10, 18, 20, tzinfo=UTC), datetime(2026, 6, 10, 18, 15, tzinfo=UTC)),
+])
+def test_bucket_of_floors_to_the_quarter_hour(moment: datetime, start: datetime) -> None:
+    assert rollups.bucket_of(moment) == int(start.timestamp())
