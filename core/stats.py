@@ -234,7 +234,7 @@ def _sum_if(condition: Any, measure: Any) -> Any:
     return sa.func.coalesce(sa.func.sum(sa.case((condition, measure), else_=0)), 0)
 
 
-def people_reached(*, session: Session, campaign_id: int | None) -> tuple[int, int]:
+def reached_and_completed(*, session: Session, campaign_id: int | None) -> tuple[int, int]:
     """(contacts reached, contacts completed): queue entries with those progress bits, which
     each recorded call ORs in. Across all campaigns, each campaign's people are added up."""
     progress = col(QueueEntry.progress)
@@ -248,7 +248,7 @@ def people_reached(*, session: Session, campaign_id: int | None) -> tuple[int, i
 
 def people_reached(*, session: Session, campaign_id: int | None) -> int:
     """Contacts with at least one conversation (the headline's "reached")."""
-    return _calls_and_people(session, campaign_id, col(CallAttempt.is_conversation))[1]
+    return reached_and_completed(session=session, campaign_id=campaign_id)[0]
 
 
 def headline(
@@ -270,7 +270,7 @@ def headline(
     statuses = queue_counts(session=session, campaign_id=campaign_id)
     contacts = sum(statuses.values())
     remaining = sum(n for s, n in statuses.items() if s not in FINISHED_STATUSES)
-    reached, completed = people_reached(session=session, campaign_id=campaign_id)
+    reached, completed = reached_and_completed(session=session, campaign_id=campaign_id)
 
     calls = col(CallRollup.calls)
     conversation = _is_true(col(CallRollup.is_conversation))
