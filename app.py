@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy.exc import DBAPIError
 
+from core.events import runs_a_check_in
 from core.users import organiser_exists
 from db.engine import is_retryable
 from pages import _browser, _ui
@@ -38,6 +39,8 @@ CONTACTS = st.Page("pages/contacts.py", title="Contacts", icon="🗂️", url_pa
 EXPORTS = st.Page("pages/exports.py", title="Exports", icon="📤", url_path="exports")
 TEAM = st.Page("pages/team.py", title="Team", icon="👥", url_path="team")
 SETTINGS = st.Page("pages/settings.py", title="Settings", icon="⚙️", url_path="settings")
+EVENTS = st.Page("pages/events.py", title="Events", icon="📅", url_path="events")
+CHECK_IN = st.Page("pages/checkin.py", title="Check-in", icon="✅", url_path="check-in")
 
 
 def database_unavailable(exc: DBAPIError) -> None:
@@ -63,12 +66,15 @@ try:
         pages = [LOGIN, REGISTER, RESET]
     elif user.is_organiser:
         pages = {
-            "Campaign day": [DASHBOARD, CALLING, MY_STATS],
-            "Prepare": [CAMPAIGNS, IMPORT, TARGETING, CONTACTS],
+            "Campaign day": [DASHBOARD, CALLING, CHECK_IN, MY_STATS],
+            "Prepare": [CAMPAIGNS, EVENTS, IMPORT, TARGETING, CONTACTS],
             "Manage": [TEAM, EXPORTS, SETTINGS, ACCOUNT],
         }
     else:
-        pages = [CALLING, MY_STATS, ACCOUNT]
+        with rt.database.session() as session:
+            # A volunteer an organiser chose to run an event's check-in sees it that day.
+            helping = runs_a_check_in(session=session, user_id=user.id)
+        pages = [CALLING, *([CHECK_IN] if helping else []), MY_STATS, ACCOUNT]
 
     if rt.settings.demo:
         st.sidebar.caption("Demo mode: sample data only; do not load real members' details.")

@@ -676,6 +676,11 @@ def check_in_events(*, session: Session, user_id: int, now: datetime | None = No
     return _views(session, list(session.exec(query)))
 
 
+def runs_a_check_in(*, session: Session, user_id: int, now: datetime | None = None) -> bool:
+    """True when the user has an event's check-in to run today or tomorrow."""
+    return bool(check_in_events(session=session, user_id=user_id, now=now))
+
+
 def _require_check_in(session: Session, event_id: int, user_id: int) -> None:
     if not may_check_in(session=session, event_id=event_id, user_id=user_id):
         raise CheckInNotAllowed()

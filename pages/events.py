@@ -1,0 +1,183 @@
+"""Events (organisers): what callers sign people up for: create, edit, cancel, duplicate,
+choose who runs the check-in, and see each event's bookings."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+import streamlit as st
+
+from core import events
+from core.campaigns import list_callers, list_campaigns
+from core.event_funnel import event_counts
+from core.events import EVENT_KIND_LABELS, EventDraft, EventError, EventKind, EventView
+from core.script import escape_markdown
+from pages import _ui
+
+organiser = _ui.require_organiser()
+rt = _ui.runtime()
+
+st.title("Events")
+st.caption("Canvassing sessions, stalls, phone banks and meetings that callers offer on the "
+           "phone (an *Event sign-up* question in a campaign's survey). Places are held the "
+           "moment the call is saved; a full event cannot be overbooked.")
+
+with _ui.read_session() as session:
+    campaigns = {c.id: c.name for c in list_campaigns(session=session)
+                 if c.status != "closed"}
+    callers = dict(list_callers(session=session))
+    upcoming = events.list_events(session=session)
+    past = events.list_events(session=session, past=True)
+    counts = event_counts(session=session, event_ids=[e.id for e in upcoming + past])
+
+
+def event_form(prefix: str, initial: EventDraft | None) -> EventDraft | None:
+    """The event editor; returns the draft when its button is pressed."""
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date()
+    start = initial or EventDraft(title="", day=tomorrow, start=time(10, 0), end=time(13, 0),
+                                  timezone=rt.settings.timezone)
+    with st.form(f"{prefix}_form"):
+        title = st.text_input("Title", value=start.title, key=f"{prefix}_title",
+                              max_chars=events.MAX_TITLE)
+        kinds = list(EventKind)
+        kind = st.selectbox("Kind", kinds, index=kinds.index(EventKind(start.kind)),
+                            format_func=lambda k: EVENT_KIND_LABELS[EventKind(k)],
+                            key=f"{prefix}_kind")
+        day_col, start_col, end_col = st.columns(3)
+        day: date = day_col.date_input("Date", value=start.day, key=f"{prefix}_day")
+        start_at: time = start_col.time_input("Starts", value=start.start, key=f"{prefix}_start",
+                                              step=timedelta(minutes=15))
+        end_at: time = end_col.time_input("Ends", value=start.end, key=f"{prefix}_end",
+                                          step=timedelta(minutes=15))
+        st.caption(f"Times are {start.timezone} time.")
+        place = st.text_input("Place (address)", value=start.place, key=f"{prefix}_place",
+                              placeholder="Crewe Library, Prince Albert St, CW1 2DH")
+        online_url = st.text_input("Online link (for online events)", value=start.online_url,
+                                   key=f"{prefix}_online", placeholder="https://…")
+        seat_col, ward_col, capacity_col = st.columns(3)
+        constituency = seat_col.text_input("Constituency it serves", value=start.constituency,
+                                           key=f"{prefix}_constituency")
+        ward = ward_col.text_input("Ward", value=start.ward, key=f"{prefix}_ward")
+        capacity = capacity_col.number_input(
+            "Places (0 = no limit)", min_value=0, max_value=events.MAX_CAPACITY, step=1,
+            value=start.capacity or 0, key=f"{prefix}_capacity")
+        offered_by = st.multiselect(
+            "Campaigns whose callers may offer it", list(campaigns),
+            default=[c for c in start.campaign_ids if c in campaigns],
+            format_func=lambda c: campaigns[c], key=f"{prefix}_campaigns")
+        description = st.text_area("Description (read to the person on the phone)",
+                                   value=start.description, key=f"{prefix}_description",
+                                   max_chars=events.MAX_DESCRIPTION, height=80)
+        submitted = st.form_submit_button("Save event", type="primary")
+    if not submitted:
+        return None
+    return EventDraft(
+        title=title, day=day, start=start_at, end=end_at, timezone=start.timezone,
+        kind=str(kind), description=description, place=place, online_url=online_url,
+        constituency=constituency, ward=ward, capacity=int(capacity) or None,
+        campaign_ids=tuple(int(c) for c in offered_by),
+    )
+
+
+def show_error(exc: Exception) -> None:
+    label = {"title": "Title", "place": "Place", "online_url": "Online link",
+             "capacity": "Places", "end": "Ends", "campaign_ids": "Campaigns",
+             "timezone": "Time zone", "description": "Description", "kind": "Kind"}
+    field_name = getattr(exc, "field", "")
+    st.error(f"{label.get(field_name, 'Event')}: {exc}" if field_name else str(exc))
+
+
+def event_summary(event: EventView) -> None:
+    figures = counts.get(event.id)
+    left = event.places_left
+    places = ("no limit" if left is None else f"{event.places_taken} of {event.capacity} "
+              f"places taken")
+    st.markdown(f"**{escape_markdown(event.title)}**"
+                + (" · ❌ cancelled" if event.cancelled else ""))
+    area = ", ".join(part for part in (event.constituency, event.ward) if part)
+    st.caption(escape_markdown(" · ".join(
+        part for part in (event.when(), event.where, places, area) if part)))
+    if figures is not None:
+        st.caption(f"Booked {figures.booked} · confirmed {figures.confirmed} · came "
+                   f"{figures.attended} (+{figures.walk_ins} walk-ins) · did not come "
+                   f"{figures.no_show} · gave their place back {figures.given_back}")
+
+
+new_tab, upcoming_tab, past_tab = st.tabs(
+    ["New event", f"Upcoming ({len(upcoming)})", "Past"])
+
+with new_tab:
+    if not campaigns:
+        st.info("Create a campaign first: events are offered by a campaign's callers.")
+    draft = event_form("event_new", None)
+    if draft is not None:
+        try:
+            with _ui.write_session() as session:
+                events.create_event(session=session, draft=draft, actor_id=organiser.id)
+        except EventError as exc:
+            show_error(exc)
+        else:
+            st.success(f"Created “{draft.title.strip()}”. Add an *Event sign-up* question to "
+                       "the campaign's survey so callers can offer it.")
+            st.rerun()
+
+with upcoming_tab:
+    if not upcoming:
+        st.info("No upcoming events. Create one in *New event*.")
+    for event in upcoming:
+        with st.container(border=True):
+            event_summary(event)
+            if event.cancelled:
+                continue
+            with st.expander("Edit"):
+                draft = event_form(f"event_edit_{event.id}", event.draft())
+                if draft is not None:
+                    try:
+                        with _ui.write_session() as session:
+                            events.update_event(session=session, event_id=event.id,
+                                                draft=draft, actor_id=organiser.id)
+                    except (EventError, events.EventNotFound) as exc:
+                        show_error(exc)
+                    else:
+                        st.rerun()
+            helpers = st.multiselect(
+                "Volunteers who may run the check-in", list(callers),
+                default=[h for h in event.helper_ids if h in callers],
+                format_func=lambda u: callers[u], key=f"event_helpers_{event.id}")
+            dup_col, helper_col, cancel_col = st.columns(3)
+            if dup_col.button("Duplicate for next week", key=f"event_duplicate_{event.id}"):
+                with _ui.write_session() as session:
+                    events.duplicate_event(session=session, event_id=event.id,
+                                           actor_id=organiser.id)
+                st.rerun()
+            if helper_col.button("Save check-in helpers", key=f"event_helpers_save_{event.id}"):
+                with _ui.write_session() as session:
+                    events.set_helpers(session=session, event_id=event.id, user_ids=helpers,
+                                       actor_id=organiser.id)
+                st.success("Saved.")
+            sure = cancel_col.checkbox("Yes, cancel it", key=f"event_cancel_sure_{event.id}")
+            if cancel_col.button("Cancel event", key=f"event_cancel_{event.id}",
+                                 disabled=not sure):
+                with _ui.write_session() as session:
+                    told = events.cancel_event(session=session, event_id=event.id,
+                                               actor_id=organiser.id)
+                st.session_state["events_notice"] = (
+                    f"Cancelled “{event.title}”; {len(told)} booked "
+                    f"{'person' if len(told) == 1 else 'people'} to tell.")
+                st.rerun()
+
+with past_tab:
+    if not past:
+        st.caption("No past events yet.")
+    for event in past[:50]:
+        with st.container(border=True):
+            event_summary(event)
+            if st.button("Run again next week", key=f"event_again_{event.id}"):
+                with _ui.write_session() as session:
+                    weeks = max(1, (datetime.now(UTC) - event.starts_at).days // 7 + 1)
+                    events.duplicate_event(session=session, event_id=event.id,
+                                           actor_id=organiser.id, weeks=weeks)
+                st.rerun()
+
+if "events_notice" in st.session_state:
+    st.toast(st.session_state.pop("events_notice"))
