@@ -32,6 +32,7 @@ from core.webhooks import (
     TOO_LARGE,
     WebhookResponse,
     handle_inbound_sms,
+    handle_session_callback,
     handle_status_callback,
     parse_form,
     refuse_before_body,
@@ -176,6 +177,10 @@ async def twilio_sms(request: Request) -> Response:
     return await _twilio(request, handle_inbound_sms)
 
 
+async def twilio_session(request: Request) -> Response:
+    return await _twilio(request, handle_session_callback)
+
+
 async def healthz(request: Request) -> Response:
     """Liveness plus a database round trip, for a load balancer or uptime monitor."""
     try:
@@ -194,6 +199,7 @@ async def healthz(request: Request) -> Response:
 ROUTES = [
     Route("/twilio/status", twilio_status, methods=["POST"]),
     Route("/twilio/sms", twilio_sms, methods=["POST"]),
+    Route("/twilio/session", twilio_session, methods=["POST"]),
     Route("/healthz", healthz, methods=["GET"]),
 ]
 

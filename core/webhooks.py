@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -23,12 +24,14 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from core.config import Settings
-from core.dialing.port import FINAL_STATUSES
+from core.dialing.port import FINAL_STATUSES, DialerError
+from core.dialing.registry import room_dialer_for
+from core.dialing.session import SESSION_PATH, advance, apply_leg_callback
 from core.dialing.twilio import SIGNATURE_HEADER, signature_valid
 from core.dialing.twiml import sms_reply
 from core.sms import record_inbound_sms
 from db.engine import Database
-from db.models import CallAttempt
+from db.models import CallAttempt, CallingSession
 
 log = logging.getLogger(__name__)
 
@@ -205,3 +208,37 @@ def handle_inbound_sms(
         )
     )
     return WebhookResponse(200, sms_reply(result.reply), media_type="application/xml")
+
+
+def handle_session_callback(
+    *,
+    database: Database,
+    settings: Settings,
+    params: Mapping[str, Any],
+    headers: Mapping[str, str],
+    query: str = "",
+    now: datetime | None = None,
+) -> WebhookResponse:
+    """POST /twilio/session: a continuous session's leg changed (status or AnsweredBy).
+
+    Stored, then the session is advanced at once from what was stored, so the next contact is
+    dialled (or a machine dealt with) without waiting for the volunteer's page to poll.
+    """
+    if not _verified(settings, SESSION_PATH, query, params, headers):
+        return FORBIDDEN
+    session_id = database.retrying(
+        lambda session: apply_leg_callback(session=session, params=params))
+    if session_id is None:
+        return WebhookResponse(200, "unknown call")
+    with database.session() as session:
+        row = session.get(CallingSession, session_id)
+        provider = row.provider if row is not None else ""
+    dialer = room_dialer_for(provider, settings)
+    if dialer is not None:
+        try:
+            advance(database=database, dialer=dialer, settings=settings, session_id=session_id,
+                    now=now or datetime.now(UTC), poll=False)
+        except DialerError as exc:
+            log.warning("session %s: could not advance from a callback: %s", session_id,
+                        type(exc).__name__)
+    return WebhookResponse(200, "ok")

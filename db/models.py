@@ -304,6 +304,8 @@ class Campaign(SQLModel, table=True):
     # The answer that makes a contact a recruit, e.g. {"question_id": 3, "value": "Yes"}.
     recruit_rule: dict[str, Any] = _json({})
     sms_template: str = Field(default="", max_length=1600)
+    # Continuous calling: read to an answering machine, then hang up; empty hangs up at once.
+    voicemail_message: str = Field(default="", max_length=500)
     created_by_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
     created_at: datetime = _created()
     updated_at: datetime = _created()
@@ -513,6 +515,67 @@ class SurveyAnswer(SQLModel, table=True):
         default=None, foreign_key="contact.id", ondelete="CASCADE", index=True
     )
     value: str = Field(max_length=2000)
+
+
+# --------------------------------------------------------------------------------------------
+# Continuous calling (core/dialing/session.py)
+# --------------------------------------------------------------------------------------------
+
+
+class CallingSession(SQLModel, table=True):
+    """One volunteer's continuous session: their phone held in a conference, contacts dialled
+    into it one at a time."""
+
+    __table_args__ = (sa.Index("ix_callingsession_volunteer_status", "volunteer_id", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", ondelete="CASCADE", index=True)
+    volunteer_id: int = Field(foreign_key="user.id", ondelete="CASCADE")
+    status: str = Field(default="connecting", max_length=16)  # core.dialing.session.SessionStatus
+    # Bumped by every transition; a transition whose version moved on underneath it (a webhook
+    # and a poll at once) writes nothing, so a contact is never dialled twice.
+    version: int = Field(default=0)
+    provider: str = Field(default="twilio", max_length=16)
+    room: str = Field(max_length=64)
+    volunteer_call_sid: str | None = Field(default=None, max_length=64, index=True)
+    volunteer_status: str | None = Field(default=None, max_length=32)
+    # The contact being dialled or talked to (a SessionCall), if any.
+    current_call_id: int | None = Field(default=None)
+    pause_requested: bool = Field(default=False)
+    # The last thing that happened, in words, for the volunteer's screen (never a number).
+    notice: str = Field(default="", max_length=300)
+    started_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    ended_at: datetime | None = _ts()
+
+
+class SessionCall(SQLModel, table=True):
+    """One contact dialled by a continuous session: what the line did and what was logged.
+
+    The compliance panel counts these: live-answered and abandoned calls per campaign per 24 h.
+    """
+
+    __table_args__ = (sa.Index("ix_sessioncall_campaign_dialled", "campaign_id", "dialled_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: int = Field(foreign_key="callingsession.id", ondelete="CASCADE", index=True)
+    campaign_id: int = Field(foreign_key="campaign.id", ondelete="CASCADE")
+    queue_entry_id: int | None = Field(
+        default=None, foreign_key="queueentry.id", ondelete="SET NULL"
+    )
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", ondelete="SET NULL")
+    call_sid: str | None = Field(default=None, max_length=64, index=True)
+    status: str = Field(default="queued", max_length=32)  # core.dialing.CallState
+    answered_by: str = Field(default="", max_length=32)  # core.dialing.AnsweredBy, "" unknown
+    # A live person answered and no volunteer was there to speak (never, at 1:1).
+    abandoned: bool = Field(default=False)
+    # What the session did with it: talked, voicemail_left, hung_up_machine, busy, ...
+    result: str = Field(default="", max_length=32)
+    outcome_code: str = Field(default="", max_length=40)
+    idempotency_key: str = Field(max_length=64, unique=True)
+    dialled_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    answered_at: datetime | None = _ts()
+    ended_at: datetime | None = _ts()
 
 
 SMS_DIRECTION_VALUES = ("out", "in")

@@ -19,13 +19,24 @@ from core.dialing.calls import (
     start_campaign_call,
     texting_mode,
 )
-from core.dialing.fake import DEFAULT_SCRIPT, FakeCall, FakeDialer, FakeSms, demo_script
+from core.dialing.fake import (
+    DEFAULT_SCRIPT,
+    CallLife,
+    FakeCall,
+    FakeDialer,
+    FakeLeg,
+    FakeRoomDialer,
+    FakeSms,
+    demo_life,
+    demo_script,
+)
 from core.dialing.own_phone import TelDialer
 from core.dialing.port import (
     FINAL_STATUSES,
     LIVE_STATUSES,
     STATUS_LABELS,
     SUGGESTED_OUTCOMES,
+    AnsweredBy,
     BadCredentials,
     CallerIdNotVerified,
     CallInfo,
@@ -35,10 +46,13 @@ from core.dialing.port import (
     DialerNotConfigured,
     DialerUnreachable,
     InvalidNumber,
+    LegInfo,
+    MachineDetection,
     NoGeoPermission,
     NotABridge,
     NoVerifiedPhone,
     RateLimited,
+    RoomDialer,
     SmsReceipt,
     SmsRecipientOptedOut,
     suggested_outcome,
@@ -51,7 +65,9 @@ from core.dialing.registry import (
     dialer_for,
     dialer_kind,
     reset_dialers,
+    room_dialer_for,
     shared_fake_dialer,
+    shared_fake_room_dialer,
     sms_dialer,
     spec_for,
     status_callback_url,
@@ -68,6 +84,8 @@ from core.dialing.twilio import (
 )
 
 __all__ = [
+    "AnsweredBy", "CallLife", "FakeLeg", "FakeRoomDialer", "LegInfo", "MachineDetection",
+    "RoomDialer", "demo_life", "room_dialer_for", "shared_fake_room_dialer",
     "DEFAULT_SCRIPT", "FINAL_STATUSES", "LIVE_STATUSES", "SPECS", "STATUS_LABELS",
     "SUGGESTED_OUTCOMES", "BadCredentials", "BridgePlan", "CallInfo", "CallState",
     "CallerIdNotVerified", "CallingMode", "Dialer", "DialerError", "DialerKind",

@@ -73,7 +73,7 @@ def caller_id_choices(settings: Settings, kind: str) -> tuple[str, ...]:
     return own or (texts.caller_ids(settings) if texts is not None else ())
 
 
-def _caller_id(campaign: Campaign, spec: DialerSpec, settings: Settings) -> str:
+def campaign_caller_id(campaign: Campaign, spec: DialerSpec, settings: Settings) -> str:
     """The campaign's caller ID in E.164, or "" when it has none (or it is not a number).
 
     Raises:
@@ -134,7 +134,7 @@ def calling_mode(
     caller_id = ""
     if not problem:
         try:
-            caller_id = _caller_id(campaign, spec, settings)
+            caller_id = campaign_caller_id(campaign, spec, settings)
         except CallerIdNotVerified as exc:
             problem = str(exc)
     has_phone = bool(user and user.phone and user.phone_verified)
@@ -182,7 +182,7 @@ def plan_bridge(
         raise NoVerifiedPhone(
             "Ringround rings your own phone first: add and confirm your number in My account."
         )
-    caller_id = _caller_id(campaign, spec_for(campaign.dialer), settings)
+    caller_id = campaign_caller_id(campaign, spec_for(campaign.dialer), settings)
     if is_suppressed(session=session, phone=contact.phone):
         raise DialerError("This person has asked not to be called.")
     return BridgePlan(

@@ -155,3 +155,75 @@ class Dialer(Protocol):
     def hang_up(self, sid: str) -> CallInfo: ...
 
     def send_sms(self, to: str, from_: str, body: str) -> SmsReceipt: ...
+
+
+# --------------------------------------------------------------------------------------------
+# Continuous calling: the volunteer held in a room, contacts dialled into it
+# --------------------------------------------------------------------------------------------
+
+
+class AnsweredBy(StrEnum):
+    """Who picked up, as answering-machine detection decided ("" until it has)."""
+
+    HUMAN = "human"
+    MACHINE = "machine"
+    FAX = "fax"
+    UNKNOWN = "unknown"
+
+
+class MachineDetection(StrEnum):
+    """How to listen for a machine: `DETECT` answers as soon as it knows; `AWAIT_BEEP` waits for
+    the greeting to end, so a message left afterwards is recorded whole."""
+
+    OFF = "off"
+    DETECT = "detect"
+    AWAIT_BEEP = "await_beep"
+
+
+@dataclass(frozen=True)
+class LegInfo:
+    """One leg of a continuous session (the volunteer's, or a contact's)."""
+
+    sid: str
+    status: str  # CallState
+    answered_by: str = ""  # AnsweredBy, or "" while unknown
+    duration_seconds: int | None = None
+
+    @property
+    def final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+
+class RoomDialer(Protocol):
+    """A dialer that can hold a volunteer on the line and dial contacts in to them."""
+
+    name: str
+
+    def ring_into_room(
+        self, *, volunteer_phone: str, caller_id: str, room: str, status_callback: str = ""
+    ) -> str:
+        """Ring the volunteer and, once they answer, hold them in `room`; the leg's id."""
+        ...
+
+    def dial_into_room(
+        self,
+        *,
+        room: str,
+        contact_phone: str,
+        caller_id: str,
+        ring_seconds: int,
+        detection: MachineDetection,
+        status_callback: str = "",
+    ) -> str:
+        """Dial a contact from `caller_id` and join them to `room` when answered; the leg's id."""
+        ...
+
+    def leg(self, sid: str) -> LegInfo: ...
+
+    def end_leg(self, sid: str) -> LegInfo:
+        """Hang the leg up (cancel it while it rings)."""
+        ...
+
+    def leave_message(self, sid: str, message: str) -> None:
+        """Read `message` to whoever (or whatever) answered the leg, then hang up."""
+        ...

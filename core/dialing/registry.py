@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from core.config import Settings
-from core.dialing.fake import FakeDialer, demo_script
+from core.dialing.fake import FakeDialer, FakeRoomDialer, demo_script
 from core.dialing.own_phone import TelDialer
-from core.dialing.port import Dialer
+from core.dialing.port import Dialer, RoomDialer
 from core.dialing.twilio import TwilioDialer
 
 
@@ -43,10 +43,13 @@ class DialerSpec:
     unavailable: Callable[[Settings], str]
     # The numbers campaigns may present as caller ID (and text from), first is the default.
     caller_ids: Callable[[Settings], tuple[str, ...]]
+    # Continuous calling: the dialer that holds a volunteer in a room (None: not offered).
+    rooms: Callable[[Settings], RoomDialer] | None = None
 
 
 _lock = threading.Lock()
 _fakes: dict[str, FakeDialer] = {}
+_fake_rooms: dict[str, FakeRoomDialer] = {}
 _twilio: dict[tuple[object, str], TwilioDialer] = {}
 
 
@@ -56,6 +59,14 @@ def shared_fake_dialer(name: str = "demo") -> FakeDialer:
         if name not in _fakes:
             _fakes[name] = FakeDialer(script_for=demo_script)
         return _fakes[name]
+
+
+def shared_fake_room_dialer(name: str = "demo") -> FakeRoomDialer:
+    """One FakeRoomDialer per process (per name), so sessions survive Streamlit reruns."""
+    with _lock:
+        if name not in _fake_rooms:
+            _fake_rooms[name] = FakeRoomDialer()
+        return _fake_rooms[name]
 
 
 def status_callback_url(settings: Settings) -> str:
@@ -75,6 +86,7 @@ def reset_dialers() -> None:
     """Forget the process's dialers; for tests."""
     with _lock:
         _fakes.clear()
+        _fake_rooms.clear()
         _twilio.clear()
 
 
@@ -94,7 +106,7 @@ SPECS: dict[DialerKind, DialerSpec] = {
     DialerKind.TWILIO: DialerSpec(
         kind=DialerKind.TWILIO, label="Through Twilio", bridges=True, texts=True, real=True,
         build=twilio_dialer, unavailable=_twilio_unavailable,
-        caller_ids=lambda settings: settings.twilio.caller_ids,
+        caller_ids=lambda settings: settings.twilio.caller_ids, rooms=twilio_dialer,
     ),
     DialerKind.FAKE: DialerSpec(
         kind=DialerKind.FAKE, label="Fake dialer (demo/testing)", bridges=True, texts=True,
@@ -102,6 +114,7 @@ SPECS: dict[DialerKind, DialerSpec] = {
         unavailable=lambda settings: "",
         # The demo presents whatever numbers are configured, so it looks like the real thing.
         caller_ids=lambda settings: settings.twilio.caller_ids,
+        rooms=lambda settings: shared_fake_room_dialer(),
     ),
 }
 # The providers that really deliver texts, in order of preference when a campaign's own dialer
@@ -124,6 +137,12 @@ def spec_for(kind: str) -> DialerSpec:
 def dialer_for(kind: str, settings: Settings) -> Dialer:
     """The dialer a campaign's `dialer` setting names."""
     return spec_for(kind).build(settings)
+
+
+def room_dialer_for(kind: str, settings: Settings) -> RoomDialer | None:
+    """The dialer a continuous session of this campaign uses (None: not offered)."""
+    rooms = spec_for(kind).rooms
+    return rooms(settings) if rooms is not None else None
 
 
 def text_spec(settings: Settings, campaign_kind: str | None = None) -> DialerSpec | None:

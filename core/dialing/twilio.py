@@ -21,6 +21,7 @@ from typing import Any
 from core.config import Settings, TwilioSettings
 from core.dialing.port import (
     FINAL_STATUSES,
+    AnsweredBy,
     BadCredentials,
     CallerIdNotVerified,
     CallInfo,
@@ -28,13 +29,15 @@ from core.dialing.port import (
     DialerNotConfigured,
     DialerUnreachable,
     InvalidNumber,
+    LegInfo,
+    MachineDetection,
     NoGeoPermission,
     RateLimited,
     SmsReceipt,
     SmsRecipientOptedOut,
     suggested_outcome,
 )
-from core.dialing.twiml import bridge_twiml
+from core.dialing.twiml import bridge_twiml, room_twiml, voicemail_twiml
 from core.phones import InvalidPhone, mask_phone, normalise_phone
 
 log = logging.getLogger(__name__)
@@ -196,6 +199,19 @@ def _rebased_client_class() -> type:
 def rebased_http_client(base_url: str, *, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> Any:
     """An HttpClient that sends api.twilio.com requests to base_url instead."""
     return _rebased_client_class()(base_url, timeout=timeout)
+
+
+def answered_by(raw: str | None) -> str:
+    """Twilio's AnsweredBy (human, machine_start, machine_end_beep, fax, unknown...) in our
+    words; "" while detection has not decided."""
+    value = str(raw or "")
+    if not value:
+        return ""
+    if value.startswith("machine"):
+        return AnsweredBy.MACHINE
+    if value in (AnsweredBy.HUMAN, AnsweredBy.FAX):
+        return AnsweredBy(value)
+    return AnsweredBy.UNKNOWN
 
 
 class TwilioDialer:
@@ -362,6 +378,86 @@ class TwilioDialer:
             lambda: self.client.messages.create(to=to, from_=from_, body=body)
         )
         return SmsReceipt(provider_id=str(message.sid), status=str(message.status or "queued"))
+
+    # ---- continuous calling: the volunteer in a conference, contacts dialled in -------------
+
+    def ring_into_room(
+        self, *, volunteer_phone: str, caller_id: str, room: str, status_callback: str = ""
+    ) -> str:
+        """Ring the volunteer; when they answer they wait, in silence, in their conference.
+
+        Raises:
+            DialerError: Twilio refused or could not be reached.
+        """
+        # Only the final ("completed") call event is asked for over REST; the moment anyone
+        # joins the room comes from the conference's own callback (room_twiml's join events).
+        # StatusCallbackEvent is left out: Twilio takes it as repeated fields, which the
+        # contract mock (Prism) cannot read as the array the description declares.
+        options: dict[str, Any] = {"timeout": VOLUNTEER_RING_SECONDS}
+        if status_callback:
+            options.update(status_callback=status_callback, status_callback_method="POST")
+        twiml = room_twiml(room=room, status_callback=status_callback)
+        call = self._call(lambda: self.client.calls.create(
+            to=volunteer_phone, from_=caller_id, twiml=twiml, **options))
+        log.info("session: ringing volunteer %s", mask_phone(volunteer_phone))
+        return str(call.sid)
+
+    def dial_into_room(
+        self,
+        *,
+        room: str,
+        contact_phone: str,
+        caller_id: str,
+        ring_seconds: int,
+        detection: MachineDetection,
+        status_callback: str = "",
+    ) -> str:
+        """Add the contact to the volunteer's conference, dialled from the campaign's number.
+
+        early_media off: the volunteer hears nothing until the contact answers. Leaving does
+        not end the conference (the volunteer stays for the next contact).
+
+        Raises:
+            DialerError: Twilio refused or could not be reached.
+        """
+        options: dict[str, Any] = {
+            "timeout": ring_seconds, "early_media": False, "end_conference_on_exit": False,
+            "beep": "false", "label": "contact",
+        }
+        if detection is not MachineDetection.OFF:
+            options["machine_detection"] = (
+                "DetectMessageEnd" if detection is MachineDetection.AWAIT_BEEP else "Enable")
+        if status_callback:
+            options.update(status_callback=status_callback, status_callback_method="POST")
+            if detection is not MachineDetection.OFF:
+                options.update(amd_status_callback=status_callback,
+                               amd_status_callback_method="POST")
+        participant = self._call(lambda: self.client.conferences(room).participants.create(
+            from_=caller_id, to=contact_phone, **options))
+        return str(participant.call_sid)
+
+    def leg(self, sid: str) -> LegInfo:
+        """Raises: DialerError."""
+        call = self._call(lambda: self.client.calls(sid).fetch())
+        duration = int(call.duration) if call.duration not in (None, "") else None
+        return LegInfo(sid=sid, status=str(call.status),
+                       answered_by=answered_by(call.answered_by), duration_seconds=duration)
+
+    def end_leg(self, sid: str) -> LegInfo:
+        """Raises: DialerError."""
+        current = self.leg(sid)
+        if current.final:
+            return current
+        # Twilio only cancels a call that is not yet answered, and only completes one that is.
+        new_status = "canceled" if current.status in ("queued", "ringing") else "completed"
+        self._call(lambda: self.client.calls(sid).update(status=new_status))
+        return LegInfo(sid=sid, status=new_status, answered_by=current.answered_by,
+                       duration_seconds=current.duration_seconds)
+
+    def leave_message(self, sid: str, message: str) -> None:
+        """Raises: DialerError."""
+        twiml = voicemail_twiml(message)
+        self._call(lambda: self.client.calls(sid).update(twiml=twiml))
 
     def check_account(self) -> dict[str, str]:
         """Fetch the account, proving the credentials work.

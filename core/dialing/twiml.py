@@ -50,3 +50,30 @@ def sms_reply(body: str = "") -> str:
     if body:
         response.message(body)
     return str(response)
+
+
+def room_twiml(*, room: str, status_callback: str = "") -> str:
+    """Hold the volunteer in their session's conference: silent while nobody else is there, and
+    ended when they hang up (so a contact is never left in it alone). With a callback URL, each
+    join and leave is reported at once (participant-join is when someone is really there)."""
+    response = VoiceResponse()
+    response.say("You are connected. Ringround will put each person through to you.",
+                 language=SAY_LANGUAGE)
+    dial = response.dial()
+    options: dict[str, str] = {}
+    if status_callback:
+        options = {"status_callback": status_callback, "status_callback_event": "join leave",
+                   "status_callback_method": "POST"}
+    dial.conference(
+        room, start_conference_on_enter=True, end_conference_on_exit=True, beep=False,
+        wait_url="", **options,
+    )
+    return str(response)
+
+
+def voicemail_twiml(message: str) -> str:
+    """Read the campaign's message to an answering machine, then hang up."""
+    response = VoiceResponse()
+    response.say(" ".join(message.split())[:500], language=SAY_LANGUAGE)
+    response.hangup()
+    return str(response)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from core.config import TwilioSettings
-from core.dialing import DialerError, TwilioDialer, rebased_http_client
+from core.dialing import DialerError, MachineDetection, TwilioDialer, rebased_http_client
 
 ACCOUNT_SID = "AC" + "a" * 32
 VOLUNTEER = "+447400100001"
@@ -110,3 +110,71 @@ def test_the_organisers_credentials_check_passes_against_the_mock(
     )
     result = check_twilio(settings)
     assert result.ok and result.account_name
+
+
+# --- continuous calling: the session's requests -----------------------------------------------
+
+ROOM = "ringround-0123456789abcdef"
+
+
+def test_ringing_the_volunteer_into_their_room_is_a_call_create_the_spec_accepts(
+    dialer: TwilioDialer,
+) -> None:
+    sid = dialer.ring_into_room(volunteer_phone=VOLUNTEER, caller_id=CALLER_ID, room=ROOM,
+                                status_callback="https://calls.example.org/twilio/session")
+    assert sid.startswith("CA")
+    assert answered(dialer) == [("POST", f"Accounts/{ACCOUNT_SID}/Calls.json", 201)]
+
+
+@pytest.mark.parametrize("detection", list(MachineDetection))
+def test_dialling_a_contact_into_the_room_is_a_participant_create_the_spec_accepts(
+    dialer: TwilioDialer, detection: MachineDetection
+) -> None:
+    sid = dialer.dial_into_room(room=ROOM, contact_phone=CONTACT, caller_id=CALLER_ID,
+                                ring_seconds=25, detection=detection,
+                                status_callback="https://calls.example.org/twilio/session")
+    assert sid.startswith("CA")
+    assert answered(dialer) == [
+        ("POST", f"Accounts/{ACCOUNT_SID}/Conferences/{ROOM}/Participants.json", 201)]
+
+
+def test_the_participant_request_carries_machine_detection_and_a_ring_of_at_least_15_s(
+    dialer: TwilioDialer,
+) -> None:
+    http: Any = dialer._http_client
+    sent: list[dict[str, Any]] = []
+    inner = http.inner.request
+
+    def spy(method: str, uri: str, **kwargs: Any) -> Any:
+        sent.append(dict(kwargs.get("data") or {}))
+        return inner(method, uri, **kwargs)
+
+    http.inner.request = spy
+    dialer.dial_into_room(room=ROOM, contact_phone=CONTACT, caller_id=CALLER_ID,
+                          ring_seconds=25, detection=MachineDetection.AWAIT_BEEP,
+                          status_callback="https://calls.example.org/twilio/session")
+    [data] = sent
+    assert (data["From"], data["To"], data["MachineDetection"]) == (
+        CALLER_ID, CONTACT, "DetectMessageEnd")
+    assert int(data["Timeout"]) >= 15
+    assert (data["EarlyMedia"], data["EndConferenceOnExit"]) == ("false", "false")
+    assert data["AmdStatusCallback"] == "https://calls.example.org/twilio/session"
+
+
+def test_watching_ending_and_messaging_a_leg_are_call_requests_the_spec_accepts(
+    dialer: TwilioDialer,
+) -> None:
+    sid = "CA" + "e" * 32
+    assert dialer.leg(sid).status
+    dialer.end_leg(sid)
+    dialer.leave_message(sid, "Hello from the NHS campaign; we will try again.")
+    assert answered(dialer)[0] == ("GET", f"Accounts/{ACCOUNT_SID}/Calls/{sid}.json", 200)
+    assert all(200 <= (code or 0) < 300 for _, _, code in answered(dialer))
+    assert answered(dialer)[-1][0] == "POST"
+
+
+def test_the_mock_rejects_a_participant_without_a_from_number(dialer: TwilioDialer) -> None:
+    url = (f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Conferences/{ROOM}/"
+           "Participants.json")
+    response = dialer.client.request("POST", url, data={"To": CONTACT})
+    assert response.status_code == 422 and "From" in response.text

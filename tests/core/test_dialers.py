@@ -25,6 +25,7 @@ from core.dialing import (
     DialerUnreachable,
     FakeDialer,
     InvalidNumber,
+    MachineDetection,
     NoGeoPermission,
     NotABridge,
     RateLimited,
@@ -431,3 +432,31 @@ def test_without_a_public_url_the_check_explains_what_will_not_arrive(tmp_path: 
 def test_unconfigured_twilio_is_a_problem_that_names_the_settings(tmp_path: Any) -> None:
     result = check_twilio(full_settings(tmp_path, TWILIO_ACCOUNT_SID="", TWILIO_AUTH_TOKEN=""))
     assert not result.ok and "TWILIO_ACCOUNT_SID" in result.problems[0]
+
+
+# --- Twilio: continuous calling -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("detection", "sent"), [
+    (MachineDetection.DETECT, "Enable"), (MachineDetection.AWAIT_BEEP, "DetectMessageEnd"),
+    (MachineDetection.OFF, None)])
+def test_a_contact_is_dialled_into_the_room_with_the_machine_detection_asked_for(
+    detection: MachineDetection, sent: str | None
+) -> None:
+    dialer, http = twilio({("POST", "/Participants.json"): (
+        201, {"call_sid": CHILD, "conference_sid": "CF" + "1" * 32})})
+    sid = dialer.dial_into_room(room="ringround-x", contact_phone=CONTACT, caller_id=CALLER_ID,
+                                ring_seconds=25, detection=detection)
+    data = http.requests[0]["data"]
+    assert sid == CHILD and "/Conferences/ringround-x/Participants.json" in http.requests[0]["uri"]
+    assert (data["From"], data["To"], data["Timeout"]) == (CALLER_ID, CONTACT, 25)
+    assert data.get("MachineDetection") == sent
+
+
+@pytest.mark.parametrize(("raw", "ours"), [
+    ("human", "human"), ("machine_end_beep", "machine"), ("machine_start", "machine"),
+    ("fax", "fax"), ("unknown", "unknown"), (None, "")])
+def test_twilios_answered_by_is_read_in_our_words(raw: str | None, ours: str) -> None:
+    dialer, _ = twilio({("GET", f"/Calls/{CHILD}.json"): (
+        200, {**call_json(CHILD, "in-progress"), "answered_by": raw})})
+    assert dialer.leg(CHILD).answered_by == ours

@@ -66,3 +66,23 @@ def test_a_contact_status_callback_is_added_only_when_given() -> None:
 def test_an_sms_reply_is_a_message_or_nothing() -> None:
     assert [m.text for m in parse(sms_reply("Bye")).iter("Message")] == ["Bye"]
     assert list(parse(sms_reply())) == []
+
+
+def test_the_volunteer_waits_in_a_silent_room_that_ends_when_they_hang_up() -> None:
+    from core.dialing.twiml import room_twiml
+
+    root = parse(room_twiml(room="ringround-abc", status_callback="https://x.org/twilio/session"))
+    conference = root.find("./Dial/Conference")
+    assert conference is not None and conference.text == "ringround-abc"
+    assert (conference.get("endConferenceOnExit"), conference.get("beep"),
+            conference.get("waitUrl")) == ("true", "false", "")
+    assert conference.get("statusCallbackEvent") == "join leave"
+
+
+def test_the_voicemail_message_is_read_as_text_then_the_call_hangs_up() -> None:
+    from core.dialing.twiml import voicemail_twiml
+
+    twiml = voicemail_twiml("Hi <Play>http://evil</Play> & bye")
+    root = parse(twiml)
+    assert [child.tag for child in root] == ["Say", "Hangup"]
+    assert root[0].text == "Hi <Play>http://evil</Play> & bye"  # text, not a verb

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 10:38:17.808553
+Create Date: 2026-12-01 10:44:09.601137
 """
 from collections.abc import Sequence
 
@@ -80,6 +80,7 @@ def upgrade() -> None:
     sa.Column('leaderboard_visible', sa.Boolean(), nullable=False),
     sa.Column('recruit_rule', sa.JSON(), nullable=False),
     sa.Column('sms_template', sqlmodel.sql.sqltypes.AutoString(length=1600), nullable=False),
+    sa.Column('voicemail_message', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
     sa.Column('created_at', db.models.UTCDateTime(), nullable=False),
     sa.Column('updated_at', db.models.UTCDateTime(), nullable=False),
@@ -170,6 +171,31 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('phoneverification', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_phoneverification_user_id'), ['user_id'], unique=False)
+
+    op.create_table('callingsession',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('volunteer_id', sa.Integer(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('provider', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('room', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('volunteer_call_sid', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('volunteer_status', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.Column('current_call_id', sa.Integer(), nullable=True),
+    sa.Column('pause_requested', sa.Boolean(), nullable=False),
+    sa.Column('notice', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.Column('started_at', db.models.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', db.models.UTCDateTime(), nullable=False),
+    sa.Column('ended_at', db.models.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['volunteer_id'], ['user.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('callingsession', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_callingsession_campaign_id'), ['campaign_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_callingsession_volunteer_call_sid'), ['volunteer_call_sid'], unique=False)
+        batch_op.create_index('ix_callingsession_volunteer_status', ['volunteer_id', 'status'], unique=False)
 
     op.create_table('callrollup',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -431,6 +457,34 @@ def upgrade() -> None:
         batch_op.create_index('ix_attempt_volunteer_started', ['volunteer_id', 'started_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_callattempt_provider_call_id'), ['provider_call_id'], unique=False)
 
+    op.create_table('sessioncall',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('session_id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('queue_entry_id', sa.Integer(), nullable=True),
+    sa.Column('contact_id', sa.Integer(), nullable=True),
+    sa.Column('call_sid', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('answered_by', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('abandoned', sa.Boolean(), nullable=False),
+    sa.Column('result', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('outcome_code', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('idempotency_key', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('dialled_at', db.models.UTCDateTime(), nullable=False),
+    sa.Column('answered_at', db.models.UTCDateTime(), nullable=True),
+    sa.Column('ended_at', db.models.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['contact_id'], ['contact.id'], ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['queue_entry_id'], ['queueentry.id'], ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['session_id'], ['callingsession.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('idempotency_key')
+    )
+    with op.batch_alter_table('sessioncall', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_sessioncall_call_sid'), ['call_sid'], unique=False)
+        batch_op.create_index('ix_sessioncall_campaign_dialled', ['campaign_id', 'dialled_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_sessioncall_session_id'), ['session_id'], unique=False)
+
     op.create_table('eventsignup',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('event_id', sa.Integer(), nullable=False),
@@ -538,6 +592,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_eventsignup_contact_id'))
 
     op.drop_table('eventsignup')
+    with op.batch_alter_table('sessioncall', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_sessioncall_session_id'))
+        batch_op.drop_index('ix_sessioncall_campaign_dialled')
+        batch_op.drop_index(batch_op.f('ix_sessioncall_call_sid'))
+
+    op.drop_table('sessioncall')
     with op.batch_alter_table('callattempt', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_callattempt_provider_call_id'))
         batch_op.drop_index('ix_attempt_volunteer_started')
@@ -608,6 +668,12 @@ def downgrade() -> None:
     op.drop_table('contact')
     op.drop_table('campaignmember')
     op.drop_table('callrollup')
+    with op.batch_alter_table('callingsession', schema=None) as batch_op:
+        batch_op.drop_index('ix_callingsession_volunteer_status')
+        batch_op.drop_index(batch_op.f('ix_callingsession_volunteer_call_sid'))
+        batch_op.drop_index(batch_op.f('ix_callingsession_campaign_id'))
+
+    op.drop_table('callingsession')
     with op.batch_alter_table('phoneverification', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_phoneverification_user_id'))
 

@@ -20,6 +20,8 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "/2010-04-01/Accounts/{AccountSid}/Calls.json": ("get", "post"),
     "/2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json": ("get", "post"),
     "/2010-04-01/Accounts/{AccountSid}/Messages.json": ("post",),
+    # Continuous calling: a contact dialled into the volunteer's conference.
+    "/2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants.json": ("post",),
 }
 HTTP_METHODS = {"get", "post", "put", "patch", "delete", "head", "options", "trace"}
 
