@@ -20,6 +20,7 @@ from core.dialing import (
     text_spec,
     texting_mode,
 )
+from tests.conftest import TEST_COOKIE_KEY
 
 SID = "AC" + "a" * 32
 CALLER_ID = "+441270123456"
@@ -28,7 +29,7 @@ CALLER_ID = "+441270123456"
 def settings(tmp_path: Path, *, twilio: bool, demo: bool, caller_ids: str = CALLER_ID
              ) -> Settings:
     env = {"RINGROUND_DATA_DIR": str(tmp_path), "TWILIO_CALLER_IDS": caller_ids,
-           "RINGROUND_COOKIE_KEY": "k" * 40}
+           "RINGROUND_COOKIE_KEY": TEST_COOKIE_KEY}
     if demo:
         env["RINGROUND_DEMO"] = "1"
     if twilio:

@@ -13,6 +13,7 @@ from core.dialing import calling_mode, reset_dialers, shared_fake_dialer
 from core.phone_verification import PhoneVerificationError, send_verification_code
 from db.engine import Database
 from db.models import User
+from tests.conftest import TEST_COOKIE_KEY
 from tests.factories import make_campaign, make_user
 
 SID = "AC" + "a" * 32
@@ -20,7 +21,7 @@ CALLER_ID = "+441270123456"
 
 
 def settings(tmp_path: Path, **env: str) -> Settings:
-    base = {"RINGROUND_DATA_DIR": str(tmp_path), "RINGROUND_COOKIE_KEY": "k" * 40}
+    base = {"RINGROUND_DATA_DIR": str(tmp_path), "RINGROUND_COOKIE_KEY": TEST_COOKIE_KEY}
     return load_settings(env={**base, **env}, secrets_path=tmp_path / "none.toml")
 
 
