@@ -49,6 +49,7 @@ from core.dialing.port import (
     RoomDialer,
 )
 from core.dialing.registry import spec_for
+from core.outcomes import Behaviour
 from core.phones import mask_phone
 from core.suppression import is_suppressed
 from db.engine import Database
@@ -313,7 +314,7 @@ def _pick_outcome(session: Session, campaign_id: int, result: LineResult) -> str
     for code in AUTO_OUTCOMES.get(result, ()):
         if code in codes:
             return code
-    return next((o.code for o in outcomes if o.behaviour == "retry"), None)
+    return next((o.code for o in outcomes if o.behaviour == Behaviour.RETRY), None)
 
 
 def _close_line(session: Session, row: CallingSession, call: SessionCall, result: LineResult,
