@@ -25,6 +25,7 @@ AUDITED_ACTIONS = (
     "organiser_created",
     "export",
     "number_revealed",
+    "bridge_started",
     "contact_erased",
     "import_undone",
     "suppression_added",

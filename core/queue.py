@@ -221,7 +221,8 @@ def _claim_statement(dialect: str, *, with_exclusions: bool) -> Any:
     lock = dialect == "postgresql"
     c = QE.c
 
-    def seek(tier: int, where: list[Any], order: list[Any], *, exclusions: bool = True) -> Any:
+    def seek(tier: int, where: list[Any], order: list[Any], *, exclusions: bool = True,
+             skip_locked: bool = True) -> Any:
         conditions = [c.campaign_id == _P_CAMPAIGN, *where]
         if with_exclusions and exclusions:
             conditions.append(c.id.not_in(_P_EXCLUDE))
@@ -232,7 +233,7 @@ def _claim_statement(dialect: str, *, with_exclusions: bool) -> Any:
             # the tiers up to the winner run, and only the winner's row is locked: as one
             # UNION ALL every tier ran and locked its candidate (seven row locks, each a WAL
             # write), which made a claim cost twice the bare baseline (bench/claim.py).
-            return query.with_for_update(skip_locked=True).scalar_subquery()
+            return query.with_for_update(skip_locked=skip_locked).scalar_subquery()
         inner = query.subquery(f"seek{tier}")
         return sa.select(sa.literal(tier, sa.Integer()).label("tier"), inner.c.id)
 
@@ -246,8 +247,10 @@ def _claim_statement(dialect: str, *, with_exclusions: bool) -> Any:
         # 0: the lease this volunteer already holds here (a reload must not hoard a second).
         # (Read along ix_queue_claim_due: the campaign's leases are few, one per caller; the
         # claimed_by index looks useless to SQLite's planner when most rows have no claimer.)
+        # Its row lock is waited for, not skipped: only this volunteer's own parallel claim
+        # (see _run_claim) or save holds it, and skipping it would take a second lease.
         seek(0, [c.status == "leased", c.claimed_by_id == _P_ME], [c.due_at],
-             exclusions=False),
+             exclusions=False, skip_locked=False),
         # 1: their own callbacks that are due.
         seek(1, [c.callback_owner_id == _P_ME, c.status == "callback", c.due_at <= _P_NOW],
              [c.due_at]),
@@ -428,7 +431,7 @@ def _claim(
         params["p_exclude"] = exclusions
     fields_used = contact_fields_used(rules.script)
     for _ in range(MAX_RECLAIMS):
-        row = _conn(session).execute(statement, params).first()
+        row = _run_claim(session, statement, params)
         if row is None:
             return None, False
         if row.bad_number in (None, True) or row.suppressed:
@@ -437,6 +440,25 @@ def _claim(
             continue
         return _claimed(session, rules, row, row, fields_used, volunteer_id, now), True
     return None, True
+
+
+def _run_claim(session: Session, statement: Any, params: dict[str, Any]) -> Any:
+    """Run the claim UPDATE; on PostgreSQL, step past a parallel claim by the same volunteer.
+
+    Two claims of one volunteer's at once (two tabs, a script) both miss the lease the other is
+    taking, so the second trips ux_queue_one_lease_per_volunteer when the first commits. Under a
+    savepoint that error undoes only the statement, and running it again (a new snapshot) finds
+    the first claim's lease in tier 0. SQLite's writers never overlap, so it needs no savepoint.
+    """
+    if _dialect(session) != "postgresql":
+        return _conn(session).execute(statement, params).first()
+    for _ in range(3):
+        try:
+            with session.begin_nested():
+                return _conn(session).execute(statement, params).first()
+        except sa.exc.IntegrityError:
+            continue
+    raise LeaseLost()
 
 
 # What the contact card may draw on (never the phone: that is revealed, and audited, apart).

@@ -377,6 +377,13 @@ class QueueEntry(SQLModel, table=True):
         sa.Index("ix_queue_callback_owner", "campaign_id", "callback_owner_id", "status", "due_at"),
         sa.Index("ix_queue_release", "campaign_id", "status", "release_at"),
         sa.Index("ix_queue_claimed_by", "claimed_by_id", "status"),
+        # One lease per volunteer per campaign, on both backends. SQLite's single writer makes
+        # the claim's own "the lease I already hold" tier enough there; on PostgreSQL fifteen
+        # claims at once each saw no lease yet and took fifteen. This index turns the losers'
+        # UPDATE into a unique violation, after which the claim finds the winner's lease.
+        sa.Index("ux_queue_one_lease_per_volunteer", "campaign_id", "claimed_by_id",
+                 unique=True, sqlite_where=sa.text("status = 'leased'"),
+                 postgresql_where=sa.text("status = 'leased'")),
         # Dashboard progress per ward (core/stats.py::progress_by_ward): one GROUP BY in the
         # order of this covering index, no join to contact and none to callattempt. Joining
         # them cost a second at 550,000 contacts on SQLite (bench/dashboard.py), hence the

@@ -7,6 +7,7 @@ lives in st.session_state under the attempt key, as plain values.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import streamlit as st
@@ -113,7 +114,7 @@ def _live_call(attempt_key: str) -> None:
 
 
 def twilio_call_controls(
-    *, campaign_id: int, contact_id: int, volunteer_id: int, attempt_key: str
+    *, campaign_id: int, queue_entry_id: int, volunteer_id: int, attempt_key: str
 ) -> CallInfo | None:
     """Render the Call / live state / Hang up controls; the CallInfo once the call has ended."""
     rt = _ui.runtime()
@@ -155,12 +156,11 @@ def twilio_call_controls(
     label = "Call again" if state is not None else "Call"
     if st.button(label, key=f"call_{attempt_key}", type="primary", icon="📞"):
         try:
-            with _ui.read_session() as session:
-                info = start_campaign_call(
-                    session=session, dialer=dialer_for(kind, rt.settings),
-                    campaign_id=campaign_id, contact_id=contact_id, volunteer_id=volunteer_id,
-                    settings=rt.settings,
-                )
+            info = start_campaign_call(
+                database=rt.database, dialer=dialer_for(kind, rt.settings),
+                queue_entry_id=queue_entry_id, volunteer_id=volunteer_id,
+                settings=rt.settings, now=datetime.now(UTC),
+            )
         except DialerError as exc:
             st.error(str(exc))
             return _info(state) if state is not None and not state["lost"] else None

@@ -178,7 +178,7 @@ with card, st.container(border=True, key="calling_card"):
                             settings=_ui.runtime().settings)
     if mode.bridged:
         call_result = twilio_call_controls(
-            campaign_id=campaign_id, contact_id=contact.contact_id, volunteer_id=user.id,
+            campaign_id=campaign_id, queue_entry_id=contact.queue_entry_id, volunteer_id=user.id,
             attempt_key=flow.attempt_key,
         )
     else:

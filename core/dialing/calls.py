@@ -10,11 +10,15 @@ The numbers stay inside core: `start_campaign_call` looks both up and dials them
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlmodel import Session
 
+from core import calling_hours
+from core.audit import record_event
 from core.config import Settings
 from core.dialing.port import (
+    BridgeRefused,
     CallerIdNotVerified,
     CallInfo,
     Dialer,
@@ -24,7 +28,8 @@ from core.dialing.port import (
 from core.dialing.registry import DialerSpec, spec_for, text_spec
 from core.phones import InvalidPhone, display_phone, normalise_phone
 from core.suppression import is_suppressed
-from db.models import Campaign, Contact, User
+from db.engine import Database
+from db.models import Campaign, Contact, QueueEntry, User
 
 NEEDS_PHONE = ("Ringround calls your phone first, then connects you, so neither of you sees the "
                "other's number. Add and confirm your phone number to start (here, or any time "
@@ -151,6 +156,8 @@ def calling_mode(
 class BridgePlan:
     """Everything a bridge needs. Holds both numbers: use it at once, never keep it in the UI."""
 
+    campaign_id: int
+    contact_id: int
     dialer: str
     caller_id: str
     volunteer_phone: str
@@ -161,23 +168,33 @@ class BridgePlan:
 def plan_bridge(
     *,
     session: Session,
-    campaign_id: int,
-    contact_id: int,
+    queue_entry_id: int,
     volunteer_id: int,
     settings: Settings,
+    now: datetime,
 ) -> BridgePlan:
-    """Look up who rings whom, from which number.
+    """Look up who rings whom, from which number, for the volunteer holding this lease.
 
     Raises:
+        BridgeRefused: the lease is not this volunteer's, the campaign is not active, or
+            calling hours are over (a bridge is a call, under the same rules as any other).
         NoVerifiedPhone: the volunteer has no confirmed phone.
         CallerIdNotVerified: the campaign has no usable caller ID.
         DialerError: the contact is gone or asked not to be called.
     """
+    entry = session.get(QueueEntry, queue_entry_id)
+    if entry is None or entry.status != "leased" or entry.claimed_by_id != volunteer_id:
+        raise BridgeRefused("This contact is no longer yours to call: carry on with the next.")
+    campaign_id, contact_id = entry.campaign_id, entry.contact_id
     campaign = session.get(Campaign, campaign_id)
     contact = session.get(Contact, contact_id)
     user = session.get(User, volunteer_id)
     if campaign is None or contact is None or user is None:
         raise DialerError("That contact is no longer available.")
+    if campaign.status != "active":
+        raise BridgeRefused(f"This campaign is {campaign.status}, so no one can call it now.")
+    if not calling_hours.is_open(campaign.calling_window, campaign.timezone, now):
+        raise BridgeRefused("Calling hours are over for this campaign: no call was placed.")
     if not (user.phone and user.phone_verified):
         raise NoVerifiedPhone(
             "Ringround rings your own phone first: add and confirm your number in My account."
@@ -186,6 +203,8 @@ def plan_bridge(
     if is_suppressed(session=session, phone=contact.phone):
         raise DialerError("This person has asked not to be called.")
     return BridgePlan(
+        campaign_id=campaign_id,
+        contact_id=contact_id,
         dialer=campaign.dialer,
         caller_id=caller_id,
         volunteer_phone=user.phone,
@@ -196,21 +215,31 @@ def plan_bridge(
 
 def start_campaign_call(
     *,
-    session: Session,
+    database: Database,
     dialer: Dialer,
-    campaign_id: int,
-    contact_id: int,
+    queue_entry_id: int,
     volunteer_id: int,
     settings: Settings,
+    now: datetime,
 ) -> CallInfo:
-    """Start the bridge for one contact; the numbers stay inside core.
+    """Start the bridge for the contact this volunteer holds; the numbers stay inside core.
+
+    Takes the Database, as core/sms.py does: the check is a read, the provider's request sits
+    outside any transaction, and the audit event (who called which contact, never a number)
+    is written once the provider has accepted the call.
 
     Raises:
         DialerError: see plan_bridge and Dialer.start_bridge.
     """
-    plan = plan_bridge(session=session, campaign_id=campaign_id, contact_id=contact_id,
-                       volunteer_id=volunteer_id, settings=settings)
+    with database.session() as session:
+        plan = plan_bridge(session=session, queue_entry_id=queue_entry_id,
+                           volunteer_id=volunteer_id, settings=settings, now=now)
     sid = dialer.start_bridge(plan.volunteer_phone, plan.contact_phone, plan.caller_id,
                               plan.contact_name)
+    with database.write() as session:
+        record_event(session=session, action="bridge_started", actor_id=volunteer_id,
+                     target=f"contact:{plan.contact_id}",
+                     details={"campaign_id": plan.campaign_id, "queue_entry_id": queue_entry_id,
+                              "provider": dialer.name, "provider_call_id": sid})
     return CallInfo(provider=dialer.name, provider_call_id=sid, provider_status="queued",
                     detail="Ringing your phone: answer it to be connected.")

@@ -59,6 +59,10 @@ class DialerError(Exception):
     """A call or text could not be placed; str() says why in words, without any phone number."""
 
 
+class BridgeRefused(DialerError):
+    """No call may be placed now: not the caller's lease, a paused campaign, or out of hours."""
+
+
 class DialerNotConfigured(DialerError):
     pass
 

@@ -210,15 +210,17 @@ def test_a_lapsed_lease_goes_back_to_the_queue_and_renewal_keeps_it(database) ->
 
 
 def test_the_lapsed_lease_sweep_restores_each_row_to_its_earlier_status(database) -> None:
-    volunteer, _, campaign_id, _, entry_ids = setup_queue(database, n=2)
+    volunteer, other, campaign_id, _, entry_ids = setup_queue(database, n=2)
     with database.write() as s:
         s.execute(sa.update(QueueEntry).where(QueueEntry.id == entry_ids[1]).values(
             status="retry", due_at=NOON - timedelta(hours=1), attempts=1))
     claim(database, campaign_id, volunteer.id)
     claim(database, campaign_id, volunteer.id, exclude_entry_ids=[entry_ids[1]])
     with database.write() as s:
-        s.execute(sa.update(QueueEntry).values(status="leased", claimed_by_id=volunteer.id,
-                                               due_at=NOON))
+        s.execute(sa.update(QueueEntry).where(QueueEntry.id == entry_ids[1]).values(
+            status="leased", claimed_by_id=other.id, due_at=NOON))
+        s.execute(sa.update(QueueEntry).where(QueueEntry.id == entry_ids[0]).values(
+            status="leased", claimed_by_id=volunteer.id, due_at=NOON))
         s.execute(sa.update(QueueEntry).where(QueueEntry.id == entry_ids[0])
                   .values(leased_from="fresh"))
         s.execute(sa.update(QueueEntry).where(QueueEntry.id == entry_ids[1])

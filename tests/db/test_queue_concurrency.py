@@ -169,3 +169,33 @@ def _worker(url: str, campaign_id: int, volunteers: list[int]) -> None:
 
 if __name__ == "__main__":
     _worker(sys.argv[1], int(sys.argv[2]), [int(v) for v in sys.argv[3:]])
+
+
+def test_one_volunteer_claiming_fifteen_times_at_once_holds_one_lease(database) -> None:
+    """Fifteen tabs (or a script) claiming in parallel: one lease, handed to every claim."""
+    campaign_id, [volunteer_id] = fill(database, 40, 1)
+    got: list[int] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(15)
+
+    def claim() -> None:
+        try:
+            start.wait()
+            with database.write() as session:
+                claimed = claim_next_contact(session=session, campaign_id=campaign_id,
+                                             volunteer_id=volunteer_id, now=NOON)
+            assert claimed is not None
+            got.append(claimed.queue_entry_id)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=claim) for _ in range(15)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with database.session() as session:
+        leased = session.exec(select(QueueEntry.id).where(QueueEntry.status == "leased")).all()
+    assert len(leased) == 1
+    assert set(got) == set(leased)

@@ -3,6 +3,7 @@ Twilio's settings, send a follow-up text. Each runs the real helper against a fr
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from core.dialing import BadCredentials, reset_dialers, shared_fake_dialer
 from core.users import get_user
 from db.models import Campaign, SmsMessage
-from tests.factories import make_campaign, make_contact, make_user
+from tests.factories import make_campaign, make_contact, make_user, queue_contacts
 
 ALL_DAY = {str(day): ["00:00", "24:00"] for day in range(7)}
 CALLER_ID = "+441270123456"
@@ -25,12 +26,12 @@ def _fresh_dialers() -> Any:
     reset_dialers()
 
 
-def call_panel(campaign_id: int, contact_id: int, volunteer_id: int) -> None:
+def call_panel(campaign_id: int, queue_entry_id: int, volunteer_id: int) -> None:
     import streamlit as st
 
     from pages._call_panel import twilio_call_controls
 
-    info = twilio_call_controls(campaign_id=campaign_id, contact_id=contact_id,
+    info = twilio_call_controls(campaign_id=campaign_id, queue_entry_id=queue_entry_id,
                                 volunteer_id=volunteer_id, attempt_key="attempt-1")
     if info is not None:
         st.write(f"RESULT {info.provider_status} {info.suggested_outcome} "
@@ -56,12 +57,16 @@ def arrange_call(app_db: Any, *, phone: str, verified: bool = True, dialer: str 
             s.add(row)
         campaign = make_campaign(s, dialer=dialer, caller_id=CALLER_ID, calling_window=ALL_DAY)
         contact = make_contact(s, phone=phone, first_name="Ann", last_name="O'Brien")
+        [entry] = queue_contacts(s, campaign, [contact], status="leased",
+                                 claimed_by_id=volunteer.id, leased_from="fresh",
+                                 due_at=datetime.now(UTC) + timedelta(minutes=10))
         return {"campaign_id": campaign.id, "contact_id": contact.id,
-                "volunteer_id": volunteer.id}
+                "volunteer_id": volunteer.id, "queue_entry_id": entry.id}
 
 
 def run_panel(ids: dict[str, int]) -> AppTest:
-    at = AppTest.from_function(call_panel, kwargs=ids, default_timeout=30)
+    kwargs = {key: ids[key] for key in ("campaign_id", "queue_entry_id", "volunteer_id")}
+    at = AppTest.from_function(call_panel, kwargs=kwargs, default_timeout=30)
     at.run()
     assert not at.exception
     return at
@@ -206,7 +211,8 @@ def sms_panel(campaign_id: int, contact_id: int, volunteer_id: int) -> None:
 
 def test_a_follow_up_text_goes_with_one_click_and_only_once(app_env: str, app_db: Any) -> None:
     ids = arrange_call(app_db, phone="+447400100001")
-    at = AppTest.from_function(sms_panel, kwargs=ids, default_timeout=30)
+    kwargs = {key: ids[key] for key in ("campaign_id", "contact_id", "volunteer_id")}
+    at = AppTest.from_function(sms_panel, kwargs=kwargs, default_timeout=30)
     at.run()
     assert "no follow-up text" in texts(at)
     at.text_area(key=f"sms_template_{ids['campaign_id']}").input("Thanks {first_name}!")
