@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from core.audit import record_event
@@ -186,7 +189,7 @@ def prepare_followup(
     if not is_open(campaign.calling_window, campaign.timezone, now):
         raise SmsRefused("Texts go only within the campaign's calling hours.")
     if _already_sent(session, campaign_id, contact_id):
-        raise SmsRefused("A follow-up text has already gone to this person for this campaign.")
+        raise SmsRefused(ALREADY_SENT)
     volunteer = session.get(User, volunteer_id) if volunteer_id else None
     contact_fields = [f for f in script_fields(campaign.sms_template)
                       if f not in VOLUNTEER_FIELDS and f not in CAMPAIGN_FIELDS]
@@ -202,28 +205,36 @@ def prepare_followup(
                     to=contact.phone, from_=from_, body=body)
 
 
-def record_sms(
-    *,
-    session: Session,
-    draft: SmsDraft,
-    status: str,
-    provider_id: str | None = None,
-    error: str = "",
-) -> int:
-    message = SmsMessage(
-        campaign_id=draft.campaign_id,
-        contact_id=draft.contact_id,
-        volunteer_id=draft.volunteer_id,
-        direction="out",
-        body=draft.body,
-        provider_id=provider_id,
-        status=status[:32],
-        error=error[:500],
-    )
-    session.add(message)
-    session.flush()
-    assert message.id is not None
-    return message.id
+ALREADY_SENT = "A follow-up text has already gone to this person for this campaign."
+SMS = SmsMessage.__table__  # type: ignore[attr-defined]
+
+
+def _insert_unless_taken(session: Session, values: dict[str, Any]) -> int | None:
+    """Insert a message unless a unique index refuses it (one follow-up, one inbound SID)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(SMS).values(**values).on_conflict_do_nothing().returning(SMS.c.id)
+    return session.execute(statement).scalar()
+
+
+def _take_followup_place(session: Session, draft: SmsDraft) -> int | None:
+    """Record the follow-up as "sending" before it goes; None if one is already taken.
+
+    ux_sms_one_followup makes this the check: of four clicks at once, one insert wins and the
+    others are refused, where a read-then-send let three texts through.
+    """
+    return _insert_unless_taken(session, {
+        "campaign_id": draft.campaign_id, "contact_id": draft.contact_id,
+        "volunteer_id": draft.volunteer_id, "direction": "out", "purpose": "followup",
+        "phone": draft.to, "body": draft.body, "status": "sending", "error": "",
+        "created_at": datetime.now(UTC),
+    })
+
+
+def _finish_followup(session: Session, message_id: int, *, status: str,
+                     provider_id: str | None = None, error: str = "") -> None:
+    session.execute(sa.update(SMS).where(SMS.c.id == message_id).values(
+        status=status[:32], provider_id=provider_id, error=error[:500]))
 
 
 def send_followup_sms(
@@ -238,11 +249,12 @@ def send_followup_sms(
 ) -> SmsResult:
     """Check, send and record a follow-up text.
 
-    Takes the Database rather than a session: the Twilio request sits between a read and a write
-    transaction, so that no database lock is held while the network is slow.
+    Takes the Database rather than a session: the Twilio request sits between write
+    transactions, so that no database lock is held while the network is slow. The place is
+    taken before the request and freed (status "failed") if the request fails.
 
     Raises:
-        SmsRefused: not allowed (see prepare_followup).
+        SmsRefused: not allowed (see prepare_followup), or another click took the place first.
         DialerError: Twilio refused or could not be reached (the failure is recorded).
     """
     with database.session() as session:
@@ -250,18 +262,22 @@ def send_followup_sms(
             session=session, campaign_id=campaign_id, contact_id=contact_id,
             volunteer_id=volunteer_id, sender_numbers=sender_numbers, now=now,
         )
+    with database.write() as session:
+        message_id = _take_followup_place(session, draft)
+    if message_id is None:
+        raise SmsRefused(ALREADY_SENT)
     try:
         receipt = dialer.send_sms(draft.to, draft.from_, draft.body)
     except DialerError as exc:
         with database.write() as session:
-            record_sms(session=session, draft=draft, status="failed", error=str(exc))
+            _finish_followup(session, message_id, status="failed", error=str(exc))
             if isinstance(exc, SmsRecipientOptedOut):
                 add_suppression(session=session, phone=draft.to, source="sms_stop",
                                 reason="Replied STOP to the campaign number (reported by Twilio)")
         raise
     with database.write() as session:
-        message_id = record_sms(session=session, draft=draft, status=receipt.status,
-                                provider_id=receipt.provider_id)
+        _finish_followup(session, message_id, status=receipt.status,
+                         provider_id=receipt.provider_id)
     log.info("follow-up text sent to %s", mask_phone(draft.to))
     return SmsResult(message_id=message_id, status=receipt.status,
                      provider_id=receipt.provider_id)
@@ -309,16 +325,18 @@ def record_inbound_sms(
             .where(SmsMessage.direction == "out")
             .order_by(col(SmsMessage.id).desc())
         ).first()
-    session.add(
-        SmsMessage(
-            campaign_id=latest_out.campaign_id if latest_out else None,
-            contact_id=contact.id if contact else None,
-            direction="in",
-            body=(body or "")[:MAX_SMS_LENGTH],
-            provider_id=(provider_id or None) and provider_id[:64],
-            status="received",
-        )
-    )
+    stored = _insert_unless_taken(session, {
+        "campaign_id": latest_out.campaign_id if latest_out else None,
+        "contact_id": contact.id if contact else None,
+        "direction": "in", "purpose": "reply", "phone": phone[:20],
+        "body": (body or "")[:MAX_SMS_LENGTH],
+        "provider_id": (provider_id or None) and provider_id[:64],
+        "status": "received", "error": "", "created_at": datetime.now(UTC),
+    })
+    if stored is None:
+        # A replay of a text already stored (Twilio retries; a captured signed request sent
+        # again): nothing new is written, and the reply is the same as the first time.
+        log.info("inbound text %s already stored", (provider_id or "")[:64])
     stopped = is_stop_reply(body)
     if stopped:
         add_suppression(session=session, phone=phone, source="sms_stop",

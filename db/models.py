@@ -590,7 +590,22 @@ SMS_PURPOSE_VALUES = ("followup", "event_confirm", "event_remind", "event_cancel
                       "event_reply", "invite", "reply")
 
 
+_ONE_FOLLOWUP = "direction = 'out' AND purpose = 'followup' AND status <> 'failed'"
+
+
 class SmsMessage(SQLModel, table=True):
+    __table_args__ = (
+        # One follow-up per contact and campaign, taken (as status "sending") before the text
+        # goes: four clicks at once used to pass a check-then-send and text three times. A
+        # failed send frees the place for another try.
+        sa.Index("ux_sms_one_followup", "campaign_id", "contact_id", unique=True,
+                 sqlite_where=sa.text(_ONE_FOLLOWUP), postgresql_where=sa.text(_ONE_FOLLOWUP)),
+        # Twilio retries and an attacker replays signed webhooks: each inbound text once.
+        sa.Index("ux_sms_inbound_provider_id", "provider_id", unique=True,
+                 sqlite_where=sa.text("direction = 'in'"),
+                 postgresql_where=sa.text("direction = 'in'")),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     campaign_id: int | None = Field(default=None, foreign_key="campaign.id", ondelete="SET NULL")
     contact_id: int | None = Field(
@@ -604,6 +619,9 @@ class SmsMessage(SQLModel, table=True):
                          sa_column_kwargs={"server_default": "followup"})
     event_signup_id: int | None = Field(default=None, foreign_key="eventsignup.id",
                                         ondelete="SET NULL", index=True)
+    # The other end's number (E.164): a reply can come from a number that is not the contact's
+    # main one, or from nobody we know, and erasure must find it by number all the same.
+    phone: str | None = Field(default=None, max_length=20, index=True)
     body: str = Field(max_length=1600)
     provider_id: str | None = Field(default=None, max_length=64, index=True)
     status: str = Field(default="queued", max_length=32)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -9,6 +11,7 @@ from sqlmodel import select
 
 from core.dialing import FakeDialer, RateLimited, SmsRecipientOptedOut
 from core.sms import (
+    ALREADY_SENT,
     SmsRefused,
     is_stop_reply,
     preview_followup,
@@ -220,3 +223,74 @@ def test_saving_a_template_checks_it(database: Database, world: dict[str, int]) 
     with pytest.raises(SmsRefused, match="frist_name"), database.write() as session:
         save_sms_template(session=session, campaign_id=world["campaign_id"],
                           template="Hi {frist_name}")
+
+
+class SlowFakeDialer(FakeDialer):
+    """The fake, taking as long as a slow network: every click is in flight at once."""
+
+    def send_sms(self, to: str, from_: str, body: str):
+        time.sleep(0.3)
+        return super().send_sms(to, from_, body)
+
+
+def test_four_clicks_at_once_send_one_follow_up_and_refuse_three(
+    database: Database, world: dict[str, int]
+) -> None:
+    dialer = SlowFakeDialer()
+    start = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def click() -> None:
+        start.wait()
+        try:
+            send(database, world, dialer)
+            outcomes.append("sent")
+        except SmsRefused as exc:
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=click) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(dialer.sent) == 1
+    assert sorted(outcomes) == [ALREADY_SENT] * 3 + ["sent"]
+    [message] = messages(database)
+    assert (message.status, message.provider_id) == ("queued", dialer.sent[0].sid)
+
+
+def test_a_failed_send_frees_the_place_for_one_more_try(
+    database: Database, world: dict[str, int]
+) -> None:
+    dialer = FakeDialer()
+    dialer.fail_with = RateLimited("Twilio is busy")
+    with pytest.raises(RateLimited):
+        send(database, world, dialer)
+    dialer.fail_with = None
+    send(database, world, dialer)
+    with pytest.raises(SmsRefused, match="already"):
+        send(database, world, dialer)
+    assert [m.status for m in messages(database)] == ["failed", "queued"]
+
+
+def test_a_replayed_inbound_webhook_is_stored_once(
+    database: Database, world: dict[str, int]
+) -> None:
+    for _ in range(3):
+        with database.write() as session:
+            result = record_inbound_sms(session=session, from_phone=world["phone"],
+                                        body="STOP", provider_id="SM" + "7" * 32)
+        assert result.stopped
+    inbound = [m for m in messages(database) if m.direction == "in"]
+    assert [(m.provider_id, m.body) for m in inbound] == [("SM" + "7" * 32, "STOP")]
+    with database.session() as session:
+        assert len(session.exec(select(Suppression)).all()) == 1
+
+
+def test_replies_without_a_message_sid_are_each_kept(
+    database: Database, world: dict[str, int]
+) -> None:
+    for body in ("Yes", "Yes"):
+        with database.write() as session:
+            record_inbound_sms(session=session, from_phone=world["phone"], body=body)
+    assert [m.body for m in messages(database) if m.direction == "in"] == ["Yes", "Yes"]
