@@ -65,11 +65,11 @@ try:
     elif user is None:
         pages = [LOGIN, REGISTER, RESET]
     elif user.is_organiser:
-        pages = {
-            "Campaign day": [DASHBOARD, CALLING, CHECK_IN, MY_STATS],
-            "Prepare": [CAMPAIGNS, EVENTS, IMPORT, TARGETING, CONTACTS],
-            "Manage": [TEAM, EXPORTS, SETTINGS, ACCOUNT],
-        }
+        # One flat list, in the order of a campaign day then preparation: Streamlit draws
+        # navigation sections as <li> outside any list, which screen readers cannot follow
+        # (axe "listitem", tests/e2e/test_accessibility.py).
+        pages = [DASHBOARD, CALLING, CHECK_IN, MY_STATS, CAMPAIGNS, EVENTS, IMPORT, TARGETING,
+                 CONTACTS, TEAM, EXPORTS, SETTINGS, ACCOUNT]
     else:
         with rt.database.session() as session:
             # A volunteer an organiser chose to run an event's check-in sees it that day.
