@@ -65,9 +65,9 @@ try:
     elif user is None:
         pages = [LOGIN, REGISTER, RESET]
     elif user.is_organiser:
-        # One flat list, in the order of a campaign day then preparation: Streamlit draws
-        # navigation sections as <li> outside any list, which screen readers cannot follow
-        # (axe "listitem", tests/e2e/test_accessibility.py).
+        # One flat list, campaign day first: Streamlit draws navigation sections as <li>
+        # outside any list, which screen readers cannot follow (axe "list" / "listitem",
+        # tests/e2e/test_accessibility.py).
         pages = [DASHBOARD, CALLING, CHECK_IN, MY_STATS, CAMPAIGNS, EVENTS, IMPORT, TARGETING,
                  CONTACTS, TEAM, EXPORTS, SETTINGS, ACCOUNT]
     else:
@@ -83,7 +83,8 @@ try:
         render_logout_button(user)
         _ui.housekeeping()
 
-    st.navigation(pages).run()
+    # expanded: every page in view (Streamlit folds lists past ten behind "View more").
+    st.navigation(pages, expanded=True).run()
 except DBAPIError as exc:
     if not is_retryable(exc):
         raise

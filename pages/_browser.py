@@ -33,8 +33,9 @@ label[data-testid="stRadioOption"],
   opacity: 1 !important;
   color: #5b5e68 !important;
 }
-/* The day / month / year parts of a date field, 24 px at least (WCAG 2.5.8). */
-[data-testid="stDateInput"] [role="spinbutton"] {
+/* The parts of a date or time field (day, month, hour…), 24 px at least (WCAG 2.5.8). */
+[data-testid="stDateInput"] [role="spinbutton"],
+[data-testid="stTimeInput"] [role="spinbutton"] {
   display: inline-block;
   min-width: 24px;
   min-height: 24px;
