@@ -123,7 +123,7 @@ def test_erasure_removes_the_contact_answers_notes_and_messages_but_keeps_totals
         summary = erase_contact(session=session, contact_id=called["asha"],
                                 actor_id=called["volunteer"])
     assert summary == {"answers": 1, "notes": 1, "messages": 1, "signups": 0,
-                       "suppression_kept": False}
+                       "rejected_rows": 0, "suppression_kept": False}
     with database.session() as session:
         assert get_contact(session=session, contact_id=called["asha"]) is None
         assert session.exec(select(SurveyAnswer)).all() == []
