@@ -106,6 +106,15 @@ def cmd_purge_notes(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_send_event_texts(args: argparse.Namespace) -> int:
+    from core.event_texts import deliver_due_texts
+
+    settings = _settings()
+    report = deliver_due_texts(database=_database(settings), settings=settings)
+    print(f"event texts: {report.describe()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="manage.py", description="Ringround administration.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -153,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("purge-notes", cmd_purge_notes,
         "Blank call notes older than the retention period set on the Settings page "
         "(the app also does this hourly); for cron.")
+    add("send-event-texts", cmd_send_event_texts,
+        "Send event reminders, cancellations and owed confirmations that are due now "
+        "(the app also does this every five minutes); for cron.")
     return parser
 
 

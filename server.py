@@ -25,6 +25,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from streamlit.runtime.pages_manager import PagesManager
 
 from core.config import ConfigError, Settings, load_settings
+from core.event_texts import ics_calendar
+from core.events import event_by_token
 from core.runtime import open_database
 from core.webhooks import (
     BAD_REQUEST,
@@ -196,11 +198,39 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+async def event_calendar(request: Request) -> Response:
+    """GET /events/<token>.ics: the calendar file a confirmation text links to.
+
+    No sign-in (it opens from a text message), so it holds only what the event's own text
+    says, and the token is unguessable rather than the event's id.
+    """
+    try:
+        _, database = _runtime()
+    except ConfigError:
+        return Response("Ringround is not configured", status_code=503)
+    token = str(request.path_params.get("token", ""))
+    if not token or len(token) > 64:
+        return Response("No such event", status_code=404)
+
+    def build() -> str | None:
+        with database.session() as session:
+            event = event_by_token(session=session, token=token)
+            return ics_calendar(event) if event is not None else None
+
+    body = await run_in_threadpool(build)
+    if body is None:
+        return Response("No such event", status_code=404)
+    return Response(body, media_type="text/calendar; charset=utf-8",
+                    headers={"content-disposition": 'attachment; filename="event.ics"',
+                             "cache-control": "no-store"})
+
+
 ROUTES = [
     Route("/twilio/status", twilio_status, methods=["POST"]),
     Route("/twilio/sms", twilio_sms, methods=["POST"]),
     Route("/twilio/session", twilio_session, methods=["POST"]),
     Route("/healthz", healthz, methods=["GET"]),
+    Route("/events/{token}.ics", event_calendar, methods=["GET"]),
 ]
 
 app = st.App("app.py", routes=ROUTES, middleware=[Middleware(SecurityHeaders)])

@@ -507,6 +507,17 @@ def offerable_events(*, session: Session, campaign_id: int, constituency: str = 
     return sorted(offers, key=lambda o: (o.nearness, o.event.starts_at, o.event.id))
 
 
+def offers_for_contact(*, session: Session, campaign_id: int, contact_id: int,
+                       now: datetime | None = None) -> list[EventOffer]:
+    """offerable_events ordered for this contact's area (read here: the calling card need not
+    show the area for the order to use it)."""
+    area = session.execute(sa.select(CONTACT.c.constituency, CONTACT.c.ward)
+                           .where(CONTACT.c.id == contact_id)).first()
+    return offerable_events(session=session, campaign_id=campaign_id,
+                            constituency=area.constituency if area else "",
+                            ward=area.ward if area else "", now=now)
+
+
 # --------------------------------------------------------------------------------------------
 # Taking and giving back places
 # --------------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from core.dialing import (
     sms_dialer,
     text_spec,
 )
+from core.event_texts import decline_by_reply, is_decline_reply
 from core.phones import InvalidPhone, mask_phone, normalise_phone
 from core.script import STANDARD_FIELDS, VOLUNTEER_FIELDS, merge_values, script_fields
 from core.suppression import add_suppression, is_suppressed
@@ -155,6 +156,8 @@ def _already_sent(session: Session, campaign_id: int, contact_id: int) -> bool:
         .where(SmsMessage.campaign_id == campaign_id)
         .where(SmsMessage.contact_id == contact_id)
         .where(SmsMessage.direction == "out")
+        # Event confirmations and reminders (core/event_texts.py) are not follow-ups.
+        .where(SmsMessage.purpose == "followup")
         .where(col(SmsMessage.status) != "failed")
     ).first() is not None
 
@@ -342,6 +345,13 @@ def record_inbound_sms(
         add_suppression(session=session, phone=phone, source="sms_stop",
                         reason="Replied STOP to a text")
         log.info("STOP reply from %s: suppressed", mask_phone(phone))
+    elif contact is not None and contact.id is not None and is_decline_reply(body):
+        # NO / CANT to an event text gives the place back; the organiser sees it on Events.
+        declined = decline_by_reply(session=session, contact_id=contact.id,
+                                    now=datetime.now(UTC))
+        if declined is not None:
+            session.flush()
+            return InboundResult(stopped=False, reply=declined.reply)
     session.flush()
     return InboundResult(stopped=stopped, reply=STOP_CONFIRMATION if stopped else "")
 

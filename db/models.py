@@ -724,6 +724,8 @@ class EventSignup(SQLModel, table=True):
     confirmed_at: datetime | None = _ts()
     confirmed_via: str = Field(default="", max_length=8)  # "sms" or "manual"
     reminded_at: datetime | None = _ts()
+    # When they were told the event was cancelled (by text, or by the organiser by hand).
+    told_cancelled_at: datetime | None = _ts()
     attended_at: datetime | None = _ts()
     checked_in_by_id: int | None = Field(default=None, foreign_key="user.id",
                                          ondelete="SET NULL")

@@ -74,11 +74,15 @@ class CallingFlow:
         database: Database,
         volunteer_id: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        after_save: Callable[[queue.RecordedOutcome], str] | None = None,
     ) -> None:
         self.state = state
         self.database = database
         self.volunteer_id = volunteer_id
         self.clock = clock
+        # Runs once a save that booked event places has committed (the confirmation texts);
+        # what it returns is added to the volunteer's confirmation.
+        self.after_save = after_save
 
     # ---- the campaign ------------------------------------------------------------------------
 
@@ -403,6 +407,10 @@ class CallingFlow:
             return
         # Only now, with the transaction committed, does the volunteer see it confirmed.
         self._confirm(saved, contact.name, label=outcome.label if outcome else outcome_code)
+        if saved.signup_ids and not saved.duplicate and self.after_save is not None:
+            note = self.after_save(saved)
+            if note:
+                state[CONFIRMED] = f"{state[CONFIRMED]} {note}"
         self.forget_contact()
 
     def skip(self, contact: queue.ClaimedContact) -> None:

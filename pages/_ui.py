@@ -6,6 +6,7 @@ This is the only UI module that knows how the app is wired; pages call it and co
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,9 +45,33 @@ def _hourly_housekeeping() -> int:
         return purge_old_notes(session=session) + purge_old_rejections(session=session)
 
 
+EVENT_TEXTS_EVERY_SECONDS = 300
+
+
+def _send_event_texts(runtime: Runtime) -> None:
+    from core.event_texts import deliver_due_texts
+
+    try:
+        deliver_due_texts(database=runtime.database, settings=runtime.settings)
+    except Exception:  # noqa: BLE001 - a failed run is retried at the next one
+        logging.getLogger(__name__).exception("event texts job failed")
+
+
+@st.cache_resource(ttl=EVENT_TEXTS_EVERY_SECONDS, show_spinner=False)
+def _event_texts_job() -> threading.Thread:
+    """Event reminders, cancellations and any confirmation still owed, every five minutes per
+    app server, in a thread of its own so nobody's page waits on Twilio. Each text is claimed
+    in the database first, so several servers never send one twice (core/event_texts.py)."""
+    thread = threading.Thread(target=_send_event_texts, args=(_load_runtime(),),
+                              name="ringround-event-texts", daemon=True)
+    thread.start()
+    return thread
+
+
 def housekeeping() -> None:
     try:
         _hourly_housekeeping()
+        _event_texts_job()
     except Exception:  # noqa: BLE001 - housekeeping must never take a page down
         logging.getLogger(__name__).exception("housekeeping failed")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +18,8 @@ from core.campaigns import (
     list_outcomes,
 )
 from core.dialing import calling_mode
+from core.event_texts import TextPurpose, deliver_due_texts
+from core.events import offers_for_contact
 from core.script import escape_markdown, render_script
 from core.survey import QuestionView, Widget, list_questions
 from core.tally import volunteer_tally
@@ -26,7 +29,27 @@ from pages._calling_flow import CallingFlow
 from pages._sms import render_sms_followup
 
 user = _ui.require_user()
-flow = CallingFlow(st.session_state, database=_ui.runtime().database, volunteer_id=user.id)
+
+
+def confirm_bookings(saved: queue.RecordedOutcome) -> str:
+    """After a save that booked places: text the confirmations now, or say who will."""
+    rt = _ui.runtime()
+    try:
+        report = deliver_due_texts(database=rt.database, settings=rt.settings,
+                                   signup_ids=saved.signup_ids,
+                                   purposes=[TextPurpose.CONFIRM])
+    except Exception:  # noqa: BLE001 - a text must never lose the saved call
+        logging.getLogger(__name__).exception("event confirmation failed")
+        return "Booked; the organiser will send the confirmation."
+    places = len(saved.signup_ids)
+    booked = f"Booked {places} event place{'s' if places != 1 else ''}"
+    if report.sent:
+        return f"{booked}; confirmation texted."
+    return f"{booked}; the organiser will send the confirmation."
+
+
+flow = CallingFlow(st.session_state, database=_ui.runtime().database, volunteer_id=user.id,
+                   after_save=confirm_bookings)
 
 
 def now() -> datetime:
@@ -231,10 +254,33 @@ WIDGETS: dict[Widget, Callable[[str, tuple[str, ...], str], Any]] = {
     Widget.MULTISELECT: lambda label, choices, key: st.multiselect(
         label, list(choices), key=key),
     Widget.TEXT_INPUT: lambda label, choices, key: st.text_input(label, key=key),
-    # Event sign-up: the events work offers the contact's upcoming events here.
-    Widget.EVENT_PICKER: lambda label, choices, key: st.multiselect(
-        label, list(choices), key=key),
+    Widget.EVENT_PICKER: lambda label, choices, key: pick_events(label, key),
 }
+
+
+def pick_events(label: str, key: str) -> list[str]:
+    """Event sign-up: the campaign's upcoming events, the contact's own area first, with the
+    places left. An event that filled while they talk stays listed if picked, so that Save
+    says plainly it is full."""
+    with _ui.read_session() as session:
+        offers = offers_for_contact(session=session, campaign_id=campaign_id,
+                                    contact_id=contact.contact_id)
+    picked = [str(v) for v in st.session_state.get(key) or []]
+    listed = {str(o.id): o for o in offers if not o.full or str(o.id) in picked}
+    if not offers:
+        st.caption(f"{escape_markdown(label)}: there are no upcoming events to offer.")
+        return []
+    chosen: list[str] = st.multiselect(
+        label, list(listed), format_func=lambda i: listed[i].label(), key=key,
+        placeholder="Pick the events they will come to")
+    for event_id in chosen:
+        event = listed[event_id].event
+        if event.description:
+            st.caption(escape_markdown(f"{event.title}: {event.description}"))
+    full = [o.event.title for o in offers if o.full and str(o.id) not in listed]
+    if full:
+        st.caption(escape_markdown("Full: " + "; ".join(full)))
+    return chosen
 
 
 def ask(question: QuestionView) -> Any:

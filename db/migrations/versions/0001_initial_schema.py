@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 10:51:10.829424
+Create Date: 2026-12-01 11:03:51.559425
 """
 from collections.abc import Sequence
 
@@ -501,6 +501,7 @@ def upgrade() -> None:
     sa.Column('confirmed_at', db.models.UTCDateTime(), nullable=True),
     sa.Column('confirmed_via', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
     sa.Column('reminded_at', db.models.UTCDateTime(), nullable=True),
+    sa.Column('told_cancelled_at', db.models.UTCDateTime(), nullable=True),
     sa.Column('attended_at', db.models.UTCDateTime(), nullable=True),
     sa.Column('checked_in_by_id', sa.Integer(), nullable=True),
     sa.Column('created_at', db.models.UTCDateTime(), nullable=False),
