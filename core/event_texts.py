@@ -310,7 +310,7 @@ def _claim(session: Session, text: EventText, values: dict[str, Any]) -> int:
 def _record(session: Session, text: EventText, *, status: str, provider_id: str | None = None,
             error: str = "") -> None:
     session.execute(sa.insert(MESSAGE).values(
-        campaign_id=text.campaign_id, contact_id=text.contact_id, direction="out",
+        campaign_id=text.campaign_id, contact_id=text.contact_id, direction="out", phone=text.to,
         body=text.body[:1600], provider_id=provider_id, status=status[:32], error=error[:500],
         purpose=str(text.purpose), event_signup_id=text.signup_id,
         created_at=datetime.now(UTC)))
