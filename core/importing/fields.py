@@ -75,6 +75,10 @@ _HEADER_GUESSES: dict[str, tuple[str, ...]] = {
                   "ok to phone", "phone ok", "happy to be called", "can we call you",
                   "can we phone you", "phone consent", "call consent", "telephone consent",
                   "do not call flag"),
+    # The tools' other columns that name a phone or a person but are neither.
+    CUSTOM: ("mobile opt in", "email opt in", "sms opt in", "can2 sms status", "phone type",
+             "mobile opt in at", "parent name", "point person name", "recruiter name",
+             "employer name", "user name", "username", "branch name", "ward name id"),
 }
 _GUESS_LOOKUP = {alias: name for name, aliases in _HEADER_GUESSES.items() for alias in aliases}
 _NUMBERED = re.compile(r"^(.*?)\s*\d+$")
@@ -120,7 +124,8 @@ def guess_field(header: str) -> str:
     numbered = _NUMBERED.match(key)  # "Phone 2", "mobile2"
     if numbered and _GUESS_LOOKUP.get(numbered.group(1)) in PHONE_FIELDS:
         return _GUESS_LOOKUP[numbered.group(1)]
-    if len(key.split()) >= 3:  # a question, not a column name: "What's your mobile number?"
+    # A question, not a column name: "What's your mobile number?"
+    if header.strip().endswith("?") or len(key.split()) >= 4:
         for pattern, field_name in _QUESTION_RULES:
             if pattern.search(key):
                 return field_name

@@ -406,8 +406,11 @@ def _framed(raw: Rows, fraction: Callable[[], float], close: Callable[[], None],
         try:
             try:
                 for number, cells in _chain_after(top, raw, header_row):
-                    if not any(c.strip() for c in cells):
+                    joined = "".join(cells)
+                    if not joined.strip():
                         continue
+                    if "\x00" in joined:  # NUL bytes from a broken export: dropped, not stored
+                        cells = [cell.replace("\x00", "") for cell in cells]
                     if len(cells) < width:
                         cells = cells + [""] * (width - len(cells))
                     if held is not None:
@@ -454,9 +457,6 @@ def _csv_rows(stream: BinaryIO, fmt: FileFormat) -> tuple[Rows, Callable[[], flo
         try:
             for record in reader:
                 number += 1
-                if record and "\x00" in "".join(record):
-                    # NUL bytes from a broken export: dropped, not stored
-                    record = [cell.replace("\x00", "") for cell in record]
                 yield number, record
         except csv.Error as exc:
             raise ImportFileError(f"row {number + 1} cannot be read: {exc}") from None

@@ -158,5 +158,7 @@ class PhoneNormaliser:
                 if found is None:
                     raise InvalidPhone("not a valid phone number")
                 return found
+        if not any(ch.isdigit() for ch in text):  # "n/a", "tbc": phonenumbers finds no number
+            raise InvalidPhone("not a phone number" if text else "no phone number")
         self.slow += 1
         return normalise_phone(raw, region=self.region)

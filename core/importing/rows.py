@@ -102,7 +102,8 @@ def split_full_name(text: str) -> tuple[str, str]:
     return " ".join(words[:-1]), words[-1]
 
 
-def phones_in_cell(raw: str, normalise: PhoneNormaliser) -> tuple[list[Phone], str]:
+def phones_in_cell(raw: str, normalise: PhoneNormaliser,
+                   error: str | None = None) -> tuple[list[Phone], str]:
     """Every number a careful organiser would read in a cell, and the problem if there is none.
 
     "07400 101015 (after 6pm)", "020 7946 0100 home", "07400103075 / 029 2018 0063": the words
@@ -112,10 +113,11 @@ def phones_in_cell(raw: str, normalise: PhoneNormaliser) -> tuple[list[Phone], s
     text = raw.strip()
     if not text:
         return [], ""
-    try:
-        return [normalise(text)], ""
-    except InvalidPhone as exc:
-        error = str(exc)
+    if error is None:  # (the caller may have tried the whole cell already)
+        try:
+            return [normalise(text)], ""
+        except InvalidPhone as exc:
+            error = str(exc)
     if len(text) > _PHONE_CELL_LIMIT:
         return [], "too long to be a phone number"
     lowered = text.lower()
@@ -189,6 +191,7 @@ class RowParser:
         self.customs: list[tuple[int, str]] = []
         self.refusals: list[tuple[int, frozenset[str]]] = []
         self.all_do_not_call = all_do_not_call
+        self.refusal_cache: dict[tuple[int, str], bool] = {}
         self.tags: int | None = None
         self.full_name: int | None = None
         dnc_values = do_not_call or {}
@@ -236,8 +239,8 @@ class RowParser:
                 continue
             try:  # the common case, inline: one clean number
                 found = [normalise(raw)]
-            except InvalidPhone:
-                found, problem = phones_in_cell(raw, normalise)
+            except InvalidPhone as exc:
+                found, problem = phones_in_cell(raw, normalise, str(exc))
                 if problem:
                     problems.append(f"{header}: {problem}")
             for phone in found:
@@ -281,11 +284,23 @@ class RowParser:
                     values[field_name] = False
             else:
                 raise RowRejected(f"{header}: {cells[index].strip()!r} is not yes or no")
-        refused = self.all_do_not_call or any(
-            cells[index] and means_do_not_call(cells[index], meaning)
-            for index, meaning in self.refusals)
-        custom = {header: cells[index].strip() for index, header in self.customs
-                  if cells[index].strip()}
+        refused = self.all_do_not_call
+        if not refused:
+            cache = self.refusal_cache
+            for index, meaning in self.refusals:
+                cell = cells[index]
+                if not cell:
+                    continue
+                answer = cache.get((index, cell))
+                if answer is None:  # a flag column holds a handful of distinct values
+                    if len(cache) > 10_000:
+                        cache.clear()
+                    answer = cache[(index, cell)] = means_do_not_call(cell, meaning)
+                if answer:
+                    refused = True
+                    break
+        custom = {header: text for index, header in self.customs
+                  if (text := cells[index].strip())}
         return RowRecord(
             row_number=row_number,
             phone=preferred.e164,

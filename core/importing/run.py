@@ -237,7 +237,12 @@ def run_import(
 
         for chunk in _chunks(opened.rows, chunk_rows):
             future = None
-            if pool is not None:
+            # When the parsing process is behind (its oldest chunk not parsed yet), this
+            # process parses the chunk itself rather than wait idle for it: on two cores the
+            # two processes then share the parsing.
+            behind = (pool is not None and len(in_flight) >= 2 * max(workers, 1)
+                      and in_flight[0][1] is not None and not in_flight[0][1].done())
+            if pool is not None and not behind:
                 try:
                     future = pool.submit(parse_chunk, job, chunk)
                 except (BrokenProcessPool, RuntimeError):
