@@ -291,8 +291,12 @@ def timed_import(kind: str, url: str | None, tmp: str, label: str, path: str
         cpu_worker = (after.ru_utime + after.ru_stime
                       - cpu_children.ru_utime - cpu_children.ru_stime)
         load = max(load_before, os.getloadavg()[0])
-        rows = stored_rows(database) if label == "narrow" else []
+        PEAKS.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+        rows = stored_rows(database) if label == "narrow" else []  # after the peak is read
     return result, cpu_main, cpu_worker, load, rows
+
+
+PEAKS: list[int] = []  # the process's peak RSS after each import (before the baselines)
 
 
 def report(label: str, result: Any, cpu_main: float, cpu_worker: float) -> None:
@@ -320,11 +324,14 @@ def main() -> int:
         f"({os.cpu_count()} cores); {time.strftime('%Y-%m-%d %H:%M %Z')}")
     ok = True
     narrow = wide = None
+    narrow_cpu = wide_cpu = 1.0
     with tempfile.TemporaryDirectory() as tmp:
         paths = {"narrow": str(Path(tmp) / "members.csv"),
                  "wide": str(Path(tmp) / "nationbuilder-people.csv")}
         writers = {"narrow": write_file, "wide": write_wide_file}
-        wanted = ["narrow", "wide"] if args.files == "both" else [args.files]
+        # The wide file first: the narrow baseline then holds its rows in memory, after both
+        # imports' peaks are read.
+        wanted = ["wide", "narrow"] if args.files == "both" else [args.files]
         for label in wanted:
             started = time.perf_counter()
             child = multiprocessing.get_context("spawn").Process(
@@ -335,6 +342,15 @@ def main() -> int:
             log(f"generated {label}: {args.rows:,} rows, {size / 1e6:.0f} MB in "
                 f"{time.perf_counter() - started:.1f} s")
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        if "wide" in wanted:
+            result, cpu_main, cpu_worker, load, _ = timed_import(
+                args.db, args.url, tmp, "wide", paths["wide"])
+            baseline = wide_baseline(paths["wide"])
+            report("wide", result, cpu_main, cpu_worker)
+            log(f"wide baseline:   {baseline:6.1f} s  (csv module + the same phone code, no "
+                f"database); ratio {result.seconds / baseline:.2f}x; load average {load:.1f}")
+            ok = ok and result.balanced
+            wide, wide_cpu = result, max(cpu_main, cpu_worker)
         if "narrow" in wanted:
             result, cpu_main, cpu_worker, load, rows = timed_import(
                 args.db, args.url, tmp, "narrow", paths["narrow"])
@@ -348,19 +364,11 @@ def main() -> int:
                 f"<= {TARGET_RAW_RATIO:.0f}x {'OK' if ratio <= TARGET_RAW_RATIO else 'MISSED'}"
                 f"; load average {load:.1f}")
             ok = ok and ratio <= TARGET_RAW_RATIO and result.balanced
-            narrow = result
-        if "wide" in wanted:
-            result, cpu_main, cpu_worker, load, _ = timed_import(
-                args.db, args.url, tmp, "wide", paths["wide"])
-            baseline = wide_baseline(paths["wide"])
-            report("wide", result, cpu_main, cpu_worker)
-            log(f"wide baseline:   {baseline:6.1f} s  (csv module + the same phone code, no "
-                f"database); ratio {result.seconds / baseline:.2f}x; load average {load:.1f}")
-            ok = ok and result.balanced
-            wide = result
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    log(f"peak RSS:        {peak / 2**20:6.0f} MiB (before the imports {rss_before / 2**20:.0f} "
-        f"MiB)  target <= 1024 MiB {'OK' if peak <= TARGET_BYTES else 'MISSED'}")
+            narrow, narrow_cpu = result, max(cpu_main, cpu_worker)
+    peak = max(PEAKS)
+    log(f"peak RSS:        {peak / 2**20:6.0f} MiB during the imports (before them "
+        f"{rss_before / 2**20:.0f} MiB)  target <= 1024 MiB "
+        f"{'OK' if peak <= TARGET_BYTES else 'MISSED'}")
     ok = ok and peak <= TARGET_BYTES
     if narrow is not None and wide is not None:
         share = (wide.total_rows / wide.seconds) / (narrow.total_rows / narrow.seconds)
@@ -368,6 +376,11 @@ def main() -> int:
             f"{TARGET_WIDE_SHARE:.2f} {'OK' if share >= TARGET_WIDE_SHARE else 'MISSED'}; "
             f"sanity: wide {wide.seconds:.1f} s = {wide.seconds * 23 / narrow.seconds:.1f} s "
             "on a machine where the narrow file takes 23 s (<= 45 s)")
+        # Wall clock on a shared machine moves with the load between the two imports; the
+        # CPU of the busier of the two processes does not, so it is printed beside it.
+        by_cpu = (wide.total_rows / wide_cpu) / (narrow.total_rows / narrow_cpu)
+        log(f"wide/narrow by CPU of the busier process: {by_cpu:.2f} (target >= "
+            f"{TARGET_WIDE_SHARE:.2f})")
         ok = ok and share >= TARGET_WIDE_SHARE
     log(f"load average at end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     return 0 if ok else 1
