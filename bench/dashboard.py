@@ -249,6 +249,7 @@ def build(database: Database, *, attempts: int, contacts: int, volunteers: int,
         # The attempts went in in bulk, so their dashboard rollups are counted in bulk too
         # (record_outcome keeps them as each call is saved).
         rollup_rows = rollups.rebuild(session=s)
+        rollup_rows += rollups.rebuild_survey(session=s, campaign_ids=[ids["big"], ids["small"]])
     log(f"  rollups: {rollup_rows:,} rows ({time.perf_counter() - started:.0f} s)")
     if not database.is_sqlite:
         # What autovacuum does within minutes of a bulk load: statistics for the planner, and

@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from core import rollups
 from core.audit import record_event
 from core.events import erase_contact_signups
 from core.importing import normalise_postcode, normalise_tags, tag_list
@@ -363,12 +364,16 @@ def erase_contact(
                             reason="Asked not to be called when their details were erased")
     kept = len(_suppressed_numbers(session, numbers))
     attempt_ids = select(CallAttempt.id).where(CallAttempt.contact_id == contact_id)
+    theirs = sa.or_(col(SurveyAnswer.contact_id) == contact_id,
+                    col(SurveyAnswer.attempt_id).in_(attempt_ids))
+    answered_in = [int(c) for c in session.execute(
+        sa.select(col(SurveyAnswer.campaign_id)).distinct().where(theirs)).scalars()]
     answers = session.execute(
-        sa.delete(SurveyAnswer).where(sa.or_(
-            col(SurveyAnswer.contact_id) == contact_id,
-            col(SurveyAnswer.attempt_id).in_(attempt_ids),
-        )).execution_options(synchronize_session=False)
+        sa.delete(SurveyAnswer).where(theirs).execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
+    if answered_in:
+        # Their answers leave the dashboard's survey tallies too (erasure is rare: recount).
+        rollups.rebuild_survey(session=session, campaign_ids=answered_in)
     notes = session.execute(
         sa.update(CallAttempt)
         .where(col(CallAttempt.contact_id) == contact_id, col(CallAttempt.notes) != "")

@@ -526,6 +526,7 @@ def load_demo(
                 for key, cid, qid, value in answers
             ],
         )
+        rollups.rebuild_survey(session=session, campaign_ids=[campaign.id])
     q = SQLModel.metadata.tables["queueentry"]
     session.execute(
         q.update()

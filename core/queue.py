@@ -855,6 +855,9 @@ def record_outcome(
                               attempt_id=attempt_id, volunteer_id=volunteer_id, now=now)
     stored = {qid: values for qid, values in stored.items() if qid not in signup_ids}
     if stored:
+        rollups.count_answers(
+            session=session, campaign_id=entry.campaign_id, contact_id=entry.contact_id,
+            answers=stored, counted_only={q.id for q in questions if not q.spec.tallied})
         _conn(session).execute(sa.insert(ANSWER), [
             {"attempt_id": attempt_id, "campaign_id": entry.campaign_id,
              "question_id": question_id, "contact_id": entry.contact_id, "value": value}

@@ -14,6 +14,7 @@ is the same aggregate, read only, which the tests compare with the maintained ro
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -21,10 +22,25 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from db.models import ROLLUP_ALL_TIME, ROLLUP_BUCKET_SECONDS, CallAttempt, CallRollup, Campaign
+from core.survey import kind_spec
+from db.models import (
+    ROLLUP_ALL_TIME,
+    ROLLUP_BUCKET_SECONDS,
+    AnswerTally,
+    CallAttempt,
+    CallRollup,
+    Campaign,
+    SurveyAnswer,
+    SurveyQuestion,
+)
 
 ROLLUP = CallRollup.__table__  # type: ignore[attr-defined]
 ATTEMPT = CallAttempt.__table__  # type: ignore[attr-defined]
+TALLY = AnswerTally.__table__  # type: ignore[attr-defined]
+ANSWER = SurveyAnswer.__table__  # type: ignore[attr-defined]
+QUESTION = SurveyQuestion.__table__  # type: ignore[attr-defined]
+# Tallied values are options and scores; anything longer is cut to fit the tally's key.
+TALLY_VALUE_LENGTH = 500
 KEY = ("campaign_id", "bucket", "volunteer_id", "outcome_code", "is_conversation",
        "is_completion", "outside_window")
 MEASURES = ("calls", "talk_seconds", "timed_calls")
@@ -44,12 +60,14 @@ def epoch_seconds(column: Any, dialect_name: str) -> Any:
     return sa.cast(sa.func.floor(sa.extract("epoch", column)), sa.BigInteger)
 
 
-def _upsert(dialect_name: str, rows: list[dict[str, Any]]) -> Any:
+def _upsert(dialect_name: str, rows: list[dict[str, Any]], table: Any = ROLLUP,
+            key: Iterable[str] = KEY, measures: Iterable[str] = MEASURES) -> Any:
+    """INSERT the rows, or add their measures to the rows already there (one statement)."""
     insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
-    statement = insert(ROLLUP).values(rows)
+    statement = insert(table).values(rows)
     return statement.on_conflict_do_update(
-        index_elements=list(KEY),
-        set_={m: getattr(ROLLUP.c, m) + getattr(statement.excluded, m) for m in MEASURES},
+        index_elements=list(key),
+        set_={m: getattr(table.c, m) + getattr(statement.excluded, m) for m in measures},
     )
 
 
@@ -144,3 +162,120 @@ def stored(*, session: Session, campaign_id: int | None = None) -> dict[Any, Any
     query = (sa.select(*(ROLLUP.c[k] for k in KEY), *(ROLLUP.c[m] for m in MEASURES))
              .where(ROLLUP.c.campaign_id.in_(ids), ROLLUP.c.calls > 0))
     return _rows(session.connection().execute(query))
+
+
+# --------------------------------------------------------------------------------------------
+# Survey answers
+# --------------------------------------------------------------------------------------------
+
+
+def _tally_value(value: str, counted_only: bool) -> str:
+    return "" if counted_only else value[:TALLY_VALUE_LENGTH]
+
+
+def count_answers(
+    *,
+    session: Session,
+    campaign_id: int,
+    contact_id: int | None,
+    answers: Mapping[int, list[str]],
+    counted_only: Collection[int] = (),
+) -> None:
+    """Add a saved call's answers ({question id: values}) to the survey tallies; call it
+    before the answers themselves are inserted. `counted_only`: questions whose answers are
+    counted but never listed (free text)."""
+    answers = {q: values for q, values in answers.items() if values}
+    if not answers:
+        return
+    connection = session.connection()
+    answered_before: set[int] = set()
+    if contact_id is not None:
+        answered_before = {int(q) for q in connection.execute(
+            sa.select(ANSWER.c.question_id).distinct()
+            .where(ANSWER.c.campaign_id == campaign_id, ANSWER.c.contact_id == contact_id,
+                   ANSWER.c.question_id.in_(list(answers)))
+        ).scalars()}
+    counts: dict[tuple[int, str], list[int]] = {}
+    for question_id, values in answers.items():
+        first_time = contact_id is not None and question_id not in answered_before
+        for n, value in enumerate(values):
+            tally = counts.setdefault(
+                (question_id, _tally_value(value, question_id in counted_only)), [0, 0])
+            tally[0] += 1
+            tally[1] += 1 if first_time and n == 0 else 0
+    rows = [{"campaign_id": campaign_id, "question_id": q, "value": v, "answers": a,
+             "respondents": r} for (q, v), (a, r) in sorted(counts.items())]
+    connection.execute(_upsert(connection.dialect.name, rows, TALLY,
+                               ("campaign_id", "question_id", "value"),
+                               ("answers", "respondents")))
+
+
+def _survey_from_answers(session: Session, campaign_ids: list[int],
+                         counted_only: Collection[int]) -> list[dict[str, Any]]:
+    """The tally rows for these campaigns, recomputed from their answers."""
+    connection = session.connection()
+    counts = connection.execute(
+        sa.select(ANSWER.c.campaign_id, ANSWER.c.question_id, ANSWER.c.value, sa.func.count())
+        .where(ANSWER.c.campaign_id.in_(campaign_ids))
+        .group_by(ANSWER.c.campaign_id, ANSWER.c.question_id, ANSWER.c.value)
+    ).all()
+    rows: dict[tuple[int, int, str], dict[str, Any]] = {}
+    for campaign_id, question_id, value, n in counts:
+        key = (int(campaign_id), int(question_id),
+               _tally_value(str(value), int(question_id) in counted_only))
+        row = rows.setdefault(key, {"campaign_id": key[0], "question_id": key[1],
+                                    "value": key[2], "answers": 0, "respondents": 0})
+        row["answers"] += int(n)
+    people = connection.execute(
+        sa.select(ANSWER.c.campaign_id, ANSWER.c.question_id,
+                  sa.func.count(sa.distinct(ANSWER.c.contact_id)))
+        .where(ANSWER.c.campaign_id.in_(campaign_ids), ANSWER.c.contact_id.is_not(None))
+        .group_by(ANSWER.c.campaign_id, ANSWER.c.question_id)
+    ).all()
+    for campaign_id, question_id, n in people:
+        # Who answered is a count per question: it is kept on the question's first row.
+        first = min(k for k in rows if k[:2] == (int(campaign_id), int(question_id)))
+        rows[first]["respondents"] = int(n)
+    return list(rows.values())
+
+
+def counted_only_questions(*, session: Session, campaign_ids: list[int]) -> set[int]:
+    """The ids of these campaigns' questions whose answers are counted, never listed."""
+    return {int(q) for q, kind in session.connection().execute(
+        sa.select(QUESTION.c.id, QUESTION.c.kind).where(QUESTION.c.campaign_id.in_(campaign_ids)))
+        if not kind_spec(kind).tallied}
+
+
+def rebuild_survey(*, session: Session, campaign_ids: list[int]) -> int:
+    """Recompute these campaigns' survey tallies from their answers; return the rows."""
+    counted_only = counted_only_questions(session=session, campaign_ids=campaign_ids)
+    connection = session.connection()
+    connection.execute(sa.delete(TALLY).where(TALLY.c.campaign_id.in_(campaign_ids)))
+    rows = _survey_from_answers(session, campaign_ids, counted_only)
+    if rows:
+        connection.execute(sa.insert(TALLY), rows)
+    return len(rows)
+
+
+def survey_totals(rows: Iterable[Any]) -> dict[int, tuple[dict[str, int], int]]:
+    """{question id: ({value: answers}, respondents)} from tally rows (question_id, value,
+    answers, respondents): the shape the dashboard and the tests compare."""
+    result: dict[int, tuple[dict[str, int], int]] = {}
+    for question_id, value, answers, respondents in rows:
+        values, people = result.get(int(question_id), ({}, 0))
+        if answers:
+            values[str(value)] = values.get(str(value), 0) + int(answers)
+        result[int(question_id)] = (values, people + int(respondents))
+    return result
+
+
+def stored_survey(*, session: Session, campaign_id: int) -> dict[int, Any]:
+    return survey_totals(session.connection().execute(
+        sa.select(TALLY.c.question_id, TALLY.c.value, TALLY.c.answers, TALLY.c.respondents)
+        .where(TALLY.c.campaign_id == campaign_id)))
+
+
+def survey_from_answers(*, session: Session, campaign_id: int) -> dict[int, Any]:
+    counted_only = counted_only_questions(session=session, campaign_ids=[campaign_id])
+    return survey_totals((r["question_id"], r["value"], r["answers"], r["respondents"])
+                         for r in _survey_from_answers(session, [campaign_id], counted_only))

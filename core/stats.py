@@ -402,31 +402,12 @@ def survey_results(*, session: Session, campaign_id: int) -> list[dict[str, Any]
         .where(col(SurveyQuestion.campaign_id) == campaign_id)
         .order_by(col(SurveyQuestion.position), col(SurveyQuestion.id))
     ).all()
-    counts = session.execute(
-        sa.select(col(SurveyAnswer.question_id), col(SurveyAnswer.value), sa.func.count())
-        .where(col(SurveyAnswer.campaign_id) == campaign_id)
-        .group_by(col(SurveyAnswer.question_id), col(SurveyAnswer.value))
-    ).all()
-    people: dict[int, int] = {}
-    for q in questions:
-        # One ordered DISTINCT per question over ix_answer_campaign_question_contact: no
-        # temporary b-tree, unlike a count(DISTINCT) grouped by question.
-        answered = (
-            sa.select(col(SurveyAnswer.contact_id))
-            .where(col(SurveyAnswer.campaign_id) == campaign_id,
-                   col(SurveyAnswer.question_id) == q.id,
-                   col(SurveyAnswer.contact_id).is_not(None))
-            .distinct()
-            .subquery()
-        )
-        people[q.id] = int(
-            session.execute(sa.select(sa.func.count()).select_from(answered)).scalar_one())
-    by_question: dict[int, dict[str, int]] = {}
-    for question_id, value, n in counts:
-        by_question.setdefault(question_id, {})[value] = int(n)
+    # Tallied as each call is saved (core/rollups.py): a few rows per question, however
+    # many people have answered.
+    tallies = rollups.stored_survey(session=session, campaign_id=campaign_id)
     result = []
     for q in questions:
-        values = by_question.get(q.id, {})
+        values, respondents = tallies.get(q.id, ({}, 0))
         answers: list[dict[str, Any]] = []
         # Free-text answers are personal and unbounded: counted, never listed.
         if kind_spec(q.kind).tallied:
@@ -440,7 +421,7 @@ def survey_results(*, session: Session, campaign_id: int) -> list[dict[str, Any]
                 "kind": q.kind,
                 "answers": answers,
                 "total": sum(values.values()),
-                "respondents": int(people.get(q.id, 0)),
+                "respondents": respondents,
             }
         )
     return result

@@ -524,6 +524,24 @@ class SurveyAnswer(SQLModel, table=True):
     value: str = Field(max_length=2000)
 
 
+class AnswerTally(SQLModel, table=True):
+    """Survey answers counted as each call is saved (core/rollups.py): the dashboard's survey
+    results read these few rows instead of every answer. Free-text answers are counted under
+    the value "" (never listed). `respondents`, summed over a question's rows, is how many
+    people answered it: each person is counted once, on one of their first answer's rows."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("campaign_id", "question_id", "value", name="uq_answertally_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", ondelete="CASCADE")
+    question_id: int = Field(foreign_key="surveyquestion.id", ondelete="CASCADE")
+    value: str = Field(max_length=500)
+    answers: int = Field(default=0)
+    respondents: int = Field(default=0)
+
+
 # --------------------------------------------------------------------------------------------
 # Continuous calling (core/dialing/session.py)
 # --------------------------------------------------------------------------------------------

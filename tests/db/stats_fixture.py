@@ -39,6 +39,7 @@ from sqlmodel import Session, col
 
 from core import rollups
 from core.outcomes import DEFAULT_OUTCOMES
+from core.survey import kind_spec
 from db.engine import Database
 from db.models import (
     CallAttempt,
@@ -97,7 +98,11 @@ def add_attempt(
 
 
 def add_answer(session: Session, *, attempt_id: int, campaign: Campaign, question_id: int,
-               contact: Contact, value: str) -> None:
+               contact: Contact, value: str, counted_only: bool = False) -> None:
+    """Insert an answer as record_outcome would, counted in the survey tallies first."""
+    rollups.count_answers(session=session, campaign_id=campaign.id, contact_id=contact.id,
+                          answers={question_id: [value]},
+                          counted_only={question_id} if counted_only else ())
     session.execute(sa.insert(SurveyAnswer).values(
         attempt_id=attempt_id, campaign_id=campaign.id, question_id=question_id,
         contact_id=contact.id, value=value,
@@ -175,7 +180,8 @@ def build_day(database: Database) -> Day:
             (a2, c1, q3, "more buses"), (a3, c2, q1, "No"),
         ):
             add_answer(s, attempt_id=attempt_id, campaign=a, question_id=question.id,
-                       contact=contact, value=value)
+                       contact=contact, value=value,
+                       counted_only=not kind_spec(question.kind).tallied)
         a.recruit_rule = {"question_id": q1.id, "value": "Yes"}
         s.add(a)
         s.add_all([

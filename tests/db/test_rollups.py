@@ -135,3 +135,60 @@ def test_the_dashboard_reads_periods_that_start_on_a_quarter_hour_only(
 ])
 def test_bucket_of_floors_to_the_quarter_hour(moment: datetime, start: datetime) -> None:
     assert rollups.bucket_of(moment) == int(start.timestamp())
+
+
+def test_survey_tallies_count_each_answer_and_each_person_once_and_follow_erasure(
+    database: Database,
+) -> None:
+    from core.contacts import erase_contact
+    from tests.factories import make_question
+
+    with database.write() as s:
+        ann, bob = make_user(s).id, make_user(s).id
+        campaign = make_campaign(s)
+        join = make_question(s, campaign, text="Join us?", position=0)
+        issues = make_question(s, campaign, text="Issues?", kind="multi", position=1,
+                               options=["NHS", "Housing", "Transport"])
+        notes = make_question(s, campaign, text="Anything else?", kind="text", options=[],
+                              position=2)
+        contacts = [make_contact(s) for _ in range(3)]
+        queue_contacts(s, campaign, contacts)
+        campaign_id, contact_ids = int(campaign.id), [c.id for c in contacts]
+        q_join, q_issues, q_notes = join.id, issues.id, notes.id
+
+    def complete(volunteer: int, answers: dict[int, object]) -> int:
+        with database.write() as s:
+            claimed = claim_next_contact(session=s, campaign_id=campaign_id,
+                                         volunteer_id=volunteer, now=NOW)
+            assert claimed is not None
+            record_outcome(session=s, queue_entry_id=claimed.queue_entry_id,
+                           volunteer_id=volunteer, outcome_code="completed",
+                           idempotency_key=uuid.uuid4().hex, answers=answers, notes="",
+                           started_at=NOW, now=NOW)
+            return claimed.contact_id
+
+    first = complete(ann, {q_join: "Yes", q_issues: ["NHS", "Housing"], q_notes: "more buses"})
+    complete(bob, {q_join: "No", q_issues: ["NHS"]})
+    complete(ann, {q_join: "Yes", q_issues: ["Transport"], q_notes: "a private story"})
+
+    with database.session() as s:
+        tallies = rollups.stored_survey(session=s, campaign_id=campaign_id)
+        assert tallies == rollups.survey_from_answers(session=s, campaign_id=campaign_id)
+        results = {r["question_id"]: r for r in stats.survey_results(session=s,
+                                                                     campaign_id=campaign_id)}
+    assert tallies[q_join] == ({"Yes": 2, "No": 1}, 3)
+    assert tallies[q_issues] == ({"NHS": 2, "Housing": 1, "Transport": 1}, 3)
+    # Free text is counted, never listed, and its words are not kept in the tallies.
+    assert tallies[q_notes] == ({"": 2}, 2)
+    assert (results[q_notes]["answers"], results[q_notes]["total"]) == ([], 2)
+    assert [(a["value"], a["count"]) for a in results[q_issues]["answers"]] == [
+        ("NHS", 2), ("Housing", 1), ("Transport", 1)]
+
+    with database.write() as s:
+        erase_contact(session=s, contact_id=first, actor_id=ann)
+    with database.session() as s:
+        tallies = rollups.stored_survey(session=s, campaign_id=campaign_id)
+        assert tallies == rollups.survey_from_answers(session=s, campaign_id=campaign_id)
+    assert tallies[q_join] == ({"Yes": 1, "No": 1}, 2)
+    assert tallies[q_issues] == ({"NHS": 1, "Transport": 1}, 2)
+    assert contact_ids  # three queued, one erased

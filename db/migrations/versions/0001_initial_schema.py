@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 11:03:51.559425
+Create Date: 2026-12-01 11:08:00.757860
 """
 from collections.abc import Sequence
 
@@ -371,6 +371,18 @@ def upgrade() -> None:
     with op.batch_alter_table('surveyquestion', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_surveyquestion_campaign_id'), ['campaign_id'], unique=False)
 
+    op.create_table('answertally',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('question_id', sa.Integer(), nullable=False),
+    sa.Column('value', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.Column('answers', sa.Integer(), nullable=False),
+    sa.Column('respondents', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['question_id'], ['surveyquestion.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('campaign_id', 'question_id', 'value', name='uq_answertally_key')
+    )
     op.create_table('importchange',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('batch_id', sa.Integer(), nullable=False),
@@ -636,6 +648,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_importchange_batch_id'))
 
     op.drop_table('importchange')
+    op.drop_table('answertally')
     with op.batch_alter_table('surveyquestion', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_surveyquestion_campaign_id'))
 
