@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -51,6 +52,9 @@ FORMATS: dict[str, str] = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# A value of only "+" and digits (an E.164 number) has no operator or function a spreadsheet
+# could run, so phone numbers keep their usual "+447…" form, with no apostrophe.
+PLAIN_NUMBER = re.compile(r"\+\d{1,15}")
 CHUNK_ROWS = 2000
 
 
@@ -74,6 +78,8 @@ class ExportResult:
 def neutralise_cell(value: Any) -> Any:
     """Text a spreadsheet would execute as a formula, quoted so it shows as text instead."""
     if isinstance(value, str) and value.startswith(DANGEROUS_PREFIXES):
+        if PLAIN_NUMBER.fullmatch(value):
+            return value
         return "'" + value
     return value
 
@@ -141,6 +147,7 @@ def _contacts(session: Session, campaign_id: int | None) -> tuple[list[str], Ite
         "attempts",
         "last_outcome",
         "last_attempt_at",
+        "callback_at",
         "reached",
         "completed",
         "do_not_call",
@@ -168,6 +175,9 @@ def _contacts(session: Session, campaign_id: int | None) -> tuple[list[str], Ite
             col(QueueEntry.attempts),
             col(QueueEntry.last_outcome),
             col(QueueEntry.last_attempt_at),
+            # A pending callback's due time is when the volunteer promised to ring back.
+            sa.case((col(QueueEntry.status) == "callback", col(QueueEntry.due_at)),
+                    else_=None),
             ever(col(CallAttempt.is_conversation)),
             ever(col(CallAttempt.is_completion)),
             col(Suppression.id).is_not(None),
@@ -286,6 +296,11 @@ def _plain(value: Any, zone: ZoneInfo, *, for_xlsx: bool) -> Any:
     return neutralise_cell(value)
 
 
+def zoned_header(header: list[str], timezone: str) -> list[str]:
+    """Name the zone in every time column's heading ("started_at (Europe/London)")."""
+    return [f"{name} ({timezone})" if name.endswith("_at") else name for name in header]
+
+
 def write_csv(
     header: list[str],
     rows: Iterable[tuple],
@@ -297,7 +312,7 @@ def write_csv(
     zone = ZoneInfo(timezone)
     text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="")
     writer = csv.writer(text)
-    writer.writerow(header)
+    writer.writerow(zoned_header(header, timezone))
     count = 0
     for row in rows:
         writer.writerow([_plain(v, zone, for_xlsx=False) for v in row])
@@ -319,7 +334,7 @@ def write_xlsx(
     zone = ZoneInfo(timezone)
     workbook = Workbook(write_only=True)
     worksheet = workbook.create_sheet(sheet[:31])
-    worksheet.append(header)
+    worksheet.append(zoned_header(header, timezone))
     count = 0
     for row in rows:
         worksheet.append([_plain(v, zone, for_xlsx=True) for v in row])
@@ -358,11 +373,14 @@ def write_export(
         raise UnknownExport(f"{kind}.{fmt}")
     campaign_name = None
     if campaign_id is not None and kind != "suppressions":
-        campaign_name = session.execute(
-            sa.select(col(Campaign.name)).where(col(Campaign.id) == campaign_id)
-        ).scalar()
-        if campaign_name is None:
+        found = session.execute(
+            sa.select(col(Campaign.name), col(Campaign.timezone))
+            .where(col(Campaign.id) == campaign_id)
+        ).first()
+        if found is None:
             raise stats.CampaignNotFound(campaign_id)
+        # One campaign's times read in its own zone; `timezone` is for everything else.
+        campaign_name, timezone = found[0], found[1] or timezone
     header, rows = _BUILDERS[kind](session, campaign_id)
     if fmt == "csv":
         count = write_csv(header, rows, out, timezone=timezone)

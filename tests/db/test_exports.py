@@ -51,9 +51,11 @@ def test_attempt_export_has_one_row_per_call_with_local_times(
     assert result.rows == len(rows) == 6
     first = rows[0]
     assert (first["campaign"], first["outcome"], first["volunteer"], first["first_name"],
-            first["started_at"], first["duration_seconds"], first["conversation"]) == (
+            first["started_at (Europe/London)"], first["duration_seconds"],
+            first["conversation"]) == (
         "NHS day", "no_answer", "Asha", "Ann", "2026-07-15T09:05:00+01:00", "10", "no")
-    assert first["phone"].startswith("'+44")  # a leading + would be a formula to Excel
+    # Only "+" and digits: nothing a spreadsheet could run, so no apostrophe in front.
+    assert first["phone"].startswith("+447400")
     assert sum(row["outside_window"] == "yes" for row in rows) == 2
     assert result.filename.startswith("ringround-attempts-nhs-day-")
     assert result.mime == "text/csv"
@@ -170,3 +172,72 @@ def test_an_export_read_in_small_chunks_has_every_row_in_order(
     result, rows = csv_rows(database, "attempts", organiser, campaign_id)
     assert result.rows == 50
     assert [int(r["attempt_id"]) for r in rows] == sorted(int(r["attempt_id"]) for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("+447400123456", "+447400123456"),  # an E.164 number stays as people write it
+        ("+44", "+44"),
+        ("+1+1", "'+1+1"),  # a sum, not a number
+        ("+SUM(A1)", "'+SUM(A1)"),
+        ("+44 7400 123456", "'+44 7400 123456"),  # only + and digits go through untouched
+        ("=1+1", "'=1+1"),
+        ("-2", "'-2"),
+        ("@A1", "'@A1"),
+        ("\t=1", "'\t=1"),
+        ("Crewe", "Crewe"),
+        (42, 42),
+    ],
+)
+def test_only_a_plain_international_number_keeps_its_leading_plus(value, expected) -> None:
+    assert exports.neutralise_cell(value) == expected
+
+
+def test_phone_numbers_reach_the_xlsx_as_plus_and_digits_text(
+        database: Database, organiser: UserView) -> None:
+    with database.write() as session:
+        campaign = make_campaign(session, name="Phones")
+        contact = make_contact(session, phone="+447400123456")
+        add_attempt(session, campaign=campaign, contact=contact, volunteer=None,
+                    at=datetime(2026, 7, 15, 9, 0, tzinfo=UTC), code="refused", duration=30)
+        campaign_id = campaign.id
+    out = io.BytesIO()
+    exports.run_export(database=database, kind="attempts", fmt="xlsx", out=out,
+                       actor=organiser, campaign_id=campaign_id)
+    sheet = load_workbook(io.BytesIO(out.getvalue()))["attempts"]
+    header = [c.value for c in sheet[1]]
+    phone = sheet[2][header.index("phone")]
+    assert (phone.value, phone.data_type) == ("+447400123456", "s")
+    assert "started_at (Europe/London)" in header
+
+
+def test_a_campaigns_export_is_in_its_own_zone_and_names_it(
+        database: Database, organiser: UserView) -> None:
+    with database.write() as session:
+        campaign = make_campaign(session, name="Paris", timezone="Europe/Paris")
+        contact = make_contact(session)
+        add_attempt(session, campaign=campaign, contact=contact, volunteer=None,
+                    at=datetime(2026, 7, 15, 9, 0, tzinfo=UTC), code="refused", duration=30)
+        campaign_id = campaign.id
+    _, rows = csv_rows(database, "attempts", organiser, campaign_id)
+    assert rows[0]["started_at (Europe/Paris)"] == "2026-07-15T11:00:00+02:00"
+
+
+def test_contact_results_include_the_promised_callback_time(
+        database: Database, organiser: UserView) -> None:
+    from tests.factories import queue_contacts
+
+    with database.write() as session:
+        campaign = make_campaign(session, name="Callbacks")
+        waiting, called = make_contact(session), make_contact(session)
+        entries = queue_contacts(session, campaign, [waiting, called])
+        entries[0].status = "callback"
+        entries[0].due_at = datetime(2026, 12, 5, 14, 30, tzinfo=UTC)
+        entries[1].status = "done"
+        entries[1].due_at = datetime(2026, 12, 5, 15, 0, tzinfo=UTC)
+        ids = {waiting.id: "waiting", called.id: "called"}
+        campaign_id = campaign.id
+    _, rows = csv_rows(database, "contacts", organiser, campaign_id)
+    got = {ids[int(r["contact_id"])]: r["callback_at (Europe/London)"] for r in rows}
+    assert got == {"waiting": "2026-12-05T14:30:00+00:00", "called": ""}
