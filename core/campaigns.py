@@ -14,7 +14,13 @@ from sqlmodel import Session, col, select
 from core import calling_hours
 from core.dialing import DialerKind
 from core.outcomes import Behaviour, default_outcome_rows
-from core.survey import QuestionError, QuestionView, list_questions, validate_question
+from core.survey import (
+    QUESTION_KINDS,
+    QuestionError,
+    QuestionView,
+    list_questions,
+    validate_question,
+)
 from db.models import (
     CAMPAIGN_STATUS_VALUES,
     Campaign,
@@ -356,7 +362,13 @@ def save_questions(
     kept: set[int] = set()
     for position, row in enumerate(questions):
         text = str(row.get("text") or "").strip()
-        kind = str(row.get("kind") or "single")
+        kind = str(row.get("kind") or "").strip()
+        if not kind:
+            # Never guess: a question saved as the wrong kind asks volunteers the wrong thing.
+            raise CampaignError(
+                f"Question {position + 1} (“{text[:60]}”): pick its kind ("
+                + ", ".join(spec.label for spec in QUESTION_KINDS.values())
+                + "). Nothing was saved.")
         options = row.get("options") or []
         if isinstance(options, str):
             options = [part for part in re.split(r"[\n;]", options)]

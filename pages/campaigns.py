@@ -113,8 +113,10 @@ for column, (action, label) in zip(buttons, ACTIONS[campaign.status], strict=Fal
                 st.session_state[FLASH_WARNING] = f"Volunteers cannot call yet. {closed}"
             done(f"“{view.name}” is now {view.status}.")
 
+# Keyed and tracked, so that saving (which reruns with a message above) keeps the tab open.
 details, script_tab, survey_tab, outcomes_tab, hours_tab, sms_tab, team_tab = st.tabs(
-    ["Details", "Script", "Survey", "Outcomes", "Calling hours", "Follow-up text", "Team"]
+    ["Details", "Script", "Survey", "Outcomes", "Calling hours", "Follow-up text", "Team"],
+    key="campaigns_tab", on_change="rerun",
 )
 
 
@@ -209,24 +211,34 @@ with script_tab:
 with survey_tab:
     st.caption("One row per question, in order. Options (for single and multiple choice) are "
                "separated by semicolons. Removing a question keeps answers already given.")
-    rows = [{"id": q.id, "text": q.text, "kind": q.kind, "options": "; ".join(q.options)
-             if q.spec.has_options else "", "required": q.required}
+    # Kinds are shown and picked by name ("Yes / no"), stored by their code.
+    kind_label = {kind.value: spec.label for kind, spec in QUESTION_KINDS.items()}
+    kind_of = {label: kind for kind, label in kind_label.items()}
+    rows = [{"id": q.id, "text": q.text, "kind": kind_label.get(q.kind, q.kind),
+             "options": "; ".join(q.options) if q.spec.has_options else "",
+             "required": q.required}
             for q in questions]
     edited = st.data_editor(
-        rows or [{"id": None, "text": "", "kind": "yes_no", "options": "", "required": False}],
+        rows or [{"id": None, "text": "", "kind": kind_label["yes_no"], "options": "",
+                  "required": False}],
         num_rows="dynamic", key=f"campaigns_survey_{picked}", width="stretch",
         column_config={
             "id": None,
-            "text": st.column_config.TextColumn("Question", required=True, width="large"),
+            # Not required=True: the editor silently drops a new row missing a required cell,
+            # so a question without a kind vanished while the page said "Survey saved".
+            # save_questions refuses it with a message instead.
+            "text": st.column_config.TextColumn("Question", width="large"),
             "kind": st.column_config.SelectboxColumn(
-                "Kind", options=[kind.value for kind in QUESTION_KINDS], required=True,
-                help=", ".join(f"{kind}: {spec.label}" for kind, spec in QUESTION_KINDS.items())),
+                "Kind", options=list(kind_of),
+                help="What the volunteer records: " + "; ".join(kind_of) + "."),
             "options": st.column_config.TextColumn("Options (a; b; c)"),
             "required": st.column_config.CheckboxColumn("Required"),
         },
     )
     if st.button("Save survey", key="campaigns_save_survey", type="primary"):
-        wanted = [row for row in edited if str(row.get("text") or "").strip()]
+        wanted = [{**row, "kind": kind_of.get(str(row.get("kind") or ""), row.get("kind"))}
+                  for row in edited
+                  if any(str(row.get(field) or "").strip() for field in ("text", "options"))]
         try:
             with _ui.write_session() as session:
                 core.save_questions(session=session, campaign_id=picked, questions=wanted)

@@ -151,3 +151,21 @@ def test_paused_campaigns_are_not_offered_for_calling(database) -> None:
         core.pause_campaign(session=s, campaign_id=view.id)
     with database.session() as s:
         assert core.callable_campaigns(session=s, user_id=volunteer.id) == []
+
+
+def test_a_question_without_a_kind_is_refused_not_saved_as_a_guess(database) -> None:
+    from core import campaigns as core_campaigns
+
+    with database.write() as s:
+        organiser = make_user(s, role="organiser")
+        view = core_campaigns.create_campaign(session=s, name="Kinds", description="",
+                                              created_by_id=organiser.id)
+    with pytest.raises(core_campaigns.CampaignError) as refused, database.write() as s:
+        core_campaigns.save_questions(session=s, campaign_id=view.id, questions=[
+            {"text": "Will you join us?", "kind": "yes_no"},
+            {"text": "Which issue matters most?", "kind": None, "options": "NHS; Housing"}])
+    assert str(refused.value).startswith(
+        "Question 2 (“Which issue matters most?”): pick its kind (Single choice, Multiple "
+        "choice, Yes / no, Scale 1–5, Free text")
+    with database.session() as s:
+        assert core_campaigns.list_questions(session=s, campaign_id=view.id) == []

@@ -113,3 +113,26 @@ def test_starting_a_campaign_inside_its_hours_gives_no_warning(make_app, app_db)
     at.button(key="campaigns_activate").click()
     at.run()
     assert only_campaign(app_db).status == "active" and not at.warning
+
+
+def test_saving_the_survey_keeps_the_survey_tab_open(make_app, app_db) -> None:
+    at = organiser_app(make_app, app_db)
+    create(at)
+    # The tabs track which one is open (without that, a save's rerun went back to Details).
+    assert at.session_state["campaigns_tab"] == "Details"
+    at.session_state["campaigns_tab"] = "Survey"
+    at.run()
+    at.button(key="campaigns_save_survey").click()
+    at.run()
+    assert not at.exception
+    assert any("Survey saved" in s.value for s in at.success)
+    assert at.session_state["campaigns_tab"] == "Survey"
+
+
+def test_the_survey_editor_names_kinds_in_words(make_app, app_db) -> None:
+    at = organiser_app(make_app, app_db)
+    create(at)
+    editor = next(e for e in at.get("dataframe") if "campaigns_survey" in e.proto.id)
+    config = editor.proto.columns
+    assert "Yes / no" in config and "Free text" in config and "Single choice" in config
+    assert '"yes_no"' not in config
