@@ -66,6 +66,9 @@ class CampaignView:
     open_to_all: bool
     created_at: datetime
     updated_at: datetime
+    # Continuous calling: what a machine hears ("" hangs up), and whether to listen for one.
+    voicemail_message: str = ""
+    machine_detection: bool = True
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,8 @@ def _view(campaign: Campaign) -> CampaignView:
         lease_minutes=campaign.lease_minutes,
         callback_grace_minutes=campaign.callback_grace_minutes,
         open_to_all=campaign.open_to_all, created_at=campaign.created_at,
-        updated_at=campaign.updated_at,
+        updated_at=campaign.updated_at, voicemail_message=campaign.voicemail_message,
+        machine_detection=campaign.machine_detection,
     )
 
 
@@ -167,8 +171,10 @@ def create_campaign(
 
 _EDITABLE = {
     "name", "description", "script", "timezone", "dialer", "caller_id", "max_attempts",
-    "lease_minutes", "callback_grace_minutes", "open_to_all",
+    "lease_minutes", "callback_grace_minutes", "open_to_all", "voicemail_message",
+    "machine_detection",
 }
+MAX_VOICEMAIL_MESSAGE = 500
 
 
 def update_campaign(
@@ -192,6 +198,14 @@ def update_campaign(
             calling_hours.zone(changes["timezone"])
         except calling_hours.CallingWindowError as exc:
             raise CampaignError(str(exc)) from None
+    if "voicemail_message" in changes:
+        message = " ".join(str(changes["voicemail_message"]).split())
+        if len(message) > MAX_VOICEMAIL_MESSAGE:
+            raise CampaignError(f"the voicemail message must be at most {MAX_VOICEMAIL_MESSAGE} "
+                                f"characters (it has {len(message)})")
+        changes["voicemail_message"] = message
+    if "machine_detection" in changes:
+        changes["machine_detection"] = bool(changes["machine_detection"])
     if "dialer" in changes and changes["dialer"] not in set(DialerKind):
         raise CampaignError(f"unknown dialer {changes['dialer']!r}")
     for key, low, high in (("max_attempts", 1, 20), ("lease_minutes", 2, 120),

@@ -306,6 +306,8 @@ class Campaign(SQLModel, table=True):
     sms_template: str = Field(default="", max_length=1600)
     # Continuous calling: read to an answering machine, then hang up; empty hangs up at once.
     voicemail_message: str = Field(default="", max_length=500)
+    # Continuous calling: listen for answering machines (off puts every answer through).
+    machine_detection: bool = Field(default=True)
     created_by_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
     created_at: datetime = _created()
     updated_at: datetime = _created()

@@ -26,6 +26,7 @@ from core.tally import volunteer_tally
 from pages import _browser, _ui
 from pages._call_panel import twilio_call_controls
 from pages._calling_flow import CallingFlow
+from pages._session_panel import end_live_session, line_call, render_session
 from pages._sms import render_sms_followup
 
 user = _ui.require_user()
@@ -57,6 +58,12 @@ def now() -> datetime:
 
 
 def stop_calling() -> None:
+    if flow.campaign_id is not None:
+        with _ui.read_session() as session:
+            current_mode = calling_mode(session=session, campaign_id=flow.campaign_id,
+                                        volunteer_id=user.id, settings=_ui.runtime().settings)
+        if current_mode.continuous:
+            end_live_session(current_mode, user.id)
     flow.stop()
     st.rerun()
 
@@ -101,6 +108,8 @@ with _ui.read_session() as session:
     tally = volunteer_tally(session=session, volunteer_id=user.id, now=now(),
                             session_started_at=flow.session_started_at,
                             timezone=campaign.timezone)
+    mode = calling_mode(session=session, campaign_id=campaign_id, volunteer_id=user.id,
+                        settings=_ui.runtime().settings)
 
 # Stop sits at the top, away from Save and Skip: a thumb aiming for Skip must not end the shift.
 # (Not in a column: the card's name is the only heading inside one, which scripts rely on.)
@@ -146,6 +155,12 @@ def empty_state() -> None:
 labels = {o.code: o.label for o in outcomes}
 if not flow.keep_lease(campaign.lease_minutes, labels):
     st.rerun()  # a fresh run, so no click meant for this contact lands on the next one
+
+# Continuous calling: until a person is on the line the session panel is all there is to show.
+on_the_line = render_session(mode=mode, campaign_id=campaign_id, volunteer_id=user.id)
+if (on_the_line is not None and on_the_line.line is not None and flow.contact is not None
+        and flow.contact.queue_entry_id != on_the_line.line.queue_entry_id):
+    flow.forget_contact()
 
 try:
     claimed = flow.next_contact()
@@ -196,10 +211,10 @@ with card, st.container(border=True, key="calling_card"):
     heartbeat()
 
     call_result: Any = None
-    with _ui.read_session() as session:
-        mode = calling_mode(session=session, campaign_id=campaign_id, volunteer_id=user.id,
-                            settings=_ui.runtime().settings)
-    if mode.bridged:
+    if on_the_line is not None:
+        call_result = line_call(on_the_line)
+        st.caption("Put through by Ringround: save the outcome and the next person is dialled.")
+    elif mode.bridged:
         call_result = twilio_call_controls(
             campaign_id=campaign_id, queue_entry_id=contact.queue_entry_id, volunteer_id=user.id,
             attempt_key=flow.attempt_key,

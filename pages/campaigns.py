@@ -170,11 +170,27 @@ with details:
             format_func=lambda n: display_phone(n) if n else "Default (the first number)")
     if spec_for(dialer).unavailable(settings):
         st.warning(spec_for(dialer).unavailable(settings))
+    voicemail_message = campaign.voicemail_message
+    machine_detection = campaign.machine_detection
+    if spec_for(dialer).rooms is not None:
+        st.markdown("**Continuous calling** (Ringround dials for volunteers, one person each)")
+        machine_detection = st.checkbox(
+            "Listen for answering machines", value=campaign.machine_detection,
+            key=f"campaigns_amd_{picked}",
+            help="Machines are then dealt with by Ringround. Ofcom counts a person taken for "
+                 "a machine as an abandoned call; off puts every answer through.")
+        voicemail_message = st.text_area(
+            "Message for answering machines (read out, then hang up; empty: just hang up)",
+            value=campaign.voicemail_message, max_chars=500,
+            key=f"campaigns_voicemail_{picked}",
+            placeholder="Hello, this is the NHS campaign calling for a quick chat. We will try "
+                        "you again; to opt out, call us back on this number.")
     if st.button("Save details", key="campaigns_save_details", type="primary"):
         save("Details saved.", name=name, description=description,
              max_attempts=int(max_attempts), lease_minutes=int(lease_minutes),
              callback_grace_minutes=int(grace), dialer=dialer, timezone=timezone,
-             caller_id=caller_id)
+             caller_id=caller_id, voicemail_message=voicemail_message,
+             machine_detection=machine_detection)
 
 # --------------------------------------------------------------------------------------------
 # Script, with a live preview on a made-up contact

@@ -66,6 +66,8 @@ class CallingMode:
     # The number contacts see, for display ("" for a tel: link).
     caller_id: str
     texting: TextingMode
+    # Continuous calling (a session that dials for the volunteer) is offered here.
+    continuous: bool = False
 
 
 def caller_id_choices(settings: Settings, kind: str) -> tuple[str, ...]:
@@ -148,7 +150,7 @@ def calling_mode(
         ready=not problem and has_phone, problem=problem,
         needs_phone=not has_phone,
         caller_id=display_phone(caller_id) if caller_id.startswith("+") else caller_id,
-        texting=texting,
+        texting=texting, continuous=spec.rooms is not None and not problem,
     )
 
 

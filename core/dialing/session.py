@@ -49,11 +49,19 @@ from core.dialing.port import (
     RoomDialer,
 )
 from core.dialing.registry import spec_for
-from core.outcomes import Behaviour
+from core.outcomes import Behaviour, QueueStatus
 from core.phones import mask_phone
 from core.suppression import is_suppressed
 from db.engine import Database
-from db.models import CallingSession, Campaign, Contact, Outcome, SessionCall, User
+from db.models import (
+    CallingSession,
+    Campaign,
+    Contact,
+    Outcome,
+    QueueEntry,
+    SessionCall,
+    User,
+)
 
 log = logging.getLogger(__name__)
 
@@ -459,8 +467,12 @@ def _step(database: Database, dialer: RoomDialer, settings: Settings, session_id
     if row.status == SessionStatus.DIALING and call is not None and line is not None:
         return _observe_dialing(database, dialer, row, version, call, line, campaign, now)
 
-    if row.status == SessionStatus.TALKING and call is not None and line is not None:
-        if line.status != call.status:
+    if row.status == SessionStatus.TALKING and call is not None:
+        if not _still_held(database, call, row.volunteer_id):
+            # The volunteer saved an outcome (or skipped): the line is done with.
+            _line_done(database, dialer, session_id, row.volunteer_id, now)
+            return True
+        if line is not None and line.status != call.status:
             with database.write() as session:
                 session.execute(sa.update(SessionCall).where(col(SessionCall.id) == call.id)
                                 .values(status=line.status))
@@ -473,6 +485,16 @@ def _step(database: Database, dialer: RoomDialer, settings: Settings, session_id
                              pause_requested=False, notice="Paused.")
         return _dial_next(database, dialer, settings, row, version, campaign, now)
     return False
+
+
+def _still_held(database: Database, call: SessionCall, volunteer_id: int) -> bool:
+    """True while the contact on the line is still leased to the volunteer (no outcome yet)."""
+    if call.queue_entry_id is None:
+        return False
+    with database.session() as session:
+        entry = session.get(QueueEntry, call.queue_entry_id)
+        return (entry is not None and entry.status == QueueStatus.LEASED
+                and entry.claimed_by_id == volunteer_id)
 
 
 def _quietly_end(dialer: RoomDialer, sid: str) -> None:
@@ -541,7 +563,10 @@ def _observe_dialing(database: Database, dialer: RoomDialer, row: CallingSession
 
 
 def dialer_detection(campaign: Campaign) -> MachineDetection:
-    """Listen for machines always; wait for the beep only when there is a message to leave."""
+    """Listen for machines unless the campaign turned it off; wait for the beep only when there
+    is a message to leave."""
+    if not campaign.machine_detection:
+        return MachineDetection.OFF
     return (MachineDetection.AWAIT_BEEP if campaign.voicemail_message.strip()
             else MachineDetection.DETECT)
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 11:08:00.757860
+Create Date: 2026-12-01 11:11:01.966468
 """
 from collections.abc import Sequence
 
@@ -81,6 +81,7 @@ def upgrade() -> None:
     sa.Column('recruit_rule', sa.JSON(), nullable=False),
     sa.Column('sms_template', sqlmodel.sql.sqltypes.AutoString(length=1600), nullable=False),
     sa.Column('voicemail_message', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.Column('machine_detection', sa.Boolean(), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
     sa.Column('created_at', db.models.UTCDateTime(), nullable=False),
     sa.Column('updated_at', db.models.UTCDateTime(), nullable=False),
