@@ -256,14 +256,6 @@ def pause_campaign(*, session: Session, campaign_id: int) -> CampaignView:
     return change_status(session=session, campaign_id=campaign_id, action="pause")
 
 
-def resume_campaign(*, session: Session, campaign_id: int) -> CampaignView:
-    return change_status(session=session, campaign_id=campaign_id, action="resume")
-
-
-def close_campaign(*, session: Session, campaign_id: int) -> CampaignView:
-    return change_status(session=session, campaign_id=campaign_id, action="close")
-
-
 def set_calling_window(
     *, session: Session, campaign_id: int, window: Mapping[str, list[str]]
 ) -> CampaignView:

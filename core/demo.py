@@ -20,6 +20,7 @@ from core.accounts import create_user, hash_password
 from core.outcomes import (
     Behaviour,
     EntryState,
+    QueueStatus,
     default_outcome_rows,
     do_not_call_reason,
     transition,
@@ -395,7 +396,7 @@ def load_demo(
         {
             "campaign_id": campaign.id,
             "contact_id": r.id,
-            "status": "fresh",
+            "status": QueueStatus.FRESH,
             "priority": 0,
             "attempts": 0,
             "constituency": r.constituency,

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,6 +28,7 @@ from sqlmodel import Session
 from core import calling_hours, events, rollups
 from core.audit import record_event
 from core.outcomes import (
+    DUE_QUEUE_STATUSES,
     OPEN_QUEUE_STATUSES,
     CallbackTimeNeeded,
     EntryState,
@@ -56,14 +58,20 @@ __all__ = [
     "CallbackTimeNeeded",
     "CallingClosed",
     "CampaignNotActive",
+    "ClaimTier",
     "ClaimedContact",
     "EarlierOutcome",
     "LeaseLost",
     "NotAllowedToCall",
     "QueueError",
+    "QueueSummary",
     "RecordedOutcome",
+    "RevealedNumber",
     "UnknownOutcome",
     "claim_next_contact",
+    "earlier_outcomes",
+    "number_to_dial",
+    "queue_summary",
     "record_outcome",
     "release",
     "release_lapsed_leases",
@@ -135,6 +143,16 @@ class EarlierOutcome:
     notes: str = ""
 
 
+class ClaimTier(StrEnum):
+    """Why this contact came up next, in claim order (core/queue.py `_claim_statement`)."""
+
+    HELD = "held"  # the lease this volunteer already had (a reload)
+    CALLBACK = "callback"  # their own callback, now due
+    RETRY = "retry"  # a retry now due
+    RELEASED_CALLBACK = "released_callback"  # another volunteer's callback, past its grace
+    FRESH = "fresh"  # never called in this campaign
+
+
 @dataclass(frozen=True)
 class ClaimedContact:
     """A contact leased to one volunteer: only what the card may show (no phone number)."""
@@ -148,9 +166,7 @@ class ClaimedContact:
     fields: dict[str, str]
     history: tuple[EarlierOutcome, ...]
     lease_expires_at: datetime
-    # "held" (the lease this volunteer already had), "callback" (their own), "retry",
-    # "released_callback" (another volunteer's, past its grace), "fresh".
-    tier: str
+    tier: ClaimTier
     attempts: int
     callback_at: datetime | None = None
 
@@ -240,7 +256,7 @@ def _claim_statement(dialect: str, *, with_exclusions: bool) -> Any:
     top = QE.alias("top")
     top_priority = (
         sa.select(sa.func.max(top.c.priority))
-        .where(top.c.campaign_id == _P_CAMPAIGN, top.c.status == "fresh")
+        .where(top.c.campaign_id == _P_CAMPAIGN, top.c.status == QueueStatus.FRESH)
         .scalar_subquery()
     )
     tiers = [
@@ -249,26 +265,26 @@ def _claim_statement(dialect: str, *, with_exclusions: bool) -> Any:
         # claimed_by index looks useless to SQLite's planner when most rows have no claimer.)
         # Its row lock is waited for, not skipped: only this volunteer's own parallel claim
         # (see _run_claim) or save holds it, and skipping it would take a second lease.
-        seek(0, [c.status == "leased", c.claimed_by_id == _P_ME], [c.due_at],
+        seek(0, [c.status == QueueStatus.LEASED, c.claimed_by_id == _P_ME], [c.due_at],
              exclusions=False, skip_locked=False),
         # 1: their own callbacks that are due.
-        seek(1, [c.callback_owner_id == _P_ME, c.status == "callback", c.due_at <= _P_NOW],
-             [c.due_at]),
+        seek(1, [c.callback_owner_id == _P_ME, c.status == QueueStatus.CALLBACK,
+                 c.due_at <= _P_NOW], [c.due_at]),
         # 2: retries that are due, others' callbacks past their grace, lapsed leases.
         # Ordered by the index's own last column only: a tie-break on id would make
         # PostgreSQL sort every due row before taking one.
-        seek(2, [c.status == "retry", c.due_at <= _P_NOW], [c.due_at]),
-        seek(3, [c.status == "callback", c.release_at <= _P_NOW], [c.release_at]),
-        seek(4, [c.status == "leased", c.due_at <= _P_NOW], [c.due_at]),
+        seek(2, [c.status == QueueStatus.RETRY, c.due_at <= _P_NOW], [c.due_at]),
+        seek(3, [c.status == QueueStatus.CALLBACK, c.release_at <= _P_NOW], [c.release_at]),
+        seek(4, [c.status == QueueStatus.LEASED, c.due_at <= _P_NOW], [c.due_at]),
         # 3: fresh contacts, highest priority first, then in queue order. ix_queue_claim_fresh
         # is all ascending, which cannot serve "priority DESC, id" in one pass (both backends
         # would sort every fresh row), so seek the top priority first, then its lowest id.
         # ">=" the maximum is "=" it, but as a range it leaves (priority, id) to be read off
         # the index; with "=", PostgreSQL may walk the primary key past every finished row.
-        seek(5, [c.status == "fresh", c.priority >= top_priority], [c.priority, c.id]),
+        seek(5, [c.status == QueueStatus.FRESH, c.priority >= top_priority], [c.priority, c.id]),
         # With SKIP LOCKED, every top-priority row may be locked by other claimers for a
         # moment: then take the next free row from the other end rather than nobody.
-        seek(6, [c.status == "fresh"], [c.priority.desc(), c.id.desc()]),
+        seek(6, [c.status == QueueStatus.FRESH], [c.priority.desc(), c.id.desc()]),
     ]
     best: Any
     if lock:
@@ -280,7 +296,7 @@ def _claim_statement(dialect: str, *, with_exclusions: bool) -> Any:
         best = (
             sa.select(candidates.c.id).order_by(candidates.c.tier).limit(1).scalar_subquery()
         )
-    mine_already = sa.and_(c.status == "leased", c.claimed_by_id == _P_ME)
+    mine_already = sa.and_(c.status == QueueStatus.LEASED, c.claimed_by_id == _P_ME)
     unchanged_and_active = (
         sa.select(CAMPAIGN.c.id)
         .where(CAMPAIGN.c.id == _P_CAMPAIGN, CAMPAIGN.c.status == "active",
@@ -291,11 +307,11 @@ def _claim_statement(dialect: str, *, with_exclusions: bool) -> Any:
         sa.update(QE)
         .where(c.id == best, unchanged_and_active)
         .values(
-            status="leased",
+            status=QueueStatus.LEASED,
             claimed_by_id=_P_ME,
             due_at=_P_EXPIRY,
             # A lapsed lease keeps the status it had before it was first leased.
-            leased_from=sa.case((c.status == "leased", c.leased_from), else_=c.status),
+            leased_from=sa.case((c.status == QueueStatus.LEASED, c.leased_from), else_=c.status),
             # Unchanged for the volunteer's own lease, which is how "held" is told apart.
             claimed_at=sa.case((mine_already, c.claimed_at), else_=_P_NOW),
         )
@@ -351,16 +367,6 @@ def _campaign_rules(session: Session, campaign_id: int, *, cached: bool = False)
     rules = _CampaignRules(*row)
     _rules_cache[campaign_id] = rules
     return rules
-
-
-def may_call(*, session: Session, campaign_id: int, volunteer_id: int) -> bool:
-    """True if the volunteer is an organiser, the campaign is open to all, or they are a member."""
-    open_to_all = _conn(session).execute(
-        sa.select(CAMPAIGN.c.open_to_all).where(CAMPAIGN.c.id == campaign_id)
-    ).scalar()
-    if open_to_all is None:
-        return False
-    return bool(open_to_all) or _is_member_or_organiser(session, campaign_id, volunteer_id)
 
 
 def _is_member_or_organiser(session: Session, campaign_id: int, volunteer_id: int) -> bool:
@@ -479,7 +485,7 @@ def _of_contact(column: Any) -> Any:
 _EXCLUDE = (
     sa.update(QE)
     .where(QE.c.id == sa.bindparam("p_entry_id", type_=sa.Integer()))
-    .values(status="excluded", claimed_by_id=None, due_at=None, release_at=None)
+    .values(status=QueueStatus.EXCLUDED, claimed_by_id=None, due_at=None, release_at=None)
 )
 
 
@@ -493,17 +499,18 @@ def _claimed(
     now: datetime,
 ) -> ClaimedContact:
     if row.claimed_at is not None and row.claimed_at != now:
-        tier = "held"
-    elif row.leased_from == "callback":
-        tier = "callback" if row.callback_owner_id == volunteer_id else "released_callback"
+        tier = ClaimTier.HELD
+    elif row.leased_from == QueueStatus.CALLBACK:
+        tier = (ClaimTier.CALLBACK if row.callback_owner_id == volunteer_id
+                else ClaimTier.RELEASED_CALLBACK)
     else:
-        tier = row.leased_from or "fresh"
+        tier = ClaimTier(row.leased_from or QueueStatus.FRESH)
     callback_at = None
-    if row.leased_from == "callback" and row.release_at is not None:
+    if row.leased_from == QueueStatus.CALLBACK and row.release_at is not None:
         callback_at = row.release_at - timedelta(minutes=rules.callback_grace_minutes)
     # A fresh contact never attempted has no history: skip the query on the hot path.
     history: tuple[EarlierOutcome, ...] = ()
-    if row.attempts or row.leased_from != "fresh":
+    if row.attempts or row.leased_from != QueueStatus.FRESH:
         history = earlier_outcomes(
             session=session, campaign_id=rules.id, contact_id=row.contact_id
         )
@@ -555,7 +562,7 @@ def _held(session: Session, queue_entry_id: int, volunteer_id: int) -> Any | Non
             QE.c.leased_from, QE.c.release_at, QE.c.claimed_at, QE.c.attempts,
         ).where(QE.c.id == queue_entry_id)
     ).first()
-    if row is None or row.status != "leased" or row.claimed_by_id != volunteer_id:
+    if row is None or row.status != QueueStatus.LEASED or row.claimed_by_id != volunteer_id:
         return None
     return row
 
@@ -580,7 +587,7 @@ def renew_lease(
     expiry = now + timedelta(minutes=minutes)
     result = _conn(session).execute(
         sa.update(QE)
-        .where(QE.c.id == queue_entry_id, QE.c.status == "leased",
+        .where(QE.c.id == queue_entry_id, QE.c.status == QueueStatus.LEASED,
                QE.c.claimed_by_id == volunteer_id)
         .values(due_at=expiry)
     )
@@ -590,10 +597,10 @@ def renew_lease(
 
 
 def _restore_values(row: Any, grace_minutes: int, now: datetime) -> dict[str, Any]:
-    status = row.leased_from or "fresh"
-    if status == "fresh":
+    status = row.leased_from or QueueStatus.FRESH
+    if status == QueueStatus.FRESH:
         due_at = None
-    elif status == "callback" and row.release_at is not None:
+    elif status == QueueStatus.CALLBACK and row.release_at is not None:
         due_at = min(row.release_at - timedelta(minutes=grace_minutes), now)
     else:
         due_at = now  # it was due when it was claimed, and still is
@@ -615,7 +622,7 @@ def release(
     ).scalar_one()
     result = _conn(session).execute(
         sa.update(QE)
-        .where(QE.c.id == queue_entry_id, QE.c.status == "leased",
+        .where(QE.c.id == queue_entry_id, QE.c.status == QueueStatus.LEASED,
                QE.c.claimed_by_id == volunteer_id)
         .values(**_restore_values(row, grace, now))
     )
@@ -626,7 +633,7 @@ def stop(*, session: Session, campaign_id: int, volunteer_id: int, now: datetime
     """Stop calling: release every lease the volunteer holds in the campaign; returns how many."""
     ids = _conn(session).execute(
         sa.select(QE.c.id).where(
-            QE.c.claimed_by_id == volunteer_id, QE.c.status == "leased",
+            QE.c.claimed_by_id == volunteer_id, QE.c.status == QueueStatus.LEASED,
             QE.c.campaign_id == campaign_id,
         )
     ).scalars().all()
@@ -640,16 +647,16 @@ def release_lapsed_leases(
     *, session: Session, now: datetime, campaign_id: int | None = None
 ) -> int:
     """Give back every lease past its expiry (claims take them anyway; this tidies counts)."""
-    conditions = [QE.c.status == "leased", QE.c.due_at <= now]
+    conditions = [QE.c.status == QueueStatus.LEASED, QE.c.due_at <= now]
     if campaign_id is not None:
         conditions.insert(0, QE.c.campaign_id == campaign_id)
     result = _conn(session).execute(
         sa.update(QE)
         .where(*conditions)
         .values(
-            status=sa.func.coalesce(QE.c.leased_from, "fresh"),
+            status=sa.func.coalesce(QE.c.leased_from, QueueStatus.FRESH),
             due_at=sa.case(
-                (QE.c.leased_from.in_(("retry", "callback")), sa.literal(now, UTCDateTime())),
+                (QE.c.leased_from.in_(DUE_QUEUE_STATUSES), sa.literal(now, UTCDateTime())),
                 else_=None,
             ),
             claimed_by_id=None,
@@ -787,7 +794,7 @@ def record_outcome(
         .select_from(QE.join(CAMPAIGN, CAMPAIGN.c.id == QE.c.campaign_id))
         .where(QE.c.id == queue_entry_id)
     ).first()
-    if entry is None or entry.status != "leased" or entry.claimed_by_id != volunteer_id:
+    if entry is None or entry.status != QueueStatus.LEASED or entry.claimed_by_id != volunteer_id:
         # The same save may have committed on another connection since our first look.
         earlier = _existing(session, idempotency_key)
         if earlier is not None:
@@ -875,7 +882,8 @@ def record_outcome(
         values["callback_owner_id"] = volunteer_id
     result = _conn(session).execute(
         sa.update(QE)
-        .where(QE.c.id == entry.id, QE.c.status == "leased", QE.c.claimed_by_id == volunteer_id)
+        .where(QE.c.id == entry.id, QE.c.status == QueueStatus.LEASED,
+               QE.c.claimed_by_id == volunteer_id)
         .values(**values)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -946,11 +954,11 @@ class QueueSummary:
 
     @property
     def waiting(self) -> int:
-        return self.fresh + self.retry + self.callback + self.leased
+        return sum(getattr(self, status) for status in OPEN_QUEUE_STATUSES)
 
     @property
     def total(self) -> int:
-        return self.waiting + self.done + self.excluded
+        return sum(getattr(self, status) for status in QueueStatus)
 
 
 def queue_summary(*, session: Session, campaign_id: int) -> QueueSummary:
@@ -964,8 +972,7 @@ def queue_summary(*, session: Session, campaign_id: int) -> QueueSummary:
     )
     next_due = _conn(session).execute(
         sa.select(sa.func.min(QE.c.due_at))
-        .where(QE.c.campaign_id == campaign_id, QE.c.status.in_(("retry", "callback")))
+        .where(QE.c.campaign_id == campaign_id, QE.c.status.in_(DUE_QUEUE_STATUSES))
     ).scalar()
-    known = {k: int(counts.get(k, 0)) for k in
-             ("fresh", "retry", "callback", "leased", "done", "excluded")}
+    known = {status.value: int(counts.get(status, 0)) for status in QueueStatus}
     return QueueSummary(**known, next_due_at=next_due)

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from core import rollups
+from core.outcomes import OPEN_QUEUE_STATUSES, QueueStatus
 from core.stats_cache import DASHBOARD_CACHE, TTLCache
 from core.survey import kind_spec
 from db.engine import Database
@@ -50,8 +51,6 @@ from db.models import (
 
 DEFAULT_TIMEZONE = "Europe/London"
 BUCKET_MINUTES = 15
-FINISHED_STATUSES = ("done", "excluded")
-OPEN_STATUSES = ("fresh", "retry", "callback", "leased")
 
 
 class CampaignNotFound(Exception):
@@ -187,7 +186,8 @@ def volunteers_calling_now(
         session.execute(
             sa.select(sa.func.count(sa.distinct(col(QueueEntry.claimed_by_id))))
             .where(_campaign_filter(col(QueueEntry.campaign_id), campaign_id))
-            .where(col(QueueEntry.status) == "leased", col(QueueEntry.due_at) > _as_utc(now))
+            .where(col(QueueEntry.status) == QueueStatus.LEASED,
+                   col(QueueEntry.due_at) > _as_utc(now))
         ).scalar_one()
     )
 
@@ -269,7 +269,7 @@ def headline(
 
     statuses = queue_counts(session=session, campaign_id=campaign_id)
     contacts = sum(statuses.values())
-    remaining = sum(n for s, n in statuses.items() if s not in FINISHED_STATUSES)
+    remaining = sum(n for s, n in statuses.items() if s in OPEN_QUEUE_STATUSES)
     reached, completed = reached_and_completed(session=session, campaign_id=campaign_id)
 
     calls = col(CallRollup.calls)
@@ -293,8 +293,8 @@ def headline(
         "timezone": tz,
         "contacts": contacts,
         "remaining": remaining,
-        "excluded": statuses.get("excluded", 0),
-        "done": statuses.get("done", 0),
+        "excluded": statuses.get(QueueStatus.EXCLUDED, 0),
+        "done": statuses.get(QueueStatus.DONE, 0),
         "reached": reached,
         "completed": completed,
         "dials": dials,
@@ -458,7 +458,7 @@ def progress_by_ward(*, session: Session, campaign_id: int | None) -> list[dict[
         counts["called"] += n if progress & PROGRESS_CALLED else 0
         counts["reached"] += n if progress & PROGRESS_REACHED else 0
         counts["completed"] += n if progress & PROGRESS_COMPLETED else 0
-        counts["remaining"] += n if status not in FINISHED_STATUSES else 0
+        counts["remaining"] += n if status in OPEN_QUEUE_STATUSES else 0
     result = [{"constituency": c, "ward": w, **counts} for (c, w), counts in totals.items()]
     result.sort(key=lambda r: (r["constituency"], r["ward"]))
     return result
@@ -709,7 +709,7 @@ def compliance(
             .where(
                 *tps_filter,
                 _campaign_filter(col(QueueEntry.campaign_id), campaign_id),
-                col(QueueEntry.status).in_(OPEN_STATUSES),
+                col(QueueEntry.status).in_(OPEN_QUEUE_STATUSES),
             )
         ).scalar_one()
     )

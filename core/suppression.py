@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from core.audit import record_event
-from core.outcomes import OPEN_QUEUE_STATUSES
+from core.outcomes import OPEN_QUEUE_STATUSES, QueueStatus
 from core.phones import InvalidPhone, normalise_phone
 from db.models import Contact, QueueEntry, Suppression
 
@@ -18,16 +18,6 @@ def is_suppressed(*, session: Session, phone: str) -> bool:
     return (
         session.exec(select(Suppression.id).where(Suppression.phone == phone)).first() is not None
     )
-
-
-def suppressed_phones(*, session: Session, phones: list[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(phones), 900):  # stay under SQLite's bound-parameter limit
-        chunk = phones[start : start + 900]
-        found.update(
-            session.exec(select(Suppression.phone).where(col(Suppression.phone).in_(chunk)))
-        )
-    return found
 
 
 def add_suppression(
@@ -64,7 +54,7 @@ def add_suppression(
         sa.update(QueueEntry)
         .where(col(QueueEntry.contact_id).in_(contact_ids))
         .where(col(QueueEntry.status).in_(OPEN_QUEUE_STATUSES))
-        .values(status="excluded", claimed_by_id=None, due_at=None, release_at=None)
+        .values(status=QueueStatus.EXCLUDED, claimed_by_id=None, due_at=None, release_at=None)
         .execution_options(synchronize_session=False)
     )
     session.flush()

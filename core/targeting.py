@@ -23,7 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from core.importing import CUSTOM, normalise_tags
-from core.outcomes import OPEN_QUEUE_STATUSES
+from core.outcomes import OPEN_QUEUE_STATUSES, QueueStatus
 from db.models import CallAttempt, Campaign, Contact, ImportBatch, Outcome, QueueEntry, Suppression
 
 CUSTOM_OPERATORS = {
@@ -310,7 +310,8 @@ def attach_segment(
     now = datetime.now(UTC)
     queue = QueueEntry.__table__  # type: ignore[attr-defined]
     rows = sa.select(
-        sa.literal(campaign_id, sa.Integer), _C.c.id, sa.literal("fresh", sa.String),
+        sa.literal(campaign_id, sa.Integer), _C.c.id,
+        sa.literal(QueueStatus.FRESH, sa.String),
         sa.literal(0, sa.Integer), sa.literal(0, sa.Integer),
         sa.bindparam("attached_at", now, type_=queue.c.created_at.type),
         _C.c.constituency, _C.c.ward,  # for the dashboard's progress per ward
@@ -324,13 +325,6 @@ def attach_segment(
         statement.execution_options(preserve_rowcount=True)).rowcount  # type: ignore[attr-defined]
     session.flush()
     return int(added or 0)
-
-
-def queued_count(*, session: Session, campaign_id: int) -> int:
-    return int(session.execute(
-        sa.select(sa.func.count()).select_from(QueueEntry)
-        .where(col(QueueEntry.campaign_id) == campaign_id)
-    ).scalar_one())
 
 
 def segment_options(*, session: Session) -> dict[str, Any]:

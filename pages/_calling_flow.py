@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from core import calling_hours, queue
 from core.campaigns import CampaignView, OutcomeView
+from core.outcomes import Behaviour
 from core.script import escape_markdown
 from core.survey import AnswerError
 from db.engine import Database, is_retryable
@@ -331,7 +332,7 @@ class CallingFlow:
 
     def callback_at(self, outcome: OutcomeView, zone_name: str) -> datetime | None:
         """The callback time picked on the form, in UTC (None unless the outcome asks one)."""
-        if outcome.behaviour != "callback":
+        if outcome.behaviour != Behaviour.CALLBACK:
             return None
         day: date | None = self.state.get(self.key("calling_callback_date"))
         at: time | None = self.state.get(self.key("calling_callback_time"))
@@ -362,7 +363,7 @@ class CallingFlow:
         if outcome_code is None:
             self._problem("warning", ["Pick an outcome first."])
             return
-        if outcome is not None and outcome.behaviour == "do_not_call" and not state.get(
+        if outcome is not None and outcome.behaviour == Behaviour.DO_NOT_CALL and not state.get(
                 self.key("calling_dnc_confirm")):
             # It takes the number out of every campaign, so a slip of the finger must not do it.
             self._problem("warning", [DNC_CONFIRM_NEEDED])

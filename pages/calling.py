@@ -20,6 +20,7 @@ from core.campaigns import (
 from core.dialing import calling_mode
 from core.event_texts import TextPurpose, deliver_due_texts
 from core.events import offers_for_contact
+from core.outcomes import Behaviour
 from core.script import escape_markdown, render_script
 from core.survey import QuestionView, Widget, list_questions
 from core.tally import volunteer_tally
@@ -197,7 +198,7 @@ def heartbeat() -> None:
 card, script_column = st.columns([2, 3], gap="large")
 with card, st.container(border=True, key="calling_card"):
     st.markdown(f"### {escape_markdown(contact.name)}")
-    if contact.tier == "callback" and contact.callback_at:
+    if contact.tier == queue.ClaimTier.CALLBACK and contact.callback_at:
         st.caption(f"You arranged to call back at {local(contact.callback_at, campaign)}.")
     for name, value in contact.fields.items():
         if name in ("first_name", "last_name"):
@@ -319,7 +320,7 @@ actions = st.container(key="calling_actions")
 behaviours = {o.code: o.behaviour for o in outcomes}
 outcome_code = actions.radio("Outcome", codes, format_func=labels.__getitem__, index=None,
                              key=flow.key("calling_outcome"), horizontal=True)
-if outcome_code and behaviours.get(outcome_code) == "callback":
+if outcome_code and behaviours.get(outcome_code) == Behaviour.CALLBACK:
     # Read back by the flow's save from session_state, in the campaign's zone.
     soon = (now() + timedelta(hours=1)).astimezone(calling_hours.zone(campaign.timezone))
     day_col, time_col = actions.columns(2)

@@ -26,6 +26,7 @@ from core.dialing.port import (
     NoVerifiedPhone,
 )
 from core.dialing.registry import DialerSpec, spec_for, text_spec
+from core.outcomes import QueueStatus
 from core.phones import InvalidPhone, display_phone, normalise_phone
 from core.suppression import is_suppressed
 from db.engine import Database
@@ -185,7 +186,7 @@ def plan_bridge(
         DialerError: the contact is gone or asked not to be called.
     """
     entry = session.get(QueueEntry, queue_entry_id)
-    if entry is None or entry.status != "leased" or entry.claimed_by_id != volunteer_id:
+    if entry is None or entry.status != QueueStatus.LEASED or entry.claimed_by_id != volunteer_id:
         raise BridgeRefused("This contact is no longer yours to call: carry on with the next.")
     campaign_id, contact_id = entry.campaign_id, entry.contact_id
     campaign = session.get(Campaign, campaign_id)

@@ -80,7 +80,6 @@ from core.importing.files import (
 from core.importing.history import (
     REJECTED_ROWS_KEEP_DAYS,
     ImportUndoError,
-    get_batch,
     inert_cell,
     list_batches,
     list_rejections,
@@ -167,7 +166,6 @@ __all__ = [
     "detect_delimiter",
     "detect_encoding",
     "detect_format",
-    "get_batch",
     "guess_field",
     "guess_mapping",
     "inspect_file",

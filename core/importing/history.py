@@ -47,20 +47,6 @@ def list_batches(*, session: Session, limit: int = 50) -> list[dict[str, Any]]:
     ]
 
 
-def get_batch(*, session: Session, batch_id: int) -> dict[str, Any] | None:
-    batch = session.get(ImportBatch, batch_id)
-    if batch is None:
-        return None
-    return {
-        "id": batch.id, "filename": batch.filename, "status": batch.status,
-        "total_rows": batch.total_rows, "inserted": batch.inserted, "updated": batch.updated,
-        "unchanged": batch.unchanged, "merged": batch.merged, "rejected": batch.rejected,
-        "suppressed": batch.suppressed, "do_not_call": batch.do_not_call,
-        "warnings": batch.warnings, "mapping": dict(batch.mapping),
-        "options": dict(batch.options or {}), "policy": batch.duplicate_policy,
-    }
-
-
 # Rejected rows are kept as read so the organiser can fix the file and import them again; after
 # this many days that is done or never will be, and the raw text (names, numbers, whatever the
 # file held) is personal data kept for no purpose. Row number and reason stay, so the batch's

@@ -14,8 +14,8 @@ from sqlmodel import Session
 
 from core.importing.fields import FLAG_FIELDS, TEXT_FIELDS
 from core.importing.rows import FIELD_LIMITS, RowRecord, normalise_tags, tag_list
+from core.outcomes import OPEN_QUEUE_STATUSES, QueueStatus
 from core.queue_areas import refresh_queue_areas
-from core.suppression import OPEN_QUEUE_STATUSES
 from db.models import (
     Contact,
     ImportBatch,
@@ -341,5 +341,6 @@ def _add_to_do_not_call(session: Session, state: BatchState, refused: list[RowRe
         session.execute(
             sa.update(_QUEUE).where(_QUEUE.c.contact_id.in_(stored_ids))
             .where(_QUEUE.c.status.in_(OPEN_QUEUE_STATUSES))
-            .values(status="excluded", claimed_by_id=None, due_at=None, release_at=None))
+            .values(status=QueueStatus.EXCLUDED, claimed_by_id=None, due_at=None,
+                    release_at=None))
     return set(new_numbers)

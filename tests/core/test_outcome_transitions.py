@@ -144,3 +144,16 @@ def test_an_unknown_behaviour_is_refused_rather_than_treated_as_final() -> None:
 
 def test_the_default_outcomes_use_only_known_behaviours() -> None:
     assert {spec.behaviour for spec in DEFAULT_OUTCOMES} == set(Behaviour)
+
+
+def test_the_queue_summary_has_one_count_per_status_and_waiting_counts_the_open_ones() -> None:
+    from dataclasses import fields
+
+    from core.outcomes import OPEN_QUEUE_STATUSES
+    from core.queue import QueueSummary
+
+    assert {f.name for f in fields(QueueSummary)} - {"next_due_at"} == set(QueueStatus)
+    summary = QueueSummary(**{status.value: 1 << n for n, status in enumerate(QueueStatus)})
+    assert summary.total == (1 << len(QueueStatus)) - 1
+    assert summary.waiting == sum(getattr(summary, s) for s in OPEN_QUEUE_STATUSES)
+    assert summary.waiting == summary.fresh + summary.retry + summary.callback + summary.leased
