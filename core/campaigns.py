@@ -114,7 +114,12 @@ def get_campaign(*, session: Session, campaign_id: int) -> CampaignView:
 def list_campaigns(
     *, session: Session, statuses: Iterable[str] | None = None
 ) -> list[CampaignView]:
-    query = select(Campaign).order_by(col(Campaign.created_at).desc(), col(Campaign.id).desc())
+    # The campaign being called comes first (it is what an organiser opens on the day), then
+    # paused, drafts and closed, newest first within each.
+    status_order = sa.case({"active": 0, "paused": 1, "draft": 2}, value=col(Campaign.status),
+                           else_=3)
+    query = select(Campaign).order_by(status_order, col(Campaign.created_at).desc(),
+                                      col(Campaign.id).desc())
     if statuses is not None:
         query = query.where(col(Campaign.status).in_(list(statuses)))
     return [_view(c) for c in session.exec(query)]

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, time, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col
 
-from core import rollups
+from core import calling_hours, rollups
 from core.accounts import create_user, hash_password
 from core.outcomes import (
     Behaviour,
@@ -256,6 +255,30 @@ def _make_contacts(rng: random.Random, count: int, batch_id: int, now: datetime)
     return rows
 
 
+def demo_calling_span(window: calling_hours.Window, now: datetime,
+                      zone_name: str = calling_hours.DEFAULT_TIMEZONE) -> tuple[datetime, datetime]:
+    """When the demo's calls happened: today, up to five minutes ago, inside today's calling
+    window when it has been open for half an hour; otherwise the last two hours of today (so a
+    newcomer's dashboard is live whatever the hour, and honest about calls outside hours)."""
+    zone = calling_hours.zone(zone_name)
+    local_now = now.astimezone(zone)
+    midnight = local_now.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+    end = now - timedelta(minutes=5)
+    span = window.get(str(local_now.weekday())) or []
+    if span:
+        opens = datetime.combine(local_now.date(), time.fromisoformat(span[0]), tzinfo=zone)
+        closes = calling_hours.closes_at(window, zone, now)
+        if now - opens.astimezone(UTC) >= timedelta(minutes=30):
+            start = opens.astimezone(UTC)
+            if closes is None:  # after today's close: the whole of today's window
+                day_end = ("00:00" if span[1] == "24:00" else span[1])
+                closing = datetime.combine(local_now.date(), time.fromisoformat(day_end),
+                                           tzinfo=zone).astimezone(UTC)
+                end = min(end, closing - timedelta(minutes=1))
+            return start, max(end, start + timedelta(minutes=1))
+    return max(midnight, now - timedelta(hours=2)), max(end, midnight + timedelta(minutes=1))
+
+
 def load_demo(
     *, session: Session, contacts: int = 3000, seed: int = 2026, now: datetime | None = None
 ) -> dict[str, int]:
@@ -270,7 +293,6 @@ def load_demo(
         raise ValueError("the demo needs at least 50 contacts")
     rng = random.Random(seed)
     now = now or datetime.now(UTC)
-    london = ZoneInfo("Europe/London")
 
     organiser = create_user(
         session=session,
@@ -414,13 +436,8 @@ def load_demo(
         ).all()
     )
 
-    # A day of calling: from 10:00 London time today (or yesterday if it is still early).
-    local_now = now.astimezone(london)
-    start_local = local_now.replace(hour=10, minute=0, second=0, microsecond=0)
-    if local_now - start_local < timedelta(hours=2):
-        start_local -= timedelta(days=1)
-    start = start_local.astimezone(UTC)
-    end = min(now - timedelta(minutes=5), start + timedelta(hours=10))
+    start, end = demo_calling_span(campaign.calling_window or calling_hours.default_window(),
+                                   now)
     span = (end - start).total_seconds()
     called = rng.sample(eligible, min(len(eligible), max(40, len(eligible) // 4)))
     codes, weights = zip(*OUTCOME_WEIGHTS.items(), strict=True)
@@ -447,7 +464,9 @@ def load_demo(
                 "ended_at": started + timedelta(seconds=duration),
                 "duration_seconds": duration,
                 "provider": "tel",
-                "outside_window": False,
+                "outside_window": not calling_hours.is_open(
+                    campaign.calling_window or calling_hours.default_window(),
+                    campaign.timezone or calling_hours.DEFAULT_TIMEZONE, started),
                 "created_at": started + timedelta(seconds=duration),
             }
         )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlmodel import select
 
-from core.demo import load_demo
+from core.demo import demo_calling_span, load_demo
 from core.outcomes import EntryState, QueueStatus, transition
 from db.engine import Database
 from db.models import CallAttempt, Campaign, Contact, Outcome, QueueEntry, Suppression
@@ -50,3 +51,43 @@ def test_each_demo_call_left_its_queue_entry_where_a_real_save_would(database: D
                 minutes=campaign.callback_grace_minutes)
     # 120 contacts give a few dozen calls: enough that the retries, callbacks and finals show.
     assert {"final", "retry", "callback"} <= behaviours_seen
+
+
+LONDON_DAY = {str(d): ["09:00", "21:00"] for d in range(7)}
+
+
+def _utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        # Winter, 14:30 in London: from 09:00 today to five minutes ago.
+        (_utc(2026, 12, 5, 14, 30), (_utc(2026, 12, 5, 9, 0), _utc(2026, 12, 5, 14, 25))),
+        # After closing: today's whole window, never past 21:00.
+        (_utc(2026, 12, 5, 22, 40), (_utc(2026, 12, 5, 9, 0), _utc(2026, 12, 5, 20, 59))),
+        # Before opening: still today, the last two hours (calls outside hours, and shown so).
+        (_utc(2026, 12, 5, 7, 0), (_utc(2026, 12, 5, 5, 0), _utc(2026, 12, 5, 6, 55))),
+        # Summer: 09:00 London is 08:00 UTC.
+        (_utc(2026, 7, 4, 12, 0), (_utc(2026, 7, 4, 8, 0), _utc(2026, 7, 4, 11, 55))),
+    ],
+)
+def test_demo_calls_happen_today_inside_todays_window_when_it_can(now, expected) -> None:
+    assert demo_calling_span(LONDON_DAY, now) == expected
+
+
+def test_demo_data_is_dated_today_and_its_campaign_comes_first(database: Database) -> None:
+    from core.campaigns import list_campaigns
+
+    now = _utc(2026, 12, 5, 14, 30)
+    with database.write() as session:
+        load_demo(session=session, contacts=120, now=now)
+    with database.session() as session:
+        starts = [a.started_at.replace(tzinfo=UTC) if a.started_at.tzinfo is None
+                  else a.started_at for a in session.exec(select(CallAttempt))]
+        outside = [a for a in session.exec(select(CallAttempt)) if a.outside_window]
+        first = list_campaigns(session=session)[0]
+    assert starts and all(_utc(2026, 12, 5, 9, 0) <= s <= now for s in starts)
+    assert outside == []
+    assert (first.name, first.status) == ("NHS campaign day – Saturday", "active")
