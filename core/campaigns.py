@@ -69,6 +69,9 @@ class CampaignView:
     # Continuous calling: what a machine hears ("" hangs up), and whether to listen for one.
     voicemail_message: str = ""
     machine_detection: bool = True
+    callback_max_days: int = 14
+    max_callbacks_per_volunteer: int = 30
+    ends_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,9 @@ def _view(campaign: Campaign) -> CampaignView:
         open_to_all=campaign.open_to_all, created_at=campaign.created_at,
         updated_at=campaign.updated_at, voicemail_message=campaign.voicemail_message,
         machine_detection=campaign.machine_detection,
+        callback_max_days=campaign.callback_max_days,
+        max_callbacks_per_volunteer=campaign.max_callbacks_per_volunteer,
+        ends_at=campaign.ends_at,
     )
 
 
@@ -177,7 +183,7 @@ def create_campaign(
 _EDITABLE = {
     "name", "description", "script", "timezone", "dialer", "caller_id", "max_attempts",
     "lease_minutes", "callback_grace_minutes", "open_to_all", "voicemail_message",
-    "machine_detection",
+    "machine_detection", "callback_max_days", "max_callbacks_per_volunteer", "ends_at",
 }
 MAX_VOICEMAIL_MESSAGE = 500
 
@@ -214,12 +220,16 @@ def update_campaign(
     if "dialer" in changes and changes["dialer"] not in set(DialerKind):
         raise CampaignError(f"unknown dialer {changes['dialer']!r}")
     for key, low, high in (("max_attempts", 1, 20), ("lease_minutes", 2, 120),
-                           ("callback_grace_minutes", 0, 7 * 24 * 60)):
+                           ("callback_grace_minutes", 0, 7 * 24 * 60),
+                           ("callback_max_days", 1, 365),
+                           ("max_callbacks_per_volunteer", 1, 1000)):
         if key in changes:
             value = int(changes[key])
             if not low <= value <= high:
                 raise CampaignError(f"{key.replace('_', ' ')} must be from {low} to {high}")
             changes[key] = value
+    if changes.get("ends_at") is not None and changes["ends_at"].tzinfo is None:
+        raise CampaignError("the end time needs a time zone")
     for key, value in changes.items():
         setattr(campaign, key, value)
     campaign.updated_at = now or datetime.now(UTC)

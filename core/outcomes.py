@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from db.models import Outcome, progress_bits
 
@@ -87,6 +88,9 @@ class EntryState:
     attempts: int  # calls recorded before this one
     max_attempts: int  # the campaign's: a retry beyond this many calls finishes the contact
     callback_grace_minutes: int  # the campaign's: how long a callback stays its owner's
+    # The latest a callback may be booked for (core.callbacks.callback_deadline); None: no bound.
+    latest_callback_at: datetime | None = None
+    timezone: str = "UTC"  # the campaign's, for saying that bound in words
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,12 @@ def transition(
             raise CallbackTimeNeeded()
         if callback_at <= now:
             raise CallbackTimeNeeded("Pick a callback time in the future.")
+        if entry.latest_callback_at is not None and callback_at > entry.latest_callback_at:
+            latest = entry.latest_callback_at.astimezone(ZoneInfo(entry.timezone))
+            raise CallbackTimeNeeded(
+                "That is too far ahead: this campaign books callbacks up to "
+                f"{latest:%a} {latest.day} {latest:%b %Y}, {latest:%H:%M} at the latest. "
+                "Pick an earlier time, or choose another outcome.")
         return QueueChange(
             status=QueueStatus.CALLBACK, attempts=attempts, progress=progress,
             due_at=callback_at, owns_callback=True,

@@ -25,11 +25,12 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
-from core import calling_hours, events, rollups
+from core import callbacks, calling_hours, events, rollups
 from core.audit import record_event
 from core.outcomes import (
     DUE_QUEUE_STATUSES,
     OPEN_QUEUE_STATUSES,
+    Behaviour,
     CallbackTimeNeeded,
     EntryState,
     QueueStatus,
@@ -55,6 +56,7 @@ from db.models import (
 
 __all__ = [
     "AnswerError",
+    "CallbackLimitReached",
     "CallbackTimeNeeded",
     "CallingClosed",
     "CampaignNotActive",
@@ -116,6 +118,15 @@ class CallingClosed(QueueError):
         self.reopens_at = reopens_at
         self.timezone = timezone
         super().__init__("Calling is closed for this campaign right now.")
+
+
+class CallbackLimitReached(QueueError):
+    def __init__(self, held: int) -> None:
+        self.held = held
+        super().__init__(
+            f"You already hold {held} callbacks in this campaign, the most one volunteer may. "
+            "Release one you cannot make under My callbacks, or choose another outcome."
+        )
 
 
 class CampaignNotActive(QueueError):
@@ -790,6 +801,8 @@ def record_outcome(
             QE.c.id, QE.c.campaign_id, QE.c.contact_id, QE.c.status, QE.c.claimed_by_id,
             QE.c.attempts, CAMPAIGN.c.max_attempts, CAMPAIGN.c.timezone,
             CAMPAIGN.c.calling_window, CAMPAIGN.c.callback_grace_minutes, CAMPAIGN.c.name,
+            CAMPAIGN.c.callback_max_days, CAMPAIGN.c.max_callbacks_per_volunteer,
+            CAMPAIGN.c.ends_at,
         )
         .select_from(QE.join(CAMPAIGN, CAMPAIGN.c.id == QE.c.campaign_id))
         .where(QE.c.id == queue_entry_id)
@@ -817,10 +830,18 @@ def record_outcome(
     elif outcome.is_completion:
         questions = list_questions(session=session, campaign_id=entry.campaign_id)
         validate_answers(questions, {}, enforce_required=True)
+    if outcome.behaviour == Behaviour.CALLBACK:
+        held = callbacks.count_held(session=session, campaign_id=entry.campaign_id,
+                                    volunteer_id=volunteer_id)
+        if held >= entry.max_callbacks_per_volunteer:
+            raise CallbackLimitReached(held)
     change = transition(
         outcome,
         EntryState(attempts=entry.attempts, max_attempts=entry.max_attempts,
-                   callback_grace_minutes=entry.callback_grace_minutes),
+                   callback_grace_minutes=entry.callback_grace_minutes,
+                   latest_callback_at=callbacks.callback_deadline(
+                       now, entry.callback_max_days, entry.ends_at),
+                   timezone=entry.timezone),
         now, callback_at,
     )
 

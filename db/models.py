@@ -298,6 +298,13 @@ class Campaign(SQLModel, table=True):
     lease_minutes: int = Field(default=10)
     # How long a volunteer's callback stays theirs after its time before others may take it.
     callback_grace_minutes: int = Field(default=60)
+    # Bounds on "Call back later", so that no volunteer can park the queue (core/callbacks.py):
+    # at most this many days ahead, never after ends_at, and this many held at once each.
+    callback_max_days: int = Field(default=14, sa_column_kwargs={"server_default": "14"})
+    max_callbacks_per_volunteer: int = Field(default=30,
+                                             sa_column_kwargs={"server_default": "30"})
+    # When the campaign ends (optional): no callback is booked after it.
+    ends_at: datetime | None = _ts()
     # When false, only members (CampaignMember) may call it.
     open_to_all: bool = Field(default=True)
     leaderboard_visible: bool = Field(default=True)

@@ -392,7 +392,8 @@ class CallingFlow:
         except AnswerError as exc:
             self._problem("error", list(exc.problems.values()))
             return
-        except (queue.CallbackTimeNeeded, queue.UnknownOutcome) as exc:
+        except (queue.CallbackTimeNeeded, queue.CallbackLimitReached,
+                queue.UnknownOutcome) as exc:
             self._problem("error", [str(exc)])
             return
         except queue.LeaseLost as exc:

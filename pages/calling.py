@@ -10,6 +10,7 @@ from typing import Any
 import streamlit as st
 
 from core import calling_hours, queue
+from core.callbacks import callback_deadline
 from core.campaigns import (
     CampaignNotFound,
     CampaignView,
@@ -26,6 +27,7 @@ from core.survey import QuestionView, Widget, list_questions
 from core.tally import volunteer_tally
 from pages import _browser, _ui
 from pages._call_panel import twilio_call_controls
+from pages._callbacks import render_my_callbacks
 from pages._calling_flow import CallingFlow
 from pages._session_panel import end_live_session, line_call, render_session
 from pages._sms import render_sms_followup
@@ -122,6 +124,7 @@ with st.sidebar:
     for label, counts in (("This session", tally.session), ("Today", tally.day)):
         st.caption(f"{label}: {counts.dials} dials · {counts.conversations} conversations · "
                    f"{counts.completions} surveys")
+    render_my_callbacks(volunteer_id=user.id, campaign_id=campaign_id)
 
 if flow.confirmation:
     st.success(flow.confirmation, icon="✅")
@@ -324,8 +327,10 @@ if outcome_code and behaviours.get(outcome_code) == Behaviour.CALLBACK:
     # Read back by the flow's save from session_state, in the campaign's zone.
     soon = (now() + timedelta(hours=1)).astimezone(calling_hours.zone(campaign.timezone))
     day_col, time_col = actions.columns(2)
+    latest = callback_deadline(now(), campaign.callback_max_days, campaign.ends_at)
     day_col.date_input("Call back on", value=soon.date(), min_value=soon.date(),
-                       key=flow.key("calling_callback_date"))
+                       max_value=max(soon.date(), latest.astimezone(soon.tzinfo).date()),
+                       format="DD/MM/YYYY", key=flow.key("calling_callback_date"))
     time_col.time_input("at", value=soon.time().replace(second=0, microsecond=0),
                         key=flow.key("calling_callback_time"),
                         step=timedelta(minutes=15))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import streamlit as st
 
 from core import calling_hours
 from core import campaigns as core
+from core.callbacks import campaign_end
 from core.calling_hours import DAY_NAMES
 from core.dialing import DialerKind, caller_id_choices, dialer_kind, spec_for
 from core.outcomes import Behaviour
@@ -17,6 +19,7 @@ from core.queue import queue_summary
 from core.script import STANDARD_FIELDS, VOLUNTEER_FIELDS, render_script, script_fields
 from core.survey import QUESTION_KINDS
 from pages import _ui
+from pages._callbacks import render_callbacks_by_volunteer
 from pages._sms import render_sms_template_editor
 
 organiser = _ui.require_organiser()
@@ -114,8 +117,10 @@ for column, (action, label) in zip(buttons, ACTIONS[campaign.status], strict=Fal
             done(f"“{view.name}” is now {view.status}.")
 
 # Keyed and tracked, so that saving (which reruns with a message above) keeps the tab open.
-details, script_tab, survey_tab, outcomes_tab, hours_tab, sms_tab, team_tab = st.tabs(
-    ["Details", "Script", "Survey", "Outcomes", "Calling hours", "Follow-up text", "Team"],
+(details, script_tab, survey_tab, outcomes_tab, hours_tab, sms_tab, team_tab,
+ callbacks_tab) = st.tabs(
+    ["Details", "Script", "Survey", "Outcomes", "Calling hours", "Follow-up text", "Team",
+     "Callbacks"],
     key="campaigns_tab", on_change="rerun",
 )
 
@@ -355,3 +360,26 @@ with team_tab:
             core.update_campaign(session=session, campaign_id=picked, open_to_all=open_to_all)
             core.set_members(session=session, campaign_id=picked, user_ids=chosen)
         done("Team saved.")
+
+with callbacks_tab:
+    st.caption("“Call back later” keeps a contact with the volunteer who promised the call. "
+               "These bounds stop anyone parking the queue.")
+    left, middle, right = st.columns(3)
+    max_days = left.number_input(
+        "Callbacks at most this many days ahead", min_value=1, max_value=365,
+        value=campaign.callback_max_days, key=f"campaigns_callback_days_{picked}")
+    max_held = middle.number_input(
+        "Callbacks one volunteer may hold", min_value=1, max_value=1000,
+        value=campaign.max_callbacks_per_volunteer, key=f"campaigns_callback_cap_{picked}")
+    zone = campaign.timezone
+    ends_on = right.date_input(
+        "Campaign ends on (optional)", format="DD/MM/YYYY", key=f"campaigns_ends_on_{picked}",
+        value=(campaign.ends_at.astimezone(ZoneInfo(zone)) - timedelta(days=1)).date()
+        if campaign.ends_at else None,
+        help="No callback is booked after the end of this day.")
+    if st.button("Save callback rules", key="campaigns_save_callbacks", type="primary"):
+        save("Callback rules saved.", callback_max_days=int(max_days),
+             max_callbacks_per_volunteer=int(max_held),
+             ends_at=campaign_end(ends_on if isinstance(ends_on, date) else None, zone))
+    st.subheader("Who holds callbacks")
+    render_callbacks_by_volunteer(campaign_id=picked, organiser_id=organiser.id, zone=zone)

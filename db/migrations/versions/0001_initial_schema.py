@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 11:11:01.966468
+Create Date: 2026-12-01 11:13:06.806211
 """
 from collections.abc import Sequence
 
@@ -76,6 +76,9 @@ def upgrade() -> None:
     sa.Column('max_attempts', sa.Integer(), nullable=False),
     sa.Column('lease_minutes', sa.Integer(), nullable=False),
     sa.Column('callback_grace_minutes', sa.Integer(), nullable=False),
+    sa.Column('callback_max_days', sa.Integer(), server_default='14', nullable=False),
+    sa.Column('max_callbacks_per_volunteer', sa.Integer(), server_default='30', nullable=False),
+    sa.Column('ends_at', db.models.UTCDateTime(), nullable=True),
     sa.Column('open_to_all', sa.Boolean(), nullable=False),
     sa.Column('leaderboard_visible', sa.Boolean(), nullable=False),
     sa.Column('recruit_rule', sa.JSON(), nullable=False),
