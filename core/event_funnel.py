@@ -21,9 +21,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
+from core.calling_hours import zone
 from core.events import SignupStatus
 from core.stats import people_reached, recruit_count
-from db.models import CallAttempt, Event, EventSignup, RecruitedVolunteer
+from db.models import CallAttempt, Event, EventCampaign, EventSignup, RecruitedVolunteer
 
 SIGNUP = EventSignup.__table__  # type: ignore[attr-defined]
 EVENT = Event.__table__  # type: ignore[attr-defined]
@@ -157,3 +158,54 @@ def recruited_callers(*, session: Session, campaign_id: int | None) -> dict[str,
         sa.select(sa.func.count()).select_from(CallAttempt)
         .where(col(CallAttempt.volunteer_id).in_(recruited))).scalar_one()) if callers else 0
     return {"callers": callers, "calls": calls}
+
+
+def event_funnels(*, session: Session, campaign_id: int | None,
+                  now: datetime | None = None, limit: int = 30) -> list[dict[str, Any]]:
+    """Per event the campaign offers (or every event): bookings through to the door, the
+    events nearest today first (upcoming soonest, then the most recent past)."""
+    now = now or datetime.now(UTC)
+    query = sa.select(EVENT.c.id, EVENT.c.title, EVENT.c.starts_at, EVENT.c.timezone,
+                      EVENT.c.status, EVENT.c.capacity)
+    if campaign_id is not None:
+        query = query.where(EVENT.c.id.in_(
+            sa.select(col(EventCampaign.event_id)).where(
+                col(EventCampaign.campaign_id) == campaign_id)))
+    upcoming = session.execute(query.where(EVENT.c.ends_at > now)
+                               .order_by(EVENT.c.starts_at).limit(limit)).all()
+    past = session.execute(query.where(EVENT.c.ends_at <= now)
+                           .order_by(EVENT.c.starts_at.desc()).limit(limit)).all()
+    rows = [*upcoming, *past][:limit]
+    counts = event_counts(session=session, event_ids=[r.id for r in rows], now=now)
+    result = []
+    for r in rows:
+        c = counts.get(r.id, EventCounts(r.id))
+        starts = r.starts_at if r.starts_at.tzinfo else r.starts_at.replace(tzinfo=UTC)
+        local = starts.astimezone(zone(r.timezone))
+        result.append({
+            "event": r.title + (" (cancelled)" if r.status == "cancelled" else ""),
+            "when": f"{local:%a %d %b %H:%M}", "places": r.capacity,
+            "signed_up": c.signed_up, "booked": c.booked, "confirmed": c.confirmed,
+            "came": c.attended, "walk_ins": c.walk_ins, "no_show": c.no_show,
+            "gave_back": c.given_back,
+        })
+    return result
+
+
+def events_by_contact(*, session: Session, contact_ids: tuple[int, ...]
+                      ) -> dict[int, list[str]]:
+    """The events each person has a standing booking for or came to (the recruits list)."""
+    if not contact_ids:
+        return {}
+    rows = session.execute(
+        sa.select(SIGNUP.c.contact_id, EVENT.c.title, SIGNUP.c.attended_at)
+        .select_from(SIGNUP.join(EVENT, EVENT.c.id == SIGNUP.c.event_id))
+        .where(SIGNUP.c.contact_id.in_(list(contact_ids)),
+               sa.or_(SIGNUP.c.status == SignupStatus.BOOKED,
+                      SIGNUP.c.attended_at.is_not(None)))
+        .order_by(EVENT.c.starts_at)
+    ).all()
+    found: dict[int, list[str]] = {}
+    for contact_id, title, attended in rows:
+        found.setdefault(int(contact_id), []).append(title + (" ✓" if attended else ""))
+    return found

@@ -27,6 +27,7 @@ from sqlmodel import Session, col
 
 from core import stats
 from core.audit import record_event
+from core.event_funnel import events_by_contact
 from core.users import UserView
 from db.engine import Database
 from db.models import (
@@ -238,8 +239,11 @@ def _recruits(session: Session, campaign_id: int | None) -> tuple[list[str], Ite
         "ward",
         "answered_at",
         "do_not_call",
+        "events",
     ]
     rows = stats.recruits(session=session, campaign_id=campaign_id)
+    booked = events_by_contact(session=session,
+                               contact_ids=tuple({int(r["contact_id"]) for r in rows}))
     return header, (
         (
             r["campaign"],
@@ -251,6 +255,7 @@ def _recruits(session: Session, campaign_id: int | None) -> tuple[list[str], Ite
             r["ward"],
             r["answered_at"],
             r["do_not_call"],
+            "; ".join(booked.get(int(r["contact_id"]), [])),
         )
         for r in rows
     )

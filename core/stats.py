@@ -741,6 +741,24 @@ QUERIES: dict[str, Callable[..., Any]] = {
 }
 
 
+
+def _event_query(name: str) -> Callable[..., Any]:
+    """The events funnel's figures (core/event_funnel.py, which reads this module), shared
+    through the same cache; imported when first asked for, to keep the import one way."""
+
+    def run(**params: Any) -> Any:
+        from core import event_funnel
+
+        return getattr(event_funnel, name)(**params)
+
+    return run
+
+
+QUERIES.update({name: _event_query(name) for name in (
+    "campaign_funnel", "event_funnels", "signups_by_volunteer", "recruited_callers",
+    "events_by_contact")})
+
+
 def cached(
     name: str,
     *,

@@ -17,6 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from core import stats
+from core.event_funnel import STAGE_LABELS, STAGES
 from core.phones import display_phone
 from pages import _ui
 
@@ -205,15 +206,36 @@ def progress_section(wards: list[dict[str, Any]]) -> None:
         st.dataframe(pd.DataFrame(wards), hide_index=True, width="stretch")
 
 
-def leaderboard_section(board: list[dict[str, Any]]) -> None:
+def leaderboard_section(board: list[dict[str, Any]], signups: dict[int, int]) -> None:
     st.subheader("Volunteer leaderboard")
     if not board:
         st.caption("No calls in this period.")
         return
+    frame = pd.DataFrame(board)
+    frame["sign-ups"] = [signups.get(int(v), 0) for v in frame["volunteer_id"]]
     st.dataframe(
-        pd.DataFrame(board)[["rank", "name", "completions", "conversations", "dials"]],
+        frame[["rank", "name", "completions", "conversations", "dials", "sign-ups"]],
         hide_index=True, width="stretch",
     )
+    st.caption("Sign-ups: event places the volunteer booked on their calls (all time).")
+
+
+def funnel_section(funnel: Any, per_event: list[dict[str, Any]],
+                   recruited: dict[str, int]) -> None:
+    st.subheader("From a yes to the door")
+    cols = st.columns(len(STAGES))
+    for col_, stage in zip(cols, STAGES, strict=True):
+        col_.metric(STAGE_LABELS[stage], f"{getattr(funnel, stage):,}")
+    st.caption("People: reached on a call → gave the recruit answer → booked on an event → "
+               "told their time and place → ticked at check-in; did not come = booked for an "
+               "event that has ended, not ticked.")
+    if recruited["callers"]:
+        st.caption(f"Recruited {recruited['callers']:,} caller"
+                   f"{'s' if recruited['callers'] != 1 else ''} who made "
+                   f"{recruited['calls']:,} calls.")
+    if per_event:
+        st.dataframe(pd.DataFrame(per_event), hide_index=True, width="stretch",
+                     key="dashboard_event_funnel")
 
 
 def recruits_section(count: int, rows: list[dict[str, Any]]) -> None:
@@ -224,8 +246,11 @@ def recruits_section(count: int, rows: list[dict[str, Any]]) -> None:
     if not rows:
         st.caption("Nobody yet.")
         return
+    booked = figure("events_by_contact",
+                    contact_ids=tuple(sorted({int(r["contact_id"]) for r in rows})))
     frame = pd.DataFrame([
         {"name": f"{r['first_name']} {r['last_name']}".strip(), "constituency": r["constituency"],
+         "events": "; ".join(booked.get(int(r["contact_id"]), [])),
          "phone": display_phone(r["phone"]),
          "answered": r["answered_at"].astimezone(zone).strftime("%d %b %H:%M")
          if r["answered_at"] else "",
@@ -280,10 +305,14 @@ def live() -> None:
         outcomes_chart(figure("outcome_breakdown", campaign_id=campaign_id, since=since))
     with right:
         leaderboard_section(figure("leaderboard", campaign_id=campaign_id, since=since,
-                                   limit=25))
+                                   limit=25),
+                            figure("signups_by_volunteer", campaign_id=campaign_id))
     if campaign_id is not None:
         survey_charts(figure("survey_results", campaign_id=campaign_id))
     progress_section(figure("progress_by_ward", campaign_id=campaign_id))
+    funnel_section(figure("campaign_funnel", campaign_id=campaign_id),
+                   figure("event_funnels", campaign_id=campaign_id),
+                   figure("recruited_callers", campaign_id=campaign_id))
     recruits_section(figure("recruit_count", campaign_id=campaign_id),
                      figure("recruits", campaign_id=campaign_id, limit=RECRUITS_SHOWN))
     compliance_section(figure("compliance", campaign_id=campaign_id, since=since))

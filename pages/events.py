@@ -3,13 +3,23 @@ choose who runs the check-in, and see each event's bookings."""
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, date, datetime, time, timedelta
 
 import streamlit as st
 
 from core import events
 from core.campaigns import list_callers, list_campaigns
+from core.event_exports import run_event_export
 from core.event_funnel import event_counts
+from core.event_texts import (
+    PURPOSE_LABELS,
+    TextPurpose,
+    deliver_due_texts,
+    mark_sent_by_hand,
+    recent_declines,
+    texts_to_send_by_hand,
+)
 from core.events import EVENT_KIND_LABELS, EventDraft, EventError, EventKind, EventView
 from core.script import escape_markdown
 from pages import _ui
@@ -103,8 +113,34 @@ def event_summary(event: EventView) -> None:
                    f"{figures.no_show} · gave their place back {figures.given_back}")
 
 
-new_tab, upcoming_tab, past_tab = st.tabs(
-    ["New event", f"Upcoming ({len(upcoming)})", "Past"])
+with _ui.read_session() as session:
+    owed = texts_to_send_by_hand(session=session, now=datetime.now(UTC),
+                                 public_url=rt.settings.public_url)
+    declines = recent_declines(session=session, limit=10)
+
+FILE_KEY = "events_export_file"
+
+
+def prepare_export(kind: str, event_id: int | None, button_key: str) -> None:
+    """Build an event file when asked (audited then) and offer it for download."""
+    if st.button("Prepare " + ("roster" if kind == "event_roster" else "list") + " (CSV)",
+                 key=button_key):
+        out = io.BytesIO()
+        result = run_event_export(database=rt.database, kind=kind, fmt="csv", out=out,
+                                  actor=organiser, event_id=event_id,
+                                  public_url=rt.settings.public_url,
+                                  timezone=rt.settings.timezone)
+        st.session_state[FILE_KEY] = {"key": button_key, "data": out.getvalue(),
+                                      "filename": result.filename, "rows": result.rows}
+    prepared = st.session_state.get(FILE_KEY)
+    if prepared and prepared["key"] == button_key:
+        st.download_button(f"Download {prepared['filename']} ({prepared['rows']} rows)",
+                           data=prepared["data"], file_name=prepared["filename"],
+                           mime="text/csv", key=f"{button_key}_download", on_click="ignore")
+
+
+new_tab, upcoming_tab, past_tab, texts_tab = st.tabs(
+    ["New event", f"Upcoming ({len(upcoming)})", "Past", f"Texts to send ({len(owed)})"])
 
 with new_tab:
     if not campaigns:
@@ -155,15 +191,20 @@ with upcoming_tab:
                     events.set_helpers(session=session, event_id=event.id, user_ids=helpers,
                                        actor_id=organiser.id)
                 st.success("Saved.")
+            with st.expander("Roster (names and numbers; the export is audited)"):
+                prepare_export("event_roster", event.id, f"event_roster_{event.id}")
             sure = cancel_col.checkbox("Yes, cancel it", key=f"event_cancel_sure_{event.id}")
             if cancel_col.button("Cancel event", key=f"event_cancel_{event.id}",
                                  disabled=not sure):
                 with _ui.write_session() as session:
                     told = events.cancel_event(session=session, event_id=event.id,
                                                actor_id=organiser.id)
+                report = deliver_due_texts(database=rt.database, settings=rt.settings,
+                                           signup_ids=told, purposes=[TextPurpose.CANCEL])
                 st.session_state["events_notice"] = (
-                    f"Cancelled “{event.title}”; {len(told)} booked "
-                    f"{'person' if len(told) == 1 else 'people'} to tell.")
+                    f"{report.sent} told by text. Cancelled “{event.title}”; {len(told)} booked "
+                    f"{'person' if len(told) == 1 else 'people'} to tell (by text, or see "
+                    "*Texts to send*).")
                 st.rerun()
 
 with past_tab:
@@ -178,6 +219,31 @@ with past_tab:
                     events.duplicate_event(session=session, event_id=event.id,
                                            actor_id=organiser.id, weeks=weeks)
                 st.rerun()
+
+with texts_tab:
+    st.caption("Confirmations, reminders due now and cancellation notices that have not gone "
+               "by text. With texting set up they go by themselves (each within its campaign's "
+               "calling hours); otherwise download the list, text or email them yourself, "
+               "then mark them sent.")
+    if owed:
+        st.dataframe([{"kind": PURPOSE_LABELS[t.purpose], "name": f"{t.first_name} "
+                       f"{t.last_name}".strip(), "event": t.event_title, "message": t.body}
+                      for t in owed], hide_index=True, key="events_owed_table")
+        prepare_export("event_texts", None, "event_texts_export")
+        if st.button(f"Mark these {len(owed)} as sent", key="events_mark_sent"):
+            with _ui.write_session() as session:
+                done = mark_sent_by_hand(session=session, texts=owed, actor_id=organiser.id,
+                                         now=datetime.now(UTC))
+            st.session_state["events_notice"] = f"Marked {done} as sent."
+            st.rerun()
+    else:
+        st.success("Nothing to send: everyone booked has been told.")
+    st.markdown("**Places given back by a reply**")
+    if declines:
+        st.dataframe([{"when": d["at"], "name": d["name"], "event": d["event"]}
+                      for d in declines], hide_index=True, key="events_declines")
+    else:
+        st.caption("Nobody has replied NO yet.")
 
 if "events_notice" in st.session_state:
     st.toast(st.session_state.pop("events_notice"))

@@ -155,3 +155,53 @@ def test_a_volunteer_who_runs_no_check_in_is_not_offered_the_page(make_app, app_
     at = make_app(user=volunteer)
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page("pages/checkin.py")
+
+
+def test_the_dashboard_shows_the_funnel_and_each_events_bookings(make_app, app_db) -> None:
+    from core.stats_cache import DASHBOARD_CACHE
+
+    DASHBOARD_CACHE.clear()
+    now = datetime.now(UTC)
+    with app_db.write() as s:
+        organiser = make_user(s, role="organiser")
+        campaign = make_campaign(s, name="Funnel campaign")
+        event_id = make_event(s, campaigns=[campaign], title="Big canvass",
+                              day=(now + timedelta(days=5)).date())
+        for _ in range(3):
+            events.sign_up(session=s, event_ids=[event_id], contact_id=make_contact(s).id,
+                           campaign_id=campaign.id, volunteer_id=organiser.id, now=now)
+    at = make_app(user=organiser, page="pages/dashboard.py")
+    assert not at.exception, at.exception
+    assert any(h.value == "From a yes to the door" for h in at.subheader)
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["Signed up"], metrics["Came"], metrics["Did not come"]) == ("3", "0", "0")
+    table = next(d.value for d in at.dataframe if "booked" in d.value.columns)
+    assert list(table["event"]) == ["Big canvass"] and list(table["booked"]) == [3]
+    DASHBOARD_CACHE.clear()
+
+
+def test_without_texting_the_organiser_gets_the_list_and_marks_it_sent(make_app, app_db) -> None:
+    now = datetime.now(UTC)
+    with app_db.write() as s:
+        organiser = make_user(s, role="organiser")
+        campaign = make_campaign(s)
+        event_id = make_event(s, campaigns=[campaign], title="Stall",
+                              day=(now + timedelta(days=5)).date())
+        signup_id = events.sign_up(session=s, event_ids=[event_id],
+                                   contact_id=make_contact(s, first_name="Asha").id,
+                                   campaign_id=campaign.id, volunteer_id=None,
+                                   now=now).signup_ids[0]
+    at = make_app(user=organiser, page="pages/events.py")
+    owed = next(d.value for d in at.dataframe if "message" in d.value.columns)
+    assert list(owed["kind"]) == ["Confirmation"] and "You're booked for Stall" in owed[
+        "message"][0]
+    at.button(key="event_texts_export").click()
+    at.run()
+    assert not at.exception, at.exception
+    at.button(key="events_mark_sent").click()
+    at.run()
+    with app_db.session() as s:
+        signup = s.get(EventSignup, signup_id)
+        exports = s.exec(select(AuditEvent).where(AuditEvent.action == "export")).all()
+    assert signup is not None and signup.confirmed_via == "manual"
+    assert [e.details["kind"] for e in exports] == ["event_texts"]
