@@ -26,7 +26,6 @@ from core.exports import (
     write_csv,
     write_xlsx,
 )
-from core.phones import display_phone
 from core.users import UserView
 from db.engine import Database
 from db.models import Campaign, Contact, EventSignup, User
@@ -63,7 +62,7 @@ def _roster(session: Session, event_id: int) -> tuple[list[str], Iterator[tuple[
             if not (first or last) and r.name:
                 first, _, last = r.name.partition(" ")
             phone = r.phone or r.walk_in_phone or ""
-            yield (r.id, first, last, display_phone(phone) if phone else "", r.email or "",
+            yield (r.id, first, last, phone, r.email or "",
                    r.status, r.walk_in, r.created_at, r.confirmed_at, r.confirmed_via,
                    r.attended_at is not None, r.volunteer or "", r.campaign or "")
 
@@ -74,7 +73,7 @@ def _texts(session: Session, now: datetime, public_url: str
            ) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
     header = ["kind", "first_name", "last_name", "phone", "email", "event", "message"]
     texts = texts_to_send_by_hand(session=session, now=now, public_url=public_url)
-    return header, ((PURPOSE_LABELS[t.purpose], t.first_name, t.last_name, display_phone(t.to),
+    return header, ((PURPOSE_LABELS[t.purpose], t.first_name, t.last_name, t.to,
                      t.email, t.event_title, t.body) for t in texts)
 
 

@@ -43,7 +43,7 @@ def test_the_roster_lists_names_numbers_and_who_came_and_is_audited(
                               actor=organiser_view, event_id=event_id, now=NOW)
     lines = out.getvalue().decode("utf-8-sig").splitlines()
     assert result.rows == 2 and lines[0].startswith("signup_id,first_name,last_name,phone")
-    assert any("'=cmd(),Khan,07400 123456" in line and "Push" in line for line in lines)
+    assert any("'=cmd(),Khan,+447400123456" in line and "Push" in line for line in lines)
     assert any(",Bo,Diaz,,," in line and ",yes," in line for line in lines)
     with database.session() as s:
         audit = s.exec(select(AuditEvent).where(AuditEvent.action == "export")).one()
