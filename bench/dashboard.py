@@ -403,13 +403,14 @@ def main() -> None:
     if args.path and len(args.attempts) > 1:
         parser.error("--path keeps one database: give one --attempts size")
     contacts = args.contacts or int(args.attempts[0] * 0.55)
-    results = [(n, *measure(args, n, contacts)) for n in args.attempts]
-
-    first_size, first_rows, _ = results[0]
-    baseline = first_rows[0][2]
-    width = max(len(row[0]) for row in first_rows)
     cpu_title = "  CPU ms" if args.db == "sqlite" else ""  # PostgreSQL works in its server
-    for size, rows, computations in results:
+    results: list[tuple[int, list[tuple[str, float, float, float, float]], int]] = []
+    for n in args.attempts:
+        results.append((n, *measure(args, n, contacts)))
+        size, rows, computations = results[-1]
+        first_size, first_rows, _ = results[0]
+        baseline = first_rows[0][2]
+        width = max(len(row[0]) for row in first_rows)
         log(f"\n{size:,} attempts, {contacts:,} contacts ({args.db}; medians of {args.repeat})")
         log(f"{'query'.ljust(width)}    min ms  median ms    max ms{cpu_title}    ratio")
         own_first = {name: median for name, _, median, _, _ in first_rows}
