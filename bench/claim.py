@@ -33,10 +33,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from core import rollups
 from core.queue import claim_next_contact, record_outcome
 from db.engine import Database, make_engine
 from db.migrate import upgrade
@@ -56,6 +58,7 @@ class Round:
     seconds: float
     claim_ms: list[float]
     claimed: list[int]
+    record_ms: list[float]
 
     @property
     def per_second(self) -> float:
@@ -171,6 +174,7 @@ def run_round(db: Database, name: str, campaign_id: int, volunteers: list[int],
     bare = bare_claim_statement(not db.is_sqlite)
     per_thread = max(1, cycles // len(volunteers))
     claim_ms: list[float] = []
+    record_ms: list[float] = []
     claimed: list[int] = []
     lock = threading.Lock()
     errors: list[BaseException] = []
@@ -178,6 +182,7 @@ def run_round(db: Database, name: str, campaign_id: int, volunteers: list[int],
 
     def work(volunteer_id: int) -> None:
         mine_ms: list[float] = []
+        mine_record_ms: list[float] = []
         mine: list[int] = []
         try:
             barrier.wait()
@@ -205,12 +210,15 @@ def run_round(db: Database, name: str, campaign_id: int, volunteers: list[int],
                 if entry_id is None:
                     break
                 mine.append(entry_id)
+                started = time.perf_counter()
                 db.retrying(functools.partial(record, entry=entry_id, code=OUTCOMES[n % 2],
                                               key=uuid.uuid4().hex))
+                mine_record_ms.append((time.perf_counter() - started) * 1000)
         except BaseException as exc:  # reported by the main thread
             errors.append(exc)
         with lock:
             claim_ms.extend(mine_ms)
+            record_ms.extend(mine_record_ms)
             claimed.extend(mine)
 
     threads = [threading.Thread(target=work, args=(v,)) for v in volunteers]
@@ -223,7 +231,31 @@ def run_round(db: Database, name: str, campaign_id: int, volunteers: list[int],
     seconds = time.perf_counter() - started
     if errors:
         raise errors[0]
-    return Round(name, len(claimed), seconds, claim_ms, claimed)
+    return Round(name, len(claimed), seconds, claim_ms, claimed, record_ms)
+
+
+def rollup_cost(db: Database, campaign_id: int, volunteer_id: int,
+                n: int = 300) -> tuple[float, float]:
+    """Median ms of a write transaction holding only the rollup upsert that each save adds
+    (core/rollups.py), and of an empty write transaction: their difference is what counting a
+    call for the dashboard costs a save. Rolled back, so the figures stay untouched."""
+
+    def timed(body: Any) -> float:
+        times = []
+        for _ in range(n):
+            started = time.perf_counter()
+            with db.write() as session:
+                body(session)
+                session.rollback()
+            times.append((time.perf_counter() - started) * 1000)
+        return statistics.median(times)
+
+    upsert = timed(lambda session: rollups.count_attempt(
+        session=session, campaign_id=campaign_id, volunteer_id=volunteer_id,
+        outcome_code="no_answer", is_conversation=False, is_completion=False,
+        outside_window=False, started_at=NOW, duration_seconds=None))
+    empty = timed(lambda session: session.connection())
+    return upsert, empty
 
 
 def query_plan(db: Database, campaign_id: int, volunteer_id: int) -> str:
@@ -306,6 +338,12 @@ def bench(kind: str, contacts: int, thread_counts: list[int], cycles: int, round
                       f"{median:.2f} ms ({sum(r.cycles for r in rs)} cycles in {len(rs)} rounds)")
             ratio = figures["ringround_rate"] / figures["baseline_rate"]
             figures["ratio"] = ratio
+            save_ms = statistics.median(ms for rs in results.values() for r in rs
+                                        for ms in r.record_ms)
+            upsert_ms, empty_ms = rollup_cost(db, campaign_id, volunteers[0])
+            print(f"     save: median record_outcome {save_ms:.2f} ms; of that the dashboard "
+                  f"rollup upsert ~{upsert_ms - empty_ms:.2f} ms (its own write transaction "
+                  f"{upsert_ms:.2f} ms against an empty one's {empty_ms:.2f} ms)")
             print(f"    ratio: {ratio:.0%} of the bare UPDATE…RETURNING baseline (target ≥ 80%)")
             print(f"duplicates: {len(duplicates)} of {len(claimed)} claims (target 0)")
             if duplicates:

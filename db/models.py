@@ -312,9 +312,11 @@ class Campaign(SQLModel, table=True):
     recruit_rule: dict[str, Any] = _json({})
     sms_template: str = Field(default="", max_length=1600)
     # Continuous calling: read to an answering machine, then hang up; empty hangs up at once.
-    voicemail_message: str = Field(default="", max_length=500)
+    voicemail_message: str = Field(default="", max_length=500,
+                                   sa_column_kwargs={"server_default": ""})
     # Continuous calling: listen for answering machines (off puts every answer through).
-    machine_detection: bool = Field(default=True)
+    machine_detection: bool = Field(default=True,
+                                    sa_column_kwargs={"server_default": sa.text("true")})
     created_by_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
     created_at: datetime = _created()
     updated_at: datetime = _created()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 11:13:06.806211
+Create Date: 2026-12-01 11:21:27.115763
 """
 from collections.abc import Sequence
 
@@ -83,8 +83,8 @@ def upgrade() -> None:
     sa.Column('leaderboard_visible', sa.Boolean(), nullable=False),
     sa.Column('recruit_rule', sa.JSON(), nullable=False),
     sa.Column('sms_template', sqlmodel.sql.sqltypes.AutoString(length=1600), nullable=False),
-    sa.Column('voicemail_message', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
-    sa.Column('machine_detection', sa.Boolean(), nullable=False),
+    sa.Column('voicemail_message', sqlmodel.sql.sqltypes.AutoString(length=500), server_default='', nullable=False),
+    sa.Column('machine_detection', sa.Boolean(), server_default=sa.text('(true)'), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
     sa.Column('created_at', db.models.UTCDateTime(), nullable=False),
     sa.Column('updated_at', db.models.UTCDateTime(), nullable=False),
