@@ -11,7 +11,6 @@ import streamlit as st
 from sqlalchemy.exc import DBAPIError
 
 from core.events import runs_a_check_in
-from core.users import organiser_exists
 from db.engine import is_retryable
 from pages import _browser, _ui
 from pages._auth_widgets import render_logout_button
@@ -54,11 +53,13 @@ def database_unavailable(exc: DBAPIError) -> None:
     st.button("Try again", key="db_retry", type="primary")
 
 
+_ui.begin_run()
+page_path = ""
 try:
-    with rt.database.session() as session:
-        first_run = not organiser_exists(session=session)
-
+    first_run = _ui.first_run()
     user = None if first_run else _ui.current_user()
+    # The pages' own require_user() reuses this check instead of asking the database again.
+    _ui.remember_user(user)
 
     if first_run:
         pages: list | dict = [SETUP]
@@ -84,8 +85,12 @@ try:
         _ui.housekeeping()
 
     # expanded: every page in view (Streamlit folds lists past ten behind "View more").
-    st.navigation(pages, expanded=True).run()
+    page = st.navigation(pages, expanded=True)
+    page_path = page.title.lower()
+    page.run()
 except DBAPIError as exc:
     if not is_retryable(exc):
         raise
     database_unavailable(exc)
+finally:
+    _ui.end_run(page=page_path)

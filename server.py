@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import gc
 import hashlib
 import importlib.util
 import re
@@ -41,12 +42,18 @@ from core.webhooks import (
 )
 from db.engine import Database
 from pages._browser import INLINE_SCRIPTS
+from pages._ui import freeze_heap_after_first_run
 
 # Ringround keeps its st.navigation pages in pages/, as the design asks. Until app.py's
 # st.navigation first runs in a process, Streamlit treats a folder named pages/ as an old-style
 # pages directory: after a restart, a tab reconnecting to /calling would run pages/calling.py
 # without app.py and list every module in pages/. This server only ever uses st.navigation.
 PagesManager.uses_pages_directory = False
+
+# Keep the garbage collector off the objects that live as long as the server (see the
+# function): Streamlit's and the libraries' now, the pages' imports after the first run.
+gc.freeze()
+freeze_heap_after_first_run()
 
 
 def _inline_script_hashes() -> list[str]:

@@ -171,6 +171,13 @@ class LoadReport:
     server_cpu_seconds: float = 0.0
     client_cpu_seconds: float = 0.0  # Chromium, Playwright's driver and this process
     think: tuple[float, float] = CALLING_PACE
+    # From the servers' own run log (RINGROUND_RUN_LOG): see server_side().
+    server: dict[str, Any] = field(default_factory=dict)
+    load_average: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    @property
+    def meets_target(self) -> bool:
+        return self.p95 <= TARGET_P95_SECONDS
 
     @property
     def calls_per_minute(self) -> float:
@@ -418,6 +425,55 @@ def report_from(runs: list[VolunteerRun], seconds: float, checked: dict[str, Any
 
 
 # --------------------------------------------------------------------------------------------
+# The servers' side of the story: their run log
+# --------------------------------------------------------------------------------------------
+
+
+def read_run_log(paths: list[Path]) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = []
+    for path in paths:
+        if path.exists():
+            records += [json.loads(line) for line in path.read_text().splitlines() if line]
+    return records
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    return {"p50": statistics.median(values), "p95": percentile(values, 0.95),
+            "max": max(values)}
+
+
+def server_side(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the servers measured, per kind of calling-page run.
+
+    `card_ms` is from the moment the save's click reaches the page (its on_click callback, the
+    first code a run executes) to the next contact's card being handed to Streamlit for the
+    browser; `run_ms` to the end of that run. A bare rerun (an outcome click) starts at the top
+    of app.py. The database counts are per run: statements, commits, rollbacks (a round trip
+    each on PostgreSQL) and pool checkouts (one pre-ping round trip each on PostgreSQL).
+    """
+    summary: dict[str, Any] = {}
+    calling = [r for r in records if r.get("page") == "calling"]
+    for kind, runs in (("save", [r for r in calling if r["kind"] == "save"]),
+                       ("rerun", [r for r in calling
+                                  if r["kind"] == "run" and "claim_ms" not in r])):
+        if not runs:
+            continue
+        entry: dict[str, Any] = {"runs": len(runs), "run_ms": _spread([r["run_ms"] for r in runs])}
+        cards = [r["card_ms"] for r in runs if "card_ms" in r]
+        if cards:
+            entry["card_ms"] = _spread(cards)
+        for name in ("statements", "commits", "rollbacks", "checkouts"):
+            values = [r[name] for r in runs]
+            entry[name] = {"median": statistics.median(values), "max": max(values)}
+        for name in ("write_wait_ms", "commit_ms", "gc_ms"):
+            entry[name] = _spread([r[name] for r in runs])
+        summary[kind] = entry
+    return summary
+
+
+# --------------------------------------------------------------------------------------------
 # A whole run: database, seed, servers, browsers, checks
 # --------------------------------------------------------------------------------------------
 
@@ -466,8 +522,10 @@ def run_load(
         people = seed_people(database, volunteers=volunteers)
         campaign = seed_campaign(database, contacts=volunteers * (calls + 2) + 20)
         usernames = [p["username"] for p in people if p["role"] == "volunteer"]
+        run_logs = [workdir / f"app{i + 1}-runs.jsonl" for i in range(servers)]
         apps = [AppServer(database_url=database_url, workdir=workdir, name=f"app{i + 1}",
-                          extra_env=dict(server_env or {}))
+                          extra_env={"RINGROUND_RUN_LOG": str(run_logs[i]),
+                                     **(server_env or {})})
                 for i in range(servers)]
         try:
             for app in apps:
@@ -495,16 +553,43 @@ def run_load(
                              calls=calls, think=think)
         report.server_cpu_seconds = server_seconds
         report.client_cpu_seconds = client_seconds
+        report.server = server_side(read_run_log(run_logs))
+        report.load_average = os.getloadavg()
         return report
     finally:
         database.dispose()
 
 
+def _ms(spread: dict[str, float]) -> str:
+    if not spread:
+        return "n/a"
+    return f"p50 {spread['p50']:.0f} ms, p95 {spread['p95']:.0f} ms, max {spread['max']:.0f} ms"
+
+
+def print_server_side(server: dict[str, Any]) -> None:
+    if not server:
+        print("  server side: no run log (RINGROUND_RUN_LOG was not set)")
+        return
+    save, rerun = server.get("save", {}), server.get("rerun", {})
+    print(f"  server side, save click reaching the page -> next card sent: "
+          f"{_ms(save.get('card_ms', {}))} (whole run {_ms(save.get('run_ms', {}))})")
+    print(f"  server side, bare rerun: {_ms(rerun.get('run_ms', {}))}")
+    for label, entry in (("save", save), ("bare rerun", rerun)):
+        if not entry:
+            continue
+        counts = ", ".join(f"{entry[name]['median']:g} {name}" for name in
+                           ("statements", "commits", "rollbacks", "checkouts"))
+        print(f"  database work per {label} (median of {entry['runs']}): {counts}; "
+              f"write-lock wait {_ms(entry['write_wait_ms'])}; "
+              f"in COMMIT {_ms(entry['commit_ms'])}; in GC {_ms(entry['gc_ms'])}")
+
+
 def print_report(report: LoadReport) -> None:
     ms = 1000
+    load = report.load_average if any(report.load_average) else os.getloadavg()
     print(f"{report.volunteers} volunteers in Chromium, {report.servers} server(s), "
           f"{report.backend}, {os.cpu_count()} CPU cores, think {report.think[0]:g}-"
-          f"{report.think[1]:g} s, load average {os.getloadavg()[0]:.1f}")
+          f"{report.think[1]:g} s, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
     print(f"  saves: {report.saves} in {report.seconds:.1f} s "
           f"({report.calls_per_minute:.0f} calls/minute), confirmed on screen: "
           f"{report.confirmed}")
@@ -513,6 +598,7 @@ def print_report(report: LoadReport) -> None:
           f"(target p95 <= {TARGET_P95_SECONDS * ms:.0f} ms)")
     print(f"  baseline, a bare rerun (outcome click): p50 {report.rerun_p50 * ms:.0f} ms, "
           f"p95 {report.rerun_p95 * ms:.0f} ms")
+    print_server_side(report.server)
     capacity = report.seconds * (os.cpu_count() or 1)
     print(f"  CPU over the run: app server(s) {report.server_cpu_seconds:.0f} s, browsers and "
           f"driver {report.client_cpu_seconds:.0f} s, of {capacity:.0f} core-seconds")
@@ -520,6 +606,9 @@ def print_report(report: LoadReport) -> None:
           f"lost outcomes: {len(report.lost)}, errors: {len(report.errors)}")
     for error in report.errors[:10]:
         print(f"    {error}")
+    verdict = "MET" if report.meets_target else "MISSED"
+    print(f"  target p95 Save -> next <= {TARGET_P95_SECONDS * ms:.0f} ms: {verdict} "
+          f"(p95 {report.p95 * ms:.0f} ms)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -142,6 +142,8 @@ class Settings:
     lockout_attempts: int = 5
     dashboard_refresh_seconds: float = 5.0
     dashboard_cache_seconds: float = 3.0
+    # A JSON-lines file each page run's timing and database counts are appended to (bench/).
+    run_log: str = ""
     twilio: TwilioSettings = field(default_factory=TwilioSettings)
 
     @property
@@ -269,5 +271,6 @@ def load_settings(
         lockout_attempts=int(get_number("RINGROUND_LOCKOUT_ATTEMPTS", 5, minimum=1)),
         dashboard_refresh_seconds=get_number("RINGROUND_DASHBOARD_REFRESH_SECONDS", 5, minimum=1),
         dashboard_cache_seconds=get_number("RINGROUND_DASHBOARD_CACHE_SECONDS", 3, minimum=0),
+        run_log=get("RINGROUND_RUN_LOG"),
         twilio=twilio,
     )

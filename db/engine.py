@@ -29,6 +29,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
+from db import instrument
+
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 T = TypeVar("T")
@@ -90,7 +92,7 @@ class Database:
     """One engine plus the two kinds of session Ringround uses."""
 
     def __init__(self, engine: Engine):
-        self.engine = engine
+        self.engine = instrument.watch(engine)
         self.is_sqlite = engine.dialect.name == "sqlite"
         # Re-entrant: a write opened inside another on the same thread must not wait on itself
         # here (SQLite itself would then make it wait, as it always has).
@@ -118,7 +120,9 @@ class Database:
                 longer than the busy timeout (retryable, like SQLite's own "locked").
         """
         gate = self._write_gate
-        if gate is not None and not gate.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+        with instrument.timed("write_wait_ms"):
+            acquired = gate is None or gate.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+        if not acquired:
             raise OperationalError(
                 "BEGIN IMMEDIATE", None,
                 sqlite3.OperationalError("database is locked (this server's writers queue)"),
@@ -127,7 +131,8 @@ class Database:
             with Session(self._write_engine, expire_on_commit=False) as session:
                 try:
                     yield session
-                    session.commit()
+                    with instrument.timed("commit_ms"):
+                        session.commit()
                 except BaseException:
                     session.rollback()
                     raise

@@ -5,11 +5,15 @@ This is the only UI module that knows how the app is wired; pages call it and co
 
 from __future__ import annotations
 
+import gc
+import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import streamlit as st
 from sqlmodel import Session
@@ -17,6 +21,7 @@ from sqlmodel import Session
 from core.config import ConfigError, Settings, load_settings
 from core.runtime import open_database
 from core.users import UserView, get_user
+from db import instrument
 from db.engine import Database
 
 AUTH_USER_KEY = "auth_user"
@@ -68,6 +73,26 @@ def _event_texts_job() -> threading.Thread:
     return thread
 
 
+@st.cache_resource(show_spinner=False)
+def _setup_done() -> threading.Event:
+    """Set once an organiser exists: from then on it always does (the last organiser cannot
+    be removed), so app.py stops asking the database on every run of every page."""
+    return threading.Event()
+
+
+def first_run() -> bool:
+    """True until the first organiser exists (the setup screen is the only page then)."""
+    done = _setup_done()
+    if done.is_set():
+        return False
+    from core.users import organiser_exists
+
+    with read_session() as session:
+        if organiser_exists(session=session):
+            done.set()
+    return not done.is_set()
+
+
 def housekeeping() -> None:
     try:
         _hourly_housekeeping()
@@ -104,6 +129,12 @@ def sign_in(user: UserView) -> None:
 
 def sign_out() -> None:
     st.session_state.pop(AUTH_USER_KEY, None)
+    _timing.user = None
+
+
+def remember_user(user: UserView | None) -> None:
+    """Keep the user app.py checked for the rest of this run (end_run forgets it)."""
+    _timing.user = user
 
 
 def current_user() -> UserView | None:
@@ -115,6 +146,9 @@ def current_user() -> UserView | None:
     token = st.session_state.get(AUTH_USER_KEY)
     if not token:
         return None
+    checked = getattr(_timing, "user", None)
+    if checked is not None and checked.id == int(token["id"]):
+        return checked  # app.py checked this user earlier in this same run
     with read_session() as session:
         user = get_user(session=session, user_id=int(token["id"]))
     if user is None or not user.active or user.session_epoch != token["epoch"]:
@@ -139,3 +173,94 @@ def require_organiser() -> UserView:
         st.error("This page is for organisers.")
         st.stop()
     return user
+
+
+# --------------------------------------------------------------------------------------------
+# Per-run timing and database counts (RINGROUND_RUN_LOG), read by bench/load.py
+# --------------------------------------------------------------------------------------------
+
+_timing = threading.local()
+_log_lock = threading.Lock()
+_gc_ms = [0.0]  # process-wide time in the garbage collector, for runs to take deltas of
+_gc_started = [0.0]
+_gc_watching = [False]
+
+
+def _gc_callback(phase: str, _info: dict[str, int]) -> None:
+    if phase == "start":
+        _gc_started[0] = time.perf_counter()
+    else:
+        _gc_ms[0] += (time.perf_counter() - _gc_started[0]) * 1000
+
+
+@dataclass
+class _RunTiming:
+    kind: str
+    started: float = field(default_factory=time.perf_counter)
+    gc_ms_at_start: float = field(default_factory=lambda: _gc_ms[0])
+    marks: dict[str, float] = field(default_factory=dict)
+    counts: instrument.RunCounts = field(default_factory=instrument.RunCounts)
+
+
+def begin_run(kind: str = "run") -> None:
+    """Start timing and counting this run. A callback that runs before the page (Save and
+    next) calls it first with its own kind, and app.py's call then keeps that start."""
+    current: _RunTiming | None = getattr(_timing, "run", None)
+    if current is not None and kind == "run" and time.perf_counter() - current.started < 60:
+        return  # begun by this run's callback
+    _timing.run = _RunTiming(kind=kind)
+    instrument.begin(_timing.run.counts)
+
+
+def mark_run(name: str) -> None:
+    """Note how long into this run something was handed to the browser (e.g. the card)."""
+    current: _RunTiming | None = getattr(_timing, "run", None)
+    if current is not None and name not in current.marks:
+        current.marks[name] = (time.perf_counter() - current.started) * 1000
+
+
+_freeze_heap = threading.Event()
+
+
+def freeze_heap_after_first_run() -> None:
+    """Ask for gc.freeze() once the first page run has imported the pages' modules.
+
+    Python's full collection walks every tracked object while holding the GIL, so it stops
+    every session at once: with Streamlit, SQLAlchemy, pandas and altair loaded that is
+    ~180,000 objects and 250-600 ms on this 2-core machine (the run log's gc_ms showed one
+    rerun in a hundred waiting that long). Objects alive after start-up live as long as the
+    process; frozen, the collector skips them and a full collection takes a few ms. server.py
+    (the production entry) asks for this; tests running pages in-process do not.
+    """
+    _freeze_heap.set()
+
+
+def end_run(page: str) -> dict[str, Any] | None:
+    """Finish this run's timing; append it to RINGROUND_RUN_LOG when that is set."""
+    if _freeze_heap.is_set():
+        _freeze_heap.clear()
+        gc.freeze()
+    current: _RunTiming | None = getattr(_timing, "run", None)
+    _timing.run = None
+    _timing.user = None
+    instrument.end()
+    if current is None:
+        return None
+    path = runtime().settings.run_log
+    if not path:
+        return None
+    if not _gc_watching[0]:
+        _gc_watching[0] = True
+        gc.callbacks.append(_gc_callback)
+    record = {
+        "at": time.time(), "kind": current.kind, "page": page,
+        "thread": threading.get_ident(),
+        "run_ms": round((time.perf_counter() - current.started) * 1000, 2),
+        **{f"{name}_ms": round(ms, 2) for name, ms in current.marks.items()},
+        "gc_ms": round(_gc_ms[0] - current.gc_ms_at_start, 2),
+        "gc_frozen": gc.get_freeze_count(),
+        **current.counts.as_dict(),
+    }
+    with _log_lock, open(path, "a", encoding="utf-8") as log:
+        log.write(json.dumps(record) + "\n")
+    return record

@@ -166,6 +166,7 @@ if (on_the_line is not None and on_the_line.line is not None and flow.contact is
         and flow.contact.queue_entry_id != on_the_line.line.queue_entry_id):
     flow.forget_contact()
 
+claiming = flow.contact is None
 try:
     claimed = flow.next_contact()
 except queue.CallingClosed:
@@ -180,6 +181,8 @@ if claimed is None:
     empty_state()
 assert claimed is not None
 contact: queue.ClaimedContact = claimed
+if claiming:
+    _ui.mark_run("claim")
 
 
 @st.fragment(run_every=60)
@@ -201,6 +204,7 @@ def heartbeat() -> None:
 card, script_column = st.columns([2, 3], gap="large")
 with card, st.container(border=True, key="calling_card"):
     st.markdown(f"### {escape_markdown(contact.name)}")
+    _ui.mark_run("card")
     if contact.tier == queue.ClaimTier.CALLBACK and contact.callback_at:
         st.caption(f"You arranged to call back at {local(contact.callback_at, campaign)}.")
     for name, value in contact.fields.items():
@@ -351,10 +355,17 @@ if problems := flow.take_problems():
     for problem in problems.messages:
         (actions.warning if problems.level == "warning" else actions.error)(problem)
 
+
+
+def save_and_next(*args: Any, **kwargs: Any) -> None:
+    _ui.begin_run("save")  # the server-side Save -> next figure starts here (bench/load.py)
+    flow.save_and_next(*args, **kwargs)
+
+
 save_col, skip_col = actions.columns([2, 1])
 # on_click: the save runs before the page does, so this same run draws the next contact.
 save_col.button("Save and next", key=flow.key("calling_save"), type="primary",
-                width="stretch", on_click=flow.save_and_next, args=(contact,),
+                width="stretch", on_click=save_and_next, args=(contact,),
                 kwargs={"campaign": campaign, "outcomes": outcomes,
                         "question_ids": [q.id for q in questions]})
 skip_col.button("Skip", key=flow.key("calling_skip"), width="stretch",

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from bench.load import check, drive, print_report, report_from
+from bench.load import check, drive, print_report, read_run_log, report_from, server_side
 from tests.e2e import streamlit_ui as ui
 from tests.e2e.harness import (
     ARTIFACTS,
@@ -18,12 +18,16 @@ from tests.e2e.harness import (
     attempts_by_contact,
     seed_campaign,
     seed_people,
+    tree_cpu_seconds,
 )
 
 pytestmark = pytest.mark.e2e
 
 VOLUNTEERS = 12
 CALLS = 4
+# A brisk pace (a save every ~1.5 s each): this test checks sharing, not speed; its figures are
+# a stress run's, and bench/load.py --servers 2 --db postgres measures the calling pace.
+THINK = (0.3, 1.0)
 
 
 def metric(page, label: str) -> int | None:
@@ -49,13 +53,16 @@ def open_dashboard(context, url: str):
 
 
 def test_two_servers_on_one_postgresql_share_the_queue_and_both_dashboards_see_every_call(
-    start_server, postgres_app_url, new_context, test_db_factory, screenshots
+    start_server, postgres_app_url, new_context, test_db_factory, screenshots, tmp_path
 ):
     db = test_db_factory(postgres_app_url)
     people = seed_people(db, volunteers=VOLUNTEERS)
     campaign = seed_campaign(db, contacts=VOLUNTEERS * (CALLS + 2) + 10)
-    first = start_server(postgres_app_url, name="app1", RINGROUND_DASHBOARD_REFRESH_SECONDS="2")
-    second = start_server(postgres_app_url, name="app2", RINGROUND_DASHBOARD_REFRESH_SECONDS="2")
+    run_logs = [tmp_path / "app1-runs.jsonl", tmp_path / "app2-runs.jsonl"]
+    first = start_server(postgres_app_url, name="app1", RINGROUND_DASHBOARD_REFRESH_SECONDS="2",
+                         RINGROUND_RUN_LOG=str(run_logs[0]))
+    second = start_server(postgres_app_url, name="app2", RINGROUND_DASHBOARD_REFRESH_SECONDS="2",
+                          RINGROUND_RUN_LOG=str(run_logs[1]))
     dashboards = [open_dashboard(new_context(), server.url) for server in (first, second)]
     for page in dashboards:
         assert metric(page, "Dials (all time)") == 0
@@ -68,12 +75,13 @@ def test_two_servers_on_one_postgresql_share_the_queue_and_both_dashboards_see_e
     def volunteers() -> None:
         try:
             outcome["runs"] = asyncio.run(drive(
-                [first.url, second.url], usernames, calls=CALLS, think=(0.3, 1.0),
+                [first.url, second.url], usernames, calls=CALLS, think=THINK,
                 timeout=90, ramp_seconds=4,
             ))
         except BaseException as exc:  # reported on the test's thread
             outcome["error"] = exc
 
+    cpu_before = [tree_cpu_seconds(server.process.pid) for server in (first, second)]
     worker = threading.Thread(target=volunteers)
     worker.start()
     while worker.is_alive():
@@ -85,7 +93,13 @@ def test_two_servers_on_one_postgresql_share_the_queue_and_both_dashboards_see_e
     runs, seconds = outcome["runs"]  # type: ignore[misc]
 
     checked = check(db, campaign["id"], runs)
-    report = report_from(runs, seconds, checked, servers=2, backend="postgresql", calls=CALLS)
+    report = report_from(runs, seconds, checked, servers=2, backend="postgresql", calls=CALLS,
+                         think=THINK)
+    # Both servers' CPU over the volunteers' run (the dashboards' refreshes included).
+    report.server_cpu_seconds = sum(
+        tree_cpu_seconds(server.process.pid) - before
+        for server, before in zip((first, second), cpu_before, strict=True))
+    report.server = server_side(read_run_log(run_logs))
     print_report(report)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "two-servers.json").write_text(
