@@ -584,10 +584,10 @@ def print_server_side(server: dict[str, Any]) -> None:
               f"in COMMIT {_ms(entry['commit_ms'])}; in GC {_ms(entry['gc_ms'])}")
 
 
-def print_report(report: LoadReport) -> None:
+def print_report(report: LoadReport, *, client: str = "in Chromium") -> None:
     ms = 1000
     load = report.load_average if any(report.load_average) else os.getloadavg()
-    print(f"{report.volunteers} volunteers in Chromium, {report.servers} server(s), "
+    print(f"{report.volunteers} volunteers {client}, {report.servers} server(s), "
           f"{report.backend}, {os.cpu_count()} CPU cores, think {report.think[0]:g}-"
           f"{report.think[1]:g} s, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
     print(f"  saves: {report.saves} in {report.seconds:.1f} s "
@@ -600,8 +600,9 @@ def print_report(report: LoadReport) -> None:
           f"p95 {report.rerun_p95 * ms:.0f} ms")
     print_server_side(report.server)
     capacity = report.seconds * (os.cpu_count() or 1)
-    print(f"  CPU over the run: app server(s) {report.server_cpu_seconds:.0f} s, browsers and "
-          f"driver {report.client_cpu_seconds:.0f} s, of {capacity:.0f} core-seconds")
+    print(f"  CPU over the run: app server(s) {report.server_cpu_seconds:.0f} s "
+          f"({report.server_cpu_seconds / max(1, report.saves) * ms:.0f} ms per save), browsers "
+          f"and driver {report.client_cpu_seconds:.0f} s, of {capacity:.0f} core-seconds")
     print(f"  duplicate assignments: {len(report.duplicates) + len(report.shown_twice)}, "
           f"lost outcomes: {len(report.lost)}, errors: {len(report.errors)}")
     for error in report.errors[:10]:

@@ -39,15 +39,29 @@ def _load_runtime() -> Runtime:
     return Runtime(settings=settings, database=open_database(settings))
 
 
-@st.cache_resource(ttl=3600, show_spinner=False)
-def _hourly_housekeeping() -> int:
+def _purge(database: Database) -> None:
     """Blank call notes past the retention period, and rejected import rows' raw text after
-    30 days; at most once an hour per app server."""
+    30 days."""
     from core.contacts import purge_old_notes
     from core.importing import purge_old_rejections
 
-    with _load_runtime().database.write() as session:
-        return purge_old_notes(session=session) + purge_old_rejections(session=session)
+    try:
+        with database.write() as session:
+            purge_old_notes(session=session)
+            purge_old_rejections(session=session)
+    except Exception:  # noqa: BLE001 - housekeeping must never take a page down
+        logging.getLogger(__name__).exception("housekeeping failed")
+
+
+@st.cache_resource(ttl=3600, show_spinner=False)
+def _hourly_housekeeping() -> threading.Thread:
+    """At most once an hour per app server, on a thread of its own: periodic work must not
+    land inside one volunteer's page run (the purge is a write, and on SQLite every other
+    writer would queue behind it while that volunteer waited)."""
+    thread = threading.Thread(target=_purge, args=(_load_runtime().database,),
+                              name="ringround-housekeeping", daemon=True)
+    thread.start()
+    return thread
 
 
 EVENT_TEXTS_EVERY_SECONDS = 300

@@ -1,0 +1,460 @@
+"""Volunteers calling at once, spoken straight in Streamlit's websocket protocol (no browser).
+
+    python -m bench.protocol --volunteers 50                    # one server, SQLite
+    python -m bench.protocol --volunteers 100 --db postgres
+    python -m bench.protocol --volunteers 200 --servers 2 --db postgres
+    python -m bench.protocol --volunteers 30 --think 8 20       # beside bench/load.py's pace
+
+Each simulated volunteer is one websocket to /_stcore/stream, as a browser tab is: it sends the
+BackMsg a browser sends (`rerun_script` with its widget states) and reads the ForwardMsgs back
+(the page's elements, `script_finished`), both the protobufs the `streamlit` package ships. It
+signs in on the real login form, picks the campaign, presses Start calling, waits for the card,
+answers the survey when the call was a conversation, picks an outcome and presses Save and
+next, at a caller's pace. A volunteer costs the driver a few hundred kB and little CPU, so
+hundreds fit beside the server, and the figures measure Ringround rather than Chromium.
+
+Save -> next is the time from sending the Save click to receiving the next contact's card
+(the markdown heading of the card). Afterwards the database is checked exactly as
+bench/load.py does: no contact called twice or by two volunteers, every save the volunteer
+saw confirmed is a row. Also printed: saves per second, server CPU seconds per save, server
+RSS and RSS per connected session, the most database connections in use, and the servers'
+own per-run figures (RINGROUND_RUN_LOG).
+
+What a browser does that this does not: run the cookie component (the returning-browser
+sign-in reads a cookie through a component iframe) and the lease heartbeat's timer (leases
+last 10 minutes; a run here takes well under that per contact).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import re
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+import websockets
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ClientState_pb2 import ClientState, ContextInfo
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.proto.WidgetStates_pb2 import WidgetState, WidgetStates
+
+from bench.load import (
+    LABEL_TO_CODE,
+    OUTCOMES,
+    TARGET_P95_SECONDS,
+    LoadReport,
+    Save,
+    VolunteerRun,
+    check,
+    database_url,
+    print_report,
+    read_run_log,
+    report_from,
+    server_side,
+)
+from db.engine import Database, make_engine
+from tests.e2e.harness import (
+    PASSWORD,
+    AppServer,
+    seed_campaign,
+    seed_people,
+    tree_cpu_seconds,
+)
+
+# A realistic caller: a save every 60-120 s (think before the outcome, half again before Save).
+REALISTIC_PACE = (40.0, 80.0)
+QUESTION = "Will you join Saturday's action?"
+CONFIRMED = re.compile(r"Saved “(?P<label>.+?)” for (?P<name>.+?)(?: \(it was already saved\))?\.")
+FINISHED = ForwardMsg.FINISHED_SUCCESSFULLY
+FRAGMENT_FINISHED = ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY
+
+
+class ProtocolError(RuntimeError):
+    pass
+
+
+@dataclass
+class Screen:
+    """The elements of the last full page run, by delta path, as the browser would show them."""
+
+    elements: dict[tuple[int, ...], Any] = field(default_factory=dict)
+    fresh: set[tuple[int, ...]] = field(default_factory=set)
+
+    def widgets(self, kind: str) -> list[Any]:
+        return [getattr(e, kind) for e in self.elements.values() if e.WhichOneof("type") == kind]
+
+    def widget(self, kind: str, label: str) -> Any:
+        for widget in self.widgets(kind):
+            if widget.label == label:
+                return widget
+        raise ProtocolError(f"no {kind} labelled {label!r} on screen")
+
+    def has(self, kind: str, label: str) -> bool:
+        return any(w.label == label for w in self.widgets(kind))
+
+    def markdown(self) -> list[str]:
+        return [m.body for m in self.widgets("markdown")]
+
+    def alerts(self) -> list[str]:
+        return [a.body for a in self.widgets("alert")]
+
+    def card_name(self) -> str | None:
+        for body in self.markdown():
+            if body.startswith("### "):
+                return body[4:].replace("\\", "").strip()
+        return None
+
+
+class StreamlitTab:
+    """One browser tab's worth of Streamlit protocol: a websocket, its screen, its widgets."""
+
+    def __init__(self, url: str):
+        self.url = url.replace("http://", "ws://").rstrip("/") + "/_stcore/stream"
+        self.screen = Screen()
+        self.page_hash = ""
+        self.values: dict[str, WidgetState] = {}
+        self.runs_finished = 0
+        self.card_seen: asyncio.Event = asyncio.Event()
+        self.card_at: float | None = None
+        self.last_card: str | None = None
+        self.finished = asyncio.Event()
+        self.ws: Any = None
+        self.reader: asyncio.Task[None] | None = None
+        self.closed: BaseException | None = None
+
+    async def open(self) -> None:
+        self.ws = await websockets.connect(self.url, subprotocols=["streamlit"],  # type: ignore[list-item]
+                                           max_size=None, open_timeout=60)
+        self.reader = asyncio.create_task(self._read())
+        await self.rerun()
+
+    async def close(self) -> None:
+        if self.reader is not None:
+            self.reader.cancel()
+        if self.ws is not None:
+            with contextlib.suppress(Exception):
+                await self.ws.close()
+
+    async def _read(self) -> None:
+        try:
+            async for data in self.ws:
+                message = ForwardMsg()
+                message.ParseFromString(data)
+                self._handle(message)
+        except BaseException as exc:  # noqa: BLE001 - recorded, and the waiter told
+            self.closed = exc
+            self.finished.set()
+
+    def _handle(self, message: ForwardMsg) -> None:
+        kind = message.WhichOneof("type")
+        if kind == "new_session":
+            self.page_hash = message.new_session.page_script_hash or self.page_hash
+            self.screen.fresh = set()
+        elif kind == "delta":
+            delta = message.delta
+            path = tuple(message.metadata.delta_path)
+            if delta.WhichOneof("type") == "new_element":
+                self.screen.elements[path] = delta.new_element
+                self.screen.fresh.add(path)
+                element = delta.new_element
+                if element.WhichOneof("type") == "markdown" and element.markdown.body.startswith(
+                        "### "):
+                    name = element.markdown.body[4:].replace("\\", "").strip()
+                    if name != self.last_card:
+                        self.last_card = name
+                        self.card_at = time.perf_counter()
+                        self.card_seen.set()
+            else:
+                self.screen.fresh.add(path)
+        elif kind == "script_finished":
+            if message.script_finished == FINISHED:
+                # Elements the run did not draw again are gone, as the browser clears them.
+                self.screen.elements = {
+                    path: element for path, element in self.screen.elements.items()
+                    if path in self.screen.fresh
+                }
+                self.runs_finished += 1
+                self.finished.set()
+
+    async def rerun(self, *, trigger: str | None = None) -> None:
+        """Send a rerun with every widget value set so far (and a button's trigger, once)."""
+        states = list(self.values.values())
+        if trigger is not None:
+            states.append(WidgetState(id=trigger, trigger_value=True))
+        message = BackMsg(rerun_script=ClientState(
+            query_string="", page_script_hash=self.page_hash,
+            widget_states=WidgetStates(widgets=states),
+            context_info=ContextInfo(timezone="Europe/London", timezone_offset=0,
+                                     locale="en-GB", url=self.url, is_embedded=False,
+                                     color_scheme="light"),
+        ))
+        self.finished.clear()
+        await self.ws.send(message.SerializeToString())
+
+    async def wait_run(self, timeout: float) -> None:
+        """Wait for the next full run to finish."""
+        await asyncio.wait_for(self.finished.wait(), timeout)
+        if self.closed is not None:
+            raise ProtocolError(f"websocket closed: {self.closed!r}")
+        self.finished.clear()
+
+    async def settle(self, timeout: float, until: Any) -> None:
+        """Wait for full runs until `until(screen)` holds (server-side reruns come unasked)."""
+        deadline = time.monotonic() + timeout
+        while not until(self.screen):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ProtocolError("the page did not reach the expected state")
+            await self.wait_run(remaining)
+
+    def set_text(self, label: str, value: str) -> None:
+        widget = self.screen.widget("text_input", label)
+        self.values[widget.id] = WidgetState(id=widget.id, string_value=value)
+
+    def set_radio(self, label: str, option: str) -> None:
+        widget = self.screen.widget("radio", label)
+        if option not in widget.options:
+            raise ProtocolError(f"{option!r} is not an option of {label!r}")
+        self.values[widget.id] = WidgetState(id=widget.id, string_value=option)
+
+    async def click(self, label: str) -> None:
+        widget = self.screen.widget("button", label)
+        await self.rerun(trigger=widget.id)
+
+    def forget_widgets(self) -> None:
+        """Drop the values of widgets no longer on screen (the browser forgets them too)."""
+        on_screen = {getattr(e, e.WhichOneof("type")).id for e in self.screen.elements.values()
+                     if hasattr(getattr(e, e.WhichOneof("type"), None), "id")}
+        self.values = {k: v for k, v in self.values.items() if k in on_screen}
+
+
+def confirmation(screen: Screen) -> tuple[str, str] | None:
+    for body in screen.alerts():
+        match = CONFIRMED.search(body.replace("\\", "").replace("\n", " "))
+        if match:
+            return match["label"], match["name"]
+    return None
+
+
+async def volunteer(url: str, username: str, *, calls: int, seed: int,
+                    think: tuple[float, float], timeout: float,
+                    start_delay: float) -> VolunteerRun:
+    run = VolunteerRun(username=username, server=url)
+    rng = random.Random(seed)
+    tab = StreamlitTab(url)
+    try:
+        await asyncio.sleep(start_delay)
+        await tab.open()
+        await tab.settle(timeout, lambda s: s.has("text_input", "Username"))
+        tab.set_text("Username", username)
+        tab.set_text("Password", PASSWORD)
+        await tab.click("Sign in")
+        await tab.settle(timeout, lambda s: s.has("button", "Start calling"))
+        tab.values.clear()
+        tab.card_seen.clear()
+        await tab.click("Start calling")
+        await tab.settle(timeout, lambda s: s.card_name() is not None)
+        name = tab.screen.card_name()
+        assert name is not None
+        run.shown.append(name)
+        for number in range(calls):
+            label, answer = OUTCOMES[(seed + number) % len(OUTCOMES)]
+            await asyncio.sleep(rng.uniform(*think))
+            if answer is not None:
+                started = time.perf_counter()
+                tab.set_radio(QUESTION, answer)
+                await tab.rerun()
+                await tab.wait_run(timeout)
+                run.rerun_seconds.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            tab.set_radio("Outcome", label)
+            await tab.rerun()
+            await tab.wait_run(timeout)
+            run.rerun_seconds.append(time.perf_counter() - started)
+            await asyncio.sleep(rng.uniform(*think) / 2)
+            tab.card_seen.clear()
+            clicked = time.perf_counter()
+            await tab.click("Save and next")
+            await tab.settle(timeout, lambda s, n=name: s.card_name() != n or any(
+                "has been called" in b or "Nobody is waiting" in b
+                for b in s.markdown() + s.alerts()))
+            following = tab.screen.card_name()
+            seconds = (tab.card_at - clicked) if tab.card_seen.is_set() and tab.card_at else None
+            seen = confirmation(tab.screen)
+            confirmed = seen is not None and seen == (label, name)
+            if seen is not None and not confirmed:
+                run.errors.append(f"{username}: confirmation {seen} after saving {label} {name}")
+            run.saves.append(Save(contact=name, label=label, seconds=seconds,
+                                  confirmed=confirmed))
+            tab.forget_widgets()
+            if following is None or following == name:
+                run.finished = "queue empty"
+                break
+            name = following
+            run.shown.append(name)
+        else:
+            run.finished = "done"
+    except Exception as exc:  # recorded; the other volunteers carry on
+        run.errors.append(f"{username}: {type(exc).__name__}: {str(exc)[:200]}")
+    finally:
+        await tab.close()
+    return run
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process and its live children."""
+    total = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            total += int(line.split()[1]) * 1024
+    return total
+
+
+def database_connections(url: str) -> int:
+    """Connections open to the run's database (PostgreSQL), or -1 where not measurable."""
+    if not url.startswith("postgresql"):
+        return -1
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            name = sa.make_url(url).database
+            return int(connection.execute(sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = :name "
+                "AND pid <> pg_backend_pid()"), {"name": name}).scalar() or 0)
+    finally:
+        engine.dispose()
+
+
+@dataclass
+class Capacity:
+    saves_per_second: float = 0.0
+    server_cpu_per_save: float = 0.0
+    rss_before: int = 0
+    rss_peak: int = 0
+    rss_per_session: float = 0.0
+    db_connections_peak: int = -1
+
+
+def run_protocol_load(
+    *, database_url: str, workdir: Path, volunteers: int, calls: int, servers: int = 1,
+    think: tuple[float, float] = REALISTIC_PACE, timeout: float = 120.0,
+    ramp_seconds: float | None = None,
+) -> tuple[LoadReport, Capacity]:
+    """Seed, start the servers, drive the volunteers over websockets, stop, check."""
+    database = Database(make_engine(database_url, pool_size=4, max_overflow=4))
+    capacity = Capacity()
+    try:
+        people = seed_people(database, volunteers=volunteers)
+        campaign = seed_campaign(database, contacts=volunteers * (calls + 2) + 20)
+        usernames = [p["username"] for p in people if p["role"] == "volunteer"]
+        run_logs = [workdir / f"app{i + 1}-runs.jsonl" for i in range(servers)]
+        apps = [AppServer(database_url=database_url, workdir=workdir, name=f"app{i + 1}",
+                          extra_env={"RINGROUND_RUN_LOG": str(run_logs[i])})
+                for i in range(servers)]
+        ramp = ramp_seconds if ramp_seconds is not None else min(60.0, think[0])
+        try:
+            for app in apps:
+                app.start()
+            pids = [app.process.pid for app in apps if app.process]
+            cpu_before = [tree_cpu_seconds(pid) for pid in pids]
+            capacity.rss_before = sum(rss_bytes(pid) for pid in pids)
+            peaks = {"rss": capacity.rss_before, "connections": -1}
+            stop = threading.Event()
+
+            def sample() -> None:
+                while not stop.wait(2.0):
+                    with contextlib.suppress(Exception):
+                        peaks["rss"] = max(peaks["rss"], sum(rss_bytes(pid) for pid in pids))
+                        peaks["connections"] = max(peaks["connections"],
+                                                   database_connections(database_url))
+
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
+
+            async def drive() -> list[VolunteerRun]:
+                return list(await asyncio.gather(*(
+                    volunteer(apps[i % servers].url, username, calls=calls, seed=i, think=think,
+                              timeout=timeout, start_delay=ramp * i / max(1, len(usernames)))
+                    for i, username in enumerate(usernames))))
+
+            started = time.perf_counter()
+            runs = asyncio.run(drive())
+            seconds = time.perf_counter() - started
+            stop.set()
+            sampler.join()
+            server_cpu = sum(tree_cpu_seconds(pid) - before
+                             for pid, before in zip(pids, cpu_before, strict=True))
+        finally:
+            for app in apps:
+                app.stop()
+        checked = check(database, campaign["id"], runs)
+        backend = "postgresql" if database_url.startswith("postgresql") else "sqlite"
+        report = report_from(runs, seconds, checked, servers=servers, backend=backend,
+                             calls=calls, think=think)
+        report.server_cpu_seconds = server_cpu
+        report.server = server_side(read_run_log(run_logs))
+        report.load_average = os.getloadavg()
+        capacity.saves_per_second = report.saves / seconds if seconds else 0.0
+        capacity.server_cpu_per_save = server_cpu / report.saves if report.saves else 0.0
+        capacity.rss_peak = peaks["rss"]
+        capacity.rss_per_session = (peaks["rss"] - capacity.rss_before) / max(1, volunteers)
+        capacity.db_connections_peak = peaks["connections"]
+        return report, capacity
+    finally:
+        database.dispose()
+
+
+def print_capacity(capacity: Capacity) -> None:
+    mib = 1024 * 1024
+    connections = (str(capacity.db_connections_peak) if capacity.db_connections_peak >= 0
+                   else "n/a (SQLite: one file)")
+    print(f"  saves/s {capacity.saves_per_second:.2f}; server CPU per save "
+          f"{capacity.server_cpu_per_save * 1000:.0f} ms; server RSS "
+          f"{capacity.rss_before / mib:.0f} MiB at start, "
+          f"{capacity.rss_peak / mib:.0f} MiB at peak, "
+          f"{capacity.rss_per_session / mib:.1f} MiB per connected session; "
+          f"database connections at most {connections}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--volunteers", type=int, default=50)
+    parser.add_argument("--calls", type=int, default=3, help="saves per volunteer")
+    parser.add_argument("--servers", type=int, default=1)
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--think", type=float, nargs=2, default=REALISTIC_PACE,
+                        metavar=("MIN", "MAX"),
+                        help="seconds before picking an outcome (half again before Save)")
+    args = parser.parse_args(argv)
+    if args.servers > 1 and args.db == "sqlite":
+        print("two servers share one database only on PostgreSQL: add --db postgres",
+              file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="ringround-protocol-") as tmp, \
+            database_url(args.db, Path(tmp)) as url:
+        report, capacity = run_protocol_load(
+            database_url=url, workdir=Path(tmp), volunteers=args.volunteers, calls=args.calls,
+            servers=args.servers, think=tuple(args.think))
+    print_report(report, client="over websockets (bench/protocol.py, no browser)")
+    print_capacity(capacity)
+    bad = report.duplicates or report.shown_twice or report.lost or report.errors
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+__all__ = ["LABEL_TO_CODE", "TARGET_P95_SECONDS", "StreamlitTab", "run_protocol_load",
+           "statistics"]
