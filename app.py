@@ -57,8 +57,13 @@ _ui.begin_run()
 page_path = ""
 try:
     first_run = _ui.first_run()
-    user = None if first_run else _ui.current_user()
-    # The pages' own require_user() reuses this check instead of asking the database again.
+    # Every run of every page passes here: one read transaction for the user check and the
+    # check-in question, and the pages' own require_user() reuses the user checked here.
+    with rt.database.session() as session:
+        user = None if first_run else _ui.current_user(session=session)
+        # A volunteer an organiser chose to run an event's check-in sees it that day.
+        helping = (user is not None and not user.is_organiser
+                   and runs_a_check_in(session=session, user_id=user.id))
     _ui.remember_user(user)
 
     if first_run:
@@ -72,9 +77,6 @@ try:
         pages = [DASHBOARD, CALLING, CHECK_IN, MY_STATS, CAMPAIGNS, EVENTS, IMPORT, TARGETING,
                  CONTACTS, TEAM, EXPORTS, SETTINGS, ACCOUNT]
     else:
-        with rt.database.session() as session:
-            # A volunteer an organiser chose to run an event's check-in sees it that day.
-            helping = runs_a_check_in(session=session, user_id=user.id)
         pages = [CALLING, *([CHECK_IN] if helping else []), MY_STATS, ACCOUNT]
 
     if rt.settings.demo:

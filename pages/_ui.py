@@ -151,7 +151,7 @@ def remember_user(user: UserView | None) -> None:
     _timing.user = user
 
 
-def current_user() -> UserView | None:
+def current_user(session: Session | None = None) -> UserView | None:
     """The signed-in user, re-checked against the database on every run.
 
     A deactivated user, or one whose sessions were ended (epoch bumped), is signed out here,
@@ -163,8 +163,11 @@ def current_user() -> UserView | None:
     checked = getattr(_timing, "user", None)
     if checked is not None and checked.id == int(token["id"]):
         return checked  # app.py checked this user earlier in this same run
-    with read_session() as session:
+    if session is not None:
         user = get_user(session=session, user_id=int(token["id"]))
+    else:
+        with read_session() as own:
+            user = get_user(session=own, user_id=int(token["id"]))
     if user is None or not user.active or user.session_epoch != token["epoch"]:
         sign_out()
         return None
