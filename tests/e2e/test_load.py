@@ -28,9 +28,9 @@ P95_LIMIT = float(os.environ.get("RINGROUND_LOAD_P95_LIMIT", "5.0"))
 # counts are the same on any machine, so they are pinned: a bare rerun (an outcome click, the
 # page only redrawn) reads and never writes; a save writes the outcome and claims the next
 # contact, and nothing else. Periodic work (the hourly purge) runs on a thread of its own.
-RERUN_MAX_STATEMENTS = 12  # 9 for most: the user check, then the page's reads
+RERUN_MAX_STATEMENTS = 14  # 11 for most: the user and check-in reads, then the page's
 RERUN_MAX_CONNECTIONS = 2
-SAVE_MAX_STATEMENTS = 26
+SAVE_MAX_STATEMENTS = 30
 SAVE_MAX_COMMITS = 2
 
 
