@@ -356,7 +356,6 @@ if problems := flow.take_problems():
         (actions.warning if problems.level == "warning" else actions.error)(problem)
 
 
-
 def save_and_next(*args: Any, **kwargs: Any) -> None:
     _ui.begin_run("save")  # the server-side Save -> next figure starts here (bench/load.py)
     flow.save_and_next(*args, **kwargs)
