@@ -271,6 +271,16 @@ def compliance_section(panel: dict[str, Any]) -> None:
                    help="Should be 0.")
     cols[1].metric("Numbers added to do-not-call", panel["suppressed_total"])
     cols[2].metric("TPS-registered, kept out of the queue", panel["tps_excluded"])
+    rate = panel["abandoned_rate_24h"]
+    st.metric("Abandoned calls, last 24 h (Ofcom: at most 3 %)", f"{100 * rate:.1f} %",
+              help="Continuous calling dials one person per ready volunteer, so none is left "
+                   "without someone to speak to; Ofcom also counts people answering-machine "
+                   "detection takes for a machine, estimated here.")
+    st.caption(f"{panel['abandoned_24h']} abandoned of {panel['live_answered_24h']} live "
+               f"answers, plus an estimated {panel['abandoned_amd_estimate_24h']:g} missed by "
+               "answering-machine detection.")
+    if rate > 0.03:
+        st.error("Abandoned calls are above Ofcom's 3 % for this campaign in the last 24 h.")
     if panel["outside_window"]:
         st.error(f"{panel['outside_window']} call(s) were saved outside the calling window.")
     if panel["tps_queued"]:

@@ -199,6 +199,9 @@ def test_compliance_panel(database: Database, day: Day) -> None:
         b = stats.compliance(session=session, campaign_id=day.b)
     assert all_time == {
         "outside_window": 2,
+        # No continuous session in this day: nothing dialled by Ringround, nothing abandoned.
+        "live_answered_24h": 0, "abandoned_24h": 0, "abandoned_amd_estimate_24h": 0.0,
+        "abandoned_rate_24h": 0.0,
         "suppressed_by_source": {"outcome": 1, "organiser": 1, "import": 1},
         "suppressed_total": 3,
         "tps_registered": 2, "tps_queued": 0, "tps_excluded": 2,
