@@ -312,6 +312,16 @@ async def volunteer(url: str, username: str, *, calls: int, seed: int,
     return run
 
 
+async def warm_up(urls: list[str], timeout: float) -> None:
+    for url in urls:
+        tab = StreamlitTab(url)
+        try:
+            await tab.open()
+            await tab.settle(timeout, lambda s: s.has("text_input", "Username"))
+        finally:
+            await tab.close()
+
+
 def rss_bytes(pid: int) -> int:
     """Resident memory of a process and its live children."""
     total = 0
@@ -366,6 +376,9 @@ def run_protocol_load(
         try:
             for app in apps:
                 app.start()
+            # One tab per server first: the first page run imports the pages' modules, which
+            # is the server's own footprint, not any session's.
+            asyncio.run(warm_up([app.url for app in apps], timeout))
             pids = [app.process.pid for app in apps if app.process]
             cpu_before = [tree_cpu_seconds(pid) for pid in pids]
             capacity.rss_before = sum(rss_bytes(pid) for pid in pids)
