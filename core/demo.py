@@ -10,11 +10,12 @@ from __future__ import annotations
 import random
 import uuid
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col
 
-from core import calling_hours, rollups
+from core import calling_hours, events, rollups
 from core.accounts import create_user, hash_password
 from core.outcomes import (
     Behaviour,
@@ -31,6 +32,7 @@ from db.models import (
     CallAttempt,
     Campaign,
     Contact,
+    EventSignup,
     ImportBatch,
     QueueEntry,
     Suppression,
@@ -184,6 +186,7 @@ QUESTIONS: list[tuple[str, str, list[str], bool]] = [
         False,
     ),
     ("Which NHS issues matter most to you?", "multi", ISSUES, False),
+    ("Which of our events can you come to?", "event_signup", [], False),
     ("Anything they want the organisers to know?", "text", [], False),
 ]
 
@@ -570,14 +573,90 @@ def load_demo(
         .values(last_contacted_at=sa.bindparam("b_at"), bad_number=sa.bindparam("b_bad")),
         contact_updates,
     )
+    signups = _demo_events(session, rng=rng, campaign=campaign, organiser_id=organiser.id,
+                           question_id=int(questions[3].id or 0), volunteers=volunteers, now=now,
+                           yes_calls=[(cid, attempt_ids[key]) for key, cid, qid, value in answers
+                                      if qid == questions[0].id and value == "Yes"])
     session.flush()
     return {
+        "signups": signups,
         "contacts": contacts,
         "queued": len(queue_rows),
         "calls": len(attempts),
         "volunteers": len(volunteers),
         "suppressed": len(suppressed),
     }
+
+
+def _demo_events(session: Session, *, rng: random.Random, campaign: Campaign, organiser_id: int,
+                 question_id: int, volunteers: list[User], now: datetime,
+                 yes_calls: list[tuple[int, int]]) -> int:
+    """Saturday canvasses in each marginal seat and an online phone bank; today's yeses booked
+    on the one in their seat; yesterday's stall with its check-ins, so the funnel is alive."""
+    assert campaign.id is not None
+    tz = calling_hours.zone(campaign.timezone)
+    today = now.astimezone(tz).date()
+    saturday = today + timedelta(days=(5 - today.weekday()) % 7 or 7)
+    seat_events: dict[str, int] = {}
+    for seat, place in (("Crewe and Nantwich", "Crewe Library, Prince Albert St, CW1 2DH"),
+                        ("Hastings and Rye", "Hastings Town Hall, Queens Rd, TN34 1QR"),
+                        ("Bedford", "Bedford Corn Exchange, St Paul's Sq, MK40 1SL")):
+        seat_events[seat] = events.create_event(session=session, actor_id=organiser_id, now=now,
+                                                draft=events.EventDraft(
+            title=f"NHS day canvass, {seat}", day=saturday, start=time(10, 0), end=time(13, 0),
+            place=place, constituency=seat, capacity=25, campaign_ids=(campaign.id,),
+            description="Door knocking on the NHS in pairs; training at 10:00, tea after."))
+    events.create_event(session=session, actor_id=organiser_id, now=now, draft=events.EventDraft(
+        title="Evening phone bank (online)", kind=events.EventKind.PHONE_BANK,
+        day=saturday - timedelta(days=3), start=time(18, 30), end=time(20, 30),
+        online_url="https://meet.example.org/nhs-phone-bank", capacity=40,
+        campaign_ids=(campaign.id,), description="Call members from home with Ringround."))
+    seats = dict(session.execute(sa.select(col(Contact.id), col(Contact.constituency))
+                                 .where(col(Contact.id).in_([c for c, _ in yes_calls]))).all())
+    booked = 0
+    for contact_id, attempt_id in yes_calls:
+        event_id = seat_events.get(seats.get(contact_id, ""))
+        if event_id is None or rng.random() > 0.7:
+            continue
+        try:
+            result = events.sign_up(session=session, event_ids=[event_id], contact_id=contact_id,
+                                    campaign_id=campaign.id, attempt_id=attempt_id,
+                                    question_id=question_id,
+                                    volunteer_id=rng.choice(volunteers).id, now=now)
+        except events.SignupRefused:
+            continue  # full: as a caller would find it
+        booked += len(result.signup_ids)
+        if rng.random() < 0.8:
+            session.execute(sa.update(EventSignup).where(
+                col(EventSignup.id).in_(result.signup_ids)).values(
+                confirmed_at=now, confirmed_via="manual"))
+    # Yesterday's stall: booked a week ago from earlier calls, checked in at the table.
+    yesterday = today - timedelta(days=1)
+    stall = events.create_event(session=session, actor_id=organiser_id,
+                                now=now - timedelta(days=8), draft=events.EventDraft(
+        title="Hastings street stall", kind=events.EventKind.STALL, day=yesterday,
+        start=time(11, 0), end=time(14, 0), place="Robertson St, Hastings TN34 1HL",
+        constituency="Hastings and Rye", capacity=12, campaign_ids=(campaign.id,)))
+    week_ago = now - timedelta(days=7)
+    earlier = session.execute(
+        sa.select(col(Contact.id)).where(col(Contact.constituency) == "Hastings and Rye",
+                                         col(Contact.id).not_in(list(seats)))
+        .order_by(col(Contact.id)).limit(10)).scalars().all()
+    for n, contact_id in enumerate(earlier):
+        result = events.sign_up(session=session, event_ids=[stall], contact_id=contact_id,
+                                campaign_id=campaign.id, volunteer_id=volunteers[n % 3].id,
+                                now=week_ago)
+        booked += 1
+        values: dict[str, Any] = {"confirmed_at": week_ago, "confirmed_via": "manual"}
+        if n < 7:  # seven came, three did not
+            values.update(attended_at=week_ago + timedelta(days=6, hours=13),
+                          checked_in_by_id=organiser_id)
+        session.execute(sa.update(EventSignup).where(
+            col(EventSignup.id) == result.signup_ids[0]).values(**values))
+    session.add(EventSignup(event_id=stall, walk_in=True, name="Walk-in at the stall",
+                            status="booked", attended_at=now - timedelta(hours=20),
+                            checked_in_by_id=organiser_id, created_at=now - timedelta(hours=20)))
+    return booked
 
 
 __all__ = ["DEMO_PASSWORD", "SetupClosed", "load_demo"]

@@ -91,3 +91,26 @@ def test_demo_data_is_dated_today_and_its_campaign_comes_first(database: Databas
     assert starts and all(_utc(2026, 12, 5, 9, 0) <= s <= now for s in starts)
     assert outside == []
     assert (first.name, first.status) == ("NHS campaign day – Saturday", "active")
+
+
+def test_the_demo_has_upcoming_events_a_sign_up_question_and_a_day_of_sign_ups_and_check_ins(
+    database: Database,
+) -> None:
+    from core.event_funnel import campaign_funnel
+    from core.events import list_events
+    from core.survey import list_questions
+
+    now = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+    with database.write() as session:
+        made = load_demo(session=session, contacts=400, now=now)
+    with database.session() as session:
+        upcoming = list_events(session=session, now=now)
+        campaign_id = upcoming[0].campaign_ids[0]
+        kinds = [q.kind for q in list_questions(session=session, campaign_id=campaign_id)]
+        funnel = campaign_funnel(session=session, campaign_id=campaign_id, now=now)
+    assert {e.constituency for e in upcoming} >= {"Crewe and Nantwich", "Hastings and Rye",
+                                                  "Bedford"}
+    assert "event_signup" in kinds
+    assert made["signups"] == funnel.signed_up > 10
+    assert (funnel.attended, funnel.no_show) == (7, 3)
+    assert 0 < funnel.confirmed <= funnel.signed_up and funnel.yes <= funnel.reached
