@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import streamlit as st
 from sqlmodel import Session
@@ -135,6 +136,20 @@ def read_session() -> Iterator[Session]:
 def write_session() -> Iterator[Session]:
     with runtime().database.write() as session:
         yield session
+
+
+def app_base_url() -> str:
+    """The address people reach Ringround at: RINGROUND_PUBLIC_URL, else the address this
+    organiser is using (scheme, host and Streamlit's base path), else "" when unknown."""
+    public = runtime().settings.public_url
+    if public:
+        return public.rstrip("/")
+    url = getattr(st.context, "url", None) or ""
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        return ""
+    base_path = str(st.get_option("server.baseUrlPath") or "").strip("/")
+    return f"{parts.scheme}://{parts.netloc}" + (f"/{base_path}" if base_path else "")
 
 
 def sign_in(user: UserView) -> None:

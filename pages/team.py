@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from core import auth
 from core.accounts import AccountError
+from core.qr import qr_png
 from pages import _ui
 
 organiser = _ui.require_organiser()
@@ -94,7 +95,7 @@ if member_id is not None:
             "Copy it now: it is shown only once.",
         )
         if isinstance(reset, auth.NewPasswordReset):
-            st.code(auth.reset_link(reset.token, settings.public_url), language=None)
+            st.code(auth.reset_link(reset.token, _ui.app_base_url()), language=None)
     if cols[4].button("Sign out everywhere", key="team_end_sessions"):
         run_action(lambda s: auth.end_sessions(session=s, user_id=member.id,
                                                actor_id=organiser.id),
@@ -129,8 +130,13 @@ if create:
         "Invite link created. Copy it now and send it to your volunteers: it is shown only once.",
     )
     if isinstance(new, auth.NewInvite):
-        st.code(auth.invite_link(new.token, settings.public_url), language=None)
-        if not settings.public_url:
+        link = auth.invite_link(new.token, _ui.app_base_url())
+        st.code(link, language=None, wrap_lines=True)
+        st.caption("Copy it with the copy button at the link's right, or let people in the room "
+                   "scan the code.")
+        if link.startswith("http"):
+            st.image(qr_png(link), caption="Scan to join Ringround", width=280)
+        else:
             st.caption("Set RINGROUND_PUBLIC_URL to get a full link; until then, put this "
                        "app's address in front of it.")
 

@@ -1,0 +1,44 @@
+"""Invite links an organiser can hand out in a room: absolute, copyable, and as a QR code."""
+
+from __future__ import annotations
+
+from core.qr import qr_png
+from tests.factories import make_user
+
+
+def test_an_invite_link_is_absolute_with_a_qr_code_from_the_public_url(
+    make_app, app_db, monkeypatch
+) -> None:
+    monkeypatch.setenv("RINGROUND_PUBLIC_URL", "https://calls.example.org/")
+    with app_db.write() as s:
+        organiser = make_user(s, role="organiser")
+    at = make_app(user=organiser, page="pages/team.py")
+    at.text_input(key="invite_label").input("Saturday")
+    at.button(key="invite_create").click()
+    at.run()
+    assert not at.exception
+    link = at.code[0].value
+    assert link.startswith("https://calls.example.org/join?invite=")
+    [image] = at.get("image")
+    assert image.captions == ["Scan to join Ringround"]
+    assert "copy button" in "\n".join(c.value for c in at.caption)
+
+
+def test_without_any_known_address_the_page_says_how_to_get_a_full_link(
+    make_app, app_db
+) -> None:
+    with app_db.write() as s:
+        organiser = make_user(s, role="organiser")
+    at = make_app(user=organiser, page="pages/team.py")
+    at.button(key="invite_create").click()
+    at.run()
+    link = at.code[0].value
+    assert link.startswith("/join?invite=")  # AppTest has no browser address to read
+    assert not at.get("image")
+    assert "RINGROUND_PUBLIC_URL" in "\n".join(c.value for c in at.caption)
+
+
+def test_a_qr_code_is_a_png_that_differs_for_each_link() -> None:
+    first, second = qr_png("https://a.example/join?invite=1"), qr_png("https://a.example/j?2")
+    assert first.startswith(b"\x89PNG\r\n\x1a\n") and second.startswith(b"\x89PNG")
+    assert first != second
