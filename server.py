@@ -34,6 +34,7 @@ from core.webhooks import (
     MAX_BODY_BYTES,
     TOO_LARGE,
     WebhookResponse,
+    handle_inbound_call,
     handle_inbound_sms,
     handle_session_callback,
     handle_status_callback,
@@ -186,6 +187,10 @@ async def twilio_sms(request: Request) -> Response:
     return await _twilio(request, handle_inbound_sms)
 
 
+async def twilio_voice(request: Request) -> Response:
+    return await _twilio(request, handle_inbound_call)
+
+
 async def twilio_session(request: Request) -> Response:
     return await _twilio(request, handle_session_callback)
 
@@ -236,6 +241,7 @@ ROUTES = [
     Route("/twilio/status", twilio_status, methods=["POST"]),
     Route("/twilio/sms", twilio_sms, methods=["POST"]),
     Route("/twilio/session", twilio_session, methods=["POST"]),
+    Route("/twilio/voice", twilio_voice, methods=["POST"]),
     Route("/healthz", healthz, methods=["GET"]),
     Route("/events/{token}.ics", event_calendar, methods=["GET"]),
 ]

@@ -28,15 +28,17 @@ from core.dialing.port import FINAL_STATUSES, DialerError
 from core.dialing.registry import room_dialer_for
 from core.dialing.session import SESSION_PATH, advance, apply_leg_callback
 from core.dialing.twilio import SIGNATURE_HEADER, signature_valid
-from core.dialing.twiml import sms_reply
+from core.dialing.twiml import callback_twiml, sms_reply
+from core.phones import InvalidPhone, normalise_phone
 from core.sms import record_inbound_sms
 from db.engine import Database
-from db.models import CallAttempt, CallingSession
+from db.models import CallAttempt, CallingSession, Campaign
 
 log = logging.getLogger(__name__)
 
 STATUS_PATH = "/twilio/status"
 SMS_PATH = "/twilio/sms"
+VOICE_PATH = "/twilio/voice"
 
 
 @dataclass(frozen=True)
@@ -242,3 +244,38 @@ def handle_session_callback(
             log.warning("session %s: could not advance from a callback: %s", session_id,
                         type(exc).__name__)
     return WebhookResponse(200, "ok")
+
+
+def campaign_calling_from(*, session: Session, number: str, region: str = "GB") -> str:
+    """The name of the campaign (most recently changed) presenting this caller ID, or ""."""
+    try:
+        wanted = normalise_phone(number, region=region).e164
+    except InvalidPhone:
+        return ""
+    for name, caller_id in session.execute(
+        sa.select(col(Campaign.name), col(Campaign.caller_id))
+        .where(col(Campaign.caller_id) != "").order_by(col(Campaign.updated_at).desc())
+    ).all():
+        try:
+            if normalise_phone(caller_id, region=region).e164 == wanted:
+                return str(name)
+        except InvalidPhone:
+            continue
+    return ""
+
+
+def handle_inbound_call(
+    *,
+    database: Database,
+    settings: Settings,
+    params: Mapping[str, Any],
+    headers: Mapping[str, str],
+    query: str = "",
+) -> WebhookResponse:
+    """POST /twilio/voice: someone rang the campaign number back; say who called, how to stop."""
+    if not _verified(settings, VOICE_PATH, query, params, headers):
+        return FORBIDDEN
+    with database.session() as session:
+        name = campaign_calling_from(session=session, number=str(params.get("To") or ""),
+                                     region=settings.default_region)
+    return WebhookResponse(200, callback_twiml(name), media_type="application/xml")

@@ -77,3 +77,16 @@ def voicemail_twiml(message: str) -> str:
     response.say(" ".join(message.split())[:500], language=SAY_LANGUAGE)
     response.hangup()
     return str(response)
+
+
+def callback_twiml(campaign_name: str) -> str:
+    """What someone hears when they ring back the number that called them (Ofcom: a caller ID
+    that can be called back, saying who called and how to opt out)."""
+    name = " ".join(campaign_name.split())[:MAX_SPOKEN_NAME]
+    who = f"{name}, a volunteer phone bank" if name else "a volunteer phone bank"
+    response = VoiceResponse()
+    response.say(f"Thank you for calling back. You had a call from {who}. If you would rather "
+                 "not be called again, send a text saying STOP to this number, and we will not "
+                 "call or text you again. Goodbye.", language=SAY_LANGUAGE)
+    response.hangup()
+    return str(response)
