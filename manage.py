@@ -89,6 +89,17 @@ def cmd_import(args: argparse.Namespace) -> int:
     return run_import_command(args, database=_database(_settings()))
 
 
+def cmd_rebuild_rollups(args: argparse.Namespace) -> int:
+    from core import rollups
+
+    with _database(_settings()).write() as session:
+        calls = rollups.rebuild(session=session)
+        answers = rollups.rebuild_survey(session=session)
+    print(f"dashboard rollups recounted from the calls: {calls} call rows, "
+          f"{answers} survey rows")
+    return 0
+
+
 def cmd_purge_notes(args: argparse.Namespace) -> int:
     from core.contacts import get_notes_retention_months, purge_old_notes
     from core.importing import REJECTED_ROWS_KEEP_DAYS, purge_old_rejections
@@ -159,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "default: guessed from its header)")
     imp.add_argument("--json", action="store_true", help="print the accounting as JSON")
 
+    add("rebuild-rollups", cmd_rebuild_rollups,
+        "Recount the dashboard's call and survey rollups from the calls themselves (after "
+        "loading calls in bulk, or on a database from before rollups).")
     add("purge-notes", cmd_purge_notes,
         "Blank call notes older than the retention period set on the Settings page "
         "(the app also does this hourly); for cron.")

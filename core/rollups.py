@@ -246,8 +246,11 @@ def counted_only_questions(*, session: Session, campaign_ids: list[int]) -> set[
         if not kind_spec(kind).tallied}
 
 
-def rebuild_survey(*, session: Session, campaign_ids: list[int]) -> int:
-    """Recompute these campaigns' survey tallies from their answers; return the rows."""
+def rebuild_survey(*, session: Session, campaign_ids: list[int] | None = None) -> int:
+    """Recompute these campaigns' (or all) survey tallies from their answers; return the
+    rows."""
+    if campaign_ids is None:
+        campaign_ids = _campaign_ids(session, None)
     counted_only = counted_only_questions(session=session, campaign_ids=campaign_ids)
     connection = session.connection()
     connection.execute(sa.delete(TALLY).where(TALLY.c.campaign_id.in_(campaign_ids)))

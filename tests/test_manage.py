@@ -120,3 +120,30 @@ def test_purge_notes_blanks_old_notes_only_when_retention_is_on(env: str, capsys
         notes = dict(session.exec(select(CallAttempt.idempotency_key, CallAttempt.notes)).all())
     db.dispose()
     assert notes == {"old": "", "new": "new note"}
+
+
+def test_rebuild_rollups_counts_calls_written_without_them(env: str, capsys) -> None:
+    from datetime import UTC, datetime
+
+    from core import rollups, stats
+    from tests.factories import make_campaign, make_contact
+
+    db = Database(make_engine(env))
+    with db.write() as session:  # calls from before rollups: rows written directly
+        campaign, contact = make_campaign(session), make_contact(session)
+        campaign_id = campaign.id
+        for key in ("a", "b"):
+            session.add(CallAttempt(
+                idempotency_key=key, campaign_id=campaign.id, contact_id=contact.id,
+                outcome_code="refused", is_conversation=True,
+                started_at=datetime(2026, 6, 10, 13, 5, tzinfo=UTC)))
+    with db.session() as session:
+        assert stats.outcome_breakdown(session=session, campaign_id=campaign_id) == []
+    assert main(["rebuild-rollups"]) == 0
+    # Both calls share a key: one all-time row and one for their quarter hour.
+    assert "2 call rows" in capsys.readouterr().out
+    with db.session() as session:
+        counted = stats.outcome_breakdown(session=session, campaign_id=campaign_id)
+        assert rollups.stored(session=session) == rollups.from_attempts(session=session)
+    db.dispose()
+    assert [(r["code"], r["count"]) for r in counted] == [("refused", 2)]
