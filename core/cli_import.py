@@ -79,6 +79,8 @@ def _print_accounting(result: ImportResult, out: TextIO) -> None:
               f"in {result.seconds:.1f} s\n")
     for key, label in ACCOUNTING_LINES:
         out.write(f"  {label:<48} {getattr(result, key):>9}\n")
+    for member, count in result.listed_from_files.items():
+        out.write(f"  {count} numbers from {member} put on the do-not-call list\n")
     if result.rejected or result.warnings:
         out.write("  rejected rows and warnings: download them from the Import page's history\n")
 

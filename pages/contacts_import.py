@@ -102,6 +102,9 @@ def show_accounting(result: dict) -> None:
     st.subheader(f"Import of {escape_markdown(result['filename'])}: {result['status']}")
     st.table({"": [label for _, label in ACCOUNTING],
               "count": [result[name] for name, _ in ACCOUNTING]})
+    for member, count in (result.get("listed_from_files") or {}).items():
+        st.caption(f"{count} numbers from {escape_markdown(member)} put on the do-not-call "
+                   "list (people who unsubscribed or were cleaned are never called).")
     if result.get("error"):
         st.error(result["error"])
     download_buttons({**result, "id": result["batch_id"]}, key="import_last")

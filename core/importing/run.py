@@ -17,14 +17,22 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from core.importing.fields import (
+    PHONE_FIELDS,
     ImportFileError,
     check_do_not_call_values,
     check_mapping,
     guess_mapping,
 )
-from core.importing.files import LIMITS, ReadLimits, detect_format, open_rows
+from core.importing.files import (
+    LIMITS,
+    FileFormat,
+    ReadLimits,
+    detect_format,
+    is_do_not_contact_member,
+    open_rows,
+)
 from core.importing.phones import PhoneNormaliser
-from core.importing.rows import RowParser, RowRecord, RowRejected
+from core.importing.rows import RowParser, RowRecord, RowRejected, phones_in_cell
 from core.importing.writer import (
     COUNTERS,
     BatchState,
@@ -32,6 +40,7 @@ from core.importing.writer import (
     ImportProgress,
     ImportResult,
     commit_chunk,
+    list_as_do_not_contact,
     write_chunk,
 )
 from db.engine import Database
@@ -207,6 +216,7 @@ def run_import(
         batch.seconds = result.seconds
         for name in COUNTERS:
             setattr(batch, name, getattr(result, name))
+        batch.options = dict(options)
 
     if workers is None:
         big = _file_size(stream) >= PARALLEL_FROM_BYTES
@@ -255,6 +265,10 @@ def run_import(
         while in_flight:
             _write_with_retries(database, state, *parsed(*in_flight.popleft()))
             report()
+        if fmt.kind == "zip" and not fmt.do_not_contact:
+            result.listed_from_files = _list_do_not_contact_files(
+                database, stream, fmt, batch_id, region, limits, now)
+            options["listed_from_files"] = result.listed_from_files
     except Exception as exc:
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
@@ -273,3 +287,36 @@ def run_import(
     result.seconds = time.perf_counter() - started
     database.retrying(lambda s: finish(s, "done"))
     return result
+
+
+def _list_do_not_contact_files(database: Database, stream: BinaryIO, fmt: FileFormat,
+                               batch_id: int, region: str, limits: ReadLimits,
+                               now: datetime) -> dict[str, int]:
+    """A ZIP's unsubscribed and cleaned files (Mailchimp's, beside the subscribed one read):
+    every number in them goes onto the do-not-call list, so that a person who unsubscribed is
+    never called, even if an earlier import stored them. None of them becomes a contact."""
+    listed: dict[str, int] = {}
+    normalise = PhoneNormaliser(region)
+    for member in fmt.sheets:
+        if member == fmt.sheet or not is_do_not_contact_member(member):
+            continue
+        member_fmt = detect_format(stream, sheet=member, limits=limits)
+        opened = open_rows(stream, member_fmt, limits=limits)
+        columns = [i for i, f in enumerate(guess_mapping(opened.headers).values())
+                   if f in PHONE_FIELDS]
+        numbers: set[str] = set()
+        for _number, cells in opened.rows:
+            for index in columns:
+                if index < len(cells) and cells[index]:
+                    numbers.update(p.e164 for p in phones_in_cell(cells[index], normalise)[0])
+        reason = f"{member} in import #{batch_id} (unsubscribed or cleaned)"[:500]
+
+        def list_them(session: Session, numbers: set[str] = numbers, reason: str = reason
+                      ) -> None:
+            list_as_do_not_contact(session, numbers=numbers, batch_id=batch_id, now=now,
+                                   reason=reason)
+
+        database.retrying(list_them)
+        listed[member] = len(numbers)
+    stream.seek(0)
+    return listed

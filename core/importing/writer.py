@@ -95,6 +95,9 @@ class ImportResult:
     suppressed: int = 0
     do_not_call: int = 0
     warnings: int = 0
+    # Numbers put on the do-not-call list from a ZIP's unsubscribed/cleaned files, by file
+    # (their people are do-not-contact: listed, never made contacts).
+    listed_from_files: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     encoding: str = ""
     delimiter: str = ""
@@ -320,6 +323,33 @@ def commit_chunk(state: BatchState) -> None:
         state.inserted.update(state.pending_inserted)
 
 
+def _upsert_suppressions(session: Session, numbers: list[str], batch_id: int, now: datetime,
+                         reason: str) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+    session.execute(
+        upsert(_SUPPRESSION).on_conflict_do_nothing(index_elements=["phone"]),
+        [{"phone": n, "reason": reason, "source": "import", "created_at": now,
+          "import_batch_id": batch_id} for n in numbers])
+
+
+def list_as_do_not_contact(session: Session, *, numbers: set[str], batch_id: int,
+                           now: datetime, reason: str) -> None:
+    """Put numbers on the do-not-call list and take any stored contact holding one (as its
+    number or another) out of every queue."""
+    ordered = sorted(numbers)
+    for start in range(0, len(ordered), 900):
+        chunk = ordered[start : start + 900]
+        _upsert_suppressions(session, chunk, batch_id, now, reason)
+        contact_ids = sa.select(CONTACT_TABLE.c.id).where(CONTACT_TABLE.c.phone.in_(chunk))
+        session.execute(
+            sa.update(_QUEUE).where(_QUEUE.c.contact_id.in_(contact_ids))
+            .where(_QUEUE.c.status.in_(OPEN_QUEUE_STATUSES))
+            .values(status="excluded", claimed_by_id=None, due_at=None, release_at=None))
+
+
 def _add_to_do_not_call(session: Session, state: BatchState, refused: list[RowRecord],
                         existing: dict[str, dict[str, Any]]) -> set[str]:
     """Put every number of rows the file flags "do not call" on the do-not-call list, and take
@@ -327,15 +357,8 @@ def _add_to_do_not_call(session: Session, state: BatchState, refused: list[RowRe
     numbers = {n for r in refused for n in (r.phone, *r.other_phones)}
     new_numbers = sorted(numbers - state.suppressed)
     if new_numbers:
-        if session.get_bind().dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as upsert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
-        reason = f"do-not-call flag in import #{state.batch_id}"
-        session.execute(
-            upsert(_SUPPRESSION).on_conflict_do_nothing(index_elements=["phone"]),
-            [{"phone": n, "reason": reason, "source": "import", "created_at": state.now,
-              "import_batch_id": state.batch_id} for n in new_numbers])
+        _upsert_suppressions(session, new_numbers, state.batch_id, state.now,
+                             f"do-not-call flag in import #{state.batch_id}")
     stored_ids = [existing[r.phone]["id"] for r in refused if r.phone in existing]
     if stored_ids:
         session.execute(

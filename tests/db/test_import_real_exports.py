@@ -226,7 +226,8 @@ CASES = [
                       names={"+447400123412": ("Ben", "Jones")},
                       others={"+447400123412": ["+441134960012"]}), id="Action Network report"),
     pytest.param(Case("members_export_5f1e.zip", mailchimp_zip, (2, 2, 0, 0, 0),
-                      names={"+447400123421": ("Ann", "Ames")}), id="Mailchimp audience ZIP"),
+                      names={"+447400123421": ("Ann", "Ames")},
+                      refused={"+447400123423", "+447400123424"}), id="Mailchimp audience ZIP"),
     pytest.param(Case("CLP membership.csv", membership_system_csv, (3, 3, 0, 2, 1),
                       names={"+447400123431": ("Siân", "Évans")},
                       refused={"+447400123432"}), id="membership system, Excel-saved CSV"),
@@ -307,16 +308,28 @@ def test_a_mailchimp_zip_of_several_files_reads_the_subscribed_one_and_names_the
     assert len(preview.format.sheets) == 3
     assert preview.mapping["Email Address"] == "email"
     assert preview.mapping["TAGS"] == "tags"
+    with database.write() as session:  # Cy, stored by an earlier import and queued
+        campaign = make_campaign(session)
+        queue_contacts(session, campaign, [make_contact(session, phone="+447400123423")])
     result = run_import(database=database, stream=io.BytesIO(mailchimp_zip()),
                         filename="export.zip")
     assert stored_contacts(database)["+447400123421"].tags == ",volunteer,nhs,"
+    # Those who unsubscribed or were cleaned are listed do-not-call, none made a contact.
+    assert result.listed_from_files == {"unsubscribed_members_export_5f1e.csv": 1,
+                                        "cleaned_members_export_5f1e.csv": 1}
+    with database.session() as session:
+        assert set(session.exec(select(Suppression.phone))) == {"+447400123423",
+                                                                "+447400123424"}
+        assert session.exec(select(QueueEntry.status)).one() == "excluded"
+        batch = session.get(ImportBatch, result.batch_id)
+        assert batch is not None and batch.options["listed_from_files"] == (
+            result.listed_from_files)
+    assert "+447400123424" not in stored_contacts(database)
     # The unsubscribed file, chosen on purpose: its people are do-not-contact, never callable.
     gone = run_import(database=database, stream=io.BytesIO(mailchimp_zip()),
                       filename="export.zip", sheet="unsubscribed_members_export_5f1e.csv")
     assert_accounted(database, gone)
-    assert (gone.inserted, gone.do_not_call, gone.suppressed) == (1, 1, 1)
-    with database.session() as session:
-        assert set(session.exec(select(Suppression.phone))) == {"+447400123423"}
+    assert (gone.total_rows, gone.inserted, gone.do_not_call, gone.suppressed) == (1, 0, 1, 1)
     assert result.do_not_call == 0
 
 
