@@ -56,6 +56,7 @@ from core.importing.fields import (
     guess_field,
     guess_mapping,
     known_fields,
+    means_do_not_call,
 )
 from core.importing.files import (
     DELIMITER_NAMES,
@@ -118,6 +119,7 @@ from core.importing.writer import (
 )
 
 __all__ = [
+    "means_do_not_call",
     "COUNTERS",
     "phones_in_cell",
     "split_full_name",

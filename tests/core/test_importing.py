@@ -15,12 +15,18 @@ from core.importing import (
     RowRejected,
     check_mapping,
     detect_format,
+    detect_header_row,
+    guess_do_not_call_values,
+    guess_field,
     guess_mapping,
     inspect_file,
+    means_do_not_call,
     normalise_postcode,
     normalise_tags,
     open_rows,
     parse_delimiter,
+    phones_in_cell,
+    split_full_name,
 )
 
 
@@ -211,3 +217,100 @@ def test_a_bad_cell_beside_a_good_number_is_a_warning_not_a_rejection() -> None:
 def test_short_rows_are_padded_and_trailing_empty_cells_ignored() -> None:
     assert parse(["Al", "", "07400123456"]).phone == "+447400123456"
     assert parse(["Al", "", "07400123456", "", "", "", "", "", ""]).phone == "+447400123456"
+
+
+@pytest.mark.parametrize(
+    ("header", "field"),
+    [
+        # NationBuilder people export
+        ("mobile_number", "mobile"), ("phone_number", "phone"), ("work_phone_number", "phone"),
+        ("primary_zip", "postcode"), ("tag_list", "tags"), ("do_not_call", "do_not_call"),
+        ("is_mobile_bad", "do_not_call"), ("mobile_opt_in", "custom"),
+        ("primary_address1", "custom"),
+        # Action Network report
+        ("can2_phone", "phone"), ("zip_code", "postcode"), ("can2_user_tags", "tags"),
+        ("can2_sms_status", "custom"),
+        # Mailchimp audience export
+        ("Email Address", "email"), ("TAGS", "tags"), ("Phone Number", "phone"),
+        # Google Forms questions
+        ("What's the best number to call you on?", "phone"), ("Your name", "full_name"),
+        ("May we phone you about campaign events?", "do_not_call"),
+        ("What is your mobile number?", "mobile"), ("Timestamp", "custom"),
+        # a membership system
+        ("Contact by phone", "do_not_call"), ("Home Telephone", "landline"),
+        ("Name of your branch", "custom"),
+    ],
+)
+def test_the_real_tools_headers_are_guessed(header: str, field: str) -> None:
+    assert guess_field(header) == field
+
+
+@pytest.mark.parametrize(
+    ("header", "cell", "refused"),
+    [
+        ("do_not_call", "true", True), ("do_not_call", "FALSE", False),
+        ("is_mobile_bad", "TRUE", True), ("May we phone you?", "No", True),
+        ("May we phone you?", "No, please don't", True), ("May we phone you?", "Yes", False),
+        ("Contact by phone", "n", True), ("Contact by phone", "", False),
+        ("Phone consent", "Opted out", True), ("Phone consent", "Unsubscribed", True),
+    ],
+)
+def test_do_not_call_values_are_guessed_from_the_header(header: str, cell: str,
+                                                        refused: bool) -> None:
+    values = frozenset(guess_do_not_call_values(header))
+    assert means_do_not_call(cell, values) is refused
+
+
+@pytest.mark.parametrize(
+    ("name", "first", "last"),
+    [
+        ("Wright, Shona", "Shona", "Wright"), ("Shona Wright", "Shona", "Wright"),
+        ("Mr & Mrs Morris", "Mr & Mrs Morris", ""),
+        ("John and Ann Patel", "John and Ann Patel", ""),
+        ("Mrs Morris", "Mrs Morris", ""), ("Dr Jane Smith", "Jane", "Smith"),
+        ("Mary Ann Smith", "Mary Ann", "Smith"), ("Aoife Ní Bhriain", "Aoife", "Ní Bhriain"),
+        ("Ludwig van Beethoven", "Ludwig", "van Beethoven"), ("Cher", "Cher", ""),
+        ("  Zoë   Evans ", "Zoë", "Evans"), ("", "", ""),
+    ],
+)
+def test_a_full_name_column_is_split_sensibly(name: str, first: str, last: str) -> None:
+    assert split_full_name(name) == (first, last)
+
+
+@pytest.mark.parametrize(
+    ("cell", "numbers", "problem"),
+    [
+        ("07400 101015 (after 6pm)", ["+447400101015"], ""),
+        ("020 7946 0100 home", ["+442079460100"], ""),
+        ("07400 106 900 (Mum's)", ["+447400106900"], ""),
+        ("07400103075 / 029 2018 0063", ["+447400103075", "+442920180063"], ""),
+        ("mobile 07400 123456 or 0113 496 0123", ["+447400123456", "+441134960123"], ""),
+        ("7400123456", ["+447400123456"], ""),  # Excel dropped the 0
+        ("447400123456", ["+447400123456"], ""),
+        ("n/a", [], "not a phone number"), ("tbc", [], "not a phone number"),
+        ("same as mobile", [], "not a phone number"), ("0", [], "not a phone number"),
+        ("0000 000000", [], "not a phone number"),
+        ("4.474E+11", [], "a number Excel shortened to scientific notation"),
+        ("=1+07400100003", [], "not a phone number (a formula)"),
+        ("07700 900123", [], "not a valid phone number"),
+        ("0" * 500, [], "too long to be a phone number"),
+    ],
+)
+def test_numbers_are_read_from_cells_with_words_around_them(
+    cell: str, numbers: list[str], problem: str
+) -> None:
+    found, why = phones_in_cell(cell, PhoneNormaliser("GB"))
+    assert [p.e164 for p in found] == numbers
+    assert why.startswith(problem) and bool(why) == bool(problem)
+
+
+@pytest.mark.parametrize(
+    ("rows", "header_row"),
+    [
+        ([["Members"], ["Printed today"], [], ["Name", "Mobile", "Ward"]], 4),
+        ([["Forename", "Surname", "Tel"], ["Ann", "Ames", "07400123451"]], 1),
+        ([["Report"], ["Col A", "Col B", "Col C"], ["1", "2", "3"]], 2),
+    ],
+)
+def test_the_header_row_is_found_below_title_rows(rows: list[list[str]], header_row: int) -> None:
+    assert detect_header_row(list(enumerate(rows, start=1))) == header_row
