@@ -283,6 +283,9 @@ def detect_format(
         raise ImportFileError("the file is empty")
     if head.startswith(_XLSX_MAGIC) or filename.lower().endswith((".xlsx", ".xlsm", ".zip")):
         infos = _zip_names(stream)
+        if infos is None and filename.lower().endswith(".zip"):
+            raise ImportFileError("this is not a readable ZIP file; download it again, or "
+                                  "unzip it and upload the CSV inside")
         names = {i.filename for i in infos or []}
         if infos is None or "xl/workbook.xml" in names or "[Content_Types].xml" in names:
             if infos is not None:

@@ -342,6 +342,9 @@ def test_a_zip_with_no_obvious_file_is_refused_naming_the_files_to_choose_from(
     message = str(caught.value)
     assert "ZIP of 2 files" in message and "crewe.csv" in message and "bedford.csv" in message
     assert "workbook" not in message
+    with pytest.raises(ImportFileError, match="not a readable ZIP file"):
+        run_import(database=database, stream=io.BytesIO(b"PK\x03\x04broken"),
+                   filename="export.zip")
     with pytest.raises(ImportFileError, match="holds no CSV file"):
         run_import(database=database, stream=io.BytesIO(zip_bytes({"a.pdf": b"%PDF"})),
                    filename="docs.zip")
