@@ -46,7 +46,11 @@ class CampaignError(ValueError):
 
 
 class CampaignNotFound(CampaignError):
-    pass
+    """No campaign has this id (any more); the one class for it, raised by core.stats too."""
+
+    def __init__(self, campaign_id: int | None = None) -> None:
+        self.campaign_id = campaign_id
+        super().__init__("That campaign no longer exists.")
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,7 @@ def _view(campaign: Campaign) -> CampaignView:
 def _load(session: Session, campaign_id: int) -> Campaign:
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
-        raise CampaignNotFound("That campaign no longer exists.")
+        raise CampaignNotFound(campaign_id)
     return campaign
 
 

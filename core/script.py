@@ -27,6 +27,12 @@ STANDARD_FIELDS = (
 # Filled from the signed-in volunteer, not the contact.
 VOLUNTEER_FIELDS = ("volunteer_name", "volunteer_first_name")
 
+
+def volunteer_fields(name: str) -> dict[str, str]:
+    """The merge fields that speak for the volunteer calling or texting (VOLUNTEER_FIELDS)."""
+    name = (name or "").strip()
+    return {"volunteer_name": name, "volunteer_first_name": name.split()[0] if name else ""}
+
 # {name} or {name|fallback}; {{ and }} are literal braces.
 _FIELD = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_ ]*?)(?:\|([^{}]*))?\}")
 _HTML_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;", "'": "&#x27;"}

@@ -36,7 +36,13 @@ from core.dialing import (
 )
 from core.event_texts import decline_by_reply, is_decline_reply
 from core.phones import InvalidPhone, mask_phone, normalise_phone
-from core.script import STANDARD_FIELDS, VOLUNTEER_FIELDS, merge_values, script_fields
+from core.script import (
+    STANDARD_FIELDS,
+    VOLUNTEER_FIELDS,
+    merge_values,
+    script_fields,
+    volunteer_fields,
+)
 from core.suppression import add_suppression, is_suppressed
 from db.engine import Database
 from db.models import Campaign, Contact, SmsMessage, User
@@ -197,9 +203,7 @@ def prepare_followup(
     contact_fields = [f for f in script_fields(campaign.sms_template)
                       if f not in VOLUNTEER_FIELDS and f not in CAMPAIGN_FIELDS]
     values = merge_values(contact_fields, contact=contact.model_dump(), custom=contact.custom)
-    volunteer_name = volunteer.name if volunteer else ""
-    values["volunteer_name"] = volunteer_name
-    values["volunteer_first_name"] = volunteer_name.split(" ")[0] if volunteer_name else ""
+    values.update(volunteer_fields(volunteer.name if volunteer else ""))
     values["campaign_name"] = campaign.name
     body = render_sms(campaign.sms_template, values)[:MAX_SMS_LENGTH]
     if not body:

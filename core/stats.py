@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from core import rollups
+from core.campaigns import CampaignNotFound
 from core.dialing.session import abandoned_calls
 from core.outcomes import OPEN_QUEUE_STATUSES, QueueStatus
 from core.stats_cache import DASHBOARD_CACHE, TTLCache
@@ -52,10 +53,6 @@ from db.models import (
 
 DEFAULT_TIMEZONE = "Europe/London"
 BUCKET_MINUTES = 15
-
-
-class CampaignNotFound(Exception):
-    """No campaign has this id."""
 
 
 # --------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from core import stats
+from core.tally import volunteer_counts
 from db.models import CallAttempt, Campaign
 
 
@@ -17,15 +19,7 @@ class LeaderboardHidden(Exception):
 
 
 def _totals(session: Session, volunteer_id: int, since: datetime | None) -> dict[str, int]:
-    dials, conversations, completions = session.execute(
-        sa.select(sa.func.count(),
-                  stats._count_if(stats._is_true(col(CallAttempt.is_conversation))),
-                  stats._count_if(stats._is_true(col(CallAttempt.is_completion))))
-        .where(col(CallAttempt.volunteer_id) == volunteer_id,
-               *stats._period(col(CallAttempt.started_at), since, None))
-    ).one()
-    return {"dials": int(dials), "conversations": int(conversations),
-            "completions": int(completions)}
+    return asdict(volunteer_counts(session=session, volunteer_id=volunteer_id, since=since))
 
 
 def my_totals(

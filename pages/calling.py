@@ -22,7 +22,7 @@ from core.dialing import calling_mode
 from core.event_texts import TextPurpose, deliver_due_texts
 from core.events import offers_for_contact
 from core.outcomes import Behaviour
-from core.script import escape_markdown, render_script
+from core.script import escape_markdown, render_script, volunteer_fields
 from core.survey import QuestionView, Widget, list_questions
 from core.tally import volunteer_tally
 from pages import _browser, _ui
@@ -256,11 +256,9 @@ codes = [o.code for o in outcomes]
 flow.suggest_outcome(getattr(call_result, "suggested_outcome", None), codes)
 
 with script_column:
-    volunteer_fields = {"volunteer_name": user.name,
-                        "volunteer_first_name": user.name.split()[0] if user.name else ""}
     with st.container(border=True):
-        st.markdown(render_script(campaign.script, {**contact.fields, **volunteer_fields})
-                    or "_No script for this campaign._")
+        merged = {**contact.fields, **volunteer_fields(user.name)}
+        st.markdown(render_script(campaign.script, merged) or "_No script for this campaign._")
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,7 +16,13 @@ from core.dialing import DialerKind, caller_id_choices, dialer_kind, spec_for
 from core.outcomes import Behaviour
 from core.phones import display_phone
 from core.queue import queue_summary
-from core.script import STANDARD_FIELDS, VOLUNTEER_FIELDS, render_script, script_fields
+from core.script import (
+    STANDARD_FIELDS,
+    VOLUNTEER_FIELDS,
+    render_script,
+    script_fields,
+    volunteer_fields,
+)
 from core.survey import QUESTION_KINDS
 from pages import _ui
 from pages._callbacks import render_callbacks_by_volunteer
@@ -212,8 +218,7 @@ with script_tab:
     script = editor.text_area("Script", value=campaign.script, height=320,
                               key=f"campaigns_script_{picked}")
     custom = [f for f in script_fields(script) if f not in (*STANDARD_FIELDS, *VOLUNTEER_FIELDS)]
-    sample = {**core.SAMPLE_CONTACT, "volunteer_name": organiser.name,
-              "volunteer_first_name": organiser.name.split()[0] if organiser.name else "",
+    sample = {**core.SAMPLE_CONTACT, **volunteer_fields(organiser.name),
               **{f: f"({f})" for f in custom}}
     with preview:
         st.markdown("**Preview** (sample contact Sam Sample)")

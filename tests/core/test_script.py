@@ -95,3 +95,18 @@ def test_values_come_from_columns_and_custom_fields_only_when_used() -> None:
 
 def test_unknown_fields_are_reported_for_the_organiser() -> None:
     assert unknown_fields("{first_name} {branch} {typo}", {"branch"}) == ["typo"]
+
+
+@pytest.mark.parametrize(
+    ("name", "fields"),
+    [
+        ("Jo Volunteer", {"volunteer_name": "Jo Volunteer", "volunteer_first_name": "Jo"}),
+        ("  Asha   Patel ", {"volunteer_name": "Asha   Patel", "volunteer_first_name": "Asha"}),
+        ("", {"volunteer_name": "", "volunteer_first_name": ""}),
+    ],
+)
+def test_the_volunteer_merge_fields_are_built_in_one_place(name, fields) -> None:
+    from core.script import VOLUNTEER_FIELDS, volunteer_fields
+
+    assert volunteer_fields(name) == fields
+    assert tuple(fields) == VOLUNTEER_FIELDS
