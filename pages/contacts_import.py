@@ -46,7 +46,7 @@ ACCOUNTING = (
     ("updated", "Updated"),
     ("unchanged", "Unchanged (already stored as in the file)"),
     ("merged", "Merged duplicates"),
-    ("rejected", "Rejected (no callable number)"),
+    ("rejected", "Rejected"),
     ("suppressed", "On the do-not-call list (kept, never queued)"),
     ("do_not_call", "… of which the file flags do-not-call"),
     ("warnings", "Warnings (cells not used in kept rows)"),
