@@ -28,7 +28,8 @@ from core.dialing.session import (
 )
 from pages import _ui
 
-POLL_SECONDS = 1.0
+POLL_SECONDS = 1.0  # the screen looks at the session this often (a database read)
+LAST_REST_POLL = "calling_session_rest_polled"
 SESSION = "calling_session_id"
 SHOWN = "calling_session_shown"  # the status the full page was last drawn for
 STATUS_TEXT = {
@@ -143,9 +144,14 @@ def render_session(*, mode: CallingMode, campaign_id: int, volunteer_id: int
 
     @st.fragment(run_every=POLL_SECONDS)
     def live() -> None:
+        now = _now()
+        last = st.session_state.get(LAST_REST_POLL)
+        poll = last is None or (now - last).total_seconds() >= mode.poll_seconds
+        if poll:
+            st.session_state[LAST_REST_POLL] = now
         try:
             fresh = advance(database=rt.database, dialer=_dialer(mode),
-                            settings=rt.settings, session_id=view.id, now=_now())
+                            settings=rt.settings, session_id=view.id, now=now, poll=poll)
         except SessionError:
             st.session_state.pop(SESSION, None)
             st.rerun(scope="app")

@@ -69,6 +69,10 @@ class CallingMode:
     texting: TextingMode
     # Continuous calling (a session that dials for the volunteer) is offered here.
     continuous: bool = False
+    # How often a session asks the provider about its lines (each ask is a request per leg):
+    # every 2 s by polling alone, every 10 s as a safety net once signed callbacks report each
+    # change the moment it happens; the in-memory fake is asked on every look.
+    poll_seconds: float = 2.0
 
 
 def caller_id_choices(settings: Settings, kind: str) -> tuple[str, ...]:
@@ -152,6 +156,7 @@ def calling_mode(
         needs_phone=not has_phone,
         caller_id=display_phone(caller_id) if caller_id.startswith("+") else caller_id,
         texting=texting, continuous=spec.rooms is not None and not problem,
+        poll_seconds=(0.0 if not spec.real else 10.0 if settings.public_url else 2.0),
     )
 
 

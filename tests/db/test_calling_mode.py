@@ -107,3 +107,16 @@ def test_a_code_is_refused_in_words_when_there_is_no_number_to_text_from(
     with pytest.raises(PhoneVerificationError, match="no number to text from"):
         send_verification_code(database=database, settings=no_number, user_id=volunteer,
                                raw_phone="07400 100123")
+
+
+def test_a_session_asks_twilio_less_often_once_signed_callbacks_can_reach_ringround(
+    database: Database, tmp_path: Path
+) -> None:
+    ids = arrange(database, dialer="twilio")
+    polling = mode(database, ids, settings(tmp_path, **TWILIO))
+    called_back = mode(database, ids, settings(tmp_path, RINGROUND_PUBLIC_URL="https://x.org",
+                                               **TWILIO))
+    assert (polling.continuous, polling.poll_seconds, called_back.poll_seconds) == (
+        True, 2.0, 10.0)
+    own_phone = mode(database, arrange(database, dialer="tel"), settings(tmp_path, **TWILIO))
+    assert not own_phone.continuous
