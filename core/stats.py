@@ -135,6 +135,7 @@ def campaign_choices(*, session: Session) -> list[dict[str, Any]]:
             col(Campaign.name),
             col(Campaign.status),
             col(Campaign.timezone),
+            col(Campaign.calling_window),
             col(Campaign.leaderboard_visible),
             col(Campaign.recruit_rule),
         ).order_by(
@@ -149,6 +150,7 @@ def campaign_choices(*, session: Session) -> list[dict[str, Any]]:
             "name": r.name,
             "status": r.status,
             "timezone": r.timezone,
+            "calling_window": dict(r.calling_window or {}),
             "leaderboard_visible": bool(r.leaderboard_visible),
             "recruit_rule": dict(r.recruit_rule or {}),
         }

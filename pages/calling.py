@@ -19,6 +19,7 @@ from core.campaigns import (
     list_outcomes,
 )
 from core.dialing import calling_mode
+from core.display import uk_datetime
 from core.event_texts import TextPurpose, deliver_due_texts
 from core.events import offers_for_contact
 from core.outcomes import Behaviour
@@ -72,7 +73,7 @@ def stop_calling() -> None:
 
 
 def local(when: datetime, campaign: CampaignView) -> str:
-    return when.astimezone(calling_hours.zone(campaign.timezone)).strftime("%a %d %b, %H:%M")
+    return uk_datetime(when, calling_hours.zone(campaign.timezone))
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import Any
 
 import streamlit as st
 
+from core.display import uk_datetime
 from core.importing import (
     DELIMITER_NAMES,
     DO_NOT_CALL,
@@ -213,9 +214,11 @@ if not batches:
     st.caption("No imports yet.")
 else:
     st.dataframe(
-        [{k: b[k] for k in ("id", "created_at", "filename", "status", "total_rows", "inserted",
-                            "updated", "unchanged", "merged", "rejected", "suppressed",
-                            "warnings", "seconds")}
+        [{**{k: b[k] for k in ("id", "created_at", "filename", "status", "total_rows",
+                               "inserted", "updated", "unchanged", "merged", "rejected",
+                               "suppressed", "warnings", "seconds")},
+          # UK style in the app's zone, the same helper as every other screen.
+          "created_at": uk_datetime(b["created_at"], _ui.runtime().settings.timezone)}
          for b in batches],
         hide_index=True,
     )

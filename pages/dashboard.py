@@ -16,7 +16,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core import stats
+from core import calling_hours, stats
+from core.display import plural, uk_date, uk_datetime
 from core.event_funnel import STAGE_LABELS, STAGES
 from core.phones import display_phone
 from pages import _ui
@@ -24,6 +25,7 @@ from pages import _ui
 ALL = 0  # the selector's "All campaigns"
 PERIODS = {"today": "Today", "week": "Last 7 days", "all": "All time"}
 RECRUITS_SHOWN = 25
+WHOLE = alt.Axis(format="d", tickMinStep=1)  # counts: 0, 1, 2, never 0.5
 
 organiser = _ui.require_organiser()
 rt = _ui.runtime()
@@ -100,6 +102,20 @@ if campaign_id is not None:
 
 # --- rendering helpers -------------------------------------------------------------------------
 
+# Column headings in words, for every table on the page (a column not named keeps its own).
+HEADERS: dict[str, Any] = {
+    name: st.column_config.Column(label) for name, label in {
+        "constituency": "Constituency", "ward": "Ward", "contacts": "Contacts",
+        "called": "Called", "reached": "Reached", "completed": "Surveys completed",
+        "remaining": "Still to call", "rank": "Rank", "name": "Volunteer",
+        "completions": "Surveys completed", "conversations": "Conversations",
+        "dials": "Dials", "sign-ups": "Event sign-ups", "source": "Added by",
+        "numbers": "Numbers", "event": "Event", "title": "Event", "starts_at": "Starts",
+        "booked": "Booked", "told": "Told time and place", "attended": "Came",
+        "no_show": "Did not come", "capacity": "Places",
+    }.items()
+}
+
 
 def seconds_text(seconds: float | None) -> str:
     if seconds is None:
@@ -126,18 +142,36 @@ def headline_metrics(numbers: dict[str, Any]) -> None:
                      help="Average length of a conversation (minutes:seconds).")
 
 
+def calling_span(buckets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The quarter-hours of the day's calling window (the campaign's, else 09:00-21:00),
+    widened to take in any call made outside it."""
+    window = (by_id[campaign_id]["calling_window"] if campaign_id else None) or \
+        calling_hours.default_window()
+    span = window.get(str(day.weekday())) or []
+    opens = datetime.combine(day, datetime.strptime(span[0], "%H:%M").time(), tzinfo=zone) \
+        if span else None
+    closes = (datetime.combine(day, datetime.strptime(span[1], "%H:%M").time(), tzinfo=zone)
+              if span and span[1] != "24:00" else None)
+    busy = [b["start"] for b in buckets if b["dials"] or b["conversations"]]
+    first = min([t for t in (opens, *busy[:1]) if t is not None], default=None)
+    last = max([t for t in (closes, *busy[-1:]) if t is not None], default=None)
+    return [b for b in buckets
+            if (first is None or b["start"] >= first) and (last is None or b["start"] <= last)]
+
+
 def through_the_day(buckets: list[dict[str, Any]]) -> None:
-    st.subheader(f"Calls per 15 minutes, {day:%A %d %B}")
+    st.subheader(f"Calls per 15 minutes, {uk_date(day)}")
     if not any(b["dials"] for b in buckets):
         st.caption("No calls on this day yet.")
     frame = pd.DataFrame([
-        {"time": b["start"].replace(tzinfo=None), "series": series, "calls": b[column]}
-        for b in buckets
+        {"time": b["start"].astimezone(zone).replace(tzinfo=None), "series": series,
+         "calls": b[column]}
+        for b in calling_span(buckets)
         for series, column in (("Dials", "dials"), ("Conversations", "conversations"))
     ])
     chart = alt.Chart(frame).mark_line(point=False, interpolate="step-after").encode(
         x=alt.X("time:T", title=f"Time ({tz})", axis=alt.Axis(format="%H:%M")),
-        y=alt.Y("calls:Q", title="Calls"),
+        y=alt.Y("calls:Q", title="Calls", axis=WHOLE),
         color=alt.Color("series:N", title=None),
         tooltip=[alt.Tooltip("time:T", format="%H:%M"), "series:N", "calls:Q"],
     )
@@ -151,7 +185,7 @@ def outcomes_chart(rows: list[dict[str, Any]]) -> None:
         return
     frame = pd.DataFrame(rows)
     chart = alt.Chart(frame).mark_bar().encode(
-        x=alt.X("count:Q", title="Calls"),
+        x=alt.X("count:Q", title="Calls", axis=WHOLE),
         y=alt.Y("label:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
         tooltip=["label:N", "count:Q", alt.Tooltip("share:Q", format=".0%")],
     )
@@ -164,13 +198,14 @@ def survey_charts(results: list[dict[str, Any]]) -> None:
         st.caption("This campaign has no survey questions.")
         return
     for question in results:
-        st.markdown(f"**{question['text']}** · {question['respondents']:,} people answered")
+        st.markdown(f"**{question['text']}** · "
+                    f"{plural(question['respondents'], 'person', 'people')} answered")
         if not question["answers"]:
-            st.caption(f"{question['total']:,} written answers (in the survey export).")
+            st.caption(f"{plural(question['total'], 'written answer')} (in the survey export).")
             continue
         frame = pd.DataFrame(question["answers"])
         chart = alt.Chart(frame).mark_bar().encode(
-            x=alt.X("count:Q", title="Answers"),
+            x=alt.X("count:Q", title="Answers", axis=WHOLE),
             y=alt.Y("value:N", sort=None, title=None, axis=alt.Axis(labelLimit=260)),
             tooltip=["value:N", "count:Q"],
         ).properties(height=70 + 34 * len(frame))
@@ -187,7 +222,7 @@ def progress_section(wards: list[dict[str, Any]]) -> None:
     long = seats.melt(id_vars=["constituency"], value_vars=["contacts", "reached", "completed"],
                       var_name="measure", value_name="people")
     chart = alt.Chart(long).mark_bar().encode(
-        x=alt.X("people:Q", title="People", stack=None),
+        x=alt.X("people:Q", title="People", stack=None, axis=WHOLE),
         y=alt.Y("constituency:N", title=None, axis=alt.Axis(labelLimit=260)),
         color=alt.Color("measure:N", title=None,
                         sort=["contacts", "reached", "completed"]),
@@ -199,11 +234,12 @@ def progress_section(wards: list[dict[str, Any]]) -> None:
         seats[["constituency", "contacts", "called", "reached", "completed", "remaining",
                "reached_share"]],
         hide_index=True, width="stretch",
-        column_config={"reached_share": st.column_config.ProgressColumn(
-            "Reached", format="percent", min_value=0.0, max_value=1.0)},
+        column_config={**HEADERS, "reached_share": st.column_config.ProgressColumn(
+            "Reached (share)", format="percent", min_value=0.0, max_value=1.0)},
     )
     with st.expander("Per ward"):
-        st.dataframe(pd.DataFrame(wards), hide_index=True, width="stretch")
+        st.dataframe(pd.DataFrame(wards), hide_index=True, width="stretch",
+                     column_config=HEADERS)
 
 
 def leaderboard_section(board: list[dict[str, Any]], signups: dict[int, int]) -> None:
@@ -215,7 +251,7 @@ def leaderboard_section(board: list[dict[str, Any]], signups: dict[int, int]) ->
     frame["sign-ups"] = [signups.get(int(v), 0) for v in frame["volunteer_id"]]
     st.dataframe(
         frame[["rank", "name", "completions", "conversations", "dials", "sign-ups"]],
-        hide_index=True, width="stretch",
+        hide_index=True, width="stretch", column_config=HEADERS,
     )
     st.caption("Sign-ups: event places the volunteer booked on their calls (all time).")
 
@@ -235,7 +271,7 @@ def funnel_section(funnel: Any, per_event: list[dict[str, Any]],
                    f"{recruited['calls']:,} calls.")
     if per_event:
         st.dataframe(pd.DataFrame(per_event), hide_index=True, width="stretch",
-                     key="dashboard_event_funnel")
+                     key="dashboard_event_funnel", column_config=HEADERS)
 
 
 def recruits_section(count: int, rows: list[dict[str, Any]]) -> None:
@@ -252,8 +288,7 @@ def recruits_section(count: int, rows: list[dict[str, Any]]) -> None:
         {"name": f"{r['first_name']} {r['last_name']}".strip(), "constituency": r["constituency"],
          "events": "; ".join(booked.get(int(r["contact_id"]), [])),
          "phone": display_phone(r["phone"]),
-         "answered": r["answered_at"].astimezone(zone).strftime("%d %b %H:%M")
-         if r["answered_at"] else "",
+         "answered": uk_datetime(r["answered_at"], zone) if r["answered_at"] else "",
          "do not call": r["do_not_call"], "campaign": r["campaign"]}
         for r in rows
     ])
@@ -282,14 +317,16 @@ def compliance_section(panel: dict[str, Any]) -> None:
     if rate > 0.03:
         st.error("Abandoned calls are above Ofcom's 3 % for this campaign in the last 24 h.")
     if panel["outside_window"]:
-        st.error(f"{panel['outside_window']} call(s) were saved outside the calling window.")
+        st.error(f"{plural(panel['outside_window'], 'call')} saved outside the calling "
+                 "window.")
     if panel["tps_queued"]:
-        st.error(f"{panel['tps_queued']} TPS-registered non-members are queued to be called.")
+        st.error(f"{plural(panel['tps_queued'], 'TPS-registered non-member')} queued to be "
+                 "called.")
     if panel["suppressed_by_source"]:
         st.dataframe(
             pd.DataFrame([{"source": s, "numbers": n}
                           for s, n in sorted(panel["suppressed_by_source"].items())]),
-            hide_index=True,
+            hide_index=True, column_config=HEADERS,
         )
 
 
@@ -306,7 +343,7 @@ def live() -> None:
         return
     since = period_start()
     state = "paused" if paused else f"refreshes every {settings.dashboard_refresh_seconds:g} s"
-    st.caption(f"Updated {datetime.now(zone):%H:%M:%S} ({tz}) · {state}")
+    st.caption(f"Updated {datetime.now(zone):%H:%M:%S} ({tz} time) · {state}")
     headline_metrics(numbers)
     through_the_day(figure("calls_by_quarter_hour", campaign_id=campaign_id, day=day,
                            default_timezone=settings.timezone))

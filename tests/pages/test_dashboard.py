@@ -142,3 +142,32 @@ def test_the_dashboard_page_itself_refuses_a_volunteer(app_env, volunteer) -> No
     at.run()
     assert [e.value for e in at.error] == ["This page is for organisers."]
     assert not at.metric
+
+
+def test_the_dashboard_reads_in_words_uk_dates_and_whole_numbers(
+        make_app, app_db, organiser) -> None:
+    import json
+
+    from core import stats as core_stats
+    from core.display import uk_date
+
+    day = build_day(app_db)
+    at = make_app(user=organiser, page=PAGE)
+    at.selectbox(key="dashboard_campaign").select(day.a).run()
+    assert not at.exception
+    today = core_stats.local_today("Europe/London")
+    headings = [h.value for h in at.subheader]
+    assert f"Calls per 15 minutes, {uk_date(today)}" in headings
+    text = "\n".join(m.value for m in at.markdown)
+    assert " people answered" in text or " person answered" in text
+    assert "(s)" not in text
+    # Count axes never show half a call; the day's chart covers the calling window, not 24 h.
+    import pyarrow as pa
+
+    chart = at.get("vega_lite_chart")[0]
+    assert json.loads(chart.proto.spec)["encoding"]["y"]["axis"]["format"] == "d"
+    points = pa.ipc.open_stream(chart.proto.datasets[0].data.data).read_all().num_rows
+    assert points == 2 * ((21 - 9) * 4 + 1)  # 09:00 to 21:00 in quarter hours, both series
+    # Table headings are words.
+    [progress] = [d for d in at.dataframe if "reached_share" in d.value.columns]
+    assert "Surveys completed" in progress.proto.columns
