@@ -24,7 +24,17 @@ from sqlmodel import Session, col, select
 
 from core.importing import CUSTOM, normalise_tags
 from core.outcomes import OPEN_QUEUE_STATUSES, QueueStatus
-from db.models import CallAttempt, Campaign, Contact, ImportBatch, Outcome, QueueEntry, Suppression
+from db.models import (
+    CallAttempt,
+    Campaign,
+    Contact,
+    Event,
+    EventSignup,
+    ImportBatch,
+    Outcome,
+    QueueEntry,
+    Suppression,
+)
 
 CUSTOM_OPERATORS = {
     "equals": "equals",
@@ -59,6 +69,8 @@ class Segment:
     exclude_outcomes: list[str] = field(default_factory=list)
     outcome_days: int = 30
     exclude_queued_elsewhere: bool = True
+    # "Signed up for X but did not come": booked for one of these events, ended, not ticked.
+    no_show_event_ids: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -215,6 +227,8 @@ def segment_sql(
         conditions.append(sa.not_(_tag_condition(tag)))
     for flt in segment.custom:
         conditions.append(_custom_condition(flt, dialect))
+    if segment.no_show_event_ids:
+        conditions.append(_C.c.id.in_(no_shows(segment.no_show_event_ids, now)))
     sql.conditions = conditions
     if segment.exclude_outcomes:
         if segment.outcome_days < 1:
@@ -237,6 +251,17 @@ def segment_sql(
             queued = queued.where(col(QueueEntry.campaign_id) != campaign_id)
         sql.excluded.append(queued)
     return sql
+
+
+def no_shows(event_ids: list[int], now: datetime) -> Any:
+    """Contacts still booked for one of these events after it ended, never ticked as come."""
+    signup = EventSignup.__table__  # type: ignore[attr-defined]
+    event = Event.__table__  # type: ignore[attr-defined]
+    return (sa.select(signup.c.contact_id)
+            .select_from(signup.join(event, event.c.id == signup.c.event_id))
+            .where(signup.c.event_id.in_(list(event_ids)), signup.c.status == "booked",
+                   signup.c.walk_in.is_(False), signup.c.attended_at.is_(None),
+                   signup.c.contact_id.is_not(None), event.c.ends_at <= now))
 
 
 def segment_conditions(
@@ -359,7 +384,15 @@ def segment_options(*, session: Session) -> dict[str, Any]:
             select(Campaign).where(Campaign.status != "closed").order_by(col(Campaign.name))
         )
     ]
+    past_events = {
+        int(event_id): f"{title} ({starts:%d %b})"
+        for event_id, title, starts in session.execute(
+            sa.select(col(Event.id), col(Event.title), col(Event.starts_at))
+            .where(col(Event.ends_at) <= datetime.now(UTC), col(Event.status) == "scheduled")
+            .order_by(col(Event.starts_at).desc()).limit(100))
+    }
     return {
+        "past_events": past_events,
         "constituencies": sorted(k for k in places if k),
         "wards": places,
         "tags": sorted(tags),

@@ -63,6 +63,10 @@ outcome_days = right.number_input("…in the last N days", min_value=1, max_valu
                                   value=30, key="seg_outcome_days")
 not_queued = st.checkbox("Leave out people queued in another active campaign", value=True,
                          key="seg_not_queued")
+no_show_events = st.multiselect(
+    "Signed up for … but did not come (a follow-up call)", list(options["past_events"]),
+    format_func=lambda i: options["past_events"][i], key="seg_no_show_events",
+    help="People booked for one of these events who were not ticked at its check-in.")
 
 st.subheader("Custom fields")
 filters: list[dict[str, Any]] = st.session_state.setdefault(CUSTOM_KEY, [])
@@ -98,6 +102,7 @@ segment = Segment(
     constituencies=constituencies, wards=wards, tags_any=tags_any, tags_none=tags_none,
     custom=[CustomFilter(**f) for f in filters], phone_type=phone_type,
     last_contacted_before=last_before, exclude_outcomes=exclude_outcomes,
+    no_show_event_ids=[int(i) for i in no_show_events],
     outcome_days=int(outcome_days), exclude_queued_elsewhere=not_queued,
 )
 try:

@@ -409,3 +409,25 @@ def events_counts(event_id: int, **counts: int):
     from core.event_funnel import EventCounts
 
     return EventCounts(event_id=event_id, **counts)
+
+
+def test_no_shows_are_a_segment_for_a_follow_up_call(database: Database) -> None:
+    from core.targeting import Segment, count_segment, preview_segment
+
+    with database.write() as s:
+        organiser = make_user(s, role="organiser")
+        campaign = make_campaign(s)
+        past = make_event(s, campaigns=[campaign], day=date(2026, 11, 28))
+        came, stayed_home, said_no = (make_contact(s, first_name=n).id
+                                      for n in ("Came", "Stayed", "Declined"))
+    ids = {c: book(database, past, c, campaign.id, now=datetime(2026, 11, 1, tzinfo=UTC)
+                   ).signup_ids[0] for c in (came, stayed_home, said_no)}
+    with database.write() as s:
+        events.mark_attended(session=s, signup_id=ids[came], attended=True,
+                             user_id=organiser.id, now=NOW)
+        events.release_signup(session=s, signup_id=ids[said_no], status=SignupStatus.DECLINED)
+    segment = Segment(no_show_event_ids=[past], exclude_queued_elsewhere=False)
+    with database.session() as s:
+        assert count_segment(session=s, segment=segment) == 1
+        assert [p["first_name"] for p in preview_segment(session=s, segment=segment)] == [
+            "Stayed"]
