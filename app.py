@@ -12,8 +12,8 @@ from sqlalchemy.exc import DBAPIError
 
 from core.events import runs_a_check_in
 from db.engine import is_retryable
+from pages import _auth_widgets as auth_widgets
 from pages import _browser, _ui
-from pages._auth_widgets import render_logout_button
 
 st.set_page_config(page_title="Ringround", page_icon="☎️", layout="wide")
 _browser.apply_app_style()
@@ -64,18 +64,34 @@ try:
         # A volunteer an organiser chose to run an event's check-in sees it that day.
         helping = (user is not None and not user.is_organiser
                    and runs_a_check_in(session=session, user_id=user.id))
+    if user is None and not first_run:
+        # Before the navigation is built, so that a deep link opens its page straight away.
+        user = auth_widgets.resume_from_cookie()
+        if user is not None and not user.is_organiser:
+            with rt.database.session() as session:
+                helping = runs_a_check_in(session=session, user_id=user.id)
+    if user is not None:
+        auth_widgets.continue_pending_redirect()
     _ui.remember_user(user)
 
+    # One flat list, campaign day first: Streamlit draws navigation sections as <li>
+    # outside any list, which screen readers cannot follow (axe "list" / "listitem",
+    # tests/e2e/test_accessibility.py).
+    organiser_pages = [DASHBOARD, CALLING, CHECK_IN, MY_STATS, CAMPAIGNS, EVENTS, IMPORT,
+                       TARGETING, CONTACTS, TEAM, EXPORTS, SETTINGS, ACCOUNT]
+    volunteer_pages = [CALLING, MY_STATS, ACCOUNT]  # where a deep link may lead a volunteer
     if first_run:
         pages: list | dict = [SETUP]
     elif user is None:
-        pages = [LOGIN, REGISTER, RESET]
+        # A signed-in page's address opened while signed out shows the sign-in form there
+        # (not Streamlit's "page not found"), and leads back to that page once signed in.
+        pages = [LOGIN, REGISTER, RESET] + [
+            st.Page("pages/login.py", title="Sign in", icon="🔑", url_path=page.url_path,
+                    visibility="hidden")
+            for page in organiser_pages
+        ]
     elif user.is_organiser:
-        # One flat list, campaign day first: Streamlit draws navigation sections as <li>
-        # outside any list, which screen readers cannot follow (axe "list" / "listitem",
-        # tests/e2e/test_accessibility.py).
-        pages = [DASHBOARD, CALLING, CHECK_IN, MY_STATS, CAMPAIGNS, EVENTS, IMPORT, TARGETING,
-                 CONTACTS, TEAM, EXPORTS, SETTINGS, ACCOUNT]
+        pages = organiser_pages
     else:
         pages = [CALLING, *([CHECK_IN] if helping else []), MY_STATS, ACCOUNT]
 
@@ -83,12 +99,16 @@ try:
         st.sidebar.caption("Demo mode: sample data only; do not load real members' details.")
     if user is not None:
         st.sidebar.caption(f"Signed in as **{user.name}** ({user.role})")
-        render_logout_button(user)
+        auth_widgets.render_logout_button(user)
         _ui.housekeeping()
 
     # expanded: every page in view (Streamlit folds lists past ten behind "View more").
     page = st.navigation(pages, expanded=True)
     page_path = page.title.lower()
+    if user is None and not first_run:
+        auth_widgets.remember_requested_page(
+            page.url_path, organiser_paths=[p.url_path for p in organiser_pages],
+            volunteer_paths=[p.url_path for p in volunteer_pages])
     page.run()
 except DBAPIError as exc:
     if not is_retryable(exc):

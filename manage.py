@@ -126,6 +126,31 @@ def cmd_send_event_texts(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_unlock(args: argparse.Namespace) -> int:
+    from sqlmodel import select
+
+    from core.accounts import normalise_username
+    from core.auth import unlock_user
+    from db.models import User
+
+    username = normalise_username(args.username)
+    database = _database(_settings())
+    with database.write() as session:
+        user_id = session.exec(select(User.id).where(User.username == username)).first()
+        if user_id is None:
+            raise CommandError(f"no user named {username!r}")
+        unlock_user(session=session, user_id=user_id, actor_id=None)
+    print(f"{username} unlocked: failed sign-ins forgotten, any block lifted")
+    return 0
+
+
+def cmd_setup_code(args: argparse.Namespace) -> int:
+    from core.setup import setup_code
+
+    print(setup_code(_settings().cookie_key))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="manage.py", description="Ringround administration.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -173,6 +198,15 @@ def build_parser() -> argparse.ArgumentParser:
     add("rebuild-rollups", cmd_rebuild_rollups,
         "Recount the dashboard's call and survey rollups from the calls themselves (after "
         "loading calls in bulk, or on a database from before rollups).")
+
+    unlock = add("unlock", cmd_unlock,
+                 "Lift a sign-in block on a user and forget their failed sign-ins (for the "
+                 "last organiser, who has nobody to unlock them from the Team page).")
+    unlock.add_argument("username")
+
+    add("setup-code", cmd_setup_code,
+        "Print the code that opens first-run setup in a browser on another machine.")
+
     add("purge-notes", cmd_purge_notes,
         "Blank call notes older than the retention period set on the Settings page "
         "(the app also does this hourly); for cron.")

@@ -25,6 +25,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from streamlit.runtime.pages_manager import PagesManager
 
+import auth_routes
 from core.config import ConfigError, Settings, load_settings
 from core.event_texts import ics_calendar
 from core.events import event_by_token
@@ -244,6 +245,7 @@ ROUTES = [
     Route("/twilio/voice", twilio_voice, methods=["POST"]),
     Route("/healthz", healthz, methods=["GET"]),
     Route("/events/{token}.ics", event_calendar, methods=["GET"]),
+    *auth_routes.routes(_runtime),
 ]
 
 app = st.App("app.py", routes=ROUTES, middleware=[Middleware(SecurityHeaders)])

@@ -143,8 +143,8 @@ def fill(db: Database, contacts: int, volunteers: int) -> tuple[int, list[int]]:
         for n in range(volunteers):
             people.append(session.execute(sa.text(
                 "INSERT INTO \"user\" (username, name, email, password_hash, role, phone_verified,"
-                " active, failed_logins, session_epoch, created_at) VALUES"
-                f" (:u, :u, :e, 'x', 'volunteer', false, true, 0, 0, {stamp}) RETURNING id"
+                " active, session_epoch, created_at) VALUES"
+                f" (:u, :u, :e, 'x', 'volunteer', false, true, 0, {stamp}) RETURNING id"
             ), {"u": f"bench{n}", "e": f"bench{n}@example.org"}).scalar_one())
     with db.engine.connect() as connection:
         connection.exec_driver_sql("ANALYZE")

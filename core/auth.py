@@ -1,13 +1,16 @@
 """Signing in, lockout, invites, password resets and team management.
 
 Rules kept here, whatever page calls in:
-- Failed attempts and lockout live in the database (User.failed_logins / locked_at), so a
-  restart or a second app server does not hand an attacker a fresh set of guesses.
+- Failed attempts are counted in the database (core.login_throttle), per username and per
+  address, whether or not the username exists; a restart or a second app server does not hand
+  an attacker a fresh set of guesses, and a stranger cannot lock an organiser out for good.
+- sign_in_with_password is the whole password sign-in; the page only renders its result.
 - Tokens (invite links, reset links) are shown once; only their sha256 is stored.
 - Ending a user's sessions means bumping User.session_epoch (every open session re-checks it on
   each run) and stamping User.sessions_ended_at (login cookies signed before it are refused).
-- No password, hash or token ever goes into an audit event or a return value meant for a page,
-  except LoginCandidate.password_hash, which exists only to feed the login widget's check.
+- No password, hash or token ever goes into an audit event or a return value meant for a page
+  (LoginResult.handoff_code is the one-time code the browser trades for its cookie, and is
+  never printed).
 
 Functions whose refusal must still be written down (a failed attempt, a lockout) return a
 LoginResult instead of raising: raising inside the caller's write transaction would roll the
@@ -16,17 +19,22 @@ counter back. Everything else raises a domain exception whose str() is a message
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 import bcrypt
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from core import login_sessions, login_throttle
 from core.accounts import (
     AccountError,
+    change_password,
     create_user,
     hash_password,
     normalise_username,
@@ -35,6 +43,7 @@ from core.accounts import (
 from core.audit import record_event
 from core.phones import InvalidPhone, normalise_phone
 from core.users import UserView, to_view
+from db.engine import Database
 from db.models import Campaign, CampaignMember, Invite, PasswordReset, User
 
 DEFAULT_LOCKOUT_ATTEMPTS = 5
@@ -43,18 +52,34 @@ MAX_INVITE_USES = 1000
 MAX_INVITE_DAYS = 90
 TOKEN_BYTES = 32
 
-LOCKED_MESSAGE = (
-    "This account is locked after too many failed sign-in attempts. "
-    "Ask an organiser to unlock it from the Team page."
-)
+BAD_CREDENTIALS_MESSAGE = "Wrong username or password."
 INACTIVE_MESSAGE = (
     "This account has been deactivated. Ask an organiser if you should still have access."
 )
-BAD_CREDENTIALS_MESSAGE = "Wrong username or password."
 REVOKED_COOKIE_MESSAGE = "Your saved sign-in has ended. Please sign in again."
 
-# Checked against when the username is unknown, so that a miss costs as long as a wrong password.
-_DUMMY_HASH = bcrypt.hashpw(b"ringround-no-such-user", bcrypt.gensalt()).decode("ascii")
+
+def throttled_message(wait: timedelta) -> str:
+    """The same words for every username, real or not, so that none can be told apart."""
+    minutes = max(1, math.ceil(wait.total_seconds() / 60))
+    return (
+        "Too many failed sign-ins for this username. Try again in "
+        f"{minutes} minute{'s' if minutes != 1 else ''}, or ask an organiser to unlock it."
+    )
+
+
+class LoginRefusal(StrEnum):
+    BAD_CREDENTIALS = "bad_credentials"
+    THROTTLED = "throttled"
+    INACTIVE = "inactive"
+    COOKIE_REVOKED = "cookie_revoked"
+
+
+# Checked against when the username is unknown, so that a miss costs as long as a wrong
+# password. Made on first use: bcrypt at import would add a quarter second to every start.
+@functools.cache
+def _dummy_hash() -> str:
+    return bcrypt.hashpw(b"ringround-no-such-user", bcrypt.gensalt()).decode("ascii")
 
 
 class AuthError(Exception):
@@ -89,110 +114,112 @@ def _now(now: datetime | None) -> datetime:
 
 
 # --------------------------------------------------------------------------------------------
-# Signing in
+# Signing in: the one sequence, for the sign-in page, scripts and tests alike
 # --------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class LoginCandidate:
-    """One user as the login widget needs them. Never store this anywhere: it holds the hash."""
-
-    id: int
-    username: str
-    name: str
-    email: str
-    role: str
-    active: bool
-    locked: bool
-    password_hash: str = field(repr=False)
-
-
-@dataclass(frozen=True)
 class LoginResult:
+    """What a sign-in attempt came to; the page renders it and nothing else decides."""
+
     user: UserView | None = None
-    # "", "bad_credentials", "locked" (already), "now_locked" (this attempt), "inactive",
-    # "cookie_revoked"
-    reason: str = ""
+    # The browser's LoginSession; with a handoff code when the browser still has to collect
+    # its cookie at /auth/session (a password sign-in), without one when it came with it.
+    login_session_id: int | None = None
+    handoff_code: str = field(default="", repr=False)
+    reason: LoginRefusal | None = None
     message: str = ""
+    retry_after: timedelta | None = None
 
     @property
     def ok(self) -> bool:
         return self.user is not None
 
 
-def find_login_candidate(*, session: Session, username: str) -> LoginCandidate | None:
-    """The one user the login form names (not every user: hashes stay in the database)."""
-    username = normalise_username(username)
-    if not username:
-        return None
-    user = session.exec(select(User).where(User.username == username)).first()
-    if user is None or user.id is None:
-        return None
-    return LoginCandidate(
-        id=user.id, username=user.username, name=user.name, email=user.email, role=user.role,
-        active=user.active, locked=user.locked_at is not None, password_hash=user.password_hash,
-    )
+def _refused(reason: LoginRefusal, wait: timedelta | None = None) -> LoginResult:
+    message = {
+        LoginRefusal.BAD_CREDENTIALS: BAD_CREDENTIALS_MESSAGE,
+        LoginRefusal.INACTIVE: INACTIVE_MESSAGE,
+        LoginRefusal.COOKIE_REVOKED: REVOKED_COOKIE_MESSAGE,
+    }.get(reason, "")
+    if wait is not None:
+        message = throttled_message(wait)
+    return LoginResult(reason=reason, message=message, retry_after=wait)
 
 
-def equalise_timing() -> None:
-    """Spend what a password check costs, so that an unknown username is not told apart by
-    how quickly it is refused (the login widget skips bcrypt for names it does not know)."""
-    verify_password("ringround-no-such-user", _DUMMY_HASH)
-
-
-def refuse_login(*, session: Session, candidate: LoginCandidate) -> LoginResult:
-    """Refuse a locked user before any password check, and audit the attempt.
-
-    A deactivated user is not refused here: their password is checked first and
-    complete_login refuses them, so a wrong password does not reveal the account exists.
-    """
-    record_event(session=session, action="login_failed", actor_id=candidate.id,
-                 target=f"user:{candidate.id}", details={"reason": "locked"})
-    return LoginResult(reason="locked", message=LOCKED_MESSAGE)
-
-
-def record_failed_login(
+def sign_in_with_password(
     *,
-    session: Session,
+    database: Database,
     username: str,
+    password: str,
+    address: str = "local",
     lockout_attempts: int = DEFAULT_LOCKOUT_ATTEMPTS,
+    session_days: float = 1.0,
     now: datetime | None = None,
 ) -> LoginResult:
-    """Count a wrong password against the user (atomically), locking them at the limit."""
+    """Check a username and password, in the one order every caller uses.
+
+    1. A running block on this username (from this address, or from anywhere) or on this
+       address refuses at once, before any password check, with the same words whether or
+       not the username exists.
+    2. The password is checked with bcrypt outside any transaction (on SQLite a write
+       transaction holds the database's one write lock); an unknown username costs the same.
+    3. A wrong password counts against the username and the address (core.login_throttle)
+       and gets "Wrong username or password." whether or not the username exists.
+    4. A right password clears the username's counters; a deactivated user is refused only
+       now, so only someone who knows the password learns the account exists.
+    5. complete_login opens the browser's LoginSession.
+    """
     now = _now(now)
-    username = normalise_username(username)
-    # One UPDATE ... RETURNING, so that two app servers counting at once never lose a failure.
+    name = normalise_username(username)
+    with database.session() as session:
+        wait = login_throttle.blocked_for(session=session, username=name, address=address,
+                                          now=now)
+        candidate = _find_user(session, name)
+    if wait is not None:
+        with database.write() as session:
+            _audit_failure(session, candidate, "throttled")
+        return _refused(LoginRefusal.THROTTLED, wait)
+    if candidate is None:
+        verify_password(password, _dummy_hash())
+        right = False
+    else:
+        right = verify_password(password, candidate[1])
+    with database.write() as session:
+        if not right:
+            block = login_throttle.record_failure(
+                session=session, username=name, address=address, now=now,
+                lockout_attempts=lockout_attempts)
+            _audit_failure(session, candidate, "bad_password" if candidate else "unknown_user")
+            if block is not None and candidate is not None:
+                record_event(session=session, action="lockout", actor_id=candidate[0],
+                             target=f"user:{candidate[0]}",
+                             details={"minutes": round(block.total_seconds() / 60, 1)})
+            return _refused(LoginRefusal.BAD_CREDENTIALS, block)
+        assert candidate is not None
+        login_throttle.record_success(session=session, username=name)
+        return complete_login(session=session, user_id=candidate[0], method="password",
+                              session_days=session_days, now=now)
+
+
+def _find_user(session: Session, username: str) -> tuple[int, str] | None:
+    """(id, password hash) of the one user a sign-in names; the hash never leaves core."""
+    if not username:
+        return None
     row = session.execute(
-        sa.update(User)
-        .where(col(User.username) == username)
-        .values(failed_logins=col(User.failed_logins) + 1)
-        .returning(col(User.id), col(User.failed_logins), col(User.locked_at))
+        sa.select(col(User.id), col(User.password_hash)).where(col(User.username) == username)
     ).first()
-    if row is None:
+    return (row[0], row[1]) if row is not None else None
+
+
+def _audit_failure(session: Session, candidate: tuple[int, str] | None, reason: str) -> None:
+    if candidate is None:
         # An unknown name may be a password typed into the wrong box: never record it.
         record_event(session=session, action="login_failed", target="unknown user",
-                     details={"reason": "unknown_user"})
-        return LoginResult(reason="bad_credentials", message=BAD_CREDENTIALS_MESSAGE)
-    user_id, failures, locked_at = row
-    record_event(session=session, action="login_failed", actor_id=user_id,
-                 target=f"user:{user_id}", details={"reason": "bad_password",
-                                                    "failures": failures})
-    if locked_at is not None:
-        return LoginResult(reason="locked", message=LOCKED_MESSAGE)
-    if failures >= lockout_attempts:
-        session.execute(
-            sa.update(User).where(col(User.id) == user_id, col(User.locked_at).is_(None))
-            .values(locked_at=now)
-        )
-        record_event(session=session, action="lockout", actor_id=user_id,
-                     target=f"user:{user_id}", details={"failures": failures})
-        return LoginResult(reason="now_locked", message=LOCKED_MESSAGE)
-    left = lockout_attempts - failures
-    hint = f" {left} attempt{'s' if left != 1 else ''} left before the account is locked."
-    return LoginResult(
-        reason="bad_credentials",
-        message=BAD_CREDENTIALS_MESSAGE + (hint if left <= 2 else ""),
-    )
+                     details={"reason": reason})
+    else:
+        record_event(session=session, action="login_failed", actor_id=candidate[0],
+                     target=f"user:{candidate[0]}", details={"reason": reason})
 
 
 def complete_login(
@@ -200,68 +227,73 @@ def complete_login(
     session: Session,
     user_id: int,
     method: str = "password",
-    cookie_issued_at: datetime | None = None,
+    session_days: float = 1.0,
     now: datetime | None = None,
 ) -> LoginResult:
-    """Finish a sign-in whose password (or signed cookie) has been checked.
+    """Finish a sign-in whose password has been checked (or a new account's), opening the
+    browser's LoginSession with a one-time code for collecting its cookie.
 
-    Re-checks active and locked inside this transaction, since another server may have locked
-    or deactivated the user since the password check. A cookie signed before the user's
-    sessions were ended is refused.
+    Re-checks that the user is active inside this transaction, since another server may have
+    deactivated them since the password check.
     """
     now = _now(now)
     user = session.get(User, user_id)
     if user is None:
-        return LoginResult(reason="bad_credentials", message=BAD_CREDENTIALS_MESSAGE)
-    if not user.active or user.locked_at is not None:
-        reason = "inactive" if not user.active else "locked"
+        return _refused(LoginRefusal.BAD_CREDENTIALS)
+    if not user.active:
         record_event(session=session, action="login_failed", actor_id=user.id,
-                     target=f"user:{user.id}", details={"reason": reason, "method": method})
-        return LoginResult(reason=reason,
-                           message=INACTIVE_MESSAGE if reason == "inactive" else LOCKED_MESSAGE)
-    if method == "cookie" and (
-        cookie_issued_at is None
-        or (user.sessions_ended_at is not None and cookie_issued_at <= user.sessions_ended_at)
-    ):
-        return LoginResult(reason="cookie_revoked", message=REVOKED_COOKIE_MESSAGE)
-    user.failed_logins = 0
+                     target=f"user:{user.id}", details={"reason": "inactive", "method": method})
+        return _refused(LoginRefusal.INACTIVE)
+    opened = login_sessions.open_login_session(
+        session=session, user_id=user_id, epoch=user.session_epoch,
+        lifetime=timedelta(days=session_days), now=now)
+    _stamp_login(session, user, method, now)
+    return LoginResult(user=to_view(user), login_session_id=opened.login_session_id,
+                       handoff_code=opened.handoff_code)
+
+
+def sign_in_with_cookie(
+    *,
+    database: Database,
+    cookie: str,
+    cookie_key: str,
+    session_days: float = 1.0,
+    now: datetime | None = None,
+) -> LoginResult:
+    """A returning browser: its login cookie, checked against the database.
+
+    Anything the cookie cannot vouch for (undecodable, another algorithm, a forged or
+    copied-then-signed-out session, one from before "sign out everywhere", expired by the
+    lifetime it was issued with or by today's shorter one) is COOKIE_REVOKED: the browser is
+    treated as signed out and its cookie cleared; nothing raises.
+    """
+    now = _now(now)
+    with database.write() as session:
+        found = login_sessions.find_cookie_session(
+            session=session, value=cookie, cookie_key=cookie_key,
+            lifetime=timedelta(days=session_days), now=now)
+        user = session.get(User, found.user_id) if found is not None else None
+        if found is None or user is None or not user.active:
+            return _refused(LoginRefusal.COOKIE_REVOKED)
+        _stamp_login(session, user, "cookie", now)
+        return LoginResult(user=to_view(user), login_session_id=found.login_session_id)
+
+
+def _stamp_login(session: Session, user: User, method: str, now: datetime) -> None:
     user.last_login_at = now
     session.add(user)
     record_event(session=session, action="login", actor_id=user.id, target=f"user:{user.id}",
                  details={"method": method})
     session.flush()
-    return LoginResult(user=to_view(user))
 
 
-def check_login(
-    *,
-    session: Session,
-    username: str,
-    password: str,
-    lockout_attempts: int = DEFAULT_LOCKOUT_ATTEMPTS,
-    now: datetime | None = None,
-) -> LoginResult:
-    """Check a username and password against the database, with lockout and audit.
-
-    The login page runs the same steps through streamlit-authenticator's widget (see
-    pages/login.py), which checks the password outside any transaction; this is the whole
-    check in one call, for scripts and tests. It runs bcrypt inside the caller's transaction,
-    which on SQLite holds the write lock for about a quarter of a second.
-    """
-    candidate = find_login_candidate(session=session, username=username)
-    if candidate is None:
-        equalise_timing()
-        return record_failed_login(session=session, username=username,
-                                   lockout_attempts=lockout_attempts, now=now)
-    if candidate.locked:
-        return refuse_login(session=session, candidate=candidate)
-    if not verify_password(password, candidate.password_hash):
-        return record_failed_login(session=session, username=candidate.username,
-                                   lockout_attempts=lockout_attempts, now=now)
-    return complete_login(session=session, user_id=candidate.id, now=now)
-
-
-def record_logout(*, session: Session, user_id: int) -> None:
+def sign_out(
+    *, session: Session, user_id: int, login_session_id: int | None, now: datetime | None = None
+) -> None:
+    """Sign out this browser: its login cookie, and every copy of it, stops working."""
+    if login_session_id is not None:
+        login_sessions.end_login_session(session=session, login_session_id=login_session_id,
+                                         now=_now(now))
     record_event(session=session, action="logout", actor_id=user_id, target=f"user:{user_id}",
                  details={"everywhere": False})
 
@@ -271,7 +303,7 @@ def end_sessions(
 ) -> UserView:
     """Sign the user out everywhere: every open session and every saved login cookie."""
     user = _get_user_row(session, user_id)
-    _bump_epoch(user, _now(now))
+    _bump_epoch(session, user, _now(now))
     session.add(user)
     record_event(session=session, action="logout", actor_id=actor_id or user_id,
                  target=f"user:{user_id}", details={"everywhere": True})
@@ -279,9 +311,31 @@ def end_sessions(
     return to_view(user)
 
 
-def _bump_epoch(user: User, now: datetime) -> None:
+def change_password_here(
+    *,
+    session: Session,
+    user_id: int,
+    login_session_id: int | None,
+    current_password: str,
+    new_password: str,
+) -> UserView:
+    """Change the password: every other session ends, this browser's carries on.
+
+    Raises:
+        AccountError: the current password is wrong or the new one breaks the rules.
+    """
+    updated = change_password(session=session, user_id=user_id,
+                              current_password=current_password, new_password=new_password)
+    login_sessions.end_user_sessions(session=session, user_id=user_id, now=_now(None),
+                                     keep=login_session_id, keep_epoch=updated.session_epoch)
+    return updated
+
+
+def _bump_epoch(session: Session, user: User, now: datetime) -> None:
     user.session_epoch += 1
     user.sessions_ended_at = now
+    assert user.id is not None
+    login_sessions.end_user_sessions(session=session, user_id=user.id, now=now)
 
 
 def _get_user_row(session: Session, user_id: int) -> User:
@@ -607,9 +661,8 @@ def use_password_reset(
     if not user.active:
         raise ResetInvalid("This account has been deactivated.")
     user.password_hash = new_hash
-    user.failed_logins = 0
-    user.locked_at = None
-    _bump_epoch(user, now)
+    login_throttle.clear_username(session=session, username=user.username)
+    _bump_epoch(session, user, now)
     session.add(user)
     record_event(session=session, action="password_reset_used", actor_id=user.id,
                  target=f"user:{user.id}")
@@ -637,14 +690,19 @@ class TeamMember:
     phone_verified: bool
 
 
-def list_team(*, session: Session) -> list[TeamMember]:
+def list_team(*, session: Session, now: datetime | None = None) -> list[TeamMember]:
+    """Everyone, with recent failed sign-ins and whether a sign-in block is running."""
     users = session.exec(
         select(User).order_by(col(User.active).desc(), col(User.role), col(User.name))
     ).all()
+    states = login_throttle.username_states(
+        session=session, usernames=[u.username for u in users], now=_now(now))
+    none = login_throttle.ThrottleState(0, None)
     return [
         TeamMember(
             id=u.id, username=u.username, name=u.name, email=u.email, role=u.role,
-            active=u.active, locked=u.locked_at is not None, failed_logins=u.failed_logins,
+            active=u.active, locked=states.get(u.username, none).blocked_until is not None,
+            failed_logins=states.get(u.username, none).failures,
             last_login_at=u.last_login_at, created_at=u.created_at,
             phone_verified=u.phone_verified,
         )
@@ -681,7 +739,7 @@ def deactivate_user(
     if user.role == "organiser" and _other_active_organisers(session, user_id) == 0:
         raise TeamActionRefused("This is the last active organiser; promote someone else first.")
     user.active = False
-    _bump_epoch(user, _now(now))
+    _bump_epoch(session, user, _now(now))
     session.add(user)
     record_event(session=session, action="user_deactivated", actor_id=actor_id,
                  target=f"user:{user_id}")
@@ -732,12 +790,10 @@ def demote_user(*, session: Session, user_id: int, actor_id: int) -> None:
     set_role(session=session, user_id=user_id, role="volunteer", actor_id=actor_id)
 
 
-def unlock_user(*, session: Session, user_id: int, actor_id: int) -> None:
+def unlock_user(*, session: Session, user_id: int, actor_id: int | None) -> None:
+    """Lift any sign-in block on the user and forget their failed sign-ins."""
     user = _get_user_row(session, user_id)
-    had = {"failures": user.failed_logins, "was_locked": user.locked_at is not None}
-    user.failed_logins = 0
-    user.locked_at = None
-    session.add(user)
+    had = {"counters": login_throttle.clear_username(session=session, username=user.username)}
     record_event(session=session, action="unlock", actor_id=actor_id, target=f"user:{user_id}",
                  details=had)
     session.flush()

@@ -81,12 +81,10 @@ class User(SQLModel, table=True):
     phone: str | None = Field(default=None, max_length=20)
     phone_verified: bool = Field(default=False)
     active: bool = Field(default=True)
-    failed_logins: int = Field(default=0)
-    locked_at: datetime | None = _ts()
-    # Bumped to end every open session of this user (logout everywhere, deactivation).
+    # The user's token generation: bumped to end every open session and every saved login
+    # (sign out everywhere, deactivation, a password change or reset). Each LoginSession keeps
+    # the generation it was opened under and is honoured only while the two agree.
     session_epoch: int = Field(default=0)
-    # When session_epoch was last bumped: login cookies signed before then are refused, so
-    # "sign out everywhere" also ends the browsers that would have come back through a cookie.
     sessions_ended_at: datetime | None = _ts()
     created_at: datetime = _created()
     last_login_at: datetime | None = _ts()
@@ -128,6 +126,44 @@ class PasswordReset(SQLModel, table=True):
     created_at: datetime = _created()
     expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     used_at: datetime | None = _ts()
+
+
+class LoginSession(SQLModel, table=True):
+    """One signed-in browser. Its login cookie names this row (by the hash of a random id), so
+    one browser can be signed out alone and a copied cookie dies with it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", ondelete="CASCADE", index=True)
+    # sha256 of the random id inside the cookie; set when the browser collects its cookie.
+    token_hash: str | None = Field(default=None, max_length=64, unique=True, index=True)
+    # sha256 of the one-time code the browser trades for its cookie at /auth/session, within
+    # a minute; cleared when used.
+    handoff_hash: str | None = Field(default=None, max_length=64, unique=True, index=True)
+    handoff_expires_at: datetime | None = _ts()
+    epoch: int = Field(default=0)  # the user's session_epoch when this session began
+    created_at: datetime = _created()
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+    ended_at: datetime | None = _ts()
+
+
+LOGIN_THROTTLE_SCOPES = ("account", "pair", "address")
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed sign-ins counted per typed username, per username from one address, and per
+    address, whether or not the username exists (so that refusals never tell them apart).
+    Keys are sha256 hashes: a password typed into the username box is never stored."""
+
+    __table_args__ = (sa.UniqueConstraint("scope", "key_hash"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=16)  # LOGIN_THROTTLE_SCOPES
+    key_hash: str = Field(max_length=64)
+    # The hashed username for "account" and "pair" rows, so that an unlock clears both.
+    username_hash: str | None = Field(default=None, max_length=64, index=True)
+    failures: int = Field(default=0)
+    last_failure_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+    blocked_until: datetime | None = _ts()
 
 
 class PhoneVerification(SQLModel, table=True):

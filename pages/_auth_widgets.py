@@ -1,142 +1,157 @@
-"""streamlit-authenticator, wired to Ringround's database, and the sign-out button.
+"""Signing a browser in and out: the page side of core.auth and core.login_sessions.
 
-How the library is used (streamlit-authenticator 0.4.2, read from its source):
-- Its login widget checks the typed password against `credentials["usernames"][name]
-  ["password"]` with bcrypt, and its cookie is a JWT of {username, exp_date} signed with our
-  cookie key. Both are used as they are.
-- Users live in the database, not in a YAML file, and the page must never hold every hash. So
-  `credentials["usernames"]` is a `DatabaseUsernames`: a dict that fetches the one user the form
-  names, on first lookup (the pre-authentication hook). Locked users are never put in it, so
-  the library cannot accept them; the page tells them why. Deactivated users are, so that their
-  password is checked before they are told the account is deactivated (complete_login refuses).
-- The library counts failed attempts only in its in-memory dict, per session. Ringround counts
-  them in the database instead (core.auth.record_failed_login), and passes no
-  max_login_attempts, so the library's own counter is inert.
-- The library's session keys (authentication_status, username, name, email, roles, logout)
-  only mirror the login; Ringround's own session is pages/_ui.py's `auth_user`, re-checked
-  against the database on every run.
-- Cookie writes and deletes are browser components, which a st.rerun() in the same run can
-  unmount before they act; so both are done on the next, stable run (PENDING_COOKIE_KEY).
+- A sign-in (password, invite, first organiser) ends with finish_sign_in: this page's session
+  is signed in at once, and the browser is sent to /auth/session to collect its login cookie
+  from the server (auth_routes.py), which brings it back to the page it first asked for.
+- A returning browser is signed in from its cookie by resume_from_cookie, in app.py, before
+  the navigation is built, so that a deep link such as /import opens that page directly.
+- Signing out ends the browser's LoginSession and sends it to /auth/signout, which clears
+  the cookie.
+
+Why the browser is sent with Streamlit's own redirect message (the one st.login uses) rather
+than a script in the page: it acts the moment it arrives, needs no component to mount, and is
+not an inline script the content-security policy would have to allow.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from urllib.parse import urlparse
 
 import streamlit as st
-import streamlit_authenticator as stauth
-from streamlit_authenticator.controllers import CookieController
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from core.auth import LoginCandidate, find_login_candidate, record_logout
-from core.config import Settings
+from core import login_sessions
+from core.auth import LoginResult, end_sessions, sign_in_with_cookie, sign_out
+from core.login_throttle import client_address
 from core.users import UserView
 from pages import _ui
 
-PENDING_COOKIE_KEY = "_ringround_cookie_op"  # "set" after a login, "delete" after a sign-out
-LIBRARY_STATE_KEYS = ("name", "username", "authentication_status", "email", "roles")
+NEXT_KEY = "_ringround_next"  # the signed-in page a signed-out browser asked for
+REDIRECT_KEY = "_ringround_redirect"  # where this session last sent the browser
+COOKIE_CHECKED_KEY = "_ringround_cookie_checked"
+NOTICE_KEY = "_ringround_sign_in_notice"
 
 
-class DatabaseUsernames(dict[str, dict[str, Any]]):
-    """The library's `credentials["usernames"]`, filled from the database one user at a time."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.looked_up: dict[str, LoginCandidate | None] = {}
-
-    def _fetch(self, username: str) -> bool:
-        if username not in self.looked_up:
-            with _ui.read_session() as session:
-                candidate = find_login_candidate(session=session, username=username)
-            self.looked_up[username] = candidate
-            # A deactivated user's password is still checked by the library, so that only
-            # someone who knows it learns the account is deactivated (complete_login refuses
-            # it); a wrong one gets the same answer as an unknown name.
-            if candidate is not None and not candidate.locked:
-                dict.__setitem__(self, username, {
-                    "name": candidate.name,
-                    "email": candidate.email,
-                    "roles": [candidate.role],
-                    "password": candidate.password_hash,
-                })
-        return dict.__contains__(self, username)
-
-    def __contains__(self, username: object) -> bool:
-        return isinstance(username, str) and self._fetch(username)
-
-    def __missing__(self, username: str) -> dict[str, Any]:
-        if self._fetch(username):
-            return dict.__getitem__(self, username)
-        raise KeyError(username)
-
-    def get(self, username: str, default: Any = None) -> Any:  # type: ignore[override]
-        return self[username] if username in self else default
-
-    @property
-    def submitted_username(self) -> str | None:
-        """The username the login form was submitted with in this run, if it was."""
-        return next(iter(self.looked_up), None)
+def request_address() -> str:
+    """The address failed sign-ins are counted against (see core.login_throttle)."""
+    remote, forwarded = st.context.ip_address, st.context.headers.get("X-Forwarded-For")
+    # Outside a browser session (AppTest) these are not strings: count as this machine.
+    return client_address(remote if isinstance(remote, str) else None,
+                          forwarded if isinstance(forwarded, str) else None)
 
 
-def make_authenticator(settings: Settings) -> tuple[stauth.Authenticate, DatabaseUsernames]:
-    """One Authenticate per run (its cookie component may appear only once per run)."""
-    credentials: dict[str, Any] = {"usernames": {}}
-    authenticator = stauth.Authenticate(
-        credentials,
-        cookie_name=settings.cookie_name,
-        cookie_key=settings.cookie_key,
-        cookie_expiry_days=settings.cookie_expiry_days,
-        auto_hash=False,
-        # The library sleeps before every login render, meant to slow guessing; the database
-        # lockout does that job, and the sleep would slow every volunteer's first page.
-        login_sleep_time=0,
-    )
-    # The library keeps (not copies) the dict it was given, and replaced the empty usernames
-    # with a plain {}: swap in the database-backed one.
-    usernames = DatabaseUsernames()
-    credentials["usernames"] = usernames
-    return authenticator, usernames
+def request_host() -> str:
+    """The host the browser asked for: the Host header of its connection to this server."""
+    host = st.context.headers.get("Host")
+    if not isinstance(host, str):  # no HTTP request behind this run (AppTest): the page's URL
+        host = urlparse(st.context.url or "http://localhost").netloc
+    return host.rsplit(":", 1)[0] if not host.endswith("]") else host
 
 
-def cookie_issued_at(token: dict[str, Any], settings: Settings) -> datetime | None:
-    """When the library signed a login cookie: its expiry minus the configured lifetime."""
-    try:
-        expires = datetime.fromtimestamp(float(token["exp_date"]), UTC)
-    except (KeyError, TypeError, ValueError):
-        return None
-    return expires - timedelta(days=settings.cookie_expiry_days)
+def send_browser_to(url: str) -> None:
+    """Load `url` in this browser tab, now; with a link in case the browser does not go."""
+    st.session_state[REDIRECT_KEY] = url
+    ctx = get_script_run_ctx()
+    if ctx is not None:
+        message = ForwardMsg()
+        message.auth_redirect.url = url
+        ctx.enqueue(message)
+    st.info("Signing you in…")
+    st.link_button("Continue", url, key="auth_continue")
 
 
-def clear_library_login() -> None:
-    """Forget the library's record of a login, and stop it re-using the cookie this session."""
-    for key in LIBRARY_STATE_KEYS:
-        st.session_state[key] = None
-    st.session_state["logout"] = True
+def remember_requested_page(
+    url_path: str, *, organiser_paths: list[str], volunteer_paths: list[str]
+) -> None:
+    """The page a signed-out browser opened: go there once signed in, if the role may.
 
-
-def _set_pending_cookie(settings: Settings) -> None:
-    if st.session_state.pop(PENDING_COOKIE_KEY, None) != "set":
-        return
-    if st.session_state.get("username") and settings.cookie_expiry_days > 0:
-        CookieController(settings.cookie_name, settings.cookie_key,
-                         settings.cookie_expiry_days).set_cookie()
-
-
-def render_logout_button(user: UserView | None = None) -> None:
-    """The sidebar "Sign out" button, for every signed-in page (called from app.py).
-
-    Pass the user app.py already checked this run to save a second database read.
+    Each list is that role's navigation in order; its first page is the role's home, whose
+    address is "/" once signed in (Streamlit gives the default page the root URL).
     """
-    user = user or _ui.current_user()
-    if user is None:
-        return
-    settings = _ui.runtime().settings
+    st.session_state[NEXT_KEY] = (url_path, organiser_paths, volunteer_paths)
+
+
+def _next_path(user: UserView) -> str:
+    url_path, organiser_paths, volunteer_paths = st.session_state.pop(NEXT_KEY, ("", [], []))
+    allowed = organiser_paths if user.is_organiser else volunteer_paths
+    if url_path not in allowed or url_path == allowed[0]:
+        return "/"
+    return f"/{url_path}"
+
+
+def finish_sign_in(result: LoginResult) -> None:
+    """Sign this session in and have the browser collect its cookie; stops the page run."""
+    assert result.user is not None
+    _ui.sign_in(result.user, result.login_session_id)
+    st.session_state[COOKIE_CHECKED_KEY] = True
+    next_path = _next_path(result.user)
+    if result.handoff_code and login_sessions.cookie_routes_served():
+        send_browser_to(login_sessions.handoff_link(result.handoff_code, next_path))
+        st.stop()
+    # Without server.py's routes (plain `streamlit run app.py`, AppTest) the sign-in lasts as
+    # long as this session; rerun so that the navigation becomes the signed-in one.
+    st.rerun()
+
+
+def resume_from_cookie() -> UserView | None:
+    """Sign in a returning browser from its login cookie, once per session.
+
+    A cookie that cannot be honoured (undecodable, another algorithm, ended, expired) means
+    signed out: the browser is sent to have it cleared, and the sign-in page says why.
+    """
+    if st.session_state.get(COOKIE_CHECKED_KEY):
+        return None
+    st.session_state[COOKIE_CHECKED_KEY] = True
+    rt = _ui.runtime()
+    cookie = st.context.cookies.get(rt.settings.cookie_name)
+    if not isinstance(cookie, str) or not cookie:
+        return None
+    result = sign_in_with_cookie(database=rt.database, cookie=cookie,
+                                 cookie_key=rt.settings.cookie_key,
+                                 session_days=rt.settings.cookie_expiry_days)
+    if result.user is not None:
+        _ui.sign_in(result.user, result.login_session_id)
+        return result.user
+    st.session_state[NOTICE_KEY] = result.message
+    if login_sessions.cookie_routes_served() and login_sessions.CLEARED_PARAM not in (
+        st.query_params
+    ):
+        send_browser_to(login_sessions.signout_link(_current_path(), ended=True))
+        st.stop()
+    return None
+
+
+def _current_path() -> str:
+    return urlparse(st.context.url or "").path or "/"
+
+
+def continue_pending_redirect() -> None:
+    """A page run after finish_sign_in whose browser has not gone yet: send it again."""
+    url = st.session_state.get(REDIRECT_KEY)
+    if url and url.startswith(login_sessions.SESSION_ROUTE):
+        send_browser_to(url)
+        st.stop()
+
+
+def leave(everywhere: bool, user: UserView) -> None:
+    """Sign out this browser (or every session of the user) and clear the cookie."""
+    with _ui.write_session() as session:
+        if everywhere:
+            end_sessions(session=session, user_id=user.id)
+        else:
+            sign_out(session=session, user_id=user.id, login_session_id=_ui.login_session_id())
+    _ui.sign_out()
+    st.session_state.pop(REDIRECT_KEY, None)
+    st.session_state[COOKIE_CHECKED_KEY] = True  # the cookie this session came with is dead
+    if login_sessions.cookie_routes_served():
+        send_browser_to(login_sessions.signout_link("/"))
+        st.stop()
+    st.rerun()
+
+
+def render_logout_button(user: UserView) -> None:
+    """The sidebar "Sign out" button, for every signed-in page (called from app.py)."""
     with st.sidebar:
-        _set_pending_cookie(settings)
         if st.button("Sign out", key="logout_button", icon="🚪"):
-            with _ui.write_session() as session:
-                record_logout(session=session, user_id=user.id)
-            clear_library_login()
-            _ui.sign_out()
-            st.session_state[PENDING_COOKIE_KEY] = "delete"
-            st.rerun()
+            leave(everywhere=False, user=user)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,6 +21,7 @@ import streamlit as st
 from sqlmodel import Session
 
 from core.config import ConfigError, Settings, load_settings
+from core.login_sessions import session_is_open
 from core.runtime import open_database
 from core.users import UserView, get_user
 from db import instrument
@@ -45,11 +47,16 @@ def _purge(database: Database) -> None:
     30 days."""
     from core.contacts import purge_old_notes
     from core.importing import purge_old_rejections
+    from core.login_sessions import purge_finished
+    from core.login_throttle import purge_stale
 
     try:
+        now = datetime.now(UTC)
         with database.write() as session:
             purge_old_notes(session=session)
             purge_old_rejections(session=session)
+            purge_finished(session=session, now=now)
+            purge_stale(session=session, now=now)
     except Exception:  # noqa: BLE001 - housekeeping must never take a page down
         logging.getLogger(__name__).exception("housekeeping failed")
 
@@ -152,8 +159,15 @@ def app_base_url() -> str:
     return f"{parts.scheme}://{parts.netloc}" + (f"/{base_path}" if base_path else "")
 
 
-def sign_in(user: UserView) -> None:
-    st.session_state[AUTH_USER_KEY] = {"id": user.id, "epoch": user.session_epoch}
+def sign_in(user: UserView, login_session_id: int | None) -> None:
+    st.session_state[AUTH_USER_KEY] = {"id": user.id, "epoch": user.session_epoch,
+                                       "login_session": login_session_id}
+
+
+def login_session_id() -> int | None:
+    token = st.session_state.get(AUTH_USER_KEY) or {}
+    value = token.get("login_session")
+    return int(value) if value is not None else None
 
 
 def sign_out() -> None:
@@ -169,8 +183,9 @@ def remember_user(user: UserView | None) -> None:
 def current_user(session: Session | None = None) -> UserView | None:
     """The signed-in user, re-checked against the database on every run.
 
-    A deactivated user, or one whose sessions were ended (epoch bumped), is signed out here,
-    so that an organiser's action takes effect at the volunteer's next click.
+    A deactivated user, one whose sessions were ended (epoch bumped), or one whose browser
+    signed out (its LoginSession ended, perhaps in another tab) is signed out here, so that
+    the change takes effect at the next click.
     """
     token = st.session_state.get(AUTH_USER_KEY)
     if not token:
@@ -178,12 +193,20 @@ def current_user(session: Session | None = None) -> UserView | None:
     checked = getattr(_timing, "user", None)
     if checked is not None and checked.id == int(token["id"]):
         return checked  # app.py checked this user earlier in this same run
-    if session is not None:
+    def check(session: Session) -> tuple[UserView | None, bool]:
         user = get_user(session=session, user_id=int(token["id"]))
+        still_open = user is not None and token.get("login_session") is not None and (
+            session_is_open(session=session, login_session_id=int(token["login_session"]),
+                            epoch=int(token["epoch"])))
+        return user, still_open
+
+    if session is not None:
+        user, still_open = check(session)
     else:
         with read_session() as own:
-            user = get_user(session=own, user_id=int(token["id"]))
-    if user is None or not user.active or user.session_epoch != token["epoch"]:
+            user, still_open = check(own)
+    if (user is None or not user.active or user.session_epoch != token["epoch"]
+            or not still_open):
         sign_out()
         return None
     return user

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.accounts import MIN_PASSWORD_LENGTH, AccountError, change_password, update_name
-from core.auth import end_sessions
+from core.accounts import MIN_PASSWORD_LENGTH, AccountError, update_name
+from core.auth import change_password_here
 from pages import _auth_widgets as widgets
 from pages import _ui
 from pages._phone import render_phone_section
@@ -38,24 +38,21 @@ with st.form("account_password_form", clear_on_submit=True):
         else:
             try:
                 with _ui.write_session() as session:
-                    updated = change_password(session=session, user_id=user.id,
-                                              current_password=current, new_password=new)
+                    updated = change_password_here(
+                        session=session, user_id=user.id,
+                        login_session_id=_ui.login_session_id(),
+                        current_password=current, new_password=new)
             except AccountError as exc:
                 st.error(str(exc))
             else:
                 # Every other session (and saved sign-in) ends; this one carries on.
-                _ui.sign_in(updated)
+                _ui.sign_in(updated, _ui.login_session_id())
                 st.success("Password changed. You are signed out everywhere else.")
 
 st.subheader("Sign out everywhere")
 st.write("Lost a phone or used a shared computer? This ends every session of yours, here too.")
 if st.button("Sign out everywhere", key="account_end_sessions"):
-    with _ui.write_session() as session:
-        end_sessions(session=session, user_id=user.id)
-    widgets.clear_library_login()
-    _ui.sign_out()
-    st.session_state[widgets.PENDING_COOKIE_KEY] = "delete"
-    st.rerun()
+    widgets.leave(everywhere=True, user=user)
 
 # ---------------------------------------------------------------------------------------------
 # PHONE VERIFICATION: the Twilio helper's section (pages/_phone.py), the phone Twilio rings first.

@@ -57,17 +57,13 @@ if submitted:
                 session=session, token=token, name=name, email=email, username=username,
                 password=password, phone=phone, region=rt.settings.default_region,
             )
-            result = complete_login(session=session, user_id=user.id, method="invite")
+            result = complete_login(session=session, user_id=user.id, method="invite",
+                                    session_days=rt.settings.cookie_expiry_days)
     except (InviteInvalid, AccountError) as exc:
         st.error(str(exc))
         st.stop()
-    if result.user is not None:
-        _ui.sign_in(result.user)
-        st.session_state[widgets.PENDING_COOKIE_KEY] = "set"
-        # The library's state names the user, so the sign-in cookie can be written next run.
-        st.session_state["username"] = result.user.username
-        st.session_state["authentication_status"] = True
+    if result.ok:
         st.query_params.clear()
-        # This run's navigation is the signed-out one, which has no calling page to switch to;
-        # the rerun builds the volunteer's, whose default (first) page is the calling page.
-        st.rerun()
+        # The browser collects its cookie, then opens the volunteer's first page: Calling.
+        widgets.finish_sign_in(result)
+    st.error(result.message)

@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
+import sys
+
 import streamlit as st
 
 from core.accounts import AccountError
+from core.auth import complete_login
 from core.demo import DEMO_PASSWORD, load_demo
-from core.setup import SetupClosed, create_first_organiser
+from core.setup import (
+    SetupClosed,
+    check_setup_code,
+    create_first_organiser,
+    setup_code,
+    setup_needs_code,
+)
+from pages import _auth_widgets as widgets
 from pages import _ui
+
+rt = _ui.runtime()
+
+
+@st.cache_resource(show_spinner=False)
+def _announce_setup_code() -> None:
+    """Print the setup code once per server process, in the log only its operator reads."""
+    print(f"Ringround has no organiser yet. To set it up from another machine, enter the setup "
+          f"code {setup_code(rt.settings.cookie_key)} (or run manage.py create-organiser).",
+          file=sys.stderr, flush=True)
+
+
+_announce_setup_code()
+needs_code = setup_needs_code(address=widgets.request_address(), host=widgets.request_host())
 
 st.title("Welcome to Ringround")
 st.write(
@@ -24,6 +48,12 @@ with left, st.form("setup_form"):
     password = st.text_input("Password", type="password", key="setup_password",
                              help="At least 10 characters.")
     confirm = st.text_input("Repeat password", type="password", key="setup_confirm")
+    code = ""
+    if needs_code:
+        code = st.text_input(
+            "Setup code", key="setup_code",
+            help="Printed in the server's log when Ringround starts (or run "
+                 "`manage.py setup-code` on the server). It proves you run this server.")
     submitted = st.form_submit_button("Create organiser", type="primary")
 
 if submitted:
@@ -31,19 +61,19 @@ if submitted:
         st.error("The two passwords differ.")
     else:
         try:
+            if needs_code:
+                check_setup_code(given=code, cookie_key=rt.settings.cookie_key)
             with _ui.write_session() as session:
                 user = create_first_organiser(
                     session=session, username=username, name=name, email=email,
                     password=password,
                 )
+                result = complete_login(session=session, user_id=user.id, method="setup",
+                                        session_days=rt.settings.cookie_expiry_days)
         except (AccountError, SetupClosed) as exc:
             st.error(str(exc))
         else:
-            _ui.sign_in(user)
-            # Ask the sign-out widget to write the login cookie on the next, stable run.
-            st.session_state["username"] = user.username
-            st.session_state["_ringround_cookie_op"] = "set"
-            st.rerun()
+            widgets.finish_sign_in(result)
 
 with right:
     st.subheader("Or try the demo")
@@ -51,9 +81,16 @@ with right:
         "Loads about 3,000 made-up contacts in Crewe and Nantwich, Hastings and Rye, Bedford "
         "and more, an NHS campaign-day campaign with a day of calls, and demo accounts."
     )
+    demo_code = ""
+    if needs_code:
+        demo_code = st.text_input("Setup code", key="setup_demo_code",
+                                  help="The demo's organiser password is public: only the "
+                                       "server's operator may load it here.")
     if st.button("Load demo data", key="setup_demo"):
         with st.spinner("Loading the demo…"):
             try:
+                if needs_code:
+                    check_setup_code(given=demo_code, cookie_key=rt.settings.cookie_key)
                 with _ui.write_session() as session:
                     summary = load_demo(session=session)
             except SetupClosed as exc:

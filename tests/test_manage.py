@@ -13,7 +13,8 @@ from db.engine import Database, make_engine
 from db.models import CallAttempt, Campaign, Contact, User
 from manage import main
 
-SUBCOMMANDS = ["migrate", "create-organiser", "demo", "import", "purge-notes"]
+SUBCOMMANDS = ["migrate", "create-organiser", "demo", "import", "purge-notes", "unlock",
+               "setup-code"]
 
 
 @pytest.fixture
@@ -147,3 +148,34 @@ def test_rebuild_rollups_counts_calls_written_without_them(env: str, capsys) -> 
         assert rollups.stored(session=session) == rollups.from_attempts(session=session)
     db.dispose()
     assert [(r["code"], r["count"]) for r in counted] == [("refused", 2)]
+
+
+def test_unlock_lifts_a_block_on_the_last_organiser(env: str, capsys) -> None:
+    from datetime import UTC, datetime
+
+    from core import auth, login_throttle
+    from tests.factories import make_user
+
+    db = Database(make_engine(env))
+    with db.write() as session:
+        organiser = make_user(session, role="organiser")
+        for n in range(20):
+            login_throttle.record_failure(session=session, username=organiser.username,
+                                          address=f"192.0.2.{n}", now=datetime.now(UTC))
+    with db.session() as session:
+        assert {m.id: m for m in auth.list_team(session=session)}[organiser.id].locked
+    assert main(["unlock", organiser.username.upper()]) == 0
+    assert f"{organiser.username} unlocked" in capsys.readouterr().out
+    with db.session() as session:
+        assert not {m.id: m for m in auth.list_team(session=session)}[organiser.id].locked
+    db.dispose()
+    assert main(["unlock", "nobody"]) == 2
+    assert "no user named 'nobody'" in capsys.readouterr().err
+
+
+def test_setup_code_prints_the_code_the_setup_page_asks_for(env: str, capsys) -> None:
+    from core.config import load_settings
+    from core.setup import setup_code
+
+    assert main(["setup-code"]) == 0
+    assert capsys.readouterr().out.strip() == setup_code(load_settings().cookie_key)

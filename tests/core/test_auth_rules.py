@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 
-from core import auth
+from core import auth, login_sessions, login_throttle, setup
 from core.accounts import AccountError, check_password_rules, hash_password, verify_password
 
 
@@ -57,8 +58,68 @@ def test_links_use_the_public_url_when_there_is_one() -> None:
     )
 
 
-def test_a_login_candidate_never_shows_its_hash_when_printed() -> None:
-    candidate = auth.LoginCandidate(id=1, username="asha", name="Asha", email="a@example.org",
-                                    role="organiser", active=True, locked=False,
-                                    password_hash="$2b$12$secret")
-    assert "$2b$" not in repr(candidate)
+@pytest.mark.parametrize(
+    "failures, block",
+    [(4, None), (5, 1), (6, 2), (7, 4), (10, 32), (11, 60), (40, 60)],
+)
+def test_a_usernames_block_from_one_address_doubles_from_a_minute_to_an_hour(
+    failures: int, block: int | None
+) -> None:
+    pair = next(rule for rule in login_throttle.rules(5) if rule.scope == "pair")
+    expected = timedelta(minutes=block) if block is not None else None
+    assert pair.block_for(failures) == expected
+
+
+def test_no_counter_ever_blocks_for_more_than_an_hour() -> None:
+    assert all(rule.block_for(10_000) <= timedelta(hours=1)  # type: ignore[operator]
+               for rule in login_throttle.rules(5))
+
+
+@pytest.mark.parametrize(
+    "remote, forwarded, expected",
+    [
+        (None, None, "local"),
+        ("::ffff:127.0.0.1", None, "local"),
+        ("::1", None, "local"),
+        ("127.0.0.1", "203.0.113.9", "203.0.113.9"),  # Caddy or nginx on this machine
+        ("127.0.0.1", "10.0.0.1, 203.0.113.9", "203.0.113.9"),  # only the proxy's own entry
+        ("203.0.113.9", "127.0.0.1", "203.0.113.9"),  # a header from the internet is ignored
+        ("::ffff:198.51.100.7", None, "198.51.100.7"),
+    ],
+)
+def test_failures_are_counted_against_the_real_client_address(
+    remote: str | None, forwarded: str | None, expected: str
+) -> None:
+    assert login_throttle.client_address(remote, forwarded) == expected
+
+
+@pytest.mark.parametrize(
+    "path, expected",
+    [("/import", "/import"), ("/", "/"), ("", "/"), (None, "/"), ("//evil.example", "/"),
+     ("https://evil.example", "/"), ("/\\evil.example", "/"), ("import", "/")],
+)
+def test_after_signing_in_the_browser_only_goes_to_a_page_of_this_site(
+    path: str | None, expected: str
+) -> None:
+    assert login_sessions.safe_next(path) == expected
+
+
+@pytest.mark.parametrize(
+    "address, host, needs",
+    [("local", "localhost", False), ("local", "127.0.0.1", False), ("local", "[::1]", False),
+     ("local", "calls.example.org", True), ("203.0.113.9", "localhost", True),
+     ("203.0.113.9", "calls.example.org", True)],
+)
+def test_only_a_browser_on_the_server_itself_sets_up_without_the_code(
+    address: str, host: str, needs: bool
+) -> None:
+    assert setup.setup_needs_code(address=address, host=host) is needs
+
+
+def test_the_setup_code_comes_from_the_cookie_key_and_is_checked_loosely() -> None:
+    code = setup.setup_code("k1" * 30)
+    assert re.fullmatch(r"[A-Z2-7]{4}(-[A-Z2-7]{4}){3}", code)
+    assert code != setup.setup_code("k2" * 30)
+    setup.check_setup_code(given=f" {code.lower().replace('-', ' ')} ", cookie_key="k1" * 30)
+    with pytest.raises(setup.SetupClosed, match="not right"):
+        setup.check_setup_code(given="", cookie_key="k1" * 30)

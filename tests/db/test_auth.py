@@ -1,4 +1,5 @@
-"""Accounts against a real database (SQLite and PostgreSQL): lockout, invites, resets, team."""
+"""Accounts against a real database (SQLite and PostgreSQL): sign-in throttling, invites,
+resets, team."""
 
 from __future__ import annotations
 
@@ -10,12 +11,20 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from core import auth
+from core import auth, login_throttle
 from core.accounts import AccountError, change_password, verify_password
 from core.audit import AUDITED_ACTIONS
 from core.config import PROJECT_ROOT
 from db.engine import Database
-from db.models import AuditEvent, CampaignMember, Invite, PasswordReset, User
+from db.models import (
+    AuditEvent,
+    CampaignMember,
+    Invite,
+    LoginSession,
+    LoginThrottle,
+    PasswordReset,
+    User,
+)
 from tests.factories import TEST_PASSWORD, make_campaign, make_user
 
 NEW_PASSWORD = "a brand new password"
@@ -33,79 +42,155 @@ def _actions(database: Database) -> list[str]:
         return list(session.exec(select(AuditEvent.action).order_by(AuditEvent.id)))
 
 
-def _fail(database: Database, username: str, times: int) -> auth.LoginResult:
+ATTACKER = "203.0.113.9"
+ORGANISER_DESK = "198.51.100.7"
+
+
+def _sign_in(database: Database, username: str, password: str = TEST_PASSWORD,
+             address: str = ORGANISER_DESK, now: datetime | None = None) -> auth.LoginResult:
+    return auth.sign_in_with_password(database=database, username=username, password=password,
+                                      address=address, now=now)
+
+
+def _count_failures(database: Database, username: str, addresses: list[str],
+                    now: datetime | None = None) -> None:
+    """Failed sign-ins recorded straight on the counters (no bcrypt: many are needed)."""
+    with database.write() as session:
+        for address in addresses:
+            login_throttle.record_failure(session=session, username=username, address=address,
+                                          now=now or datetime.now(UTC))
+
+
+def _fail(database: Database, username: str, times: int, address: str = ATTACKER,
+          now: datetime | None = None) -> auth.LoginResult:
     result = auth.LoginResult()
     for _ in range(times):
-        with database.write() as session:
-            result = auth.check_login(session=session, username=username,
-                                      password="not the password")
+        result = _sign_in(database, username, "not the password", address, now)
     return result
 
 
 # --- signing in ------------------------------------------------------------------------------
 
 
-def test_the_right_password_signs_in_and_records_the_login(database: Database) -> None:
-    with database.write() as session:
-        user = make_user(session)
-    with database.write() as session:
-        result = auth.check_login(session=session, username=user.username.upper(),
-                                  password=TEST_PASSWORD)
-    assert result.ok and result.user is not None and result.user.id == user.id
-    assert _user_row(database, user.id).last_login_at is not None
-    assert _actions(database)[-1] == "login"
-
-
-def test_five_wrong_passwords_lock_the_account_even_against_the_right_one(
+def test_the_right_password_signs_in_records_the_login_and_opens_a_session(
     database: Database,
 ) -> None:
     with database.write() as session:
         user = make_user(session)
-    fourth = _fail(database, user.username, 4)
-    assert fourth.reason == "bad_credentials" and "1 attempt left" in fourth.message
-    fifth = _fail(database, user.username, 1)
-    assert fifth.reason == "now_locked"
-    assert "locked" in fifth.message and "organiser" in fifth.message
+    result = _sign_in(database, user.username.upper())
+    assert result.ok and result.user is not None and result.user.id == user.id
+    assert result.login_session_id is not None and len(result.handoff_code) >= 40
+    assert _user_row(database, user.id).last_login_at is not None
+    assert _actions(database)[-1] == "login"
+    with database.session() as session:
+        opened = session.get(LoginSession, result.login_session_id)
+    assert opened is not None and opened.user_id == user.id and opened.ended_at is None
+    assert result.handoff_code not in repr(result)
+
+
+def test_a_real_username_and_an_unknown_one_get_the_same_answers_all_the_way(
+    database: Database,
+) -> None:
+    """No "2 attempts left" for real users only, and the same block for both."""
     with database.write() as session:
-        result = auth.check_login(session=session, username=user.username,
-                                  password=TEST_PASSWORD)
-    assert not result.ok and result.reason == "locked"
-    row = _user_row(database, user.id)
-    assert row.failed_logins == 5 and row.locked_at is not None
+        user = make_user(session)
+    real = [_fail(database, user.username, 1) for _ in range(6)]
+    unknown = [_fail(database, "no-such-person", 1) for _ in range(6)]
+    assert [(r.reason, r.message) for r in real] == [(u.reason, u.message) for u in unknown]
+    assert [r.message for r in real[:4]] == [auth.BAD_CREDENTIALS_MESSAGE] * 4
+    assert "attempt" not in " ".join(r.message for r in real).replace("sign-ins", "")
+    assert real[4].reason == "bad_credentials" and "Try again in 1 minute" in real[4].message
+    assert real[5].reason == "throttled"
+
+
+def test_five_wrong_passwords_from_one_address_do_not_lock_the_organiser_out_elsewhere(
+    database: Database,
+) -> None:
+    with database.write() as session:
+        organiser = make_user(session, role="organiser")
+    _fail(database, organiser.username, 5, address=ATTACKER)
+    at_attacker = _sign_in(database, organiser.username, address=ATTACKER)
+    assert not at_attacker.ok and at_attacker.reason == "throttled"
+    assert _sign_in(database, organiser.username, address=ORGANISER_DESK).ok
     assert _actions(database).count("lockout") == 1
 
 
-def test_a_successful_login_resets_the_failure_count(database: Database) -> None:
+def test_a_block_doubles_with_each_further_failure_and_then_lapses(database: Database) -> None:
+    with database.write() as session:
+        user = make_user(session)
+    start = datetime.now(UTC)
+    assert _fail(database, user.username, 5, now=start).retry_after == timedelta(minutes=1)
+    assert _sign_in(database, user.username, address=ATTACKER,
+                    now=start + timedelta(seconds=30)).reason == "throttled"
+    later = start + timedelta(seconds=61)
+    assert _fail(database, user.username, 1, now=later).retry_after == timedelta(minutes=2)
+    assert _sign_in(database, user.username, address=ATTACKER,
+                    now=later + timedelta(minutes=1)).reason == "throttled"
+    assert _sign_in(database, user.username, address=ATTACKER,
+                    now=later + timedelta(minutes=2, seconds=1)).ok
+
+
+def test_a_guesser_spread_over_many_addresses_blocks_the_account_for_a_while_only(
+    database: Database,
+) -> None:
+    with database.write() as session:
+        organiser = make_user(session, role="organiser")
+    start = datetime.now(UTC)
+    _count_failures(database, organiser.username, [f"192.0.2.{n}" for n in range(20)], start)
+    refused = _sign_in(database, organiser.username, now=start + timedelta(minutes=1))
+    assert refused.reason == "throttled" and refused.retry_after is not None
+    assert refused.retry_after <= timedelta(minutes=5)
+    assert _sign_in(database, organiser.username, now=start + timedelta(minutes=6)).ok
+
+
+def test_one_address_trying_many_usernames_is_slowed(database: Database) -> None:
+    start = datetime.now(UTC)
+    with database.write() as session:
+        for n in range(50):
+            login_throttle.record_failure(session=session, username=f"guess{n}",
+                                          address=ATTACKER, now=start)
+    with database.write() as session:
+        user = make_user(session)
+    assert _sign_in(database, user.username, address=ATTACKER,
+                    now=start).reason == "throttled"
+    assert _sign_in(database, user.username, address=ORGANISER_DESK, now=start).ok
+
+
+def test_a_successful_sign_in_clears_the_usernames_counters(database: Database) -> None:
     with database.write() as session:
         user = make_user(session)
     _fail(database, user.username, 4)
-    with database.write() as session:
-        assert auth.check_login(session=session, username=user.username,
-                                password=TEST_PASSWORD).ok
-    assert _user_row(database, user.id).failed_logins == 0
+    assert _sign_in(database, user.username, address=ATTACKER).ok
     assert _fail(database, user.username, 4).reason == "bad_credentials"
+    assert _fail(database, user.username, 1).retry_after is not None
 
 
-def test_lockout_persists_across_a_new_process(database: Database, database_url: str) -> None:
+def test_a_block_holds_across_two_processes(database: Database, database_url: str) -> None:
+    """Two app servers (here two processes) share the count: 3 + 2 failures block both."""
     with database.write() as session:
         user = make_user(session)
-    _fail(database, user.username, 5)
     database.dispose()
     script = (
         "import sys\n"
         "from core import auth\n"
         "from db.engine import Database\n"
         "db = Database.from_url(sys.argv[1])\n"
-        "with db.write() as session:\n"
-        "    result = auth.check_login(session=session, username=sys.argv[2],\n"
-        f"                              password={TEST_PASSWORD!r})\n"
-        "print(result.reason)\n"
+        "for password in sys.argv[3:]:\n"
+        "    result = auth.sign_in_with_password(database=db, username=sys.argv[2],\n"
+        f"        password=password, address={ATTACKER!r})\n"
+        "    print(result.reason)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script, database_url, user.username],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60, check=True,
-    )
-    assert done.stdout.strip() == "locked"
+
+    def process(*passwords: str) -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "-c", script, database_url, user.username, *passwords],
+            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=90, check=True,
+        )
+        return done.stdout.split()
+
+    assert process("wrong", "wrong", "wrong") == ["bad_credentials"] * 3
+    assert process("wrong", "wrong", TEST_PASSWORD) == [
+        "bad_credentials", "bad_credentials", "throttled"]
 
 
 def test_failures_counted_at_once_by_several_servers_are_all_kept(database: Database) -> None:
@@ -113,39 +198,38 @@ def test_failures_counted_at_once_by_several_servers_are_all_kept(database: Data
         user = make_user(session)
     # Each thread is one app server recording a wrong password at the same moment.
     start = threading.Barrier(8)
+    now = datetime.now(UTC)
 
-    def fail_once() -> None:
+    def fail_once(n: int) -> None:
         start.wait()
-        database.retrying(lambda session: auth.record_failed_login(
-            session=session, username=user.username, lockout_attempts=5))
+        database.retrying(lambda session: login_throttle.record_failure(
+            session=session, username=user.username, address=f"192.0.2.{n}", now=now))
 
-    threads = [threading.Thread(target=fail_once) for _ in range(8)]
+    threads = [threading.Thread(target=fail_once, args=(n,)) for n in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    row = _user_row(database, user.id)
-    assert row.failed_logins == 8 and row.locked_at is not None
-    assert _actions(database).count("lockout") == 1
+    with database.session() as session:
+        team = {m.id: m for m in auth.list_team(session=session)}
+    assert team[user.id].failed_logins == 8
 
 
 def test_an_unknown_username_fails_without_recording_what_was_typed(database: Database) -> None:
-    with database.write() as session:
-        result = auth.check_login(session=session, username="my-secret-password",
-                                  password="whatever at all")
+    result = _sign_in(database, "my-secret-password", "whatever at all")
     assert result.reason == "bad_credentials"
     with database.session() as session:
         event = session.exec(select(AuditEvent)).one()
+        counters = session.exec(select(LoginThrottle)).all()
     assert event.action == "login_failed"
     assert "my-secret-password" not in f"{event.target}{event.details}"
+    assert counters and all("my-secret-password" not in repr(c) for c in counters)
 
 
 def test_a_password_over_72_bytes_is_refused_without_a_crash(database: Database) -> None:
     with database.write() as session:
         user = make_user(session)
-    with database.write() as session:
-        result = auth.check_login(session=session, username=user.username, password="é" * 40)
-    assert result.reason == "bad_credentials"
+    assert _sign_in(database, user.username, "é" * 40).reason == "bad_credentials"
 
 
 def test_a_deactivated_user_cannot_log_in(database: Database) -> None:
@@ -154,14 +238,11 @@ def test_a_deactivated_user_cannot_log_in(database: Database) -> None:
         user = make_user(session)
     with database.write() as session:
         auth.deactivate_user(session=session, user_id=user.id, actor_id=organiser.id)
-    with database.write() as session:
-        result = auth.check_login(session=session, username=user.username,
-                                  password=TEST_PASSWORD)
+    result = _sign_in(database, user.username)
     assert not result.ok and result.reason == "inactive"
     assert "deactivated" in result.message
     # Without the password, a deactivated account looks like any wrong password.
-    with database.write() as session:
-        guess = auth.check_login(session=session, username=user.username, password="guess")
+    guess = _sign_in(database, user.username, "guess")
     assert (guess.reason, guess.message) == ("bad_credentials", auth.BAD_CREDENTIALS_MESSAGE)
     # A password checked just before the deactivation does not slip through either.
     with database.write() as session:
@@ -173,40 +254,24 @@ def test_deactivating_a_user_ends_their_sessions(database: Database) -> None:
     with database.write() as session:
         organiser = make_user(session, role="organiser")
         user = make_user(session)
+    opened = _sign_in(database, user.username)
     with database.write() as session:
         auth.deactivate_user(session=session, user_id=user.id, actor_id=organiser.id)
     row = _user_row(database, user.id)
     assert row.session_epoch == user.session_epoch + 1 and not row.active
+    with database.session() as session:
+        assert session.get(LoginSession, opened.login_session_id).ended_at is not None  # type: ignore[union-attr]
 
 
-def test_a_login_cookie_signed_before_sign_out_everywhere_is_refused(database: Database) -> None:
-    with database.write() as session:
-        user = make_user(session)
-    signed = datetime.now(UTC) - timedelta(minutes=5)
-    with database.write() as session:
-        assert auth.complete_login(session=session, user_id=user.id, method="cookie",
-                                   cookie_issued_at=signed).ok
-    with database.write() as session:
-        ended = auth.end_sessions(session=session, user_id=user.id)
-    assert ended.session_epoch == user.session_epoch + 1
-    with database.write() as session:
-        refused = auth.complete_login(session=session, user_id=user.id, method="cookie",
-                                      cookie_issued_at=signed)
-        fresh = auth.complete_login(session=session, user_id=user.id, method="cookie",
-                                    cookie_issued_at=datetime.now(UTC) + timedelta(seconds=1))
-    assert refused.reason == "cookie_revoked" and fresh.ok
-
-
-def test_an_organiser_can_unlock_a_locked_account(database: Database) -> None:
+def test_an_organiser_can_unlock_a_blocked_account(database: Database) -> None:
     with database.write() as session:
         organiser = make_user(session, role="organiser")
         user = make_user(session)
-    _fail(database, user.username, 5)
+    _count_failures(database, user.username, [f"192.0.2.{n}" for n in range(20)])
+    assert _sign_in(database, user.username).reason == "throttled"
     with database.write() as session:
         auth.unlock_user(session=session, user_id=user.id, actor_id=organiser.id)
-    with database.write() as session:
-        assert auth.check_login(session=session, username=user.username,
-                                password=TEST_PASSWORD).ok
+    assert _sign_in(database, user.username).ok
 
 
 # --- invites -----------------------------------------------------------------------------------
@@ -334,8 +399,9 @@ def test_a_reset_link_works_once_ends_old_sessions_and_clears_a_lockout(
                                         new_password=NEW_PASSWORD)
     assert after.session_epoch == user.session_epoch + 1
     row = _user_row(database, user.id)
-    assert verify_password(NEW_PASSWORD, row.password_hash) and row.locked_at is None
+    assert verify_password(NEW_PASSWORD, row.password_hash)
     assert row.password_hash.startswith("$2b$")
+    assert _sign_in(database, user.username, NEW_PASSWORD, address=ATTACKER).ok  # unblocked
     with database.write() as session, pytest.raises(auth.ResetInvalid, match="already been used"):
         auth.use_password_reset(session=session, token=reset.token, new_password=NEW_PASSWORD)
 
@@ -415,6 +481,7 @@ def test_the_team_list_shows_roles_locks_and_last_logins(database: Database) -> 
     _fail(database, user.username, 5)
     with database.session() as session:
         team = {member.id: member for member in auth.list_team(session=session)}
+    assert team[user.id].failed_logins == 5
     assert team[user.id].locked and team[user.id].role == "volunteer"
     assert team[organiser.id].role == "organiser" and not team[organiser.id].locked
     assert "password_hash" not in auth.TeamMember.__dataclass_fields__
@@ -424,8 +491,7 @@ def test_the_audit_log_records_each_account_event(database: Database) -> None:
     with database.write() as session:
         organiser = make_user(session, role="organiser")
         user = make_user(session)
-    with database.write() as session:
-        auth.check_login(session=session, username=organiser.username, password=TEST_PASSWORD)
+    _sign_in(database, organiser.username)
     _fail(database, user.username, 5)
     with database.write() as session:
         auth.unlock_user(session=session, user_id=user.id, actor_id=organiser.id)
@@ -440,7 +506,7 @@ def test_the_audit_log_records_each_account_event(database: Database) -> None:
         invite = auth.create_invite(session=session, actor_id=organiser.id)
     _register(database, invite.token, 30)
     with database.write() as session:
-        auth.record_logout(session=session, user_id=organiser.id)
+        auth.sign_out(session=session, user_id=organiser.id, login_session_id=None)
     expected = {
         "login", "login_failed", "lockout", "unlock", "role_change", "user_deactivated",
         "user_reactivated", "password_reset_created", "password_reset_used", "invite_created",

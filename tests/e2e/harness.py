@@ -258,7 +258,7 @@ def seed_people(
         {
             "username": username, "name": f"{username.capitalize()} Tester",
             "email": f"{username}@example.org", "password_hash": _FAST_HASH, "role": role,
-            "phone_verified": False, "active": True, "failed_logins": 0, "session_epoch": 0,
+            "phone_verified": False, "active": True, "session_epoch": 0,
             "created_at": now,
         }
         for role, username in people

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core.config import PROJECT_ROOT
+from core.login_sessions import mark_cookie_routes_served, open_login_session
 from core.runtime import forget_migrations
 from core.users import UserView
 from db.engine import Database, make_engine, reset_databases
@@ -30,9 +33,28 @@ def _fresh_streamlit_caches() -> Iterator[None]:
     forget_migrations()
 
 
-def sign_in_as(at: AppTest, user: UserView) -> None:
-    """Put a signed-in user in the session, exactly as the login page does."""
-    at.session_state["auth_user"] = {"id": user.id, "epoch": user.session_epoch}
+def sign_in_as(at: AppTest, user: UserView) -> int:
+    """Sign a user in as the login page does (a LoginSession and the session's record of it);
+    returns the LoginSession's id."""
+    db = Database(make_engine(os.environ["DATABASE_URL"]))
+    try:
+        with db.write() as session:
+            opened = open_login_session(session=session, user_id=user.id,
+                                        epoch=user.session_epoch, lifetime=timedelta(days=1),
+                                        now=datetime.now(UTC))
+    finally:
+        db.dispose()
+    at.session_state["auth_user"] = {"id": user.id, "epoch": user.session_epoch,
+                                     "login_session": opened.login_session_id}
+    return opened.login_session_id
+
+
+@pytest.fixture
+def served() -> Iterator[None]:
+    """As under server.py: the cookie routes exist, so pages send the browser to them."""
+    mark_cookie_routes_served(True)
+    yield
+    mark_cookie_routes_served(False)
 
 
 @pytest.fixture

@@ -8,13 +8,14 @@ import pytest
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from core import auth
+from core import auth, login_throttle
 from core.accounts import verify_password
 from core.config import PROJECT_ROOT
 from core.demo import DEMO_PASSWORD
 from core.users import UserView
 from db.engine import Database
-from db.models import AuditEvent, CampaignMember, Invite, User
+from db.models import AuditEvent, CampaignMember, Invite, LoginSession, User
+from pages._auth_widgets import REDIRECT_KEY
 from tests.factories import TEST_PASSWORD, make_campaign, make_user
 
 ORGANISER_PAGES = [
@@ -39,7 +40,8 @@ def _page_hashes(at: AppTest) -> dict[str, str]:
 
 
 def _current_page(at: AppTest) -> str:
-    return {h: p for p, h in _page_hashes(at).items()}[at._finished_page_script_hash]
+    info = at._registered_pages[at._finished_page_script_hash]
+    return str(info["script_path"]).removeprefix(str(PROJECT_ROOT) + "/")
 
 
 def _reload(at: AppTest) -> AppTest:
@@ -81,7 +83,11 @@ def test_signing_in_on_the_login_page_opens_the_organisers_app(make_app, app_db)
     assert _current_page(at) == "pages/login.py"
     _sign_in_with_form(at, organiser.username, TEST_PASSWORD)
     assert not at.exception
-    assert at.session_state["auth_user"] == {"id": organiser.id, "epoch": 0}
+    signed_in = at.session_state["auth_user"]
+    assert (signed_in["id"], signed_in["epoch"]) == (organiser.id, 0)
+    with app_db.session() as session:
+        opened = session.get(LoginSession, signed_in["login_session"])
+    assert opened is not None and opened.user_id == organiser.id
     _reload(at)
     assert "pages/team.py" in _page_hashes(at) and _current_page(at) == "pages/dashboard.py"
     assert _actions(app_db)[-1] == "login"
@@ -97,7 +103,8 @@ def test_a_wrong_password_is_refused_and_counted(make_app, app_db) -> None:
     assert "Wrong username or password" in _errors(at)
     assert "auth_user" not in at.session_state
     with app_db.session() as session:
-        assert session.get(User, volunteer.id).failed_logins == 1  # type: ignore[union-attr]
+        team = {member.id: member for member in auth.list_team(session=session)}
+    assert team[volunteer.id].failed_logins == 1
 
 
 def test_an_over_long_password_at_sign_in_is_a_plain_refusal_and_never_logged(
@@ -116,18 +123,75 @@ def test_an_over_long_password_at_sign_in_is_a_plain_refusal_and_never_logged(
         assert secret not in printed and secret not in details
 
 
-def test_five_failures_lock_the_account_with_a_message_even_for_the_right_password(
+def test_five_failures_slow_this_browser_with_a_message_even_for_the_right_password(
     make_app, app_db
 ) -> None:
     _, volunteer = _people(app_db)
     at = make_app()
     for _ in range(5):
         _sign_in_with_form(at, volunteer.username, "not my password")
-    assert "locked" in _errors(at) and "organiser" in _errors(at)
+    assert "Too many failed sign-ins" in _errors(at) and "organiser" in _errors(at)
     _sign_in_with_form(at, volunteer.username, TEST_PASSWORD)
-    assert "locked" in _errors(at)
+    assert "Try again in 1 minute" in _errors(at)
     assert "auth_user" not in at.session_state
     assert _actions(app_db).count("lockout") == 1
+
+
+def test_an_unknown_username_gets_exactly_the_same_messages(make_app, app_db) -> None:
+    _, volunteer = _people(app_db)
+    real, unknown = make_app(), make_app()
+    seen: list[tuple[str, str]] = []
+    for _ in range(6):
+        seen.append((_errors(_sign_in_with_form(real, volunteer.username, "nope")),
+                     _errors(_sign_in_with_form(unknown, "no-such-volunteer", "nope"))))
+    assert all(mine == theirs for mine, theirs in seen)
+    assert "left" not in " ".join(mine for mine, _ in seen)
+
+
+def test_with_the_cookie_routes_a_sign_in_sends_the_browser_to_collect_its_cookie(
+    make_app, app_db, served
+) -> None:
+    organiser, _ = _people(app_db)
+    at = _sign_in_with_form(make_app(), organiser.username, TEST_PASSWORD)
+    assert not at.exception
+    assert at.session_state[REDIRECT_KEY].startswith("/auth/session?code=")
+    assert at.session_state[REDIRECT_KEY].endswith("&next=%2F")
+    assert [b.label for b in at.get("link_button")] == ["Continue"]
+
+
+def _open_signed_out(at: AppTest, url_path: str) -> AppTest:
+    """Open a page's address in a signed-out browser (as typing /import in the bar does)."""
+    at._page_hash = next(h for h, info in at._registered_pages.items()
+                         if info.get("url_pathname") == url_path)
+    return at.run()
+
+
+def test_a_signed_in_pages_address_opened_signed_out_leads_there_after_signing_in(
+    make_app, app_db, served
+) -> None:
+    organiser, _ = _people(app_db)
+    at = _open_signed_out(make_app(), "import")
+    assert not at.exception and [t.value for t in at.title] == ["☎️ Ringround"]
+    _sign_in_with_form(at, organiser.username, TEST_PASSWORD)
+    assert at.session_state[REDIRECT_KEY].endswith("&next=%2Fimport")
+
+
+def test_without_the_cookie_routes_the_deep_link_opens_its_page_after_signing_in(
+    make_app, app_db
+) -> None:
+    organiser, _ = _people(app_db)
+    at = _open_signed_out(make_app(), "import")
+    _sign_in_with_form(at, organiser.username, TEST_PASSWORD)
+    assert not at.exception and _current_page(at) == "pages/contacts_import.py"
+
+
+def test_a_volunteer_signing_in_at_an_organiser_address_goes_to_calling(
+    make_app, app_db, served
+) -> None:
+    _, volunteer = _people(app_db)
+    at = _open_signed_out(make_app(), "import")
+    _sign_in_with_form(at, volunteer.username, TEST_PASSWORD)
+    assert at.session_state[REDIRECT_KEY].endswith("&next=%2F")
 
 
 def test_a_deactivated_user_cannot_sign_in(make_app, app_db) -> None:
@@ -137,7 +201,6 @@ def test_a_deactivated_user_cannot_sign_in(make_app, app_db) -> None:
     at = _sign_in_with_form(make_app(), volunteer.username, TEST_PASSWORD)
     assert "deactivated" in _errors(at)
     assert "auth_user" not in at.session_state
-    assert not at.session_state["authentication_status"]
 
 
 def test_a_wrong_password_does_not_reveal_that_an_account_is_deactivated(
@@ -314,10 +377,12 @@ def test_a_reset_link_sets_a_new_password_once(make_app, app_db) -> None:
 
 def test_the_team_page_unlocks_a_locked_volunteer(make_app, app_db) -> None:
     organiser, volunteer = _people(app_db)
-    for _ in range(5):
-        with app_db.write() as session:
-            auth.check_login(session=session, username=volunteer.username, password="wrong!")
+    with app_db.write() as session:
+        for n in range(20):  # from twenty addresses: the account itself is blocked
+            login_throttle.record_failure(session=session, username=volunteer.username,
+                                          address=f"192.0.2.{n}", now=datetime.now(UTC))
     at = make_app(user=organiser, page="pages/team.py")
+    assert "locked" in at.selectbox(key="team_member").format_func(volunteer.id)
     assert not at.exception
     at.selectbox(key="team_member").set_value(volunteer.id)
     at.run()
@@ -325,7 +390,8 @@ def test_the_team_page_unlocks_a_locked_volunteer(make_app, app_db) -> None:
     at.run()
     assert not at.exception and any("unlocked" in s.value for s in at.success)
     with app_db.session() as session:
-        assert session.get(User, volunteer.id).locked_at is None  # type: ignore[union-attr]
+        team = {member.id: member for member in auth.list_team(session=session)}
+    assert not team[volunteer.id].locked and team[volunteer.id].failed_logins == 0
     assert "unlock" in _actions(app_db)
 
 

@@ -60,3 +60,47 @@ def test_setup_is_closed_once_an_organiser_exists(make_app, app_db) -> None:
     with pytest.raises(SetupClosed), app_db.write() as session:
         create_first_organiser(session=session, username="late", name="Late", email="l@e.org",
                                password="a long enough password")
+
+
+def _public_setup(app_env: str):
+    """The setup page as a visitor from elsewhere sees it (the server is not on localhost)."""
+    from streamlit.testing.v1 import AppTest
+
+    from core.config import PROJECT_ROOT
+    from tests.pages.conftest import APP_TIMEOUT
+
+    at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=APP_TIMEOUT)
+    at.context["url"] = "https://calls.example.org/"
+    at.run()
+    for key, value in [("setup_name", "Mallory"), ("setup_email", "m@example.org"),
+                       ("setup_username", "mallory"), ("setup_password", "a long enough password"),
+                       ("setup_confirm", "a long enough password")]:
+        at.text_input(key=key).input(value)
+    return at
+
+
+def test_on_a_public_server_the_first_visitor_needs_the_setup_code_from_the_log(
+    app_env, app_db
+) -> None:
+    from core.config import load_settings
+    from core.setup import setup_code
+
+    at = _public_setup(app_env)
+    at.text_input(key="setup_code").input("ABCD-EFGH-IJKL-MNOP")
+    at.button[0].click()
+    at.run()
+    assert "setup code is not right" in " ".join(e.value for e in at.error)
+    at.button(key="setup_demo").click()  # the demo's organiser password is public
+    at.run()
+    assert "setup code is not right" in " ".join(e.value for e in at.error)
+    with app_db.session() as session:
+        assert session.exec(select(User)).all() == []
+    at.text_input(key="setup_code").input(setup_code(load_settings().cookie_key).lower())
+    at.button[0].click()
+    at.run()
+    with app_db.session() as session:
+        assert session.exec(select(User.username)).one() == "mallory"
+
+
+def test_on_localhost_setup_needs_no_code(make_app) -> None:
+    assert [t for t in make_app().text_input if t.key == "setup_code"] == []
