@@ -63,7 +63,9 @@ def test_thirty_volunteers_at_once_get_no_duplicate_lose_no_save_and_see_the_nex
 
     rerun, save = report.server["rerun"], report.server["save"]
     assert save["runs"] >= report.saves  # a click a busy page dropped is pressed again
-    assert rerun["commits"]["max"] == 0, "a rerun that only redraws the page wrote"
+    assert rerun["commits"]["median"] == 0, "a rerun that only redraws the page wrote"
+    # At most the lease's renewal, once it is 30 s old (a slow machine can delay a click so).
+    assert rerun["commits"]["max"] <= 1
     assert rerun["statements"]["max"] <= RERUN_MAX_STATEMENTS
     assert rerun["checkouts"]["max"] <= RERUN_MAX_CONNECTIONS
     assert save["commits"]["max"] <= SAVE_MAX_COMMITS
