@@ -33,6 +33,7 @@ from db.models import (
     ImportBatch,
     Outcome,
     QueueEntry,
+    SavedSegment,
     Suppression,
 )
 
@@ -400,3 +401,50 @@ def segment_options(*, session: Session) -> dict[str, Any]:
         "outcomes": outcomes,
         "campaigns": campaigns,
     }
+
+
+# --------------------------------------------------------------------------------------------
+# Saved segments: named, built before any campaign exists, attached later
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SavedSegmentView:
+    id: int
+    name: str
+    segment: Segment
+
+
+def save_segment(*, session: Session, name: str, segment: Segment,
+                 actor_id: int | None) -> SavedSegmentView:
+    """Save `segment` under `name` (saving again under the same name replaces its filters).
+
+    Raises:
+        SegmentError: the name is empty or too long.
+    """
+    clean = " ".join(name.split())
+    if not clean:
+        raise SegmentError("Give the segment a name to save it under.")
+    if len(clean) > 120:
+        raise SegmentError("A segment's name can be at most 120 characters.")
+    row = session.exec(select(SavedSegment).where(SavedSegment.name == clean)).first()
+    if row is None:
+        row = SavedSegment(name=clean, created_by_id=actor_id)
+    row.filters = segment.to_dict()
+    row.updated_at = datetime.now(UTC)
+    session.add(row)
+    session.flush()
+    assert row.id is not None
+    return SavedSegmentView(id=row.id, name=row.name, segment=segment)
+
+
+def list_saved_segments(*, session: Session) -> list[SavedSegmentView]:
+    rows = session.exec(select(SavedSegment).order_by(col(SavedSegment.name)))
+    return [SavedSegmentView(id=r.id, name=r.name, segment=Segment.from_dict(r.filters))
+            for r in rows if r.id is not None]
+
+
+def delete_saved_segment(*, session: Session, segment_id: int) -> None:
+    row = session.get(SavedSegment, segment_id)
+    if row is not None:
+        session.delete(row)

@@ -227,6 +227,18 @@ class Contact(SQLModel, table=True):
 SUPPRESSION_SOURCE_VALUES = ("outcome", "organiser", "import", "sms_stop", "erasure")
 
 
+class SavedSegment(SQLModel, table=True):
+    """A named targeting segment (core.targeting.Segment.to_dict), built before any campaign
+    needs it and attached to campaigns later."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120, unique=True)
+    filters: dict[str, Any] = _json({})
+    created_by_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
 class Suppression(SQLModel, table=True):
     """The do-not-call list. Keyed by number, so it outlives every contact and re-import."""
 

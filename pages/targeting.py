@@ -14,7 +14,10 @@ from core.targeting import (
     SegmentError,
     attach_segment,
     count_segment,
+    delete_saved_segment,
+    list_saved_segments,
     preview_segment,
+    save_segment,
     segment_options,
 )
 from pages import _ui
@@ -37,6 +40,41 @@ def load_options(database_url: str) -> dict[str, Any]:
 options = load_options(_ui.runtime().settings.database_url)
 if FLASH_KEY in st.session_state:
     st.success(st.session_state.pop(FLASH_KEY))
+
+
+
+def load_saved(saved: Segment) -> None:
+    """on_click of Load: put a saved segment's filters into the widgets before they are drawn."""
+    state = st.session_state
+    state["seg_constituencies"] = list(saved.constituencies)
+    state["seg_wards"] = list(saved.wards)
+    state["seg_tags_any"] = list(saved.tags_any)
+    state["seg_tags_none"] = list(saved.tags_none)
+    state["seg_phone_type"] = saved.phone_type
+    state["seg_use_last"] = saved.last_contacted_before is not None
+    if saved.last_contacted_before is not None:
+        state["seg_last_before"] = saved.last_contacted_before
+    state["seg_exclude_outcomes"] = list(saved.exclude_outcomes)
+    state["seg_outcome_days"] = saved.outcome_days
+    state["seg_not_queued"] = saved.exclude_queued_elsewhere
+    state[CUSTOM_KEY] = [{"field": f.field, "op": f.op, "value": f.value} for f in saved.custom]
+
+
+with _ui.read_session() as session:
+    saved_segments = {s.id: s for s in list_saved_segments(session=session)}
+if saved_segments:
+    pick_col, load_col, delete_col = st.columns([4, 1, 1], vertical_alignment="bottom")
+    saved_id = pick_col.selectbox("Saved segments", list(saved_segments),
+                                  format_func=lambda i: saved_segments[i].name,
+                                  key="seg_saved_pick")
+    load_col.button("Load", key="seg_saved_load", on_click=load_saved,
+                    args=(saved_segments[saved_id].segment,))
+    if delete_col.button("Delete", key="seg_saved_delete"):
+        with _ui.write_session() as session:
+            delete_saved_segment(session=session, segment_id=saved_id)
+        gone = saved_segments[saved_id].name
+        st.session_state[FLASH_KEY] = f"Deleted the saved segment “{gone}”."
+        st.rerun()
 
 left, right = st.columns(2)
 constituencies = left.multiselect("Constituencies", options["constituencies"],
@@ -114,6 +152,20 @@ except SegmentError as exc:
     st.stop()
 
 st.metric("Contacts in this segment", f"{count:,}")
+# Named segments can be built before any campaign exists, and attached to one later.
+name_col, save_col = st.columns([4, 1], vertical_alignment="bottom")
+segment_name = name_col.text_input("Save this segment as", key="seg_save_name",
+                                   placeholder="Crewe mobiles, not refused lately")
+if save_col.button("Save segment", key="seg_save"):
+    try:
+        with _ui.write_session() as session:
+            saved = save_segment(session=session, name=segment_name, segment=segment,
+                                 actor_id=user.id)
+    except SegmentError as exc:
+        st.error(str(exc))
+    else:
+        st.session_state[FLASH_KEY] = f"Saved the segment “{saved.name}”."
+        st.rerun()
 if sample:
     st.dataframe(
         [{"Name": f"{p['first_name']} {p['last_name']}".strip(),

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 11:41:16.037433
+Create Date: 2026-12-01 11:46:23.887026
 """
 from collections.abc import Sequence
 
@@ -208,6 +208,17 @@ def upgrade() -> None:
     with op.batch_alter_table('phoneverification', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_phoneverification_user_id'), ['user_id'], unique=False)
 
+    op.create_table('savedsegment',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
+    sa.Column('filters', sa.JSON(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', db.models.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', db.models.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['created_by_id'], ['user.id'], ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('name')
+    )
     op.create_table('callingsession',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('campaign_id', sa.Integer(), nullable=False),
@@ -733,6 +744,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_callingsession_campaign_id'))
 
     op.drop_table('callingsession')
+    op.drop_table('savedsegment')
     with op.batch_alter_table('phoneverification', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_phoneverification_user_id'))
 
