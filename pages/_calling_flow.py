@@ -14,14 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
-
 from core import calling_hours, queue
 from core.campaigns import CampaignView, OutcomeView
 from core.outcomes import Behaviour
+from core.runtime import Database, DatabaseUnavailable, database_answering
 from core.script import escape_markdown
 from core.survey import AnswerError
-from db.engine import Database, is_retryable
 
 CAMPAIGN = "calling_campaign_id"
 CONTACT = "calling_contact"  # a core.queue.ClaimedContact (a plain frozen dataclass)
@@ -373,8 +371,8 @@ class CallingFlow:
         call_result = state.get(CALL_RESULT)
         try:
             # Retried with the same idempotency key, so a retry can never record twice.
-            saved = self.database.retrying(
-                lambda session: queue.record_outcome(
+            with database_answering():
+                saved = self.database.retrying(lambda session: queue.record_outcome(
                     session=session, queue_entry_id=contact.queue_entry_id,
                     volunteer_id=self.volunteer_id,
                     outcome_code=outcome_code, idempotency_key=state[ATTEMPT_KEY],
@@ -387,8 +385,7 @@ class CallingFlow:
                     provider_call_id=getattr(call_result, "provider_call_id", None),
                     provider_status=getattr(call_result, "provider_status", None),
                     duration_seconds=getattr(call_result, "duration_seconds", None),
-                )
-            )
+                ))
         except AnswerError as exc:
             self._problem("error", list(exc.problems.values()))
             return
@@ -400,9 +397,7 @@ class CallingFlow:
             state[NOTICE] = str(exc)
             self.forget_contact()
             return
-        except DBAPIError as exc:
-            if not is_retryable(exc):
-                raise
+        except DatabaseUnavailable:
             self._problem("error", [
                 "The database did not answer, so this call is not confirmed yet. Press "
                 "“Save and next” again: it can never be recorded twice."])

@@ -18,28 +18,26 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import streamlit as st
-from sqlmodel import Session
 
-from core.config import ConfigError, Settings, load_settings
+from core.config import ConfigError, load_settings
 from core.login_sessions import session_is_open
-from core.runtime import open_database
+from core.runtime import (
+    Database,
+    RunCounts,
+    Runtime,
+    Session,
+    begin_counting,
+    end_counting,
+    open_runtime,
+)
 from core.users import UserView, get_user
-from db import instrument
-from db.engine import Database
 
 AUTH_USER_KEY = "auth_user"
 
 
-@dataclass(frozen=True)
-class Runtime:
-    settings: Settings
-    database: Database
-
-
 @st.cache_resource(show_spinner=False)
 def _load_runtime() -> Runtime:
-    settings = load_settings()
-    return Runtime(settings=settings, database=open_database(settings))
+    return open_runtime(load_settings())
 
 
 def _purge(database: Database) -> None:
@@ -254,7 +252,7 @@ class _RunTiming:
     started: float = field(default_factory=time.perf_counter)
     gc_ms_at_start: float = field(default_factory=lambda: _gc_ms[0])
     marks: dict[str, float] = field(default_factory=dict)
-    counts: instrument.RunCounts = field(default_factory=instrument.RunCounts)
+    counts: RunCounts = field(default_factory=RunCounts)
 
 
 def begin_run(kind: str = "run") -> None:
@@ -264,7 +262,7 @@ def begin_run(kind: str = "run") -> None:
     if current is not None and kind == "run" and time.perf_counter() - current.started < 60:
         return  # begun by this run's callback
     _timing.run = _RunTiming(kind=kind)
-    instrument.begin(_timing.run.counts)
+    begin_counting(_timing.run.counts)
 
 
 def mark_run(name: str) -> None:
@@ -298,7 +296,7 @@ def end_run(page: str) -> dict[str, Any] | None:
     current: _RunTiming | None = getattr(_timing, "run", None)
     _timing.run = None
     _timing.user = None
-    instrument.end()
+    end_counting()
     if current is None:
         return None
     path = runtime().settings.run_log

@@ -11,8 +11,8 @@ from core.contacts import (
     set_notes_retention_months,
 )
 from core.phones import InvalidPhone, display_phone, normalise_phone
+from core.runtime import schema_revision
 from core.suppression import add_pasted_numbers, list_suppressions, remove_suppression
-from db.migrate import current_revision
 from pages import _ui
 from pages._twilio_settings import render_twilio_settings
 
@@ -118,8 +118,7 @@ with twilio_tab:
     render_twilio_settings()
 
 with system_tab:
-    with _ui.read_session() as session:
-        revision = current_revision(session.connection().engine)
+    revision = schema_revision(rt.database)
     backend = "SQLite" if rt.database.is_sqlite else "PostgreSQL"
     st.markdown(
         f"- **Database:** {backend} (schema revision `{revision}`)\n"

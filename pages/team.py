@@ -12,11 +12,11 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import streamlit as st
-from sqlmodel import Session
 
 from core import auth
 from core.accounts import AccountError
 from core.qr import qr_png
+from core.runtime import Session
 from pages import _ui
 
 organiser = _ui.require_organiser()

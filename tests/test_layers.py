@@ -1,0 +1,44 @@
+"""The layers hold: pages reach storage only through core, and core never imports streamlit."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+UI_FILES = sorted([ROOT / "app.py", *(ROOT / "pages").glob("*.py")])
+CORE_FILES = sorted((ROOT / "core").rglob("*.py"))
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, at any depth (inside functions too)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module)
+    return found
+
+
+def top_level(modules: set[str]) -> set[str]:
+    return {module.split(".")[0] for module in modules}
+
+
+@pytest.mark.parametrize("path", UI_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_a_page_reaches_storage_only_through_core(path: Path) -> None:
+    forbidden = top_level(imported_modules(path)) & {"db", "sqlalchemy", "sqlmodel", "psycopg"}
+    assert forbidden == set(), f"{path.name} imports {sorted(forbidden)}: ask core instead"
+
+
+@pytest.mark.parametrize("path", CORE_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_core_never_imports_streamlit(path: Path) -> None:
+    assert "streamlit" not in top_level(imported_modules(path))
+
+
+def test_the_check_sees_an_import_hidden_inside_a_function(tmp_path: Path) -> None:
+    page = tmp_path / "page.py"
+    page.write_text("def f():\n    from sqlalchemy.exc import DBAPIError\n    import db.engine\n")
+    assert top_level(imported_modules(page)) == {"sqlalchemy", "db"}
