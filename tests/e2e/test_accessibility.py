@@ -81,6 +81,8 @@ def check_pages(page: Any, pages: list[str], axe_source: str, screenshots: Any,
             ui.click_button(page, "Start calling")
             ui.wait_idle(page, settle=0.5)
         violations = audit(page, axe_source)
+        if name == "Dashboard":
+            screenshots.take(page, f"{role} dashboard")  # the organiser's view, kept in artifacts
         if violations:
             found[name] = violations
             screenshots.take(page, f"{role} {name}")
