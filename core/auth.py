@@ -44,7 +44,14 @@ from core.audit import record_event
 from core.phones import InvalidPhone, normalise_phone
 from core.users import UserView, to_view
 from db.engine import Database
-from db.models import Campaign, CampaignMember, Invite, PasswordReset, User
+from db.models import (
+    Campaign,
+    CampaignMember,
+    Invite,
+    PasswordReset,
+    RecruitedVolunteer,
+    User,
+)
 
 DEFAULT_LOCKOUT_ATTEMPTS = 5
 RESET_LINK_HOURS = 24
@@ -542,6 +549,12 @@ def register_with_invite(
                        password_hash=password_hash)
     if campaign_id is not None and session.get(Campaign, campaign_id) is not None:
         session.add(CampaignMember(campaign_id=campaign_id, user_id=user.id))
+    recruited_by = session.execute(sa.select(col(Invite.recruited_by_campaign_id))
+                                   .where(col(Invite.id) == invite_id)).scalar()
+    if recruited_by is not None:
+        # A recruit's own invite: their calls count for the campaign that recruited them.
+        session.add(RecruitedVolunteer(user_id=user.id, campaign_id=recruited_by,
+                                       created_at=now))
     record_event(session=session, action="invite_used", actor_id=user.id,
                  target=f"invite:{invite_id}",
                  details={"user_id": user.id, "campaign_id": campaign_id})

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import streamlit as st
 
-from core import events
+from core import events, stats
 from core.campaigns import list_callers, list_campaigns
 from core.event_exports import run_event_export
 from core.event_funnel import event_counts
@@ -21,6 +21,7 @@ from core.event_texts import (
     texts_to_send_by_hand,
 )
 from core.events import EVENT_KIND_LABELS, EventDraft, EventError, EventKind, EventView
+from core.recruits import InviteNotSent, send_recruit_invite
 from core.script import escape_markdown
 from pages import _ui
 
@@ -139,8 +140,9 @@ def prepare_export(kind: str, event_id: int | None, button_key: str) -> None:
                            mime="text/csv", key=f"{button_key}_download", on_click="ignore")
 
 
-new_tab, upcoming_tab, past_tab, texts_tab = st.tabs(
-    ["New event", f"Upcoming ({len(upcoming)})", "Past", f"Texts to send ({len(owed)})"])
+new_tab, upcoming_tab, past_tab, texts_tab, recruits_tab = st.tabs(
+    ["New event", f"Upcoming ({len(upcoming)})", "Past", f"Texts to send ({len(owed)})",
+     "Recruits who will call"])
 
 with new_tab:
     if not campaigns:
@@ -244,6 +246,34 @@ with texts_tab:
                       for d in declines], hide_index=True, key="events_declines")
     else:
         st.caption("Nobody has replied NO yet.")
+
+with recruits_tab:
+    st.caption("A recruit who would rather phone than knock on doors: text them a volunteer "
+               "invite (one person, seven days). Their calls then count for the campaign that "
+               "recruited them on the dashboard.")
+    if campaigns:
+        recruit_campaign = st.selectbox("Campaign", list(campaigns),
+                                        format_func=campaigns.__getitem__,
+                                        key="events_recruit_campaign")
+        with _ui.read_session() as session:
+            found = [r for r in stats.recruits(session=session, campaign_id=recruit_campaign,
+                                               limit=200) if not r["do_not_call"]]
+        people = {int(r["contact_id"]): f"{r['first_name']} {r['last_name']} "
+                  f"({r['constituency'] or 'no seat'})" for r in found}
+        if people:
+            who = st.selectbox("Recruit", list(people), format_func=people.__getitem__,
+                               key="events_recruit_contact")
+            if st.button("Text them a volunteer invite", key="events_recruit_invite"):
+                try:
+                    send_recruit_invite(database=rt.database, settings=rt.settings,
+                                        campaign_id=int(recruit_campaign), contact_id=int(who),
+                                        actor_id=organiser.id)
+                except InviteNotSent as exc:
+                    st.error(str(exc))
+                else:
+                    st.success("Invite texted.")
+        else:
+            st.caption("No recruits in this campaign yet.")
 
 if "events_notice" in st.session_state:
     st.toast(st.session_state.pop("events_notice"))
