@@ -262,7 +262,7 @@ def query_plan(db: Database, campaign_id: int, volunteer_id: int) -> str:
     """EXPLAIN the claim UPDATE exactly as claim_next_contact sends it (then roll it back)."""
     captured: list[tuple[str, object]] = []
 
-    def capture(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+    def capture(conn, cursor, statement, parameters, context, executemany):
         if "UPDATE QUEUEENTRY SET" in statement.upper() and not captured:
             captured.append((statement, parameters))
 

@@ -152,7 +152,7 @@ class StreamlitTab:
                 message = ForwardMsg()
                 message.ParseFromString(data)
                 self._handle(message)
-        except BaseException as exc:  # noqa: BLE001 - recorded, and the waiter told
+        except BaseException as exc:  # recorded, and the waiter told
             self.closed = exc
             self.finished.set()
 

@@ -129,7 +129,7 @@ def _decode(value: str, cookie_key: str) -> dict[str, Any] | None:
     try:
         claims = jwt.decode(value, cookie_key, algorithms=[COOKIE_ALGORITHM],
                             options={"require": ["exp", "sid", "uid"]})
-    except Exception:  # noqa: BLE001 - any cookie we cannot read is simply not a sign-in
+    except Exception:  # any cookie we cannot read is simply not a sign-in
         return None
     if not isinstance(claims.get("sid"), str) or not isinstance(claims.get("uid"), int):
         return None

@@ -281,13 +281,13 @@ def _claim_statement(dialect: str, *, with_exclusions: bool) -> Any:
         # 1: their own callbacks that are due.
         seek(1, [c.callback_owner_id == _P_ME, c.status == QueueStatus.CALLBACK,
                  c.due_at <= _P_NOW], [c.due_at]),
-        # 2: retries that are due, others' callbacks past their grace, lapsed leases.
+        # 2-4: retries that are due, others' callbacks past their grace, lapsed leases.
         # Ordered by the index's own last column only: a tie-break on id would make
         # PostgreSQL sort every due row before taking one.
         seek(2, [c.status == QueueStatus.RETRY, c.due_at <= _P_NOW], [c.due_at]),
         seek(3, [c.status == QueueStatus.CALLBACK, c.release_at <= _P_NOW], [c.release_at]),
         seek(4, [c.status == QueueStatus.LEASED, c.due_at <= _P_NOW], [c.due_at]),
-        # 3: fresh contacts, highest priority first, then in queue order. ix_queue_claim_fresh
+        # 5-6: fresh contacts, highest priority first, then in queue order. ix_queue_claim_fresh
         # is all ascending, which cannot serve "priority DESC, id" in one pass (both backends
         # would sort every fresh row), so seek the top priority first, then its lowest id.
         # ">=" the maximum is "=" it, but as a range it leaves (priority, id) to be read off
@@ -365,18 +365,21 @@ _CAMPAIGN_RULES = sa.select(
 # same statement, that the campaign is active and unchanged (same updated_at, which every edit
 # in core/campaigns.py bumps); when it is not, the rules are read again and the claim retried.
 # This saves the claim a round trip to the database without ever acting on stale rules.
-_rules_cache: dict[int, _CampaignRules] = {}
+# Keyed by the database too: campaign 1 of one database is not campaign 1 of another (tests,
+# and a process that opens two).
+_rules_cache: dict[tuple[sa.URL, int], _CampaignRules] = {}
 
 
 def _campaign_rules(session: Session, campaign_id: int, *, cached: bool = False) -> _CampaignRules:
-    if cached and campaign_id in _rules_cache:
-        return _rules_cache[campaign_id]
+    key = (session.get_bind().engine.url, campaign_id)
+    if cached and key in _rules_cache:
+        return _rules_cache[key]
     row = _conn(session).execute(_CAMPAIGN_RULES, {"p_campaign_id": campaign_id}).first()
     if row is None:
-        _rules_cache.pop(campaign_id, None)
+        _rules_cache.pop(key, None)
         raise CampaignNotActive("gone")
     rules = _CampaignRules(*row)
-    _rules_cache[campaign_id] = rules
+    _rules_cache[key] = rules
     return rules
 
 

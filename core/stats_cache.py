@@ -39,6 +39,11 @@ class TTLCache:
         self._lock = threading.Lock()
         self.computations = 0  # how many times a value was computed (for tests and the bench)
 
+    def __len__(self) -> int:
+        """How many values are kept (fresh or not yet evicted)."""
+        with self._lock:
+            return len(self._entries)
+
     def _fresh(self, key: Hashable) -> _Entry | None:
         entry = self._entries.get(key)
         if entry is not None and entry.expires_at > self._clock():

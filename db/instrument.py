@@ -62,7 +62,7 @@ def end() -> RunCounts | None:
     return counts
 
 
-class counting:  # noqa: N801 - used as a context manager, like contextlib's
+class counting:  # lower case: used as a context manager, like contextlib's
     """`with counting() as counts:` counts this thread's database work inside the block."""
 
     def __enter__(self) -> RunCounts:
@@ -107,7 +107,7 @@ def watch(engine: Engine) -> Engine:
     return engine
 
 
-class timed:  # noqa: N801 - a context manager
+class timed:  # lower case: a context manager
     """Add the block's wall time to a RunCounts field of this thread's run, if any."""
 
     def __init__(self, field: str):

@@ -55,7 +55,7 @@ def _purge(database: Database) -> None:
             purge_old_rejections(session=session)
             purge_finished(session=session, now=now)
             purge_stale(session=session, now=now)
-    except Exception:  # noqa: BLE001 - housekeeping must never take a page down
+    except Exception:  # housekeeping must never take a page down
         logging.getLogger(__name__).exception("housekeeping failed")
 
 
@@ -78,7 +78,7 @@ def _send_event_texts(runtime: Runtime) -> None:
 
     try:
         deliver_due_texts(database=runtime.database, settings=runtime.settings)
-    except Exception:  # noqa: BLE001 - a failed run is retried at the next one
+    except Exception:  # a failed run is retried at the next one
         logging.getLogger(__name__).exception("event texts job failed")
 
 
@@ -117,7 +117,7 @@ def housekeeping() -> None:
     try:
         _hourly_housekeeping()
         _event_texts_job()
-    except Exception:  # noqa: BLE001 - housekeeping must never take a page down
+    except Exception:  # housekeeping must never take a page down
         logging.getLogger(__name__).exception("housekeeping failed")
 
 

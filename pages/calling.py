@@ -43,7 +43,7 @@ def confirm_bookings(saved: queue.RecordedOutcome) -> str:
         report = deliver_due_texts(database=rt.database, settings=rt.settings,
                                    signup_ids=saved.signup_ids,
                                    purposes=[TextPurpose.CONFIRM])
-    except Exception:  # noqa: BLE001 - a text must never lose the saved call
+    except Exception:  # a text must never lose the saved call
         logging.getLogger(__name__).exception("event confirmation failed")
         return "Booked; the organiser will send the confirmation."
     places = len(saved.signup_ids)

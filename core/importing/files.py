@@ -246,7 +246,7 @@ def _choose_member(infos: list[zipfile.ZipInfo], wanted: str | None) -> tuple[st
 
 
 def _extract_member(stream: BinaryIO, name: str, limits: ReadLimits) -> BinaryIO:
-    spool = tempfile.SpooledTemporaryFile(max_size=32 << 20)  # noqa: SIM115 (caller closes)
+    spool = tempfile.SpooledTemporaryFile(max_size=32 << 20)  # the caller closes it
     stream.seek(0)
     with zipfile.ZipFile(stream) as archive, archive.open(name) as member:
         copied = 0

@@ -62,7 +62,7 @@ class TableHttpClient(HttpClient):
         self.requests: list[dict[str, Any]] = []
 
     def request(self, method, uri, params=None, data=None, headers=None, auth=None,
-                timeout=None, allow_redirects=False):  # noqa: ANN001, ANN201
+                timeout=None, allow_redirects=False):
         self.requests.append({"method": method.upper(), "uri": uri, "params": params,
                               "data": data, "auth": auth})
         if self.raise_error is not None:

@@ -366,7 +366,7 @@ def test_a_lease_lost_half_a_minute_after_renewal_is_dropped_once_not_rerun_for_
     renewals: list[int] = []
     real_renew = core.queue.renew_lease
 
-    def counted(**kwargs):  # noqa: ANN003, ANN202 - a pass-through spy
+    def counted(**kwargs):  # a pass-through spy
         renewals.append(kwargs["queue_entry_id"])
         return real_renew(**kwargs)
 

@@ -51,7 +51,7 @@ def started(db: Database, world: dict[str, Any], state: dict | None = None,
     return flow
 
 
-def save(flow: CallingFlow, world: dict[str, Any], contact=None) -> None:  # noqa: ANN001
+def save(flow: CallingFlow, world: dict[str, Any], contact=None) -> None:
     flow.save_and_next(contact or flow.contact, campaign=world["view"],
                        outcomes=world["outcomes"], question_ids=[world["question"]])
 
