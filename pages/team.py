@@ -15,6 +15,7 @@ import streamlit as st
 
 from core import auth
 from core.accounts import AccountError
+from core.display import uk_datetime
 from core.qr import qr_png
 from core.runtime import Session
 from pages import _ui
@@ -25,9 +26,9 @@ settings = _ui.runtime().settings
 zone = ZoneInfo(settings.timezone)
 
 
-def local(moment: datetime | None) -> datetime | None:
-    """Times are stored in UTC; organisers read them in the app's zone."""
-    return moment.astimezone(zone).replace(tzinfo=None) if moment else None
+def local(moment: datetime | None) -> str:
+    """Times are stored in UTC; organisers read them in the app's zone, the UK way."""
+    return uk_datetime(moment, zone) if moment else ""
 
 
 st.title("Team")
@@ -146,7 +147,7 @@ if live:
     revoke_id = st.selectbox(
         "Withdraw an invite", options=list(live), key="invite_revoke_choice",
         format_func=lambda i: f"{live[i].label or 'Invite'} (made "
-                              f"{local(live[i].created_at):%d %b %H:%M}, {live[i].uses} used)",
+                              f"{local(live[i].created_at)}, {live[i].uses} used)",
     )
     if st.button("Withdraw invite", key="invite_revoke"):
         run_action(lambda s: auth.revoke_invite(session=s, invite_id=revoke_id,
