@@ -98,7 +98,8 @@ try:
         if rt.settings.demo:
             st.sidebar.caption("Demo mode: sample data only; do not load real members' details.")
         if user is not None:
-            st.sidebar.caption(f"Signed in as **{user.name}** ({user.role})")
+            # Plain text: the name is whatever the volunteer typed when registering.
+            st.sidebar.text(f"Signed in as {user.name} ({user.role})")
             auth_widgets.render_logout_button(user)
             _ui.housekeeping()
 

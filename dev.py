@@ -76,7 +76,10 @@ def ensure_cookie_key(
         # At the top: a key appended after a [table] header would belong to that table.
         lines.insert(0, line)
     path.parent.mkdir(exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
+    # Created 0600, so the key is never readable by others, not even between write and chmod.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
     path.chmod(0o600)
     what = "Replaced the unsafe" if keyed else "Wrote a new"
     print(f"{what} login cookie key in {path}", flush=True)

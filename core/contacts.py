@@ -263,6 +263,23 @@ def update_contact(
     return _detail(session, contact)
 
 
+def reveal_numbers(
+    *, session: Session, contact_ids: list[int], actor_id: int | None, where: str
+) -> dict[int, str]:
+    """Contacts' numbers, for display, each reveal audited (as on the calling card).
+
+    Organisers' screens show a number only when asked: who saw which contact's number, from
+    which screen, is in the audit trail, and never the number itself.
+    """
+    rows = session.execute(
+        sa.select(col(Contact.id), col(Contact.phone)).where(col(Contact.id).in_(contact_ids))
+    ).all()
+    for contact_id, _ in rows:
+        record_event(session=session, action="number_revealed", actor_id=actor_id,
+                     target=f"contact:{contact_id}", details={"where": where})
+    return {contact_id: display_phone(phone) for contact_id, phone in rows}
+
+
 # Every table, and what erasing a contact does to what it holds about them. The erasure test
 # (tests/db/test_erasure.py) holds the models' metadata to this list, so that a new table
 # fails it until someone has decided how erasure covers it, and then checks every column of

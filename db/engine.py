@@ -15,6 +15,7 @@ SQLite notes, each learnt the hard way by phone banks before us:
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -53,6 +54,19 @@ def _install_sqlite_pragmas(engine: Engine) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+def _private_database_file(path: Path) -> None:
+    """Create the SQLite file's folder 0700 and the file 0600 before SQLite opens it.
+
+    The file holds members' names and numbers; SQLite gives its -wal and -shm files the
+    database file's own mode, so those stay private too. Existing files are left as they are
+    (an administrator may have chosen a group on purpose).
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
 def make_engine(url: str, *, pool_size: int = 20, max_overflow: int = 30) -> Engine:
     """Build an engine for a sqlite:/// file or a postgresql+psycopg:// URL."""
     if url.startswith("sqlite"):
@@ -61,7 +75,7 @@ def make_engine(url: str, *, pool_size: int = 20, max_overflow: int = 30) -> Eng
             raise ValueError("in-memory SQLite is not supported; give a file path")
         path = sa.make_url(url).database
         if path:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _private_database_file(Path(path))
         engine = sa.create_engine(
             url,
             pool_size=pool_size,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -204,7 +205,10 @@ def heartbeat() -> None:
 
 card, script_column = st.columns([2, 3], gap="large")
 with card, st.container(border=True, key="calling_card"):
-    st.markdown(f"### {escape_markdown(contact.name)}")
+    # The name is the card's heading (screen readers and the phone layout find it), with the
+    # name as a text node: HTML-escaped into st.html, never Markdown, so "[x](http://…)" or
+    # "![x](http://…)" in an imported name shows as those characters and loads nothing.
+    st.html(f"<h3>{html.escape(contact.name)}</h3>")
     _ui.mark_run("card")
     if contact.tier == queue.ClaimTier.CALLBACK and contact.callback_at:
         st.caption(f"You arranged to call back at {local(contact.callback_at, campaign)}.")
@@ -212,11 +216,12 @@ with card, st.container(border=True, key="calling_card"):
         if name in ("first_name", "last_name"):
             continue
         label = name.replace("_", " ").capitalize()
-        st.markdown(f"**{escape_markdown(label)}:** {escape_markdown(value) or '—'}")
+        # Plain text: a URL in contact data stays text, never a link the volunteer might tap.
+        st.text(f"{label}: {value or '—'}")
     if contact.history:
         st.markdown("**Earlier calls in this campaign**")
         for earlier in contact.history:
-            st.caption(f"{local(earlier.at, campaign)}: {escape_markdown(earlier.label)}")
+            st.text(f"{local(earlier.at, campaign)}: {earlier.label}")
     heartbeat()
 
     call_result: Any = None
@@ -237,7 +242,9 @@ with card, st.container(border=True, key="calling_card"):
             st.warning(str(exc))
             st.rerun()
         revealed = flow.revealed
-        st.link_button(f"Call {contact.first_name or contact.name}" if revealed is None
+        # A widget label is Markdown (images included) with no plain-text mode: escaped.
+        st.link_button(f"Call {escape_markdown(contact.first_name or contact.name)}"
+                       if revealed is None
                        else "Call again", tel_uri, key=flow.key("calling_dial"),
                        on_click=flow.record_dial, args=(contact,), type="primary",
                        icon="📞", width="stretch")

@@ -10,11 +10,18 @@ from core.contacts import (
     erase_contact,
     find_contacts,
     get_contact,
+    reveal_numbers,
     update_contact,
 )
+from core.phones import mask_phone
 from pages import _ui
 
 FLASH_KEY = "contact_flash"
+
+
+def masked(phone: str) -> str:
+    """•••• and the last three digits, from E.164 or a formatted number alike."""
+    return mask_phone("".join(ch for ch in phone if ch.isdigit() or ch == "+"))
 
 user = _ui.require_organiser()
 rt = _ui.runtime()
@@ -32,7 +39,8 @@ if not found:
     st.info("Nobody matches.")
     st.stop()
 
-labels = {c.id: f"{c.name} · {c.phone} · {c.constituency or 'no constituency'}"
+# Numbers stay masked until asked for (and that is audited), as on the calling card.
+labels = {c.id: f"{c.name} · {masked(c.phone)} · {c.constituency or 'no constituency'}"
           + (" · do not call" if c.suppressed else "") for c in found}
 contact_id = st.selectbox(f"{len(found)} found", list(labels), format_func=labels.__getitem__,
                           key="contact_pick")
@@ -43,17 +51,26 @@ if contact is None:
     st.warning("That contact no longer exists.")
     st.stop()
 
-st.subheader(contact.name)
-facts = [f"{contact.phone_display} ({contact.phone_type})"]
+# Names and imported fields are plain text: they came from an upload.
+st.text(contact.name)
+k = contact.id
+revealed: str | None = st.session_state.get(f"contact_revealed_{k}")
+facts = [f"{revealed or masked(contact.phone)} ({contact.phone_type})"]
 if contact.suppressed:
     facts.append("**on the do-not-call list**")
 if contact.tps:
     facts.append("TPS registered" + (", consenting member" if contact.consenting_member else ""))
 if contact.bad_number:
     facts.append("reported as a wrong number")
-st.write(" · ".join(facts))
+st.markdown(" · ".join(facts))
+if revealed is None and st.button("Show number", key=f"contact_reveal_{k}"):
+    with _ui.write_session() as session:
+        shown = reveal_numbers(session=session, contact_ids=[k], actor_id=user.id,
+                               where="contacts")
+    st.session_state[f"contact_revealed_{k}"] = shown.get(k, "")
+    st.rerun()
 if contact.custom:
-    st.caption(" · ".join(f"{k}: {v}" for k, v in contact.custom.items()))
+    st.text(" · ".join(f"{key}: {value}" for key, value in contact.custom.items()))
 
 calls_tab, edit_tab, erase_tab = st.tabs(["History", "Edit", "Erase"])
 with calls_tab:
@@ -67,14 +84,14 @@ with calls_tab:
         st.dataframe(history["messages"], hide_index=True)
 
 # Keys carry the contact id: picking someone else must show their values, not the last.
-k = contact.id
 with edit_tab, st.form(f"contact_edit_form_{k}"):
     c1, c2 = st.columns(2)
     changes = {
         "first_name": c1.text_input("First name", contact.first_name,
                                     key=f"contact_first_name_{k}"),
         "last_name": c2.text_input("Last name", contact.last_name, key=f"contact_last_name_{k}"),
-        "phone": c1.text_input("Phone (called)", contact.phone_display, key=f"contact_phone_{k}"),
+        "phone": c1.text_input("Phone (called)", revealed or "", key=f"contact_phone_{k}",
+                               placeholder="Unchanged (press Show number to see it)"),
         "email": c2.text_input("Email", contact.email, key=f"contact_email_{k}"),
         "postcode": c1.text_input("Postcode", contact.postcode, key=f"contact_postcode_{k}"),
         "membership_number": c2.text_input("Membership number", contact.membership_number,
@@ -90,7 +107,7 @@ with edit_tab, st.form(f"contact_edit_form_{k}"):
         "bad_number": c1.checkbox("Wrong number", contact.bad_number, key=f"contact_bad_{k}"),
     }
     if st.form_submit_button("Save", key=f"contact_save_{k}"):
-        if changes["phone"] == contact.phone_display:
+        if not changes["phone"].strip() or changes["phone"] == contact.phone_display:
             changes.pop("phone")
         try:
             with _ui.write_session() as session:

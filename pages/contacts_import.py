@@ -30,7 +30,6 @@ from core.importing import (
     undo_batch,
     warnings_csv,
 )
-from core.script import escape_markdown
 from pages import _ui
 
 POLICIES = {
@@ -100,12 +99,13 @@ def download_buttons(batch: dict[str, Any], key: str) -> None:
 
 
 def show_accounting(result: dict) -> None:
-    st.subheader(f"Import of {escape_markdown(result['filename'])}: {result['status']}")
+    st.subheader(f"Import: {result['status']}")
+    st.text(f"File: {result['filename']}")
     st.table({"": [label for _, label in ACCOUNTING],
               "count": [result[name] for name, _ in ACCOUNTING]})
     for member, count in (result.get("listed_from_files") or {}).items():
-        st.caption(f"{count} numbers from {escape_markdown(member)} put on the do-not-call "
-                   "list (people who unsubscribed or were cleaned are never called).")
+        st.text(f"{count} numbers from {member} put on the do-not-call list (people who "
+                "unsubscribed or were cleaned are never called).")
     if result.get("error"):
         st.error(result["error"])
     download_buttons({**result, "id": result["batch_id"]}, key="import_last")
@@ -145,15 +145,16 @@ if uploaded is not None:
             key=header_key,
         )
     where = f"header on row {preview.header_row}, {len(preview.headers)} columns"
-    shown_sheet = escape_markdown(fmt.sheet)
     if fmt.kind == "csv":
         st.info(f"Read as **{fmt.encoding}**, **{DELIMITER_NAMES.get(fmt.delimiter, fmt.delimiter)}"
                 f"**-separated, {where}. Change any of these above if the preview looks wrong.")
     elif fmt.kind == "zip":
-        st.info(f"ZIP file: reading **{shown_sheet}** ({fmt.encoding}, "
+        st.info(f"ZIP file: reading the file named below ({fmt.encoding}, "
                 f"{DELIMITER_NAMES.get(fmt.delimiter, fmt.delimiter)}-separated), {where}.")
+        st.text(f"File in the ZIP: {fmt.sheet}")
     else:
-        st.info(f"Excel workbook, sheet **{shown_sheet}**, {where}.")
+        st.info(f"Excel workbook, the sheet named below, {where}.")
+        st.text(f"Sheet: {fmt.sheet}")
     if fmt.do_not_contact:
         st.warning("This file lists people who unsubscribed or were cleaned: every number in "
                    "it goes onto the do-not-call list, and none of them will be called.")
@@ -169,9 +170,13 @@ if uploaded is not None:
     columns = st.columns(3)
     for index, header in enumerate(preview.headers):
         column = columns[index % 3]
+        # The header as plain text above a label-less picker: a header is whatever the file
+        # says, and a widget label would read it as Markdown (images, links).
+        column.text(header)
         mapping[header] = column.selectbox(
-            escape_markdown(header), FIELDS, index=FIELDS.index(preview.mapping[header]),
+            f"Field for column {index + 1}", FIELDS, index=FIELDS.index(preview.mapping[header]),
             format_func=FIELD_LABELS.__getitem__, key=f"import_map_{index}",
+            label_visibility="collapsed",
         )
         if mapping[header] == DO_NOT_CALL:
             guessed = preview.do_not_call.get(header) or guess_do_not_call_values(header)

@@ -17,9 +17,9 @@ import pandas as pd
 import streamlit as st
 
 from core import calling_hours, stats
+from core.contacts import reveal_numbers
 from core.display import plural, uk_date, uk_datetime
 from core.event_funnel import STAGE_LABELS, STAGES
-from core.phones import display_phone
 from pages import _ui
 
 ALL = 0  # the selector's "All campaigns"
@@ -284,10 +284,19 @@ def recruits_section(count: int, rows: list[dict[str, Any]]) -> None:
         return
     booked = figure("events_by_contact",
                     contact_ids=tuple(sorted({int(r["contact_id"]) for r in rows})))
+    # Numbers only on request, each reveal audited (as on the calling card); only the people
+    # on screen when the button was pressed, so a recruit arriving on a refresh stays masked.
+    revealed: dict[int, str] = st.session_state.get("dashboard_recruits_revealed", {})
+    if st.button("Show their numbers", key="dashboard_recruits_reveal"):
+        with _ui.write_session() as session:
+            revealed = {**revealed, **reveal_numbers(
+                session=session, contact_ids=[r["contact_id"] for r in rows],
+                actor_id=organiser.id, where="dashboard_recruits")}
+        st.session_state["dashboard_recruits_revealed"] = revealed
     frame = pd.DataFrame([
         {"name": f"{r['first_name']} {r['last_name']}".strip(), "constituency": r["constituency"],
          "events": "; ".join(booked.get(int(r["contact_id"]), [])),
-         "phone": display_phone(r["phone"]),
+         "phone": revealed.get(r["contact_id"], "(hidden)"),
          "answered": uk_datetime(r["answered_at"], zone) if r["answered_at"] else "",
          "do not call": r["do_not_call"], "campaign": r["campaign"]}
         for r in rows

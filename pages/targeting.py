@@ -111,7 +111,8 @@ filters: list[dict[str, Any]] = st.session_state.setdefault(CUSTOM_KEY, [])
 for index, flt in enumerate(list(filters)):
     shown = flt["value"] if flt["op"] not in ("empty", "not_empty") else ""
     col_text, col_remove = st.columns([5, 1])
-    col_text.write(f"**{flt['field']}** {CUSTOM_OPERATORS[flt['op']]} {shown}")
+    # Plain text: the field is a CSV header and the value was typed.
+    col_text.text(f"{flt['field']} {CUSTOM_OPERATORS[flt['op']]} {shown}")
     if col_remove.button("Remove", key=f"seg_custom_remove_{index}"):
         filters.pop(index)
         st.rerun()

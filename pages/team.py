@@ -43,7 +43,8 @@ def run_action(action: Callable[[Session], object], done: str) -> object | None:
     except (auth.AuthError, AccountError) as exc:
         st.error(str(exc))
         return None
-    st.success(done)
+    # Plain text: the message carries a volunteer's self-chosen name.
+    st.text(f"✅ {done}")
     return value
 
 

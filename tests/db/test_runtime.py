@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import stat
 from pathlib import Path
 
 from core.config import load_settings
 from core.runtime import forget_migrations, open_database
-from db.engine import reset_databases
+from db.engine import make_engine, reset_databases
 from db.migrate import is_up_to_date
 
 
@@ -26,3 +28,24 @@ def test_an_empty_database_is_migrated_when_the_app_opens_it(tmp_path: Path) -> 
     finally:
         reset_databases()
         forget_migrations()
+
+
+def test_a_new_sqlite_database_and_its_folder_are_private_to_the_server(tmp_path) -> None:
+    """Members' names and numbers: the folder 0700, the file and its WAL 0600 (issue #13)."""
+    folder = tmp_path / "fresh" / "data"
+    database = folder / "ringround.sqlite3"
+    old_umask = os.umask(0o022)  # a usual umask, which would leave both world-readable
+    try:
+        engine = make_engine(f"sqlite:///{database}")
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE t (x)")
+            connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+        modes = {path.name: stat.S_IMODE(path.stat().st_mode)
+                 for path in [folder, *folder.iterdir()]}
+        engine.dispose()
+    finally:
+        os.umask(old_umask)
+    assert modes["data"] == 0o700
+    assert {name: mode for name, mode in modes.items() if name != "data"} == {
+        name: 0o600 for name in modes if name != "data"}
+    assert "ringround.sqlite3-wal" in modes

@@ -127,7 +127,7 @@ def test_the_team_page_deactivates_a_volunteer(make_app, app_db) -> None:
     at.run()
     at.button(key="team_deactivate").click()
     at.run()
-    assert not at.exception and any("deactivated" in s.value for s in at.success)
+    assert not at.exception and any("deactivated" in t.value for t in at.text)
     volunteer_app.run()
     assert "auth_user" not in volunteer_app.session_state
     assert "user_deactivated" in _actions(app_db)

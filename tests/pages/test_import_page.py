@@ -109,7 +109,8 @@ def test_the_sheet_with_data_and_its_header_row_are_found_and_can_be_changed(
     assert at.selectbox(key="import_sheet").options == ["Read me", "Members"]
     assert at.selectbox(key="import_sheet").value == "Members"
     assert at.selectbox(key="import_header_row_Members").value == 4
-    assert "sheet **Members**, header on row 4" in at.info[0].value
+    assert "the sheet named below, header on row 4" in at.info[0].value
+    assert "Sheet: Members" in [t.value for t in at.text]
     assert [at.selectbox(key=f"import_map_{i}").value for i in range(4)] == [
         "full_name", "mobile", "do_not_call", "ward"]
     assert at.text_input(key="import_dnc_2").value.startswith("no, n, false, 0")
@@ -123,7 +124,7 @@ def test_the_sheet_with_data_and_its_header_row_are_found_and_can_be_changed(
     # Picking the other sheet reads it instead (it has no phone column, so nothing imports).
     at.selectbox(key="import_sheet").set_value("Read me")
     at.run()
-    assert "sheet **Read me**, header on row 1" in at.info[0].value
+    assert "Sheet: Read me" in [t.value for t in at.text]
     at.selectbox(key="import_sheet").set_value("Members")
     at.run()
     assert at.selectbox(key="import_header_row_Members").value == 4, "the pick was not kept"

@@ -61,7 +61,7 @@ def test_an_organiser_finds_edits_and_erases_a_contact(make_app, app_db) -> None
     at.run()
     assert not at.exception
     contact_id = at.selectbox(key="contact_pick").value
-    assert at.subheader[0].value == "Asha Patel"
+    assert at.text[0].value == "Asha Patel"
     at.text_input(key=f"contact_ward_{contact_id}").input("Kingsbrook")
     at.text_input(key=f"contact_tags_{contact_id}").input("NHS, Nurse")
     at.button(key=f"contact_save_{contact_id}").click()

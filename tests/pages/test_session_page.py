@@ -73,7 +73,7 @@ def test_a_session_puts_a_person_through_logs_a_machine_and_a_busy_line_then_pau
     assert "Ringing your phone" in words(at)
     # Answered, on the line, the first person dialled and put through: their card appears.
     run_until(at, "Connected")
-    assert "### Human Tester" in words(at)
+    assert "<h3>Human Tester</h3>" in [h.proto.body for h in at.html]
     assert "+4474" not in words(at)  # no number on a session's screen
     entry = at.session_state["calling_contact"].queue_entry_id
     at.radio(key=f"calling_outcome_{entry}").set_value("completed")
@@ -116,4 +116,4 @@ def test_own_phone_campaigns_offer_no_session(make_app: Any, app_db: Any) -> Non
     at.button(key="calling_start").click().run()
     assert not at.exception
     assert "calling_session_start" not in [b.key for b in at.button]
-    assert "### Human Tester" in words(at)
+    assert "<h3>Human Tester</h3>" in [h.proto.body for h in at.html]
