@@ -579,10 +579,10 @@ def load_demo(
                                       if qid == questions[0].id and value == "Yes"])
     session.flush()
     return {
-        "signups": signups,
         "contacts": contacts,
         "queued": len(queue_rows),
         "calls": len(attempts),
+        "signups": signups,
         "volunteers": len(volunteers),
         "suppressed": len(suppressed),
     }
