@@ -171,3 +171,30 @@ def test_the_dashboard_reads_in_words_uk_dates_and_whole_numbers(
     # Table headings are words.
     [progress] = [d for d in at.dataframe if "reached_share" in d.value.columns]
     assert "Surveys completed" in progress.proto.columns
+
+
+def test_recruits_numbers_show_only_on_request_and_each_reveal_is_audited(
+        make_app, app_db, organiser) -> None:
+    from sqlmodel import select
+
+    from db.models import AuditEvent
+
+    day = build_day(app_db)
+    at = make_app(user=organiser, page=PAGE)
+    at.selectbox(key="dashboard_campaign").select(day.a).run()
+    [table] = [t.value for t in at.table if "phone" in t.value.columns]
+    assert set(table["phone"]) == {"(hidden)"}
+    with app_db.session() as session:
+        assert session.exec(select(AuditEvent).where(
+            AuditEvent.action == "number_revealed")).all() == []
+        phones = {c.phone for c in session.exec(select(Contact))}
+    at.button(key="dashboard_recruits_reveal").click().run()
+    assert not at.exception
+    [table] = [t.value for t in at.table if "phone" in t.value.columns]
+    assert "(hidden)" not in set(table["phone"]) and len(table) == 2
+    with app_db.session() as session:
+        events = session.exec(select(AuditEvent).where(
+            AuditEvent.action == "number_revealed")).all()
+    assert len(events) == 2 and {e.actor_id for e in events} == {organiser.id}
+    assert all(e.details == {"where": "dashboard_recruits"} for e in events)
+    assert not any(p in str([e.details for e in events]) for p in phones)
