@@ -14,6 +14,29 @@ ORGANISER_PAGES = [
     "pages/checkin.py",
 ]
 VOLUNTEER_PAGES = ["pages/calling.py", "pages/my_stats.py", "pages/account.py"]
+# Each page's title and one widget it cannot work without, on demo data.
+KEY_ELEMENTS = {
+    "pages/dashboard.py": ("Dashboard", "dashboard_campaign"),
+    "pages/calling.py": ("Calling", "calling_start"),
+    "pages/my_stats.py": ("My calls", "my_stats_campaign"),
+    "pages/campaigns.py": ("Campaigns", "campaigns_pick"),
+    "pages/contacts_import.py": ("Import contacts", "import_file"),
+    "pages/targeting.py": ("Targeting", "seg_constituencies"),
+    "pages/contacts.py": ("Contacts", "contact_search"),
+    "pages/team.py": ("Team", "team_member"),
+    "pages/exports.py": ("Exports", "export_kind"),
+    "pages/settings.py": ("Settings", "dnc_numbers"),
+    "pages/account.py": ("My account", "account_name"),
+    "pages/events.py": ("Events", None),
+    "pages/checkin.py": ("Check-in", None),
+}
+
+
+def assert_page_shows_its_title_and_key_element(at, page: str) -> None:
+    title, key = KEY_ELEMENTS[page]
+    assert title in [t.value for t in at.title], page
+    if key is not None:
+        assert key in at.session_state, f"{page}: no widget {key!r}"
 
 
 @pytest.fixture
@@ -26,6 +49,7 @@ def organiser(app_db):
 def test_every_organiser_page_renders_on_an_empty_database(make_app, organiser, page) -> None:
     at = make_app(user=organiser, page=page)
     assert not at.exception, at.exception
+    assert KEY_ELEMENTS[page][0] in [t.value for t in at.title], page
 
 
 @pytest.fixture
@@ -46,6 +70,7 @@ def test_every_organiser_page_renders_on_demo_data(make_app, app_db, demo, page)
         organiser = get_user(session=session, user_id=organiser_id)
     at = make_app(user=organiser, page=page)
     assert not at.exception, at.exception
+    assert_page_shows_its_title_and_key_element(at, page)
 
 
 @pytest.mark.parametrize("page", VOLUNTEER_PAGES)
@@ -60,6 +85,7 @@ def test_every_volunteer_page_renders_on_demo_data(make_app, app_db, demo, page)
         volunteer = get_user(session=session, user_id=volunteer_id)
     at = make_app(user=volunteer, page=page)
     assert not at.exception, at.exception
+    assert_page_shows_its_title_and_key_element(at, page)
 
 
 # Check-in is also for the volunteers an organiser chose (tests/pages/test_events_pages.py).
