@@ -16,7 +16,7 @@ _counter = itertools.count(1)
 TEST_PASSWORD = "correct horse battery"
 
 
-def test_phone(n: int) -> str:
+def phone_number(n: int) -> str:
     """A valid UK mobile number, distinct for each n (07400 100000 + n)."""
     return f"+447400{100000 + n:06d}"
 
@@ -37,7 +37,7 @@ def make_user(session: Session, *, role: str = "volunteer", **overrides: Any) ->
 def make_contact(session: Session, **overrides: Any) -> Contact:
     n = next(_counter)
     fields: dict[str, Any] = {
-        "phone": test_phone(n),
+        "phone": phone_number(n),
         "phone_type": "mobile",
         "first_name": f"First{n}",
         "last_name": f"Last{n}",

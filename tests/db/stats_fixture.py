@@ -51,7 +51,7 @@ from db.models import (
     User,
     progress_bits,
 )
-from tests.factories import make_campaign, make_contact, make_question, test_phone
+from tests.factories import make_campaign, make_contact, make_question, phone_number
 
 NOW = datetime(2026, 7, 15, 14, 0, tzinfo=UTC)
 TODAY_START = datetime(2026, 7, 14, 23, 0, tzinfo=UTC)
@@ -186,8 +186,8 @@ def build_day(database: Database) -> Day:
         s.add(a)
         s.add_all([
             Suppression(phone=c3.phone, source="outcome", created_at=at(15, 13, 0)),
-            Suppression(phone=test_phone(990001), source="organiser", created_at=at(10, 12, 0)),
-            Suppression(phone=test_phone(990002), source="import", created_at=at(15, 10, 0)),
+            Suppression(phone=phone_number(990001), source="organiser", created_at=at(10, 12, 0)),
+            Suppression(phone=phone_number(990002), source="import", created_at=at(15, 10, 0)),
         ])
         s.flush()
         return Day(

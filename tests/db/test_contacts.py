@@ -30,8 +30,14 @@ from db.models import (
     SmsMessage,
     SurveyAnswer,
 )
-from tests.factories import make_campaign, make_contact, make_question, make_user, queue_contacts
-from tests.factories import test_phone as phone_number
+from tests.factories import (
+    make_campaign,
+    make_contact,
+    make_question,
+    make_user,
+    phone_number,
+    queue_contacts,
+)
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

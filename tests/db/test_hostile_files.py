@@ -37,8 +37,7 @@ from core.importing import (
 from core.suppression import add_suppression
 from db.engine import Database
 from db.models import Contact, Suppression
-from tests.factories import make_contact
-from tests.factories import test_phone as phone_number
+from tests.factories import make_contact, phone_number
 
 MB = 1024 * 1024
 # What a person must never see in a message about their file: driver and library internals.

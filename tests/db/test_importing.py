@@ -27,8 +27,7 @@ from core.importing import (
 from core.suppression import add_suppression
 from db.engine import Database
 from db.models import AuditEvent, Contact, ImportBatch
-from tests.factories import make_contact
-from tests.factories import test_phone as phone_number
+from tests.factories import make_contact, phone_number
 
 
 def do_import(database: Database, data: str | bytes, **options: Any) -> ImportResult:

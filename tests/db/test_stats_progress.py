@@ -18,8 +18,7 @@ from core.importing import run_import, undo_batch
 from core.queue import claim_next_contact, record_outcome
 from core.targeting import Segment, attach_segment
 from db.engine import Database
-from tests.factories import make_campaign, make_contact, make_user, queue_contacts
-from tests.factories import test_phone as phone_number
+from tests.factories import make_campaign, make_contact, make_user, phone_number, queue_contacts
 
 # A Wednesday at 14:00 London time: inside the default calling window.
 NOON = datetime(2026, 6, 10, 13, 0, tzinfo=UTC)

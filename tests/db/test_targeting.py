@@ -21,8 +21,7 @@ from core.targeting import (
 )
 from db.engine import Database
 from db.models import CallAttempt, Contact, ImportBatch, QueueEntry
-from tests.factories import make_campaign, make_contact, queue_contacts
-from tests.factories import test_phone as phone_number
+from tests.factories import make_campaign, make_contact, phone_number, queue_contacts
 
 NOW = datetime.now(UTC)
 

@@ -7,8 +7,7 @@ from sqlmodel import select
 
 from core.suppression import is_suppressed
 from db.models import AuditEvent, Contact, ImportBatch, QueueEntry
-from tests.factories import make_campaign, make_contact, make_user
-from tests.factories import test_phone as phone_number
+from tests.factories import make_campaign, make_contact, make_user, phone_number
 
 
 def arrange(app_db):
