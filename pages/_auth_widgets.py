@@ -112,6 +112,7 @@ def resume_from_cookie() -> UserView | None:
                                  session_days=rt.settings.cookie_expiry_days)
     if result.user is not None:
         _ui.sign_in(result.user, result.login_session_id)
+        _ui.name_run("sign-in")  # it wrote the login: not a bare rerun (bench/load.py)
         return result.user
     st.session_state[NOTICE_KEY] = result.message
     if login_sessions.cookie_routes_served() and login_sessions.CLEARED_PARAM not in (

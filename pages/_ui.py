@@ -265,6 +265,14 @@ def begin_run(kind: str = "run") -> None:
     begin_counting(_timing.run.counts)
 
 
+def name_run(kind: str) -> None:
+    """Say what this run turned out to be (e.g. "sign-in": a browser signed in from its
+    cookie, which writes the login), so that it is not counted as a bare redraw."""
+    current: _RunTiming | None = getattr(_timing, "run", None)
+    if current is not None:
+        current.kind = kind
+
+
 def mark_run(name: str) -> None:
     """Note how long into this run something was handed to the browser (e.g. the card)."""
     current: _RunTiming | None = getattr(_timing, "run", None)
