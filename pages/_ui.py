@@ -10,11 +10,11 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 import streamlit as st
@@ -33,6 +33,7 @@ from core.runtime import (
 from core.users import UserView, get_user
 
 AUTH_USER_KEY = "auth_user"
+T = TypeVar("T")
 
 
 @st.cache_resource(show_spinner=False)
@@ -141,6 +142,30 @@ def read_session() -> Iterator[Session]:
 def write_session() -> Iterator[Session]:
     with runtime().database.write() as session:
         yield session
+
+
+@dataclass(frozen=True)
+class ActionResult(Generic[T]):
+    ok: bool
+    value: T | None = None
+
+
+def run_action(
+    action: Callable[[Session], T], *, errors: tuple[type[Exception], ...]
+) -> ActionResult[T]:
+    """Run one core action in a write transaction; on one of its domain `errors`, show why.
+
+    The page's way to act: `if _ui.run_action(lambda s: core.x(session=s, ...),
+    errors=(core.XError,)).ok: flash(...)`. Other exceptions propagate (a bug, or the database
+    not answering, which app.py shows).
+    """
+    try:
+        with write_session() as session:
+            value = action(session)
+    except errors as exc:
+        st.error(str(exc))
+        return ActionResult(ok=False)
+    return ActionResult(ok=True, value=value)
 
 
 def app_base_url() -> str:

@@ -53,15 +53,13 @@ with st.expander("New campaign", expanded=False):
         new_description = st.text_area("What it is for", key="campaigns_new_description")
         created = st.form_submit_button("Create campaign", type="primary")
     if created:
-        try:
-            with _ui.write_session() as session:
-                view = core.create_campaign(session=session, name=new_name,
-                                            description=new_description,
-                                            created_by_id=organiser.id)
-        except core.CampaignError as exc:
-            st.error(str(exc))
-        else:
-            done(f"Created “{view.name}” as a draft: add a script, then start it.", view.id)
+        created_view = _ui.run_action(
+            lambda s: core.create_campaign(session=s, name=new_name, description=new_description,
+                                           created_by_id=organiser.id),
+            errors=(core.CampaignError,)).value
+        if created_view is not None:
+            done(f"Created “{created_view.name}” as a draft: add a script, then start it.",
+                 created_view.id)
 
 with _ui.read_session() as session:
     campaigns = core.list_campaigns(session=session)
@@ -132,12 +130,8 @@ for column, (action, label) in zip(buttons, ACTIONS[campaign.status], strict=Fal
 
 
 def save(message: str, **changes: Any) -> None:
-    try:
-        with _ui.write_session() as session:
-            core.update_campaign(session=session, campaign_id=picked, **changes)
-    except core.CampaignError as exc:
-        st.error(str(exc))
-    else:
+    if _ui.run_action(lambda s: core.update_campaign(session=s, campaign_id=picked, **changes),
+                      errors=(core.CampaignError,)).ok:
         done(message)
 
 
@@ -265,12 +259,9 @@ with survey_tab:
         wanted = [{**row, "kind": kind_of.get(str(row.get("kind") or ""), row.get("kind"))}
                   for row in edited
                   if any(str(row.get(field) or "").strip() for field in ("text", "options"))]
-        try:
-            with _ui.write_session() as session:
-                core.save_questions(session=session, campaign_id=picked, questions=wanted)
-        except core.CampaignError as exc:
-            st.error(str(exc))
-        else:
+        if _ui.run_action(
+                lambda s: core.save_questions(session=s, campaign_id=picked, questions=wanted),
+                errors=(core.CampaignError,)).ok:
             done("Survey saved.")
 
 # --------------------------------------------------------------------------------------------
@@ -300,13 +291,11 @@ with outcomes_tab:
         },
     )
     if st.button("Save outcomes", key="campaigns_save_outcomes", type="primary"):
-        try:
-            with _ui.write_session() as session:
-                core.save_outcomes(session=session, campaign_id=picked,
-                                   outcomes=[r for r in edited_outcomes if r.get("code")])
-        except core.CampaignError as exc:
-            st.error(str(exc))
-        else:
+        if _ui.run_action(
+                lambda s: core.save_outcomes(
+                    session=s, campaign_id=picked,
+                    outcomes=[r for r in edited_outcomes if r.get("code")]),
+                errors=(core.CampaignError,)).ok:
             done("Outcomes saved.")
 
 # --------------------------------------------------------------------------------------------
@@ -337,12 +326,9 @@ with hours_tab:
                                    label_visibility="collapsed")
         window[str(day)] = [opens.strftime("%H:%M"), closes.strftime("%H:%M")] if is_open else []
     if st.button("Save calling hours", key="campaigns_save_hours", type="primary"):
-        try:
-            with _ui.write_session() as session:
-                core.set_calling_window(session=session, campaign_id=picked, window=window)
-        except core.CampaignError as exc:
-            st.error(str(exc))
-        else:
+        if _ui.run_action(
+                lambda s: core.set_calling_window(session=s, campaign_id=picked, window=window),
+                errors=(core.CampaignError,)).ok:
             done("Calling hours saved.")
 
 # --------------------------------------------------------------------------------------------

@@ -37,15 +37,11 @@ people_slot = st.container()
 
 def run_action(action: Callable[[Session], object], done: str) -> object | None:
     """Run one team action in a write transaction; show the refusal or the confirmation."""
-    try:
-        with _ui.write_session() as session:
-            value = action(session)
-    except (auth.AuthError, AccountError) as exc:
-        st.error(str(exc))
-        return None
-    # Plain text: the message carries a volunteer's self-chosen name.
-    st.text(f"✅ {done}")
-    return value
+    result = _ui.run_action(action, errors=(auth.AuthError, AccountError))
+    if result.ok:
+        # Plain text: the message carries a volunteer's self-chosen name.
+        st.text(f"✅ {done}")
+    return result.value
 
 
 # --- acting on one person ---------------------------------------------------------------------
