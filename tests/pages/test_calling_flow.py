@@ -6,12 +6,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import select
 
 from core.campaigns import get_campaign, list_outcomes
 from core.queue import LeaseLost
 from db.engine import Database
-from db.models import AuditEvent, CallAttempt, QueueEntry, SurveyAnswer
+from db.models import AuditEvent, CallAttempt, Campaign, QueueEntry, SurveyAnswer
 from pages._calling_flow import CallingFlow
 from tests.factories import make_campaign, make_contact, make_question, make_user, queue_contacts
 
@@ -117,6 +118,9 @@ def test_a_late_save_for_a_contact_no_longer_on_screen_records_nothing(
 def test_a_callback_is_saved_at_the_time_picked_in_the_campaigns_zone(
     sqlite_database, world
 ) -> None:
+    with sqlite_database.write() as s:  # a campaign that lets callbacks be booked a year ahead
+        s.execute(sa.update(Campaign).where(Campaign.id == world["campaign"])  # type: ignore[arg-type]
+                  .values(callback_max_days=400))
     flow = started(sqlite_database, world)
     contact = flow.next_contact()
     assert contact is not None
