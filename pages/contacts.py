@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import streamlit as st
 
 from core.contacts import (
@@ -13,6 +15,7 @@ from core.contacts import (
     reveal_numbers,
     update_contact,
 )
+from core.display import uk_datetime
 from core.phones import mask_phone
 from pages import _ui
 
@@ -72,16 +75,25 @@ if revealed is None and st.button("Show number", key=f"contact_reveal_{k}"):
 if contact.custom:
     st.text(" · ".join(f"{key}: {value}" for key, value in contact.custom.items()))
 
+
+
+def readable(rows: list[dict]) -> list[dict]:
+    """Headings in words and times as UK dates in Ringround's zone ("Sat 6 Dec, 14:30")."""
+    return [{key.replace("_", " ").capitalize():
+             uk_datetime(value, rt.settings.timezone) if isinstance(value, datetime) else value
+             for key, value in row.items()} for row in rows]
+
+
 calls_tab, edit_tab, erase_tab = st.tabs(["History", "Edit", "Erase"])
 with calls_tab:
     if history["calls"]:
-        st.dataframe(history["calls"], hide_index=True)
+        st.dataframe(readable(history["calls"]), hide_index=True)
     else:
         st.caption("Never called.")
     if history["queues"]:
-        st.dataframe(history["queues"], hide_index=True)
+        st.dataframe(readable(history["queues"]), hide_index=True)
     if history["messages"]:
-        st.dataframe(history["messages"], hide_index=True)
+        st.dataframe(readable(history["messages"]), hide_index=True)
 
 # Keys carry the contact id: picking someone else must show their values, not the last.
 with edit_tab, st.form(f"contact_edit_form_{k}"):

@@ -10,6 +10,7 @@ from core.contacts import (
     purge_old_notes,
     set_notes_retention_months,
 )
+from core.display import uk_datetime
 from core.phones import InvalidPhone, display_phone, normalise_phone
 from core.runtime import schema_revision
 from core.suppression import add_pasted_numbers, list_suppressions, remove_suppression
@@ -59,7 +60,7 @@ with dnc_tab:
                 "Number": display_phone(str(row["phone"])),
                 "Reason": row["reason"],
                 "Source": row["source"],
-                "Added": row["created_at"],
+                "Added": uk_datetime(row["created_at"], rt.settings.timezone),
             }
             for row in rows[:500]
         ],
@@ -106,7 +107,7 @@ with privacy_tab:
         )
     if status["last_purge_at"] is not None:
         st.caption(
-            f"Last purge: {status['last_purge_at']:%d %b %Y %H:%M} UTC, "
+            f"Last purge: {uk_datetime(status['last_purge_at'], rt.settings.timezone)}, "
             f"{status['last_purge_count']:,} notes blanked."
         )
     if status["months"] is not None and st.button("Purge now", key="retention_purge"):

@@ -97,3 +97,24 @@ def test_a_bad_edit_shows_the_reason_and_changes_nothing(make_app, app_db) -> No
     assert "not a valid phone number" in at.error[0].value
     with app_db.session() as session:
         assert session.get(Contact, contact_id).phone == phone_number(1)
+
+
+def test_a_contacts_history_reads_in_words_with_uk_dates(make_app, app_db) -> None:
+    from datetime import UTC, datetime
+
+    from db.models import CallAttempt
+
+    organiser, campaign_id = arrange(app_db)
+    with app_db.write() as session:
+        asha = session.exec(select(Contact).where(Contact.first_name == "Asha")).one()
+        session.add(CallAttempt(idempotency_key="h1", campaign_id=campaign_id, contact_id=asha.id,
+                                outcome_code="refused", is_conversation=True,
+                                started_at=datetime(2025, 12, 6, 14, 30, tzinfo=UTC)))
+    at = make_app(user=organiser, page="pages/contacts.py")
+    at.text_input(key="contact_search").input("asha")
+    at.run()
+    assert not at.exception
+    calls = at.dataframe[0].value
+    # London is on GMT in December: 14:30 UTC is 14:30 there. Not this year, so the year shows.
+    assert list(calls["When"]) == ["Sat 6 Dec 2025, 14:30"]
+    assert "Outcome" in calls.columns and "started_at" not in calls.columns
