@@ -226,3 +226,35 @@ def test_every_response_forbids_framing_by_other_sites_and_loading_from_them(
     assert policy["object-src"] == "'none'"
     assert "'unsafe-inline'" not in policy["script-src"]
     assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_an_events_calendar_file_is_served_by_its_token_only(
+    server: str, sqlite_url: str
+) -> None:
+    from datetime import date, time
+
+    from core.events import EventDraft, create_event, get_event
+    from tests.factories import make_campaign
+
+    database = Database(make_engine(sqlite_url))
+    try:
+        with database.write() as session:
+            campaign = make_campaign(session)
+            event_id = create_event(session=session, actor_id=None, draft=EventDraft(
+                title="Saturday canvass", day=date(2026, 12, 12), start=time(10, 0),
+                end=time(13, 0), place="Crewe Library", campaign_ids=(campaign.id,)))
+            token = get_event(session=session, event_id=event_id).ics_token
+    finally:
+        database.dispose()
+    served = requests.get(f"{server}/events/{token}.ics", timeout=30)
+    assert served.status_code == 200
+    assert served.headers["content-type"].startswith("text/calendar")
+    assert "attachment" in served.headers["content-disposition"]
+    body = served.text
+    assert body.startswith("BEGIN:VCALENDAR") and "SUMMARY:Saturday canvass" in body
+    assert "LOCATION:Crewe Library" in body
+    # 10:00 in London on 12 December (GMT) is 10:00 UTC.
+    assert "DTSTART:20261212T100000Z" in body
+    # An event's id or a guess finds nothing; neither does an absurd token.
+    for wrong in (str(event_id), "x" * 24, "y" * 65):
+        assert requests.get(f"{server}/events/{wrong}.ics", timeout=30).status_code == 404
