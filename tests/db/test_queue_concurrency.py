@@ -96,10 +96,17 @@ def test_two_app_processes_never_share_a_contact(database, database_url: str) ->
         subprocess.Popen(
             [sys.executable, "-m", "tests.db.test_queue_concurrency", database_url,
              str(campaign_id), *map(str, half)],
-            cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=PROJECT_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
         )
         for half in halves
     ]
+    for worker in workers:  # wait until both are ready, then let them go at once
+        assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
+    for worker in workers:
+        assert worker.stdin is not None
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
     claimed: list[int] = []
     per_process: list[list[int]] = []
     for worker in workers:
@@ -159,6 +166,10 @@ def _worker(url: str, campaign_id: int, volunteers: list[int]) -> None:
             got.extend(mine)
 
     threads = [threading.Thread(target=run, args=(v,)) for v in volunteers]
+    # Both processes start claiming together: on a quick machine one process could otherwise
+    # empty the queue before the other has even imported its modules.
+    print("ready", flush=True)
+    sys.stdin.readline()
     for thread in threads:
         thread.start()
     for thread in threads:
