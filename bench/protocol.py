@@ -30,6 +30,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import html
+import http.cookiejar
 import os
 import random
 import re
@@ -38,6 +40,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,6 +88,21 @@ class ProtocolError(RuntimeError):
     pass
 
 
+CARD_HEADING = re.compile(r"<h3>(.*)</h3>", re.S)
+
+
+def card_name_of(element: Any) -> str | None:
+    """The contact's name, if this element is the calling card's heading: an escaped `<h3>` in
+    st.html (pages/calling.py), or a Markdown `### ` heading on older pages."""
+    kind = element.WhichOneof("type")
+    if kind == "html":
+        found = CARD_HEADING.fullmatch(element.html.body.strip())
+        return html.unescape(found.group(1)).strip() if found else None
+    if kind == "markdown" and element.markdown.body.startswith("### "):
+        return element.markdown.body[4:].replace("\\", "").strip()
+    return None
+
+
 @dataclass
 class Screen:
     """The elements of the last full page run, by delta path, as the browser would show them."""
@@ -110,17 +129,19 @@ class Screen:
         return [a.body for a in self.widgets("alert")]
 
     def card_name(self) -> str | None:
-        for body in self.markdown():
-            if body.startswith("### "):
-                return body[4:].replace("\\", "").strip()
+        for element in self.elements.values():
+            name = card_name_of(element)
+            if name is not None:
+                return name
         return None
 
 
 class StreamlitTab:
     """One browser tab's worth of Streamlit protocol: a websocket, its screen, its widgets."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, cookie: str = ""):
         self.url = url.replace("http://", "ws://").rstrip("/") + "/_stcore/stream"
+        self.cookie = cookie  # the login cookie, sent with the websocket handshake
         self.screen = Screen()
         self.page_hash = ""
         self.values: dict[str, WidgetState] = {}
@@ -134,8 +155,10 @@ class StreamlitTab:
         self.closed: BaseException | None = None
 
     async def open(self) -> None:
+        headers = {"Cookie": self.cookie} if self.cookie else None
         self.ws = await websockets.connect(self.url, subprotocols=["streamlit"],  # type: ignore[list-item]
-                                           max_size=None, open_timeout=60)
+                                           max_size=None, open_timeout=60,
+                                           additional_headers=headers)
         self.reader = asyncio.create_task(self._read())
         await self.rerun()
 
@@ -168,9 +191,8 @@ class StreamlitTab:
                 self.screen.elements[path] = delta.new_element
                 self.screen.fresh.add(path)
                 element = delta.new_element
-                if element.WhichOneof("type") == "markdown" and element.markdown.body.startswith(
-                        "### "):
-                    name = element.markdown.body[4:].replace("\\", "").strip()
+                name = card_name_of(element)
+                if name is not None:
                     if name != self.last_card:
                         self.last_card = name
                         self.card_at = time.perf_counter()
@@ -247,6 +269,17 @@ def confirmation(screen: Screen) -> tuple[str, str] | None:
     return None
 
 
+def _collect_cookie(target: str) -> str:
+    """Follow the sign-in hand-off as a browser would; return the Cookie header it ends with."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    with opener.open(target, timeout=60) as response:
+        response.read()
+    if not len(jar):
+        raise ProtocolError("the sign-in hand-off set no cookie")
+    return "; ".join(f"{c.name}={c.value}" for c in jar)
+
+
 async def volunteer(url: str, username: str, *, calls: int, seed: int,
                     think: tuple[float, float], timeout: float,
                     start_delay: float) -> VolunteerRun:
@@ -260,6 +293,17 @@ async def volunteer(url: str, username: str, *, calls: int, seed: int,
         tab.set_text("Username", username)
         tab.set_text("Password", PASSWORD)
         await tab.click("Sign in")
+        await tab.settle(timeout, lambda s: s.has("link_button", "Continue")
+                         or s.has("button", "Start calling"))
+        if tab.screen.has("link_button", "Continue"):
+            # The browser is sent to /auth/session to collect its login cookie from the server
+            # (auth_routes.py), then reloads: do the same, and reconnect with the cookie.
+            target = urllib.parse.urljoin(url + "/", tab.screen.widget("link_button",
+                                                                       "Continue").url)
+            cookie = await asyncio.to_thread(_collect_cookie, target)
+            await tab.close()
+            tab = StreamlitTab(url, cookie=cookie)
+            await tab.open()
         await tab.settle(timeout, lambda s: s.has("button", "Start calling"))
         tab.values.clear()
         tab.card_seen.clear()
