@@ -39,7 +39,8 @@ def test_a_question_without_a_kind_is_refused_in_the_browser(
     ui.wait_idle(page)
     # The new row is the second data row (under the header and the existing question); type
     # its question into the first column, leave its kind unpicked.
-    box = grid.bounding_box()
+    # Measured from the grid's own canvas: the element around it also holds its toolbar.
+    box = grid.locator("canvas").first.bounding_box()
     row_height = 35
     page.mouse.dblclick(box["x"] + 150, box["y"] + row_height * 2 + row_height / 2)
     page.keyboard.type("Which issue matters most?")
