@@ -45,6 +45,8 @@ TALLY_VALUE_LENGTH = 500
 KEY = ("campaign_id", "bucket", "volunteer_id", "outcome_code", "is_conversation",
        "is_completion", "outside_window")
 MEASURES = ("calls", "talk_seconds", "timed_calls")
+TALLY_KEY = ("campaign_id", "question_id", "value")
+TALLY_MEASURES = ("answers", "respondents")
 
 
 def bucket_of(moment: datetime) -> int:
@@ -61,25 +63,16 @@ def epoch_seconds(column: Any, dialect_name: str) -> Any:
     return sa.cast(sa.func.floor(sa.extract("epoch", column)), sa.BigInteger)
 
 
-def _upsert(dialect_name: str, rows: list[dict[str, Any]], table: Any = ROLLUP,
-            key: Iterable[str] = KEY, measures: Iterable[str] = MEASURES) -> Any:
-    """INSERT the rows, or add their measures to the rows already there (one statement)."""
+@functools.cache
+def _upsert(dialect_name: str, table: Any, key: tuple[str, ...],
+            measures: tuple[str, ...]) -> Any:
+    """INSERT rows, or add their measures to the rows already there; built once per table and
+    dialect, so each save only binds its rows."""
     insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
-    statement = insert(table).values(rows)
+    statement = insert(table)
     return statement.on_conflict_do_update(
         index_elements=list(key),
         set_={m: getattr(table.c, m) + getattr(statement.excluded, m) for m in measures},
-    )
-
-
-@functools.cache
-def _count_statement(dialect_name: str) -> Any:
-    """The save-time upsert, built once per dialect: each save only binds its two rows."""
-    insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
-    statement = insert(ROLLUP)
-    return statement.on_conflict_do_update(
-        index_elements=list(KEY),
-        set_={m: getattr(ROLLUP.c, m) + getattr(statement.excluded, m) for m in MEASURES},
     )
 
 
@@ -105,7 +98,7 @@ def count_attempt(
     }
     rows = [{**base, "bucket": ROLLUP_ALL_TIME}, {**base, "bucket": bucket_of(started_at)}]
     connection = session.connection()
-    connection.execute(_count_statement(connection.dialect.name), rows)
+    connection.execute(_upsert(connection.dialect.name, ROLLUP, KEY, MEASURES), rows)
 
 
 def _aggregate(dialect_name: str, campaign_ids: list[int]) -> Any:
@@ -216,9 +209,7 @@ def count_answers(
             tally[1] += 1 if first_time and n == 0 else 0
     rows = [{"campaign_id": campaign_id, "question_id": q, "value": v, "answers": a,
              "respondents": r} for (q, v), (a, r) in sorted(counts.items())]
-    connection.execute(_upsert(connection.dialect.name, rows, TALLY,
-                               ("campaign_id", "question_id", "value"),
-                               ("answers", "respondents")))
+    connection.execute(_upsert(connection.dialect.name, TALLY, TALLY_KEY, TALLY_MEASURES), rows)
 
 
 def _survey_from_answers(session: Session, campaign_ids: list[int],
