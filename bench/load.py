@@ -33,65 +33,42 @@ volunteer with that outcome (lost outcomes).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
 import os
 import random
-import re
-import statistics
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from db.engine import Database, make_engine
-from tests.e2e.harness import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    PASSWORD,
-    AppServer,
-    attempts_by_contact,
-    duplicate_assignments,
-    leases,
-    migrated_sqlite_url,
-    percentile,
-    scratch_postgres,
-    seed_campaign,
-    seed_people,
-    tree_cpu_seconds,
+from bench._report import (
+    CALLING_PACE,
+    CONFIRMED,
+    OUTCOMES,
+    LoadReport,
+    VolunteerRun,
+    command_line,
+    database_url,
+    final_report,
+    print_report,
+    refused,
+    set_stage,
 )
+from db.engine import Database, make_engine
+from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, PASSWORD, tree_cpu_seconds
 
 T = TypeVar("T")
-TARGET_P95_SECONDS = 1.0
-# Seconds a volunteer spends before picking an outcome (half as long again before Save): see
-# the module docstring for why this is faster than any real call and still a fair load.
-CALLING_PACE = (8.0, 20.0)
-# (label on the button, answer to the survey or None). Conversations answer the survey.
-OUTCOMES = [
-    ("No answer", None),
-    ("Talked – completed survey", "Yes"),
-    ("Talked – refused", None),
-    ("Left voicemail", None),
-    ("Talked – completed survey", "No"),
-    ("Busy", None),
-]
-LABEL_TO_CODE = {
-    "No answer": "no_answer", "Talked – completed survey": "completed",
-    "Talked – refused": "refused", "Left voicemail": "voicemail", "Busy": "busy",
-}
 IDLE = (
     '[data-testid="stApp"][data-test-script-state="notRunning"]'
     '[data-test-connection-state="CONNECTED"]'
 )
-CONFIRMED = re.compile(r"Saved “(?P<label>.+?)” for (?P<name>.+?)(?: \(it was already saved\))?\.")
 
 # Runs in every page before Streamlit loads: notes when Save is clicked, and every change of
 # the contact card's name, on the page's own clock.
@@ -127,67 +104,6 @@ PAGE_PROBE = r"""
   if (document.body) start(); else document.addEventListener('DOMContentLoaded', start);
 })();
 """
-
-
-@dataclass
-class Save:
-    contact: str
-    label: str
-    seconds: float | None  # click to next contact on screen; None when no next contact came
-    confirmed: bool
-
-
-@dataclass
-class VolunteerRun:
-    username: str
-    server: str
-    shown: list[str] = field(default_factory=list)
-    saves: list[Save] = field(default_factory=list)
-    rerun_seconds: list[float] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    finished: str = ""
-
-
-@dataclass
-class LoadReport:
-    volunteers: int
-    servers: int
-    backend: str
-    calls_per_volunteer: int
-    seconds: float
-    saves: int
-    confirmed: int
-    p50: float
-    p95: float
-    max: float
-    rerun_p50: float
-    rerun_p95: float
-    duplicates: list[dict[str, Any]]
-    shown_twice: list[str]
-    lost: list[dict[str, Any]]
-    unconfirmed_rows: int
-    errors: list[str]
-    runs: list[VolunteerRun] = field(repr=False, default_factory=list)
-    server_cpu_seconds: float = 0.0
-    client_cpu_seconds: float = 0.0  # Chromium, Playwright's driver and this process
-    think: tuple[float, float] = CALLING_PACE
-    # From the servers' own run log (RINGROUND_RUN_LOG): see server_side().
-    server: dict[str, Any] = field(default_factory=dict)
-    load_average: tuple[float, float, float] = (0.0, 0.0, 0.0)
-
-    @property
-    def meets_target(self) -> bool:
-        return self.p95 <= TARGET_P95_SECONDS
-
-    @property
-    def calls_per_minute(self) -> float:
-        return self.saves / self.seconds * 60 if self.seconds else 0.0
-
-    def summary(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("runs")
-        data["calls_per_minute"] = round(self.calls_per_minute, 1)
-        return data
 
 
 # --------------------------------------------------------------------------------------------
@@ -328,12 +244,8 @@ async def volunteer(
             run.rerun_seconds.append(await pick(page, "Outcome", label))
             await asyncio.sleep(rng.uniform(*think) / 2)
             seconds, following = await save_and_wait(page, name, timeout)
-            seen = await confirmation(page)
-            confirmed = seen is not None and seen == (label, name)
-            if seen is not None and not confirmed:
-                run.errors.append(f"{username}: confirmation {seen} after saving {label} {name}")
-            run.saves.append(Save(contact=name, label=label, seconds=seconds,
-                                  confirmed=confirmed))
+            run.saved(contact=name, label=label, seconds=seconds,
+                      seen=await confirmation(page))
             if not following:
                 run.finished = "queue empty"
                 break
@@ -375,105 +287,6 @@ async def drive(
 
 
 # --------------------------------------------------------------------------------------------
-# Checking what the database says against what the volunteers saw
-# --------------------------------------------------------------------------------------------
-
-
-def check(database: Database, campaign_id: int, runs: list[VolunteerRun]) -> dict[str, Any]:
-    rows = attempts_by_contact(database, campaign_id)
-    by_key = {(r["username"], r["contact"], r["outcome_code"]) for r in rows}
-    lost = [
-        {"volunteer": run.username, "contact": save.contact, "outcome": save.label}
-        for run in runs for save in run.saves
-        if save.confirmed and (run.username, save.contact, LABEL_TO_CODE[save.label]) not in by_key
-    ]
-    owners: dict[str, str] = {}
-    shown_twice: list[str] = []
-    for run in runs:
-        for name in run.shown:
-            if name in owners and owners[name] != run.username:
-                shown_twice.append(f"{name}: {owners[name]} and {run.username}")
-            owners.setdefault(name, run.username)
-    confirmed = sum(save.confirmed for run in runs for save in run.saves)
-    return {
-        "duplicates": duplicate_assignments(database, campaign_id),
-        "shown_twice": shown_twice,
-        "lost": lost,
-        "confirmed": confirmed,
-        "unconfirmed_rows": len(rows) - confirmed,
-        "leases": leases(database, campaign_id),
-    }
-
-
-def report_from(runs: list[VolunteerRun], seconds: float, checked: dict[str, Any], *,
-                servers: int, backend: str, calls: int,
-                think: tuple[float, float] = CALLING_PACE) -> LoadReport:
-    latencies = [s.seconds for run in runs for s in run.saves if s.seconds is not None]
-    reruns = [s for run in runs for s in run.rerun_seconds]
-    return LoadReport(
-        volunteers=len(runs), servers=servers, backend=backend, calls_per_volunteer=calls,
-        seconds=seconds, saves=sum(len(run.saves) for run in runs),
-        confirmed=checked["confirmed"],
-        p50=statistics.median(latencies) if latencies else float("nan"),
-        p95=percentile(latencies, 0.95), max=max(latencies, default=float("nan")),
-        rerun_p50=statistics.median(reruns) if reruns else float("nan"),
-        rerun_p95=percentile(reruns, 0.95),
-        duplicates=checked["duplicates"], shown_twice=checked["shown_twice"],
-        lost=checked["lost"], unconfirmed_rows=checked["unconfirmed_rows"],
-        errors=[error for run in runs for error in run.errors], runs=runs, think=think,
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# The servers' side of the story: their run log
-# --------------------------------------------------------------------------------------------
-
-
-def read_run_log(paths: list[Path]) -> list[dict[str, Any]]:
-    records: list[dict[str, Any]] = []
-    for path in paths:
-        if path.exists():
-            records += [json.loads(line) for line in path.read_text().splitlines() if line]
-    return records
-
-
-def _spread(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {}
-    return {"p50": statistics.median(values), "p95": percentile(values, 0.95),
-            "max": max(values)}
-
-
-def server_side(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """What the servers measured, per kind of calling-page run.
-
-    `card_ms` is from the moment the save's click reaches the page (its on_click callback, the
-    first code a run executes) to the next contact's card being handed to Streamlit for the
-    browser; `run_ms` to the end of that run. A bare rerun (an outcome click) starts at the top
-    of app.py. The database counts are per run: statements, commits, rollbacks (a round trip
-    each on PostgreSQL) and pool checkouts (one pre-ping round trip each on PostgreSQL).
-    """
-    summary: dict[str, Any] = {}
-    calling = [r for r in records if r.get("page") == "calling"]
-    for kind, runs in (("save", [r for r in calling if r["kind"] == "save"]),
-                       ("rerun", [r for r in calling
-                                  if r["kind"] == "run" and "claim_ms" not in r])):
-        if not runs:
-            continue
-        entry: dict[str, Any] = {"runs": len(runs), "run_ms": _spread([r["run_ms"] for r in runs])}
-        cards = [r["card_ms"] for r in runs if "card_ms" in r]
-        if cards:
-            entry["card_ms"] = _spread(cards)
-        for name in ("statements", "commits", "rollbacks", "checkouts"):
-            values = [r[name] for r in runs]
-            entry[name] = {"median": statistics.median(values), "max": max(values)}
-        for name in ("write_wait_ms", "commit_ms", "gc_ms"):
-            entry[name] = _spread([r[name] for r in runs])
-        summary[kind] = entry
-    return summary
-
-
-# --------------------------------------------------------------------------------------------
 # A whole run: database, seed, servers, browsers, checks
 # --------------------------------------------------------------------------------------------
 
@@ -502,15 +315,6 @@ def _reaped_children_cpu() -> float:
     return usage.children_user + usage.children_system
 
 
-@contextlib.contextmanager
-def database_url(backend: str, workdir: Path) -> Iterator[str]:
-    if backend == "postgres":
-        with scratch_postgres() as url:
-            yield url
-    else:
-        yield migrated_sqlite_url(workdir / "db")
-
-
 def run_load(
     *, database_url: str, workdir: Path, volunteers: int = 30, calls: int = 10,
     servers: int = 1, think: tuple[float, float] = CALLING_PACE, timeout: float = 60.0,
@@ -519,21 +323,17 @@ def run_load(
     """Seed, start the servers, drive the volunteers, stop the servers, check the database."""
     database = Database(make_engine(database_url, pool_size=4, max_overflow=4))
     try:
-        people = seed_people(database, volunteers=volunteers)
-        campaign = seed_campaign(database, contacts=volunteers * (calls + 2) + 20)
-        usernames = [p["username"] for p in people if p["role"] == "volunteer"]
-        run_logs = [workdir / f"app{i + 1}-runs.jsonl" for i in range(servers)]
-        apps = [AppServer(database_url=database_url, workdir=workdir, name=f"app{i + 1}",
-                          extra_env={"RINGROUND_RUN_LOG": str(run_logs[i]),
-                                     **(server_env or {})})
-                for i in range(servers)]
+        stage = set_stage(database, database_url=database_url, workdir=workdir,
+                          volunteers=volunteers, calls=calls, servers=servers,
+                          server_env=server_env)
+        apps = stage.apps
         try:
             for app in apps:
                 app.start()
             server_cpu = [tree_cpu_seconds(app.process.pid) for app in apps if app.process]
             everything = tree_cpu_seconds(os.getpid()) + _reaped_children_cpu()
             runs, seconds = run_in_own_thread(lambda: drive(
-                [app.url for app in apps], usernames, calls=calls, think=think,
+                [app.url for app in apps], stage.usernames, calls=calls, think=think,
                 timeout=timeout, ramp_seconds=ramp_seconds,
             ))
             server_seconds = sum(
@@ -547,88 +347,22 @@ def run_load(
         finally:
             for app in apps:
                 app.stop()
-        checked = check(database, campaign["id"], runs)
-        backend = "postgresql" if database_url.startswith("postgresql") else "sqlite"
-        report = report_from(runs, seconds, checked, servers=servers, backend=backend,
-                             calls=calls, think=think)
+        report = final_report(database, stage, runs, seconds, calls=calls, think=think)
         report.server_cpu_seconds = server_seconds
         report.client_cpu_seconds = client_seconds
-        report.server = server_side(read_run_log(run_logs))
-        report.load_average = os.getloadavg()
         return report
     finally:
         database.dispose()
 
 
-def _ms(spread: dict[str, float]) -> str:
-    if not spread:
-        return "n/a"
-    return f"p50 {spread['p50']:.0f} ms, p95 {spread['p95']:.0f} ms, max {spread['max']:.0f} ms"
-
-
-def print_server_side(server: dict[str, Any]) -> None:
-    if not server:
-        print("  server side: no run log (RINGROUND_RUN_LOG was not set)")
-        return
-    save, rerun = server.get("save", {}), server.get("rerun", {})
-    print(f"  server side, save click reaching the page -> next card sent: "
-          f"{_ms(save.get('card_ms', {}))} (whole run {_ms(save.get('run_ms', {}))})")
-    print(f"  server side, bare rerun: {_ms(rerun.get('run_ms', {}))}")
-    for label, entry in (("save", save), ("bare rerun", rerun)):
-        if not entry:
-            continue
-        counts = ", ".join(f"{entry[name]['median']:g} {name}" for name in
-                           ("statements", "commits", "rollbacks", "checkouts"))
-        print(f"  database work per {label} (median of {entry['runs']}): {counts}; "
-              f"write-lock wait {_ms(entry['write_wait_ms'])}; "
-              f"in COMMIT {_ms(entry['commit_ms'])}; in GC {_ms(entry['gc_ms'])}")
-
-
-def print_report(report: LoadReport, *, client: str = "in Chromium") -> None:
-    ms = 1000
-    load = report.load_average if any(report.load_average) else os.getloadavg()
-    print(f"{report.volunteers} volunteers {client}, {report.servers} server(s), "
-          f"{report.backend}, {os.cpu_count()} CPU cores, think {report.think[0]:g}-"
-          f"{report.think[1]:g} s, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
-    print(f"  saves: {report.saves} in {report.seconds:.1f} s "
-          f"({report.calls_per_minute:.0f} calls/minute), confirmed on screen: "
-          f"{report.confirmed}")
-    print(f"  Save -> next contact on screen: p50 {report.p50 * ms:.0f} ms, "
-          f"p95 {report.p95 * ms:.0f} ms, max {report.max * ms:.0f} ms "
-          f"(target p95 <= {TARGET_P95_SECONDS * ms:.0f} ms)")
-    print(f"  baseline, a bare rerun (outcome click): p50 {report.rerun_p50 * ms:.0f} ms, "
-          f"p95 {report.rerun_p95 * ms:.0f} ms")
-    print_server_side(report.server)
-    capacity = report.seconds * (os.cpu_count() or 1)
-    print(f"  CPU over the run: app server(s) {report.server_cpu_seconds:.0f} s "
-          f"({report.server_cpu_seconds / max(1, report.saves) * ms:.0f} ms per save), browsers "
-          f"and driver {report.client_cpu_seconds:.0f} s, of {capacity:.0f} core-seconds")
-    print(f"  duplicate assignments: {len(report.duplicates) + len(report.shown_twice)}, "
-          f"lost outcomes: {len(report.lost)}, errors: {len(report.errors)}")
-    for error in report.errors[:10]:
-        print(f"    {error}")
-    verdict = "MET" if report.meets_target else "MISSED"
-    print(f"  target p95 Save -> next <= {TARGET_P95_SECONDS * ms:.0f} ms: {verdict} "
-          f"(p95 {report.p95 * ms:.0f} ms)")
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--volunteers", type=int, default=30)
-    parser.add_argument("--calls", type=int, default=10, help="saves per volunteer")
-    parser.add_argument("--servers", type=int, default=1)
-    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
-    parser.add_argument("--think", type=float, nargs=2, default=CALLING_PACE,
-                        metavar=("MIN", "MAX"),
-                        help="seconds before picking an outcome (half again before Save)")
+    parser = command_line(__doc__.split("\n\n")[0], volunteers=30, calls=10, think=CALLING_PACE)
     parser.add_argument("--json", action="store_true", help="print the summary as JSON too")
     args = parser.parse_args(argv)
     if not CHROMIUM.exists():
         print(f"{CHROMIUM} is missing: run .ci/install-browser", file=sys.stderr)
         return 2
-    if args.servers > 1 and args.db == "sqlite":
-        print("two servers share one database only on PostgreSQL: add --db postgres",
-              file=sys.stderr)
+    if refused(args):
         return 2
     with tempfile.TemporaryDirectory(prefix="ringround-load-") as tmp, \
             database_url(args.db, Path(tmp)) as url:
@@ -637,8 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     print_report(report)
     if args.json:
         print(json.dumps(report.summary(), default=str, indent=2))
-    bad = report.duplicates or report.shown_twice or report.lost or report.errors
-    return 1 if bad else 0
+    return 0 if report.clean else 1
 
 
 if __name__ == "__main__":

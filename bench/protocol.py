@@ -27,15 +27,12 @@ last 10 minutes; a run here takes well under that per contact).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import html
 import http.cookiejar
-import os
 import random
 import re
-import statistics
 import sys
 import tempfile
 import threading
@@ -53,33 +50,24 @@ from streamlit.proto.ClientState_pb2 import ClientState, ContextInfo
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState, WidgetStates
 
-from bench.load import (
-    LABEL_TO_CODE,
+from bench._report import (
+    CONFIRMED,
     OUTCOMES,
-    TARGET_P95_SECONDS,
     LoadReport,
-    Save,
     VolunteerRun,
-    check,
+    command_line,
     database_url,
+    final_report,
     print_report,
-    read_run_log,
-    report_from,
-    server_side,
+    refused,
+    set_stage,
 )
 from db.engine import Database, make_engine
-from tests.e2e.harness import (
-    PASSWORD,
-    AppServer,
-    seed_campaign,
-    seed_people,
-    tree_cpu_seconds,
-)
+from tests.e2e.harness import PASSWORD, tree_cpu_seconds
 
 # A realistic caller: a save every 60-120 s (think before the outcome, half again before Save).
 REALISTIC_PACE = (40.0, 80.0)
 QUESTION = "Will you join Saturday's action?"
-CONFIRMED = re.compile(r"Saved “(?P<label>.+?)” for (?P<name>.+?)(?: \(it was already saved\))?\.")
 FINISHED = ForwardMsg.FINISHED_SUCCESSFULLY
 FRAGMENT_FINISHED = ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY
 
@@ -335,12 +323,7 @@ async def volunteer(url: str, username: str, *, calls: int, seed: int,
                 for b in s.markdown() + s.alerts()))
             following = tab.screen.card_name()
             seconds = (tab.card_at - clicked) if tab.card_seen.is_set() and tab.card_at else None
-            seen = confirmation(tab.screen)
-            confirmed = seen is not None and seen == (label, name)
-            if seen is not None and not confirmed:
-                run.errors.append(f"{username}: confirmation {seen} after saving {label} {name}")
-            run.saves.append(Save(contact=name, label=label, seconds=seconds,
-                                  confirmed=confirmed))
+            run.saved(contact=name, label=label, seconds=seconds, seen=confirmation(tab.screen))
             tab.forget_widgets()
             if following is None or following == name:
                 run.finished = "queue empty"
@@ -409,13 +392,9 @@ def run_protocol_load(
     database = Database(make_engine(database_url, pool_size=4, max_overflow=4))
     capacity = Capacity()
     try:
-        people = seed_people(database, volunteers=volunteers)
-        campaign = seed_campaign(database, contacts=volunteers * (calls + 2) + 20)
-        usernames = [p["username"] for p in people if p["role"] == "volunteer"]
-        run_logs = [workdir / f"app{i + 1}-runs.jsonl" for i in range(servers)]
-        apps = [AppServer(database_url=database_url, workdir=workdir, name=f"app{i + 1}",
-                          extra_env={"RINGROUND_RUN_LOG": str(run_logs[i])})
-                for i in range(servers)]
+        stage = set_stage(database, database_url=database_url, workdir=workdir,
+                          volunteers=volunteers, calls=calls, servers=servers)
+        apps, usernames = stage.apps, stage.usernames
         ramp = ramp_seconds if ramp_seconds is not None else min(60.0, think[0])
         try:
             for app in apps:
@@ -455,13 +434,8 @@ def run_protocol_load(
         finally:
             for app in apps:
                 app.stop()
-        checked = check(database, campaign["id"], runs)
-        backend = "postgresql" if database_url.startswith("postgresql") else "sqlite"
-        report = report_from(runs, seconds, checked, servers=servers, backend=backend,
-                             calls=calls, think=think)
+        report = final_report(database, stage, runs, seconds, calls=calls, think=think)
         report.server_cpu_seconds = server_cpu
-        report.server = server_side(read_run_log(run_logs))
-        report.load_average = os.getloadavg()
         capacity.saves_per_second = report.saves / seconds if seconds else 0.0
         capacity.server_cpu_per_save = server_cpu / report.saves if report.saves else 0.0
         capacity.rss_peak = peaks["rss"]
@@ -485,18 +459,9 @@ def print_capacity(capacity: Capacity) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--volunteers", type=int, default=50)
-    parser.add_argument("--calls", type=int, default=3, help="saves per volunteer")
-    parser.add_argument("--servers", type=int, default=1)
-    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
-    parser.add_argument("--think", type=float, nargs=2, default=REALISTIC_PACE,
-                        metavar=("MIN", "MAX"),
-                        help="seconds before picking an outcome (half again before Save)")
-    args = parser.parse_args(argv)
-    if args.servers > 1 and args.db == "sqlite":
-        print("two servers share one database only on PostgreSQL: add --db postgres",
-              file=sys.stderr)
+    args = command_line(__doc__.split("\n\n")[0], volunteers=50, calls=3,
+                        think=REALISTIC_PACE).parse_args(argv)
+    if refused(args):
         return 2
     with tempfile.TemporaryDirectory(prefix="ringround-protocol-") as tmp, \
             database_url(args.db, Path(tmp)) as url:
@@ -505,13 +470,11 @@ def main(argv: list[str] | None = None) -> int:
             servers=args.servers, think=tuple(args.think))
     print_report(report, client="over websockets (bench/protocol.py, no browser)")
     print_capacity(capacity)
-    bad = report.duplicates or report.shown_twice or report.lost or report.errors
-    return 1 if bad else 0
+    return 0 if report.clean else 1
 
 
 if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["LABEL_TO_CODE", "TARGET_P95_SECONDS", "StreamlitTab", "run_protocol_load",
-           "statistics"]
+__all__ = ["StreamlitTab", "print_capacity", "run_protocol_load"]

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from bench.load import check, drive, print_report, read_run_log, report_from, server_side
+from bench._report import check, print_report, read_run_log, report_from, server_side
+from bench.load import drive
 from tests.e2e import streamlit_ui as ui
 from tests.e2e.harness import (
     ARTIFACTS,

@@ -7,7 +7,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.load import CONFIRMED, PAGE_PROBE
+from bench._report import CONFIRMED
+from bench.load import PAGE_PROBE
 from tests.e2e import streamlit_ui as ui
 from tests.e2e.harness import PASSWORD
 
