@@ -672,19 +672,25 @@ def may_check_in(*, session: Session, event_id: int, user_id: int) -> bool:
 
 def check_in_events(*, session: Session, user_id: int, now: datetime | None = None,
                     days: int = 1) -> list[EventView]:
-    """Events this user may check people in for, from yesterday to `days` ahead."""
+    """Events this user may check people in for: ended within the last day, or starting
+    today or up to `days` calendar days ahead on the event's own clock (so on Friday morning
+    Saturday's 10:00 canvass is there, though it is more than 24 hours off)."""
     now = now or datetime.now(UTC)
     user = session.get(User, user_id)
     if user is None:
         return []
+    # A day's slack either side of the widest zone offsets; the exact day is checked below.
     query = (select(Event).where(Event.status == "scheduled",
                                  col(Event.ends_at) > now - timedelta(days=1),
-                                 col(Event.starts_at) < now + timedelta(days=days))
+                                 col(Event.starts_at) < now + timedelta(days=days + 2))
              .order_by(col(Event.starts_at), col(Event.id)))
     if user.role != "organiser":
         query = query.join(EventHelper, col(EventHelper.event_id) == col(Event.id)).where(
             EventHelper.user_id == user_id)
-    return _views(session, list(session.exec(query)))
+    views = _views(session, list(session.exec(query)))
+    return [view for view in views
+            if view.local_start().date()
+            <= now.astimezone(zone(view.timezone)).date() + timedelta(days=days)]
 
 
 def runs_a_check_in(*, session: Session, user_id: int, now: datetime | None = None) -> bool:

@@ -325,6 +325,35 @@ def test_check_in_is_for_organisers_and_chosen_helpers_and_numbers_are_audited(
     assert places_taken(database, event_id) == 1  # a walk-in takes no booked place
 
 
+@pytest.mark.parametrize(("now", "listed"), [
+    # Friday 11 December, 09:00 London: Saturday's 10:00 is 25 hours off, but it is tomorrow.
+    (datetime(2026, 12, 11, 9, 0, tzinfo=UTC), ["Saturday 10:00", "Saturday 23:00"]),
+    # Friday 23:30 London: still Friday there, so Sunday's is the day after tomorrow.
+    (datetime(2026, 12, 11, 23, 30, tzinfo=UTC), ["Saturday 10:00", "Saturday 23:00"]),
+    # Thursday 23:59: Saturday is two days off on the event's clock.
+    (datetime(2026, 12, 10, 23, 59, tzinfo=UTC), []),
+    # Sunday 00:30: Saturday 23:00 ended half an hour ago (still listed, to tick late arrivals),
+    # and Sunday's is today.
+    (datetime(2026, 12, 13, 0, 30, tzinfo=UTC),
+     ["Saturday 10:00", "Saturday 23:00", "Sunday 11:00"]),
+])
+def test_the_check_in_list_offers_todays_and_tomorrows_events_on_the_events_clock(
+    database: Database, now: datetime, listed: list[str]
+) -> None:
+    with database.write() as s:
+        organiser = make_user(s, role="organiser")
+        campaign = make_campaign(s)
+        make_event(s, campaigns=[campaign], title="Saturday 10:00", day=date(2026, 12, 12),
+                   start=time(10, 0), end=time(13, 0))
+        make_event(s, campaigns=[campaign], title="Saturday 23:00", day=date(2026, 12, 12),
+                   start=time(23, 0), end=time(23, 45))
+        make_event(s, campaigns=[campaign], title="Sunday 11:00", day=date(2026, 12, 13),
+                   start=time(11, 0), end=time(12, 0))
+    with database.session() as s:
+        offered = events.check_in_events(session=s, user_id=organiser.id, now=now)
+    assert [e.title for e in offered] == listed
+
+
 def test_erasure_removes_sign_ups_and_attendance_and_frees_the_place(
     database: Database,
 ) -> None:
