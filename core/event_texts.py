@@ -442,15 +442,20 @@ def decline_by_reply(*, session: Session, contact_id: int, now: datetime
     return DeclineResult(signup_id=int(latest), event_title=str(title))
 
 
-def recent_declines(*, session: Session, limit: int = 20) -> list[dict[str, Any]]:
-    """Places given back by a reply, newest first, for the organiser."""
-    rows = session.execute(
+def recent_declines(*, session: Session, limit: int = 20, since: datetime | None = None
+                    ) -> list[dict[str, Any]]:
+    """Places given back by a reply (since a moment, if given), newest first, for the
+    organiser."""
+    query = (
         sa.select(SIGNUP.c.cancelled_at, CONTACT.c.first_name, CONTACT.c.last_name,
                   EVENT.c.title)
         .select_from(SIGNUP.join(EVENT, EVENT.c.id == SIGNUP.c.event_id)
                      .join(CONTACT, CONTACT.c.id == SIGNUP.c.contact_id))
         .where(SIGNUP.c.status == SignupStatus.DECLINED)
         .order_by(SIGNUP.c.cancelled_at.desc()).limit(limit)
-    ).all()
+    )
+    if since is not None:
+        query = query.where(SIGNUP.c.cancelled_at >= since)
+    rows = session.execute(query).all()
     return [{"at": r.cancelled_at, "name": f"{r.first_name} {r.last_name}".strip(),
              "event": r.title} for r in rows]

@@ -10,6 +10,7 @@ import streamlit as st
 
 from core import events, stats
 from core.campaigns import list_callers, list_campaigns
+from core.display import plural, uk_datetime
 from core.event_exports import run_event_export
 from core.event_funnel import event_counts
 from core.event_texts import (
@@ -44,7 +45,8 @@ with _ui.read_session() as session:
 
 def event_form(prefix: str, initial: EventDraft | None) -> EventDraft | None:
     """The event editor; returns the draft when its button is pressed."""
-    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date()
+    # Tomorrow where the events happen, not in UTC (just after midnight in summer they differ).
+    tomorrow = stats.local_today(rt.settings.timezone) + timedelta(days=1)
     start = initial or EventDraft(title="", day=tomorrow, start=time(10, 0), end=time(13, 0),
                                   timezone=rt.settings.timezone)
     with st.form(f"{prefix}_form"):
@@ -118,6 +120,15 @@ with _ui.read_session() as session:
     owed = texts_to_send_by_hand(session=session, now=datetime.now(UTC),
                                  public_url=rt.settings.public_url)
     declines = recent_declines(session=session, limit=10)
+    declined_this_week = len(recent_declines(
+        session=session, limit=1000, since=datetime.now(UTC) - timedelta(days=7)))
+
+if declined_this_week:
+    # A reply of NO frees the place by itself; the organiser hears of it here, on arrival,
+    # not only inside the texts tab (who and which event: plain text in the table there).
+    st.info(f"{plural(declined_this_week, 'place')} given back by a reply of NO in the last "
+            "7 days: see *Texts to send* for who, and which event.",
+            icon="↩️")
 
 FILE_KEY = "events_export_file"
 
@@ -242,7 +253,8 @@ with texts_tab:
         st.success("Nothing to send: everyone booked has been told.")
     st.markdown("**Places given back by a reply**")
     if declines:
-        st.dataframe([{"when": d["at"], "name": d["name"], "event": d["event"]}
+        st.dataframe([{"when": uk_datetime(d["at"], rt.settings.timezone), "name": d["name"],
+                       "event": d["event"]}
                       for d in declines], hide_index=True, key="events_declines")
     else:
         st.caption("Nobody has replied NO yet.")

@@ -205,3 +205,41 @@ def test_without_texting_the_organiser_gets_the_list_and_marks_it_sent(make_app,
         exports = s.exec(select(AuditEvent).where(AuditEvent.action == "export")).all()
     assert signup is not None and signup.confirmed_via == "manual"
     assert [e.details["kind"] for e in exports] == ["event_texts"]
+
+
+def test_a_reply_of_no_frees_the_place_and_the_organiser_sees_it_on_the_events_page(
+    make_app, app_db
+) -> None:
+    from core.dialing import FakeDialer
+    from core.event_texts import TextPurpose, send_due_texts
+    from core.sms import record_inbound_sms
+
+    now = datetime.now(UTC)
+    with app_db.write() as s:
+        organiser = make_user(s, role="organiser")
+        campaign = make_campaign(s, calling_window={str(d): ["00:00", "24:00"]
+                                                    for d in range(7)})
+        event_id = make_event(s, campaigns=[campaign], title="Sat canvass",
+                              day=(now + timedelta(days=5)).date(), capacity=20)
+        events.sign_up(session=s, event_ids=[event_id],
+                       contact_id=make_contact(s, first_name="Asha", last_name="Khan",
+                                               phone="+447400123456").id,
+                       campaign_id=campaign.id, volunteer_id=None, now=now)
+    at = make_app(user=organiser, page="pages/events.py")
+    assert not [i for i in at.info if "given back" in i.value]
+    assert [c.value for c in at.caption if c.value == "Nobody has replied NO yet."]
+
+    sent = send_due_texts(database=app_db, dialer=FakeDialer(), sender="+441270123456",
+                          now=now, purposes=[TextPurpose.CONFIRM])
+    assert sent.sent == 1
+    with app_db.write() as s:
+        record_inbound_sms(session=s, from_phone="07400 123456", body="NO")
+    at = make_app(user=organiser, page="pages/events.py")
+    assert not at.exception, at.exception
+    assert [i.value for i in at.info if "given back" in i.value] == [
+        "1 place given back by a reply of NO in the last 7 days: see *Texts to send* for who, "
+        "and which event."]
+    table = next(d.value for d in at.dataframe if "when" in d.value.columns)
+    assert (list(table["name"]), list(table["event"])) == (["Asha Khan"], ["Sat canvass"])
+    summary = " ".join(c.value for c in at.caption)
+    assert "0 of 20 places taken" in summary and "gave their place back 1" in summary
