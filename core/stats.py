@@ -19,7 +19,7 @@ not mutate them (build a DataFrame from them instead).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,6 +33,7 @@ from core.dialing.session import abandoned_calls
 from core.outcomes import OPEN_QUEUE_STATUSES, QueueStatus
 from core.stats_cache import DASHBOARD_CACHE, TTLCache
 from core.survey import kind_spec
+from core.tally import Counts
 from db.engine import Database
 from db.models import (
     PROGRESS_CALLED,
@@ -221,12 +222,23 @@ def _rollup_rows(campaign_id: int | None, since: datetime | None = None,
     Raises:
         ValueError: a bound is not on a quarter hour (every dashboard period is whole days).
     """
-    clauses = [_campaign_filter(col(CallRollup.campaign_id), campaign_id)]
+    return [_campaign_filter(col(CallRollup.campaign_id), campaign_id),
+            *rollup_period(since, until)]
+
+
+def rollup_period(since: datetime | None, until: datetime | None) -> list[Any]:
+    """The CallRollup.bucket clauses for a period: the all-time rows when it is unbounded,
+    else the quarter hours in it.
+
+    Raises:
+        ValueError: a bound is not on a quarter hour.
+    """
+    bucket = col(CallRollup.bucket)
     if since is None and until is None:
-        return [*clauses, col(CallRollup.bucket) == ROLLUP_ALL_TIME]
-    clauses.append(col(CallRollup.bucket) >= (0 if since is None else _quarter(since)))
+        return [bucket == ROLLUP_ALL_TIME]
+    clauses = [bucket >= (0 if since is None else _quarter(since))]
     if until is not None:
-        clauses.append(col(CallRollup.bucket) < _quarter(until))
+        clauses.append(bucket < _quarter(until))
     return clauses
 
 
@@ -544,6 +556,32 @@ def leaderboard(
     for rank, row in enumerate(board, start=1):
         row["rank"] = rank
     return board[:limit] if limit else board
+
+
+def volunteer_counts(
+    *,
+    session: Session,
+    volunteer_id: int,
+    periods: Sequence[tuple[datetime | None, datetime | None]],
+) -> list[Counts]:
+    """A volunteer's dials, conversations and completions over every campaign, in each period
+    ((None, None): all time), in one statement over the rollups: a few rows per campaign and
+    outcome (and quarter hour), read by ix_callrollup_volunteer, however many calls they made.
+
+    Raises:
+        ValueError: a bound of a period is not on a quarter hour.
+    """
+    calls = col(CallRollup.calls)
+    conditions = [sa.and_(*rollup_period(since, until)) for since, until in periods]
+    columns = [column for period in conditions for column in (
+        _sum_if(period, calls),
+        _sum_if(sa.and_(period, _is_true(col(CallRollup.is_conversation))), calls),
+        _sum_if(sa.and_(period, _is_true(col(CallRollup.is_completion))), calls))]
+    values = [int(n) for n in session.execute(
+        sa.select(*columns)
+        .where(col(CallRollup.volunteer_id) == volunteer_id, sa.or_(*conditions))
+    ).one()]
+    return [Counts(*values[i:i + 3]) for i in range(0, len(values), 3)]
 
 
 # --------------------------------------------------------------------------------------------

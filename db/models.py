@@ -543,6 +543,9 @@ class CallRollup(SQLModel, table=True):
         sa.UniqueConstraint("campaign_id", "bucket", "volunteer_id", "outcome_code",
                             "is_conversation", "is_completion", "outside_window",
                             name="uq_callrollup_key"),
+        # A volunteer's own figures (My calls), over every campaign: their all-time rows and
+        # today's quarter hours. Neither column changes when a save adds to a row.
+        sa.Index("ix_callrollup_volunteer", "volunteer_id", "bucket"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

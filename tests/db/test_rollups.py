@@ -192,3 +192,57 @@ def test_survey_tallies_count_each_answer_and_each_person_once_and_follow_erasur
     assert tallies[q_join] == ({"Yes": 1, "No": 1}, 2)
     assert tallies[q_issues] == ({"NHS": 1, "Transport": 1}, 2)
     assert contact_ids  # three queued, one erased
+
+
+def test_a_volunteers_own_figures_read_from_the_rollups_equal_their_attempts(
+    database: Database,
+) -> None:
+    from core import volunteer_stats
+    from core.tally import volunteer_counts
+
+    with database.write() as s:
+        ann, bob = make_user(s).id, make_user(s).id
+        first, second = make_campaign(s), make_campaign(s)
+        queue_contacts(s, first, [make_contact(s) for _ in range(6)])
+        queue_contacts(s, second, [make_contact(s) for _ in range(3)])
+        first_id, second_id = int(first.id), int(second.id)
+    # London is on BST: today began at 23:00 UTC on the 9th.
+    yesterday_late = datetime(2026, 6, 9, 22, 50, tzinfo=UTC)  # 23:50 London, yesterday
+    today_early = datetime(2026, 6, 9, 23, 10, tzinfo=UTC)  # 00:10 London, today
+
+    def save(campaign_id: int, volunteer_id: int, code: str, started_at: datetime) -> None:
+        with database.write() as s:
+            claimed = claim_next_contact(session=s, campaign_id=campaign_id,
+                                         volunteer_id=volunteer_id, now=NOW)
+            assert claimed is not None
+            record_outcome(session=s, queue_entry_id=claimed.queue_entry_id,
+                           volunteer_id=volunteer_id, outcome_code=code,
+                           idempotency_key=uuid.uuid4().hex, answers={}, notes="",
+                           started_at=started_at, now=NOW)
+
+    save(first_id, ann, "completed", NOW - timedelta(minutes=5))
+    save(first_id, ann, "no_answer", yesterday_late)
+    save(first_id, ann, "refused", today_early)
+    save(second_id, ann, "completed", NOW - timedelta(days=3))
+    save(second_id, ann, "voicemail", NOW - timedelta(minutes=1))
+    save(first_id, bob, "completed", NOW - timedelta(minutes=2))  # not Ann's
+    with database.write() as s:  # a campaign Ann called for, closed since, is still listed
+        s.execute(sa.update(Campaign).where(Campaign.id == second_id)  # type: ignore[arg-type]
+                  .values(status="closed"))
+
+    with database.session() as s:
+        mine = volunteer_stats.my_totals(session=s, volunteer_id=ann, now=NOW)
+        day_start, _ = stats.local_day_bounds(stats.local_today("Europe/London", NOW),
+                                              "Europe/London")
+        from_attempts = {
+            "today": volunteer_counts(session=s, volunteer_id=ann, since=day_start),
+            "all_time": volunteer_counts(session=s, volunteer_id=ann, since=None)}
+        campaigns = [c["id"] for c in volunteer_stats.my_campaigns(session=s, volunteer_id=ann)]
+        bobs = [c["id"] for c in volunteer_stats.my_campaigns(session=s, volunteer_id=bob)]
+    assert mine == {period: {"dials": c.dials, "conversations": c.conversations,
+                             "completions": c.completions}
+                    for period, c in from_attempts.items()}
+    assert mine == {"today": {"dials": 3, "conversations": 2, "completions": 1},
+                    "all_time": {"dials": 5, "conversations": 3, "completions": 2}}
+    assert campaigns == [first_id, second_id]  # active first, then the closed one called for
+    assert bobs == [first_id]

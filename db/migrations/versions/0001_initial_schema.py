@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 11:46:23.887026
+Create Date: 2026-12-01 13:33:23.475780
 """
 from collections.abc import Sequence
 
@@ -260,6 +260,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('campaign_id', 'bucket', 'volunteer_id', 'outcome_code', 'is_conversation', 'is_completion', 'outside_window', name='uq_callrollup_key')
     )
+    with op.batch_alter_table('callrollup', schema=None) as batch_op:
+        batch_op.create_index('ix_callrollup_volunteer', ['volunteer_id', 'bucket'], unique=False)
+
     op.create_table('campaignmember',
     sa.Column('campaign_id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -737,6 +740,9 @@ def downgrade() -> None:
 
     op.drop_table('contact')
     op.drop_table('campaignmember')
+    with op.batch_alter_table('callrollup', schema=None) as batch_op:
+        batch_op.drop_index('ix_callrollup_volunteer')
+
     op.drop_table('callrollup')
     with op.batch_alter_table('callingsession', schema=None) as batch_op:
         batch_op.drop_index('ix_callingsession_volunteer_status')
