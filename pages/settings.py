@@ -118,6 +118,10 @@ with privacy_tab:
 with twilio_tab:
     render_twilio_settings()
 
+# Invite and reset links then start with the address in the organiser's browser (_ui.app_base_url).
+NO_PUBLIC_URL = ("not set: invite and reset links start with the address your browser is using; "
+                 "set RINGROUND_PUBLIC_URL for Twilio's callbacks")
+
 with system_tab:
     revision = schema_revision(rt.database)
     backend = "SQLite" if rt.database.is_sqlite else "PostgreSQL"
@@ -125,6 +129,6 @@ with system_tab:
         f"- **Database:** {backend} (schema revision `{revision}`)\n"
         f"- **Time zone for new campaigns:** {rt.settings.timezone}\n"
         f"- **Default phone region:** {rt.settings.default_region}\n"
-        f"- **Public address:** {rt.settings.public_url or 'not set (invite links are relative)'}\n"
+        f"- **Public address:** {rt.settings.public_url or NO_PUBLIC_URL}\n"
         f"- **Demo mode:** {'on' if rt.settings.demo else 'off'}"
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from core.qr import qr_png
 from tests.factories import make_user
 
@@ -42,3 +44,20 @@ def test_a_qr_code_is_a_png_that_differs_for_each_link() -> None:
     first, second = qr_png("https://a.example/join?invite=1"), qr_png("https://a.example/j?2")
     assert first.startswith(b"\x89PNG\r\n\x1a\n") and second.startswith(b"\x89PNG")
     assert first != second
+
+
+@pytest.mark.parametrize(("public_url", "shown"), [
+    # Not "relative": without a public URL they start with the address the browser is using.
+    ("", "not set: invite and reset links start with the address your browser is using"),
+    ("https://calls.example.org", "https://calls.example.org\n"),
+])
+def test_the_settings_page_says_where_invite_links_start(
+    public_url, shown, make_app, app_db, monkeypatch
+) -> None:
+    if public_url:
+        monkeypatch.setenv("RINGROUND_PUBLIC_URL", public_url)
+    with app_db.write() as s:
+        organiser = make_user(s, role="organiser")
+    at = make_app(user=organiser, page="pages/settings.py")
+    assert not at.exception
+    assert f"**Public address:** {shown}" in "\n".join(m.value for m in at.markdown)
