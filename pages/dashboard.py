@@ -67,7 +67,7 @@ tz = by_id[campaign_id]["timezone"] if campaign_id else settings.timezone
 zone = ZoneInfo(tz)
 today = stats.local_today(tz)
 day = top[1].date_input("Day", value=today, max_value=today, key="dashboard_day",
-                        persist_state="session")
+                        format="DD/MM/YYYY", persist_state="session")
 day = day if isinstance(day, date) else today
 period = top[2].segmented_control(
     "Outcomes, leaderboard and compliance over", options=list(PERIODS), default="today",

@@ -57,7 +57,8 @@ def event_form(prefix: str, initial: EventDraft | None) -> EventDraft | None:
                             format_func=lambda k: EVENT_KIND_LABELS[EventKind(k)],
                             key=f"{prefix}_kind")
         day_col, start_col, end_col = st.columns(3)
-        day: date = day_col.date_input("Date", value=start.day, key=f"{prefix}_day")
+        day: date = day_col.date_input("Date", value=start.day, format="DD/MM/YYYY",
+                                        key=f"{prefix}_day")
         start_at: time = start_col.time_input("Starts", value=start.start, key=f"{prefix}_start",
                                               step=timedelta(minutes=15))
         end_at: time = end_col.time_input("Ends", value=start.end, key=f"{prefix}_end",

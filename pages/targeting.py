@@ -93,7 +93,7 @@ last_before = None
 if use_last:
     last_before = right.date_input("Last contacted before",
                                    value=(datetime.now(UTC) - timedelta(days=30)).date(),
-                                   key="seg_last_before")
+                                   format="DD/MM/YYYY", key="seg_last_before")
 exclude_outcomes = left.multiselect(
     "Leave out people with these outcomes recently", list(options["outcomes"]),
     format_func=lambda code: options["outcomes"].get(code, code), key="seg_exclude_outcomes")
