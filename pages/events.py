@@ -159,6 +159,9 @@ new_tab, upcoming_tab, past_tab, texts_tab, recruits_tab = st.tabs(
 with new_tab:
     if not campaigns:
         st.info("Create a campaign first: events are offered by a campaign's callers.")
+    if created := st.session_state.pop("events_created", None):
+        st.success(f"Created “{escape_markdown(created)}”. Callers offer it through an "
+                   "*Event sign-up* question in the campaign's survey.")
     draft = event_form("event_new", None)
     if draft is not None:
         try:
@@ -167,8 +170,8 @@ with new_tab:
         except EventError as exc:
             show_error(exc)
         else:
-            st.success(f"Created “{draft.title.strip()}”. Add an *Event sign-up* question to "
-                       "the campaign's survey so callers can offer it.")
+            # Said on the next run: the rerun that lists the new event would wipe it now.
+            st.session_state["events_created"] = draft.title.strip()
             st.rerun()
 
 with upcoming_tab:

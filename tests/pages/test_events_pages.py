@@ -46,6 +46,10 @@ def test_an_organiser_creates_an_event_in_the_editor_in_london_time(make_app, ap
     assert (event.title, event.capacity, event.place, offered) == (
         "Door knocking, Crewe North", 12, "Crewe Library", (campaign_id,))
     assert event.starts_at == datetime(2027, 4, 3, 9, 30, tzinfo=UTC)
+    # Said after the rerun that lists it (said before it, the rerun wiped it).
+    assert [m.value for m in at.success if m.value.startswith("Created")] == [
+        f"Created “{escape_markdown('Door knocking, Crewe North')}”. Callers offer it through "
+        "an *Event sign-up* question in the campaign's survey."]
     at.run()
     shown = escape_markdown("Door knocking, Crewe North")
     assert any(shown in m.value for m in at.markdown)
