@@ -172,6 +172,9 @@ with new_tab:
         else:
             # Said on the next run: the rerun that lists the new event would wipe it now.
             st.session_state["events_created"] = draft.title.strip()
+            # An empty editor for the next one, so a second press cannot make a twin.
+            for widget in [k for k in st.session_state if str(k).startswith("event_new_")]:
+                del st.session_state[widget]
             st.rerun()
 
 with upcoming_tab:

@@ -50,6 +50,7 @@ def test_an_organiser_creates_an_event_in_the_editor_in_london_time(make_app, ap
     assert [m.value for m in at.success if m.value.startswith("Created")] == [
         f"Created “{escape_markdown('Door knocking, Crewe North')}”. Callers offer it through "
         "an *Event sign-up* question in the campaign's survey."]
+    assert at.text_input(key="event_new_title").value == ""  # ready for the next one
     at.run()
     shown = escape_markdown("Door knocking, Crewe North")
     assert any(shown in m.value for m in at.markdown)
