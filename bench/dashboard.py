@@ -9,7 +9,9 @@ PostgreSQL runs in a scratch database created beside the given URL's and dropped
 Each query runs uncached (the cache would hide it) --repeat times; the median and the slowest
 are printed in milliseconds beside a baseline measured in the same run: a bare
 `SELECT count(*) FROM callattempt WHERE campaign_id = ?` over the big campaign.
-The budget is 200 ms per query on SQLite. On a shared machine, read the SQLite CPU column (the
+The data is built in SQL (one INSERT ... SELECT over a run of numbers per table, the
+attempts' indexes built once afterwards, the rollups rebuilt once), deterministic, so five
+million attempts build in minutes. The budget is 200 ms per query on SQLite. On a shared machine, read the SQLite CPU column (the
 query's own cost) beside wall time, and the load average printed with them.
 """
 
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import statistics
 import tempfile
 import threading
@@ -37,7 +38,9 @@ from core.stats_cache import TTLCache
 from db.engine import Database, make_engine
 from db.migrate import upgrade
 from db.models import (
-    CallAttempt,
+    PROGRESS_CALLED,
+    PROGRESS_COMPLETED,
+    PROGRESS_REACHED,
     Campaign,
     Contact,
     Outcome,
@@ -46,17 +49,17 @@ from db.models import (
     SurveyAnswer,
     SurveyQuestion,
     User,
-    progress_bits,
 )
 
 BUDGET_MS = 200.0
-CHUNK = 20_000
 SEATS = ["Crewe and Nantwich", "Bedford", "Hastings and Rye", "Stroud", "Carlisle",
          "High Peak", "Ipswich", "Wycombe", "Warrington South", "Milton Keynes North"]
 WARDS_PER_SEAT = 8
 OUTCOME_WEIGHTS = {"no_answer": 38, "voicemail": 14, "busy": 4, "completed": 18, "refused": 10,
                    "call_back": 6, "wrong_number": 4, "do_not_call": 2, "moved_deceased": 4}
+assert sum(OUTCOME_WEIGHTS.values()) == 100  # each is a percentage of the calls
 FLAGS = {o.code: (o.is_conversation, o.is_completion) for o in DEFAULT_OUTCOMES}
+ISSUES = ["NHS", "Housing", "Transport", "Cost of living"]
 
 
 def log(message: str) -> None:
@@ -101,19 +104,184 @@ def scratch_database(kind: str, url: str | None, path: str | None = None) -> Ite
         admin.dispose()
 
 
-def build(database: Database, *, attempts: int, contacts: int, volunteers: int,
-          seed: int = 6) -> dict[str, Any]:
-    """Fill the database with Core executemany, in chunks; returns the ids the queries need."""
-    rng = random.Random(seed)
+# --------------------------------------------------------------------------------------------
+# Building the data in SQL: each table is one INSERT ... SELECT over a run of numbers, so that
+# five million attempts take minutes rather than hours (no Python row per attempt).
+# --------------------------------------------------------------------------------------------
+
+_PRIME = 2_147_483_647  # 2^31 - 1: the product of two residues still fits in 64 bits
+
+
+def _mix(n: str, salt: int) -> str:
+    """SQL for a pseudo-random number in [0, 2^31 - 1) drawn from the integer `n`: two
+    rounds of a product of two affine residues (a quartic in n), deterministic, and the same
+    on SQLite and PostgreSQL (64-bit integer arithmetic only). Each salt draws independently
+    of the others, as a fresh random.random() per field did."""
+
+    def once(x: str, s: int) -> str:
+        return (f"((({x}) * 48271 + {s}) % {_PRIME}) * "
+                f"((({x}) * 69621 + {s * 7 + 1}) % {_PRIME}) % {_PRIME}")
+
+    # bigint from the start: PostgreSQL's integer columns would overflow at the first product.
+    return f"({once(once(f'CAST({n} AS BIGINT)', salt), salt + 11)})"
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _numbers(dialect: str) -> str:
+    """A CTE `numbers(n)` from :lo to :hi."""
+    if dialect == "sqlite":
+        return ("WITH RECURSIVE numbers(n) AS (SELECT CAST(:lo AS INTEGER) UNION ALL "
+                "SELECT n + 1 FROM numbers WHERE n < :hi)")
+    return "WITH numbers(n) AS (SELECT generate_series(CAST(:lo AS bigint), :hi))"
+
+
+def _timestamp(dialect: str, epoch: str) -> str:
+    """SQL for a UTCDateTime column's stored value at whole epoch second `epoch`."""
+    if dialect == "sqlite":  # the text SQLAlchemy writes: naive UTC, six decimals
+        return f"(strftime('%Y-%m-%d %H:%M:%S', {epoch}, 'unixepoch') || '.000000')"
+    return f"(to_timestamp({epoch}) AT TIME ZONE 'UTC')"
+
+
+def _padded(dialect: str, n: str, width: int) -> str:
+    if dialect == "sqlite":
+        return f"printf('%0{width}d', {n})"
+    return f"lpad(CAST({n} AS text), {width}, '0')"
+
+
+def _case(value: str, thresholds: list[tuple[int, str]]) -> str:
+    """CASE WHEN value < t1 THEN r1 WHEN value < t2 THEN r2 ... (the last one is ELSE)."""
+    whens = " ".join(f"WHEN {value} < {t} THEN {r}" for t, r in thresholds[:-1])
+    return f"(CASE {whens} ELSE {thresholds[-1][1]} END)"
+
+
+def _weighted(value: str, weights: dict[str, int], result: Callable[[str], str]) -> str:
+    """CASE over `value` in [0, sum of weights): each key's share of the range."""
+    thresholds, total = [], 0
+    for key, weight in weights.items():
+        total += weight
+        thresholds.append((total, result(key)))
+    return _case(value, thresholds)
+
+
+def _run(database: Database, sql: str, chunks: list[tuple[int, int]], what: str,
+         **params: Any) -> None:
+    """Run an INSERT ... SELECT FROM numbers once per chunk, each in its own transaction."""
+    started = time.perf_counter()
+    for lo, hi in chunks:
+        with database.write() as s:
+            s.execute(sa.text(sql), {"lo": lo, "hi": hi, **params})
+        if len(chunks) > 1:
+            log(f"    {what}: {hi:,} ({time.perf_counter() - started:.0f} s)")
+
+
+def _chunks(total: int, size: int = 500_000) -> list[tuple[int, int]]:
+    return [(lo, min(lo + size - 1, total)) for lo in range(1, total + 1, size)]
+
+
+@contextmanager
+def indexes_built_afterwards(database: Database, tables: list[str]) -> Iterator[None]:
+    """Drop these tables' secondary indexes for a bulk load and build each again afterwards
+    from its own definition: one sort per index instead of millions of random inserts into it.
+    Unique constraints stay (they are the tables' own)."""
+    names = ", ".join(_quoted(t) for t in tables)
+    with database.engine.begin() as connection:
+        if database.is_sqlite:
+            found = connection.exec_driver_sql(
+                f"SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                f"AND tbl_name IN ({names}) AND sql IS NOT NULL").all()
+        else:
+            found = connection.exec_driver_sql(
+                f"SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = "
+                f"current_schema() AND tablename IN ({names}) AND indexname NOT IN "
+                f"(SELECT conname FROM pg_constraint)").all()
+        for name, _ in found:
+            connection.exec_driver_sql(f'DROP INDEX "{name}"')
+    try:
+        yield
+    finally:  # a failed load in a shared database (the tests') leaves it indexed as it was
+        with database.engine.begin() as connection:
+            for _, definition in found:
+                connection.exec_driver_sql(definition)
+
+
+def _add_calls(database: Database, dialect: str, *, attempts: int, contacts: int,
+               ids: dict[str, Any], first_contact: int, split: int, volunteer_ids: list[int],
+               now_epoch: int, day_start: int) -> None:
+    """The attempts, one INSERT ... SELECT per half million, and the survey answers of their
+    completions in the big campaign."""
+    volunteers = len(volunteer_ids)
+    conversation = {code: FLAGS[code][0] for code in OUTCOME_WEIGHTS}
+    completion = {code: FLAGS[code][1] for code in OUTCOME_WEIGHTS}
+    outcome = f"({_mix('n', 2)} % 100)"
+    is_conversation = _weighted(outcome, OUTCOME_WEIGHTS,
+                                lambda code: "TRUE" if conversation[code] else "FALSE")
+    is_completion = _weighted(outcome, OUTCOME_WEIGHTS,
+                              lambda code: "TRUE" if completion[code] else "FALSE")
+    contact = f"({first_contact} + {_mix('n', 1)} % {contacts})"
+    # A tenth of all calls happen today: the campaign day the organisers are watching; the
+    # rest over the last 30 days.
+    at = (f"(CASE WHEN {_mix('n', 4)} % 10 = 0 THEN :day_start + {_mix('n', 5)} % :today_span "
+          f"ELSE :now - 86400 - {_mix('n', 5)} % {29 * 86400} END)")
+    _run(database, f"""{_numbers(dialect)}
+        INSERT INTO callattempt (idempotency_key, campaign_id, contact_id, volunteer_id,
+            outcome_code, is_conversation, is_completion, notes, started_at, ended_at,
+            duration_seconds, provider, outside_window, created_at)
+        SELECT 'bench-' || {_padded(dialect, "n", 10)},
+            CASE WHEN {contact} <= :split THEN :big ELSE :small END, {contact},
+            {volunteer_ids[0]} + {_mix('n', 3)} % {volunteers},
+            {_weighted(outcome, OUTCOME_WEIGHTS, _quoted)}, {is_conversation}, {is_completion},
+            '', {_timestamp(dialect, at)}, {_timestamp(dialect, at)},
+            CASE WHEN {is_conversation} THEN 90 + {_mix('n', 6)} % 331
+                 ELSE 5 + {_mix('n', 6)} % 36 END,
+            'tel', {_mix('n', 7)} % 1000 = 0, {_timestamp(dialect, at)}
+        FROM numbers""", _chunks(attempts), "attempts",
+        split=split, big=ids["big"], small=ids["small"], now=now_epoch,
+        day_start=day_start, today_span=max(now_epoch - day_start, 60))
+
+    # Each completion in the big campaign answers both questions: yes two times in three, and
+    # one or two of the issues.
+    first_issue = f"({_mix('id', 13)} % {len(ISSUES)})"
+    second_issue = f"(({first_issue} + 1 + {_mix('id', 14)} % {len(ISSUES) - 1}) % {len(ISSUES)})"
+
+    def issue(position: str) -> str:
+        return _case(position, [(i + 1, _quoted(name)) for i, name in enumerate(ISSUES)])
+
+    completions = "FROM callattempt WHERE campaign_id = :big AND is_completion"
+    answer = "INSERT INTO surveyanswer (attempt_id, campaign_id, contact_id, question_id, value)"
+    with database.write() as s:
+        for sql in (
+            f"{answer} SELECT id, campaign_id, contact_id, :q1, CASE WHEN {_mix('id', 12)} % 3 "
+            f"= 0 THEN 'No' ELSE 'Yes' END {completions}",
+            f"{answer} SELECT id, campaign_id, contact_id, :q2, {issue(first_issue)} "
+            f"{completions}",
+            f"{answer} SELECT id, campaign_id, contact_id, :q2, {issue(second_issue)} "
+            f"{completions} AND {_mix('id', 15)} % 2 = 0",
+        ):
+            s.execute(sa.text(sql), {"big": ids["big"], "q1": ids["q1"], "q2": ids["q2"]})
+
+
+def build(database: Database, *, attempts: int, contacts: int, volunteers: int) -> dict[str, Any]:
+    """Fill the database, each table by INSERT ... SELECT; returns the ids the queries need.
+
+    The shape: two campaigns (nine contacts in ten in the big one), `volunteers` volunteers,
+    the default outcomes in OUTCOME_WEIGHTS' proportions, a tenth of the calls spread over
+    today and the rest over the last 30 days, two survey questions answered on each
+    completion in the big campaign, queue entries with the attempts and progress bits the
+    calls left, 150 leases and 5,000 numbers on the do-not-call list.
+    """
     now = datetime.now(UTC)
     started = time.perf_counter()
     upgrade(database.engine)
+    dialect = database.engine.dialect.name
     with database.write() as s:
         s.execute(sa.insert(User), [
             {"username": f"vol{i}", "name": f"Volunteer {i}", "email": f"vol{i}@example.org",
              "password_hash": "x", "role": "volunteer", "created_at": now}
             for i in range(volunteers)])
-        volunteer_ids = list(s.execute(sa.select(User.id)).scalars())
+        volunteer_ids = sorted(s.execute(sa.select(User.id)).scalars())
         big = Campaign(name="Big campaign", status="active")
         small = Campaign(name="Small campaign", status="active")
         s.add_all([big, small])
@@ -126,125 +294,84 @@ def build(database: Database, *, attempts: int, contacts: int, volunteers: int,
         q1 = SurveyQuestion(campaign_id=big.id, text="Will you join Saturday's action?",
                             kind="yes_no", options=["Yes", "No"], position=0)
         q2 = SurveyQuestion(campaign_id=big.id, text="Which issues matter most?", kind="multi",
-                            options=["NHS", "Housing", "Transport", "Cost of living"], position=1)
+                            options=ISSUES, position=1)
         s.add_all([q1, q2])
         s.flush()
         big.recruit_rule = {"question_id": q1.id, "value": "Yes"}
         s.add(big)
         ids = {"big": big.id, "small": small.id, "q1": q1.id, "q2": q2.id,
                "volunteer": volunteer_ids[0]}
+    # The draws below pick a volunteer as first id + offset: the ids must run without gaps.
+    assert volunteer_ids == list(range(volunteer_ids[0], volunteer_ids[0] + volunteers))
+    now_epoch = int(now.timestamp())
+    stamp_now = _timestamp(dialect, ":now")
+    json_list, json_object = ("'[]'", "'{}'") if dialect == "sqlite" else (
+        "CAST('[]' AS json)", "CAST('{}' AS json)")
 
-    big_share = 0.9
-    for start in range(0, contacts, CHUNK):
-        rows = []
-        for n in range(start, min(start + CHUNK, contacts)):
-            seat = SEATS[n % len(SEATS)]
-            rows.append({
-                "phone": f"+4474{n:08d}", "phone_type": "mobile", "other_phones": [],
-                "first_name": f"First{n}", "last_name": f"Last{n}", "email": "",
-                "postcode": "", "constituency": seat,
-                "ward": f"{seat} ward {rng.randrange(WARDS_PER_SEAT)}",
-                "membership_number": "", "tags": "", "tps": rng.random() < 0.06,
-                "consenting_member": False, "bad_number": False, "custom": {},
-                "created_at": now, "updated_at": now,
-            })
-        with database.write() as s:
-            s.execute(sa.insert(Contact), rows)
+    seat = "(CASE n % {} {} END)".format(len(SEATS), " ".join(
+        f"WHEN {i} THEN {_quoted(name)}" for i, name in enumerate(SEATS)))
+    _run(database, f"""{_numbers(dialect)}
+        INSERT INTO contact (phone, phone_type, other_phones, first_name, last_name, email,
+            postcode, constituency, ward, membership_number, tags, tps, consenting_member,
+            bad_number, custom, created_at, updated_at)
+        SELECT '+4474' || {_padded(dialect, "n", 8)}, 'mobile', {json_list},
+            'First' || n, 'Last' || n, '', '', {seat},
+            {seat} || ' ward ' || ({_mix("n", 8)} % {WARDS_PER_SEAT}), '', '',
+            {_mix("n", 9)} % 100 < 6, FALSE, FALSE, {json_object}, {stamp_now}, {stamp_now}
+        FROM numbers""", _chunks(contacts), "contacts", now=now_epoch)
+    with database.session() as s:
+        first_contact, last_contact, count = s.execute(
+            sa.select(sa.func.min(Contact.id), sa.func.max(Contact.id), sa.func.count())).one()
+    assert (first_contact, count) == (last_contact - contacts + 1, contacts), "contact ids gap"
+    split = first_contact + int(contacts * 0.9) - 1  # the big campaign's last contact
     log(f"  contacts: {contacts:,} ({time.perf_counter() - started:.0f} s)")
 
+    statuses = {"done": 40, "retry": 20, "fresh": 35, "excluded": 5}
     with database.write() as s:
-        areas = {cid: (seat, ward) for cid, seat, ward in s.execute(
-            sa.select(Contact.id, Contact.constituency, Contact.ward).order_by(Contact.id))}
-    contact_ids = list(areas)
-    split = int(len(contact_ids) * big_share)
-    campaign_of = {}
-    statuses = ["done"] * 40 + ["retry"] * 20 + ["fresh"] * 35 + ["excluded"] * 5
-    for start in range(0, len(contact_ids), CHUNK):
-        rows = []
-        for cid in contact_ids[start:start + CHUNK]:
-            campaign_id = ids["big"] if cid <= contact_ids[split - 1] else ids["small"]
-            campaign_of[cid] = campaign_id
-            rows.append({"campaign_id": campaign_id, "contact_id": cid,
-                         "status": rng.choice(statuses), "priority": 0, "attempts": 0,
-                         "constituency": areas[cid][0], "ward": areas[cid][1],
-                         "created_at": now})
-        with database.write() as s:
-            s.execute(sa.insert(QueueEntry), rows)
-    with database.write() as s:  # volunteers calling right now: 120 live leases, 30 lapsed
-        for n, cid in enumerate(contact_ids[:150]):
-            s.execute(sa.update(QueueEntry).where(QueueEntry.contact_id == cid).values(
-                status="leased", claimed_by_id=volunteer_ids[n % len(volunteer_ids)],
-                due_at=now + timedelta(minutes=10 if n < 120 else -5)))
-    log(f"  queue: {len(contact_ids):,} ({time.perf_counter() - started:.0f} s)")
+        s.execute(sa.text(f"""
+            INSERT INTO queueentry (campaign_id, contact_id, status, priority, attempts,
+                constituency, ward, progress, created_at)
+            SELECT CASE WHEN id <= :split THEN :big ELSE :small END, id,
+                {_weighted(f"({_mix('id', 10)} % 100)", statuses, _quoted)}, 0, 0,
+                constituency, ward, 0, {stamp_now}
+            FROM contact"""), {"split": split, "big": ids["big"], "small": ids["small"],
+                               "now": now_epoch})
+    log(f"  queue: {contacts:,} ({time.perf_counter() - started:.0f} s)")
 
-    codes, weights = zip(*OUTCOME_WEIGHTS.items(), strict=True)
     day_start, _ = stats.local_day_bounds(stats.local_today("Europe/London", now), "Europe/London")
-    today_span = max((now - day_start).total_seconds(), 60)
-    answers_total = 0
-    made = 0
-    calls: dict[int, list[int]] = {}  # contact id: [attempts, progress bits], as recorded
-    while made < attempts:
-        rows, answer_plan = [], []
-        for _ in range(min(CHUNK, attempts - made)):
-            made += 1
-            cid = rng.choice(contact_ids)
-            code = rng.choices(codes, weights)[0]
-            conversation, completion = FLAGS[code]
-            tally = calls.setdefault(cid, [0, 0])
-            tally[0] += 1
-            tally[1] |= progress_bits(is_conversation=conversation, is_completion=completion)
-            # A tenth of all calls happen today: the campaign day the organisers are watching.
-            if rng.random() < 0.1:
-                at = day_start + timedelta(seconds=rng.uniform(0, today_span))
-            else:
-                at = now - timedelta(days=rng.uniform(1, 30))
-            key = uuid.UUID(int=rng.getrandbits(128)).hex
-            rows.append({
-                "idempotency_key": key, "campaign_id": campaign_of[cid], "contact_id": cid,
-                "volunteer_id": rng.choice(volunteer_ids), "outcome_code": code,
-                "is_conversation": conversation, "is_completion": completion, "notes": "",
-                "started_at": at, "ended_at": at,
-                "duration_seconds": rng.randint(90, 420) if conversation else rng.randint(5, 40),
-                "provider": "tel", "outside_window": rng.random() < 0.001, "created_at": at,
-            })
-            if completion and campaign_of[cid] == ids["big"]:
-                answer_plan.append((key, cid))
-        with database.write() as s:
-            s.execute(sa.insert(CallAttempt), rows)
-            if answer_plan:
-                keys = [k for k, _ in answer_plan]
-                attempt_ids = dict(s.execute(
-                    sa.select(CallAttempt.idempotency_key, CallAttempt.id)
-                    .where(CallAttempt.idempotency_key.in_(keys))).all())
-                answers = []
-                for key, cid in answer_plan:
-                    base = {"attempt_id": attempt_ids[key], "campaign_id": ids["big"],
-                            "contact_id": cid}
-                    answers.append({**base, "question_id": ids["q1"],
-                                    "value": rng.choice(["Yes", "Yes", "No"])})
-                    for option in rng.sample(["NHS", "Housing", "Transport", "Cost of living"],
-                                             rng.randint(1, 2)):
-                        answers.append({**base, "question_id": ids["q2"], "value": option})
-                s.execute(sa.insert(SurveyAnswer), answers)
-                answers_total += len(answers)
-        if made % 200_000 < CHUNK:
-            log(f"  attempts: {made:,} ({time.perf_counter() - started:.0f} s)")
-    # Each contact's queue entry as record_outcome would have left it after those calls.
-    called = list(calls.items())
-    queue = QueueEntry.__table__  # type: ignore[attr-defined]
-    for start in range(0, len(called), CHUNK):
-        with database.write() as s:
-            s.execute(
-                sa.update(queue).where(queue.c.contact_id == sa.bindparam("b_cid"))
-                .values(attempts=sa.bindparam("b_n"), progress=sa.bindparam("b_bits")),
-                [{"b_cid": cid, "b_n": n, "b_bits": bits}
-                 for cid, (n, bits) in called[start:start + CHUNK]])
+    with indexes_built_afterwards(database, ["callattempt", "surveyanswer"]):
+        _add_calls(database, dialect, attempts=attempts, contacts=contacts, ids=ids,
+                   first_contact=first_contact, split=split, volunteer_ids=volunteer_ids,
+                   now_epoch=now_epoch, day_start=int(day_start.timestamp()))
+    log(f"  attempts and survey answers, indexed ({time.perf_counter() - started:.0f} s)")
+    with database.session() as s:
+        answers_total = int(s.execute(sa.select(sa.func.count()).select_from(SurveyAnswer))
+                            .scalar_one())
+    log(f"  survey answers: {answers_total:,}")
+
     with database.write() as s:
+        # Each contact's queue entry as record_outcome would have left it after those calls.
+        s.execute(sa.text(f"""
+            UPDATE queueentry SET attempts = called.n, progress = called.bits
+            FROM (SELECT contact_id, count(*) AS n, {PROGRESS_CALLED}
+                      + {PROGRESS_REACHED} * max(CASE WHEN is_conversation THEN 1 ELSE 0 END)
+                      + {PROGRESS_COMPLETED} * max(CASE WHEN is_completion THEN 1 ELSE 0 END)
+                      AS bits
+                  FROM callattempt GROUP BY contact_id) AS called
+            WHERE queueentry.contact_id = called.contact_id"""))
+        # Volunteers calling right now: 120 live leases, 30 lapsed (one each, fewer when
+        # there are fewer volunteers).
+        leases = min(150, volunteers)
+        for n, cid in enumerate(range(first_contact, first_contact + leases)):
+            s.execute(sa.update(QueueEntry).where(QueueEntry.contact_id == cid).values(
+                status="leased", claimed_by_id=volunteer_ids[n],
+                due_at=now + timedelta(minutes=10 if n < leases * 4 // 5 else -5)))
+        sources = ["outcome", "organiser", "import", "sms_stop"]
         s.execute(sa.insert(Suppression), [
-            {"phone": f"+4475{n:08d}", "reason": "", "source": rng.choice(
-                ["outcome", "organiser", "import", "sms_stop"]),
-             "created_at": now - timedelta(days=rng.uniform(0, 30))}
+            {"phone": f"+4475{n:08d}", "reason": "", "source": sources[n % len(sources)],
+             "created_at": now - timedelta(days=30 * n / 5000)}
             for n in range(5000)])
+    log(f"  queue progress, leases, do-not-call ({time.perf_counter() - started:.0f} s)")
     with database.write() as s:
         # The attempts went in in bulk, so their dashboard rollups are counted in bulk too
         # (record_outcome keeps them as each call is saved).
@@ -257,7 +384,7 @@ def build(database: Database, *, attempts: int, contacts: int, volunteers: int,
         with database.engine.connect().execution_options(
                 isolation_level="AUTOCOMMIT") as connection:
             connection.exec_driver_sql("VACUUM ANALYZE")
-    log(f"  built: {attempts:,} attempts, {len(contact_ids):,} contacts, {answers_total:,} "
+    log(f"  built: {attempts:,} attempts, {contacts:,} contacts, {answers_total:,} "
         f"survey answers in {time.perf_counter() - started:.0f} s")
     return ids
 
