@@ -11,8 +11,9 @@ are printed in milliseconds beside a baseline measured in the same run: a bare
 `SELECT count(*) FROM callattempt WHERE campaign_id = ?` over the big campaign.
 The data is built in SQL (one INSERT ... SELECT over a run of numbers per table, the
 attempts' indexes built once afterwards, the rollups rebuilt once), deterministic, so five
-million attempts build in minutes. The budget is 200 ms per query on SQLite. On a shared machine, read the SQLite CPU column (the
-query's own cost) beside wall time, and the load average printed with them.
+million attempts build in minutes. The budget is 200 ms per query on SQLite. On a shared
+machine, read the SQLite CPU column (the query's own cost) beside wall time, and the load
+average printed with them.
 """
 
 from __future__ import annotations
