@@ -137,11 +137,9 @@ def continue_pending_redirect() -> None:
 
 def leave(everywhere: bool, user: UserView) -> None:
     """Sign out this browser (or every session of the user) and clear the cookie."""
-    with _ui.write_session() as session:
-        if everywhere:
-            end_sessions(session=session, user_id=user.id)
-        else:
-            sign_out(session=session, user_id=user.id, login_session_id=_ui.login_session_id())
+    this_browser = _ui.login_session_id()
+    _ui.run_action(lambda s: end_sessions(session=s, user_id=user.id) if everywhere else
+                   sign_out(session=s, user_id=user.id, login_session_id=this_browser))
     _ui.sign_out()
     st.session_state.pop(REDIRECT_KEY, None)
     st.session_state[COOKIE_CHECKED_KEY] = True  # the cookie this session came with is dead

@@ -36,13 +36,12 @@ def render_my_callbacks(*, volunteer_id: int, campaign_id: int | None = None) ->
             left.text(f"{when(callback.due_at, callback.timezone)} · {callback.contact_name}"
                       + ("" if campaign_id else f" · {callback.campaign_name}"))
             if right.button("Release", key=f"callbacks_release_{callback.queue_entry_id}"):
-                with _ui.write_session() as session:
-                    release_callbacks(session=session, campaign_id=callback.campaign_id,
-                                      owner_id=volunteer_id, now=datetime.now(UTC),
-                                      actor_id=volunteer_id,
-                                      queue_entry_ids=[callback.queue_entry_id])
-                st.toast("Callback released.")
-                st.rerun()
+                _ui.run_action(
+                    lambda s, c=callback: release_callbacks(
+                        session=s, campaign_id=c.campaign_id, owner_id=volunteer_id,
+                        now=datetime.now(UTC), actor_id=volunteer_id,
+                        queue_entry_ids=[c.queue_entry_id]),
+                    done="Callback released.", shown="toast", rerun=True)
 
 
 def render_callbacks_by_volunteer(*, campaign_id: int, organiser_id: int, zone: str) -> None:
@@ -62,9 +61,9 @@ def render_callbacks_by_volunteer(*, campaign_id: int, organiser_id: int, zone: 
     owner = left.selectbox("Release the callbacks of", list(names), format_func=names.get,
                            key=f"callbacks_owner_{campaign_id}")
     if right.button("Release all", key=f"callbacks_release_all_{campaign_id}"):
-        with _ui.write_session() as session:
-            released = release_callbacks(session=session, campaign_id=campaign_id,
-                                         owner_id=int(owner), now=datetime.now(UTC),
-                                         actor_id=organiser_id)
-        st.toast(f"Released {released} callback(s): anyone may now call them at their time.")
-        st.rerun()
+        _ui.run_action(
+            lambda s: release_callbacks(session=s, campaign_id=campaign_id, owner_id=int(owner),
+                                        now=datetime.now(UTC), actor_id=organiser_id),
+            done=lambda released: f"Released {released} callback(s): anyone may now call "
+                                  "them at their time.",
+            shown="toast", rerun=True)

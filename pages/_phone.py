@@ -20,12 +20,12 @@ PENDING_KEY = "phone_verification_pending"
 
 
 def _send_code(user: UserView, raw_phone: str) -> None:
-    try:
-        sent = send_verification_code(database=_ui.runtime().database,
-                                      settings=_ui.runtime().settings, user_id=user.id,
-                                      raw_phone=raw_phone)
-    except (PhoneVerificationError, DialerError) as exc:
-        st.error(str(exc))
+    sent = _ui.run_action(
+        lambda database: send_verification_code(database=database,
+                                                settings=_ui.runtime().settings,
+                                                user_id=user.id, raw_phone=raw_phone),
+        transaction="own", errors=(PhoneVerificationError, DialerError)).value
+    if sent is None:
         return
     st.session_state[PENDING_KEY] = sent.masked_phone
     if sent.demo_text:
@@ -52,9 +52,7 @@ def render_phone_section(user: UserView) -> None:
     if user.phone and user.phone_verified:
         st.success(f"Confirmed: {display_phone(user.phone)}")
         if st.button("Remove this phone", key="phone_remove"):
-            with _ui.write_session() as session:
-                remove_phone(session=session, user_id=user.id)
-            st.rerun()
+            _ui.run_action(lambda s: remove_phone(session=s, user_id=user.id), rerun=True)
 
     with st.form("phone_form", clear_on_submit=False):
         raw = st.text_input(
@@ -74,8 +72,9 @@ def render_phone_section(user: UserView) -> None:
     with st.form("phone_code_form"):
         code = st.text_input("Code", key="phone_code", max_chars=6)
         if st.form_submit_button("Confirm", key="phone_confirm"):
-            with _ui.write_session() as session:
-                result = confirm_phone_code(session=session, user_id=user.id, code=code)
+            result = _ui.run_action(
+                lambda s: confirm_phone_code(session=s, user_id=user.id, code=code)).value
+            assert result is not None  # a wrong code is a result, not an error
             if result.verified:
                 st.session_state.pop(PENDING_KEY, None)
                 st.session_state.pop("phone_demo_text", None)

@@ -39,16 +39,12 @@ def render_sms_followup(*, campaign_id: int, contact_id: int, volunteer_id: int)
     st.markdown("**Follow-up text**")
     st.text(preview["body"])
     if st.button("Send follow-up text", key=f"sms_send_{campaign_id}_{contact_id}", icon="✉️"):
-        try:
-            send_campaign_followup(
-                database=rt.database, settings=rt.settings, campaign_id=campaign_id,
-                contact_id=contact_id, volunteer_id=volunteer_id,
-            )
-        except (SmsRefused, DialerError) as exc:
-            st.error(str(exc))
-            return
-        st.session_state[sent_key] = True
-        st.success("Follow-up text sent.")
+        _ui.run_action(
+            lambda database: send_campaign_followup(
+                database=database, settings=rt.settings, campaign_id=campaign_id,
+                contact_id=contact_id, volunteer_id=volunteer_id),
+            transaction="own", errors=(SmsRefused, DialerError), done="Follow-up text sent.",
+            then=lambda _: st.session_state.__setitem__(sent_key, True))
 
 
 def render_sms_template_editor(*, campaign_id: int, actor_id: int) -> None:
@@ -64,11 +60,6 @@ def render_sms_template_editor(*, campaign_id: int, actor_id: int) -> None:
              "column; {name|fallback} fills in when the contact has no value.",
     )
     if st.button("Save follow-up text", key=f"sms_template_save_{campaign_id}"):
-        try:
-            with _ui.write_session() as session:
-                save_sms_template(session=session, campaign_id=campaign_id, template=template,
-                                  actor_id=actor_id)
-        except SmsRefused as exc:
-            st.error(str(exc))
-        else:
-            st.success("Saved.")
+        _ui.run_action(lambda s: save_sms_template(session=s, campaign_id=campaign_id,
+                                                   template=template, actor_id=actor_id),
+                       errors=(SmsRefused,), done="Saved.")

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import streamlit as st
@@ -150,21 +150,71 @@ class ActionResult(Generic[T]):
     value: T | None = None
 
 
-def run_action(
-    action: Callable[[Session], T], *, errors: tuple[type[Exception], ...]
-) -> ActionResult[T]:
-    """Run one core action in a write transaction; on one of its domain `errors`, show why.
+FLASH_KEY = "ui_flash"
+Shown = Literal["success", "text", "toast"]
 
-    The page's way to act: `if _ui.run_action(lambda s: core.x(session=s, ...),
-    errors=(core.XError,)).ok: flash(...)`. Other exceptions propagate (a bug, or the database
-    not answering, which app.py shows).
+
+def _say(shown: Shown, message: str) -> None:
+    if shown == "text":
+        st.text(f"✅ {message}")  # plain text: the message may carry someone's own words
+    elif shown == "toast":
+        st.toast(message)
+    else:
+        st.success(message)
+
+
+def show_flash() -> None:
+    """Show what the action before this rerun did (run_action(..., rerun=True))."""
+    flash = st.session_state.pop(FLASH_KEY, None)
+    if flash is not None:
+        _say(*flash)
+
+
+def run_action(
+    action: Callable[[Any], T], *,
+    errors: tuple[type[Exception], ...] = (),
+    done: str | Callable[[T], str] | None = None,
+    shown: Shown = "success",
+    rerun: bool = False,
+    then: Callable[[T], object] | None = None,
+    on_refusal: Callable[[Exception], object] | None = None,
+    transaction: Literal["write", "read", "own"] = "write",
+) -> ActionResult[T]:
+    """Run one core action in a transaction; say that it was done, or show why not.
+
+    The page's one way to act: `_ui.run_action(lambda s: core.x(session=s, ...),
+    errors=(core.XError,), done="Saved.")`. On success `done` (a message, or one made from
+    the action's value) is shown as `shown` says; with `rerun` it is kept for show_flash()
+    and the page reruns, so that what it draws is the state after the action; `then` runs
+    first, after the commit (e.g. to keep what the action returned). On one of the
+    domain `errors` the transaction is rolled back (nothing is half-written) and the error's
+    message is shown (`on_refusal` to show it otherwise, e.g. from a callback). Other
+    exceptions propagate: a bug, or the database not answering, which app.py shows.
+    `transaction="read"` runs a read that may be refused; `"own"` hands the action the
+    database instead, for one that opens its own transactions (to send a text outside one).
     """
     try:
-        with write_session() as session:
-            value = action(session)
+        if transaction == "own":
+            value = action(runtime().database)
+        else:
+            with write_session() if transaction == "write" else read_session() as session:
+                value = action(session)
     except errors as exc:
-        st.error(str(exc))
+        if on_refusal is not None:
+            on_refusal(exc)
+        else:
+            st.error(str(exc))
         return ActionResult(ok=False)
+    if then is not None:
+        then(value)
+    message = done(value) if callable(done) else done
+    if message is not None:
+        if rerun and shown != "toast":  # a toast outlives the rerun; the rest wait for it
+            st.session_state[FLASH_KEY] = (shown, message)
+        else:
+            _say(shown, message)
+    if rerun:
+        st.rerun()
     return ActionResult(ok=True, value=value)
 
 

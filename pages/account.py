@@ -18,13 +18,8 @@ st.write(f"Signed in as **{user.username}** ({user.role}), {user.email}.")
 with st.form("account_name_form"):
     name = st.text_input("Name", value=user.name, key="account_name", max_chars=200)
     if st.form_submit_button("Save name", key="account_name_save"):
-        try:
-            with _ui.write_session() as session:
-                update_name(session=session, user_id=user.id, name=name)
-        except AccountError as exc:
-            st.error(str(exc))
-        else:
-            st.success("Name saved.")
+        _ui.run_action(lambda s: update_name(session=s, user_id=user.id, name=name),
+                       errors=(AccountError,), done="Name saved.")
 
 with st.form("account_password_form", clear_on_submit=True):
     st.subheader("Change password")
@@ -36,18 +31,15 @@ with st.form("account_password_form", clear_on_submit=True):
         if new != confirm:
             st.error("The two new passwords differ.")
         else:
-            try:
-                with _ui.write_session() as session:
-                    updated = change_password_here(
-                        session=session, user_id=user.id,
-                        login_session_id=_ui.login_session_id(),
-                        current_password=current, new_password=new)
-            except AccountError as exc:
-                st.error(str(exc))
-            else:
+            changed = _ui.run_action(
+                lambda s: change_password_here(
+                    session=s, user_id=user.id, login_session_id=_ui.login_session_id(),
+                    current_password=current, new_password=new),
+                errors=(AccountError,),
+                done="Password changed. You are signed out everywhere else.")
+            if changed.value is not None:
                 # Every other session (and saved sign-in) ends; this one carries on.
-                _ui.sign_in(updated, _ui.login_session_id())
-                st.success("Password changed. You are signed out everywhere else.")
+                _ui.sign_in(changed.value, _ui.login_session_id())
 
 st.subheader("Sign out everywhere")
 st.write("Lost a phone or used a shared computer? This ends every session of yours, here too.")

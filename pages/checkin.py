@@ -34,18 +34,14 @@ show_numbers = (user.is_organiser
                 and st.toggle("Show phone numbers (recorded in the audit trail)",
                               key="checkin_numbers"))
 
-try:
-    if show_numbers:
-        with _ui.write_session() as session:  # the reveal is audited
-            people = events.check_in_list(session=session, event_id=event_id, user_id=user.id,
-                                          with_numbers=True)
-    else:
-        with _ui.read_session() as session:
-            people = events.check_in_list(session=session, event_id=event_id,
-                                          user_id=user.id)
-except CheckInNotAllowed as exc:
-    st.error(str(exc))
+listed = _ui.run_action(
+    lambda s: events.check_in_list(session=s, event_id=event_id, user_id=user.id,
+                                   with_numbers=show_numbers),
+    errors=(CheckInNotAllowed,),
+    transaction="write" if show_numbers else "read")  # a reveal of numbers is audited
+if listed.value is None:
     st.stop()
+people = listed.value
 
 came = sum(p.attended for p in people)
 st.metric("Here", f"{came} of {len(people)}")
@@ -55,12 +51,11 @@ def tick(signup_id: int) -> None:
     """on_change of a person's box: store the tick at once, so nobody is lost to a dropped
     signal between ticks."""
     attended = bool(st.session_state.get(f"checkin_person_{signup_id}"))
-    try:
-        with _ui.write_session() as session:
-            events.mark_attended(session=session, signup_id=signup_id, attended=attended,
-                                 user_id=user.id)
-    except (CheckInNotAllowed, events.EventNotFound) as exc:
-        st.session_state["checkin_problem"] = str(exc)
+    _ui.run_action(lambda s: events.mark_attended(session=s, signup_id=signup_id,
+                                                  attended=attended, user_id=user.id),
+                   errors=(CheckInNotAllowed, events.EventNotFound),
+                   on_refusal=lambda exc: st.session_state.__setitem__("checkin_problem",
+                                                                       str(exc)))
 
 
 if not people:
@@ -82,14 +77,10 @@ with st.form("checkin_walk_in", clear_on_submit=True):
     walk_in_name = st.text_input("Name", key="checkin_walk_in_name")
     walk_in_phone = st.text_input("Phone (optional)", key="checkin_walk_in_phone")
     if st.form_submit_button("Add walk-in", type="primary"):
-        try:
-            with _ui.write_session() as session:
-                events.add_walk_in(session=session, event_id=event_id, name=walk_in_name,
-                                   phone=walk_in_phone, user_id=user.id,
-                                   region=rt.settings.default_region)
-        except EventError as exc:
-            st.error(f"{exc.field.capitalize()}: {exc}")
-        except CheckInNotAllowed as exc:
-            st.error(str(exc))
-        else:
-            st.rerun()
+        _ui.run_action(
+            lambda s: events.add_walk_in(session=s, event_id=event_id, name=walk_in_name,
+                                         phone=walk_in_phone, user_id=user.id,
+                                         region=rt.settings.default_region),
+            errors=(EventError, CheckInNotAllowed), rerun=True,
+            on_refusal=lambda exc: st.error(f"{exc.field.capitalize()}: {exc}"
+                                            if isinstance(exc, EventError) else str(exc)))

@@ -19,8 +19,6 @@ from core.display import uk_datetime
 from core.phones import mask_phone
 from pages import _ui
 
-FLASH_KEY = "contact_flash"
-
 
 def masked(phone: str) -> str:
     """•••• and the last three digits, from E.164 or a formatted number alike."""
@@ -29,8 +27,7 @@ def masked(phone: str) -> str:
 user = _ui.require_organiser()
 rt = _ui.runtime()
 st.title("Contacts")
-if FLASH_KEY in st.session_state:
-    st.success(st.session_state.pop(FLASH_KEY))
+_ui.show_flash()
 
 query = st.text_input("Find by name, phone number, email or membership number",
                       key="contact_search")
@@ -67,11 +64,11 @@ if contact.bad_number:
     facts.append("reported as a wrong number")
 st.markdown(" · ".join(facts))
 if revealed is None and st.button("Show number", key=f"contact_reveal_{k}"):
-    with _ui.write_session() as session:
-        shown = reveal_numbers(session=session, contact_ids=[k], actor_id=user.id,
-                               where="contacts")
-    st.session_state[f"contact_revealed_{k}"] = shown.get(k, "")
-    st.rerun()
+    _ui.run_action(
+        lambda s: reveal_numbers(session=s, contact_ids=[k], actor_id=user.id, where="contacts"),
+        then=lambda shown: st.session_state.__setitem__(f"contact_revealed_{k}",
+                                                        shown.get(k, "")),
+        rerun=True)
 if contact.custom:
     st.text(" · ".join(f"{key}: {value}" for key, value in contact.custom.items()))
 
@@ -121,14 +118,10 @@ with edit_tab, st.form(f"contact_edit_form_{k}"):
     if st.form_submit_button("Save", key=f"contact_save_{k}"):
         if not changes["phone"].strip() or changes["phone"] == contact.phone_display:
             changes.pop("phone")
-        try:
-            with _ui.write_session() as session:
-                update_contact(session=session, contact_id=contact.id, changes=changes,
-                               region=rt.settings.default_region)
-            st.session_state[FLASH_KEY] = "Saved."
-            st.rerun()
-        except ContactError as exc:
-            st.error(str(exc))
+        _ui.run_action(lambda s: update_contact(session=s, contact_id=contact.id,
+                                                changes=changes,
+                                                region=rt.settings.default_region),
+                       errors=(ContactError,), done="Saved.", rerun=True)
 
 with erase_tab:
     st.write("Erasure on request removes this person, their survey answers, texts and the "
@@ -138,16 +131,12 @@ with erase_tab:
     typed = st.text_input("Type ERASE to confirm", key="contact_erase_confirm")
     if st.button("Erase this contact", type="primary", key="contact_erase",
                  disabled=typed.strip() != "ERASE"):
-        try:
-            with _ui.write_session() as session:
-                summary = erase_contact(session=session, contact_id=contact.id,
-                                        actor_id=user.id, do_not_call=do_not_call)
-        except ContactError as exc:
-            st.error(str(exc))
-        else:
+        def erased(summary: dict[str, int | bool]) -> str:
             kept = " The do-not-call entry was kept." if summary["suppression_kept"] else ""
-            st.session_state[FLASH_KEY] = (
-                f"Erased, with {summary['answers']} answers, {summary['notes']} notes and "
-                f"{summary['messages']} messages.{kept}")
-            st.session_state.pop("contact_search", None)
-            st.rerun()
+            return (f"Erased, with {summary['answers']} answers, {summary['notes']} notes and "
+                    f"{summary['messages']} messages.{kept}")
+
+        _ui.run_action(lambda s: erase_contact(session=s, contact_id=contact.id,
+                                               actor_id=user.id, do_not_call=do_not_call),
+                       errors=(ContactError,), done=erased, rerun=True,
+                       then=lambda _: st.session_state.pop("contact_search", None))

@@ -39,7 +39,6 @@ POLICIES = {
 }
 DETECTED = "detected"
 RESULT_KEY = "import_last_result"
-FLASH_KEY = "import_flash"
 ACCOUNTING = (
     ("total_rows", "Rows in file"),
     ("inserted", "Inserted"),
@@ -61,8 +60,7 @@ st.caption(
     "format; duplicates are merged by number; every row is accounted for."
 )
 
-if FLASH_KEY in st.session_state:
-    st.success(st.session_state.pop(FLASH_KEY))
+_ui.show_flash()
 
 uploaded = st.file_uploader("Members file", type=["csv", "tsv", "txt", "xlsx", "xlsm", "zip"],
                             key="import_file")
@@ -256,14 +254,9 @@ else:
                 if not confirm:
                     st.warning("Tick the box to confirm.")
                 else:
-                    try:
-                        with _ui.write_session() as session:
-                            done = undo_batch(session=session, batch_id=chosen,
-                                              actor_id=user.id)
-                        st.session_state[FLASH_KEY] = (
-                            f"Import #{chosen} undone: {done['deleted']} contacts removed, "
-                            f"{done['restored']} restored.")
-                        st.session_state.pop(RESULT_KEY, None)
-                        st.rerun()
-                    except ImportUndoError as exc:
-                        st.error(str(exc))
+                    _ui.run_action(
+                        lambda s: undo_batch(session=s, batch_id=chosen, actor_id=user.id),
+                        errors=(ImportUndoError,), rerun=True,
+                        then=lambda _: st.session_state.pop(RESULT_KEY, None),
+                        done=lambda undone: f"Import #{chosen} undone: {undone['deleted']} "
+                                            f"contacts removed, {undone['restored']} restored.")

@@ -88,9 +88,8 @@ def period_start() -> datetime | None:
 
 
 def set_leaderboard(campaign: int, key: str) -> None:
-    with _ui.write_session() as session:
-        stats.set_leaderboard_visible(session=session, campaign_id=campaign,
-                                      visible=bool(st.session_state[key]))
+    _ui.run_action(lambda s: stats.set_leaderboard_visible(
+        session=s, campaign_id=campaign, visible=bool(st.session_state[key])))
 
 
 if campaign_id is not None:
@@ -288,10 +287,10 @@ def recruits_section(count: int, rows: list[dict[str, Any]]) -> None:
     # on screen when the button was pressed, so a recruit arriving on a refresh stays masked.
     revealed: dict[int, str] = st.session_state.get("dashboard_recruits_revealed", {})
     if st.button("Show their numbers", key="dashboard_recruits_reveal"):
-        with _ui.write_session() as session:
-            revealed = {**revealed, **reveal_numbers(
-                session=session, contact_ids=[r["contact_id"] for r in rows],
-                actor_id=organiser.id, where="dashboard_recruits")}
+        shown = _ui.run_action(lambda s: reveal_numbers(
+            session=s, contact_ids=[r["contact_id"] for r in rows], actor_id=organiser.id,
+            where="dashboard_recruits")).value or {}
+        revealed = {**revealed, **shown}
         st.session_state["dashboard_recruits_revealed"] = revealed
     frame = pd.DataFrame([
         {"name": f"{r['first_name']} {r['last_name']}".strip(), "constituency": r["constituency"],

@@ -42,16 +42,17 @@ campaign_id = None if global_list or campaign_key in (ALL, None) else int(campai
 
 if st.button("Prepare export", key="export_prepare", type="primary"):
     out = io.BytesIO()
-    try:
-        with st.spinner("Preparing…"):
-            result = exports.run_export(database=rt.database, kind=kind, fmt=fmt, out=out,
-                                        actor=organiser, campaign_id=campaign_id,
-                                        timezone=rt.settings.timezone)
-    except stats.CampaignNotFound:
-        st.error("That campaign no longer exists.")
-    except exports.ExportNotAllowed:
-        st.error("Only organisers can export.")
-    else:
+    with st.spinner("Preparing…"):
+        prepared = _ui.run_action(
+            lambda database: exports.run_export(database=database, kind=kind, fmt=fmt, out=out,
+                                                actor=organiser, campaign_id=campaign_id,
+                                                timezone=rt.settings.timezone),
+            transaction="own", errors=(stats.CampaignNotFound, exports.ExportNotAllowed),
+            on_refusal=lambda exc: st.error("That campaign no longer exists."
+                                            if isinstance(exc, stats.CampaignNotFound)
+                                            else "Only organisers can export."))
+    if prepared.value is not None:
+        result = prepared.value
         st.session_state[FILE_KEY] = {"data": out.getvalue(), "filename": result.filename,
                                       "mime": result.mime, "rows": result.rows}
 

@@ -33,15 +33,16 @@ if not campaigns:
 names = {c["id"]: c["name"] for c in campaigns}
 campaign_id = st.selectbox("Campaign", options=list(names), format_func=names.__getitem__,
                            key="my_stats_campaign", persist_state="session")
-try:
-    with _ui.read_session() as session:
-        board = volunteer_stats.visible_leaderboard(session=session, campaign_id=campaign_id)
-except volunteer_stats.LeaderboardHidden:
-    st.info("The organisers have hidden this campaign's leaderboard.")
+shown = _ui.run_action(
+    lambda s: volunteer_stats.visible_leaderboard(session=s, campaign_id=campaign_id),
+    errors=(volunteer_stats.LeaderboardHidden, volunteer_stats.stats.CampaignNotFound),
+    transaction="read",
+    on_refusal=lambda exc: st.info("The organisers have hidden this campaign's leaderboard.")
+    if isinstance(exc, volunteer_stats.LeaderboardHidden)
+    else st.warning("That campaign no longer exists."))
+if not shown.ok:
     st.stop()
-except volunteer_stats.stats.CampaignNotFound:
-    st.warning("That campaign no longer exists.")
-    st.stop()
+board = shown.value
 if not board:
     st.caption("Nobody has called for this campaign yet.")
 else:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import streamlit as st
 
 from core.accounts import MIN_PASSWORD_LENGTH, AccountError
-from core.auth import InviteInvalid, check_invite, complete_login, register_with_invite
+from core.auth import (
+    InviteInvalid,
+    LoginResult,
+    check_invite,
+    complete_login,
+    register_with_invite,
+)
+from core.runtime import Session
 from pages import _auth_widgets as widgets
 from pages import _ui
 
@@ -20,11 +27,9 @@ if not token:
     )
     st.stop()
 
-try:
-    with _ui.read_session() as session:
-        invite = check_invite(session=session, token=token)
-except InviteInvalid as exc:
-    st.error(str(exc))
+invite = _ui.run_action(lambda s: check_invite(session=s, token=token), errors=(InviteInvalid,),
+                       transaction="read").value
+if invite is None:
     st.stop()
 
 if invite.campaign_name:
@@ -51,16 +56,17 @@ if submitted:
     if password != confirm:
         st.error("The two passwords differ.")
         st.stop()
-    try:
-        with _ui.write_session() as session:
-            user = register_with_invite(
-                session=session, token=token, name=name, email=email, username=username,
-                password=password, phone=phone, region=rt.settings.default_region,
-            )
-            result = complete_login(session=session, user_id=user.id, method="invite",
-                                    session_days=rt.settings.cookie_expiry_days)
-    except (InviteInvalid, AccountError) as exc:
-        st.error(str(exc))
+
+    def register(session: Session) -> LoginResult:
+        user = register_with_invite(
+            session=session, token=token, name=name, email=email, username=username,
+            password=password, phone=phone, region=rt.settings.default_region,
+        )
+        return complete_login(session=session, user_id=user.id, method="invite",
+                              session_days=rt.settings.cookie_expiry_days)
+
+    result = _ui.run_action(register, errors=(InviteInvalid, AccountError)).value
+    if result is None:
         st.stop()
     if result.ok:
         st.query_params.clear()

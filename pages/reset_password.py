@@ -21,11 +21,9 @@ if not token:
     st.info("Open the reset link an organiser gave you (it ends in `/reset?token=…`).")
     st.stop()
 
-try:
-    with _ui.read_session() as session:
-        user = check_password_reset(session=session, token=token)
-except ResetInvalid as exc:
-    st.error(str(exc))
+user = _ui.run_action(lambda s: check_password_reset(session=s, token=token),
+                     errors=(ResetInvalid,), transaction="read").value
+if user is None:
     st.stop()
 
 st.write(f"Setting a new password for **{user.username}**. Every other session of yours ends.")
@@ -39,11 +37,9 @@ if submitted:
     if password != confirm:
         st.error("The two passwords differ.")
         st.stop()
-    try:
-        with _ui.write_session() as session:
-            use_password_reset(session=session, token=token, new_password=password)
-    except (ResetInvalid, AccountError) as exc:
-        st.error(str(exc))
+    if not _ui.run_action(lambda s: use_password_reset(session=s, token=token,
+                                                       new_password=password),
+                          errors=(ResetInvalid, AccountError)).ok:
         st.stop()
     st.session_state["password_reset_done"] = True
     st.query_params.clear()

@@ -34,13 +34,12 @@ with dnc_tab:
         pasted = st.text_area("Add numbers, one per line", key="dnc_numbers", height=120)
         reason = st.text_input("Reason", key="dnc_reason", value="Asked not to be called")
         if st.form_submit_button("Add to do-not-call list"):
-            with _ui.write_session() as session:
-                result = add_pasted_numbers(
-                    session=session, text=pasted, reason=reason, actor_id=organiser.id,
-                    region=rt.settings.default_region,
-                )
-            st.success(f"Added {result.added}; {result.already} were already on the list.")
-            for line_number, problem in result.rejected:
+            added = _ui.run_action(
+                lambda s: add_pasted_numbers(session=s, text=pasted, reason=reason,
+                                             actor_id=organiser.id,
+                                             region=rt.settings.default_region),
+                done=lambda r: f"Added {r.added}; {r.already} were already on the list.")
+            for line_number, problem in added.value.rejected if added.value else ():
                 st.warning(f"Line {line_number}: {problem}")
 
     search = st.text_input("Find a number", key="dnc_search")
@@ -69,11 +68,8 @@ with dnc_tab:
     if search.strip() and rows:
         st.warning("Remove a number only when the person has asked to be called again.")
         if st.button("Remove from the do-not-call list", key="dnc_remove"):
-            with _ui.write_session() as session:
-                remove_suppression(
-                    session=session, phone=str(rows[0]["phone"]), actor_id=organiser.id
-                )
-            st.rerun()
+            _ui.run_action(lambda s: remove_suppression(session=s, phone=str(rows[0]["phone"]),
+                                                        actor_id=organiser.id), rerun=True)
 
 with privacy_tab:
     st.write(
@@ -89,15 +85,9 @@ with privacy_tab:
                              value=status["months"] or 12, step=1, key="retention_months",
                              disabled=not keep)
     if st.button("Save retention setting", key="retention_save"):
-        try:
-            with _ui.write_session() as session:
-                set_notes_retention_months(session=session, months=int(months) if keep else None,
-                                           actor_id=organiser.id)
-        except ContactError as exc:
-            st.error(str(exc))
-        else:
-            st.success("Saved.")
-            st.rerun()
+        _ui.run_action(lambda s: set_notes_retention_months(
+            session=s, months=int(months) if keep else None, actor_id=organiser.id),
+            errors=(ContactError,), done="Saved.", rerun=True)
     if status["months"] is None:
         st.info("Retention is off: call notes are kept until a contact is erased.")
     else:
@@ -111,9 +101,8 @@ with privacy_tab:
             f"{status['last_purge_count']:,} notes blanked."
         )
     if status["months"] is not None and st.button("Purge now", key="retention_purge"):
-        with _ui.write_session() as session:
-            purged = purge_old_notes(session=session)
-        st.success(f"Blanked {purged:,} notes.")
+        _ui.run_action(lambda s: purge_old_notes(session=s),
+                       done=lambda purged: f"Blanked {purged:,} notes.")
 
 with twilio_tab:
     render_twilio_settings()

@@ -7,8 +7,9 @@ import sys
 import streamlit as st
 
 from core.accounts import AccountError
-from core.auth import complete_login
+from core.auth import LoginResult, complete_login
 from core.demo import DEMO_PASSWORD, load_demo
+from core.runtime import Session
 from core.setup import (
     SetupClosed,
     check_setup_code,
@@ -60,19 +61,16 @@ if submitted:
     if password != confirm:
         st.error("The two passwords differ.")
     else:
-        try:
+        def create(session: Session) -> LoginResult:
             if needs_code:
                 check_setup_code(given=code, cookie_key=rt.settings.cookie_key)
-            with _ui.write_session() as session:
-                user = create_first_organiser(
-                    session=session, username=username, name=name, email=email,
-                    password=password,
-                )
-                result = complete_login(session=session, user_id=user.id, method="setup",
-                                        session_days=rt.settings.cookie_expiry_days)
-        except (AccountError, SetupClosed) as exc:
-            st.error(str(exc))
-        else:
+            user = create_first_organiser(session=session, username=username, name=name,
+                                          email=email, password=password)
+            return complete_login(session=session, user_id=user.id, method="setup",
+                                  session_days=rt.settings.cookie_expiry_days)
+
+        result = _ui.run_action(create, errors=(AccountError, SetupClosed)).value
+        if result is not None:
             widgets.finish_sign_in(result)
 
 with right:
@@ -88,13 +86,13 @@ with right:
                                        "server's operator may load it here.")
     if st.button("Load demo data", key="setup_demo"):
         with st.spinner("Loading the demo…"):
-            try:
+            def demo(session: Session) -> dict[str, int]:
                 if needs_code:
                     check_setup_code(given=demo_code, cookie_key=rt.settings.cookie_key)
-                with _ui.write_session() as session:
-                    summary = load_demo(session=session)
-            except SetupClosed as exc:
-                st.error(str(exc))
+                return load_demo(session=session)
+
+            summary = _ui.run_action(demo, errors=(SetupClosed,)).value
+            if summary is None:
                 st.stop()
         st.session_state["demo_loaded"] = summary
         st.rerun()

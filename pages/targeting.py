@@ -23,7 +23,6 @@ from core.targeting import (
 from pages import _ui
 
 CUSTOM_KEY = "seg_custom"
-FLASH_KEY = "seg_flash"
 
 user = _ui.require_organiser()
 st.title("Targeting")
@@ -38,8 +37,7 @@ def load_options(database_url: str) -> dict[str, Any]:
 
 
 options = load_options(_ui.runtime().settings.database_url)
-if FLASH_KEY in st.session_state:
-    st.success(st.session_state.pop(FLASH_KEY))
+_ui.show_flash()
 
 
 
@@ -70,11 +68,9 @@ if saved_segments:
     load_col.button("Load", key="seg_saved_load", on_click=load_saved,
                     args=(saved_segments[saved_id].segment,))
     if delete_col.button("Delete", key="seg_saved_delete"):
-        with _ui.write_session() as session:
-            delete_saved_segment(session=session, segment_id=saved_id)
-        gone = saved_segments[saved_id].name
-        st.session_state[FLASH_KEY] = f"Deleted the saved segment “{gone}”."
-        st.rerun()
+        _ui.run_action(lambda s: delete_saved_segment(session=s, segment_id=saved_id),
+                       done=f"Deleted the saved segment “{saved_segments[saved_id].name}”.",
+                       rerun=True)
 
 left, right = st.columns(2)
 constituencies = left.multiselect("Constituencies", options["constituencies"],
@@ -144,13 +140,13 @@ segment = Segment(
     no_show_event_ids=[int(i) for i in no_show_events],
     outcome_days=int(outcome_days), exclude_queued_elsewhere=not_queued,
 )
-try:
-    with _ui.read_session() as session:
-        count = count_segment(session=session, segment=segment, campaign_id=campaign_id)
-        sample = preview_segment(session=session, segment=segment, campaign_id=campaign_id)
-except SegmentError as exc:
-    st.error(str(exc))
+counted = _ui.run_action(
+    lambda s: (count_segment(session=s, segment=segment, campaign_id=campaign_id),
+               preview_segment(session=s, segment=segment, campaign_id=campaign_id)),
+    errors=(SegmentError,), transaction="read").value
+if counted is None:
     st.stop()
+count, sample = counted
 
 st.metric("Contacts in this segment", f"{count:,}")
 # Named segments can be built before any campaign exists, and attached to one later.
@@ -158,15 +154,10 @@ name_col, save_col = st.columns([4, 1], vertical_alignment="bottom")
 segment_name = name_col.text_input("Save this segment as", key="seg_save_name",
                                    placeholder="Crewe mobiles, not refused lately")
 if save_col.button("Save segment", key="seg_save"):
-    try:
-        with _ui.write_session() as session:
-            saved = save_segment(session=session, name=segment_name, segment=segment,
-                                 actor_id=user.id)
-    except SegmentError as exc:
-        st.error(str(exc))
-    else:
-        st.session_state[FLASH_KEY] = f"Saved the segment “{saved.name}”."
-        st.rerun()
+    _ui.run_action(lambda s: save_segment(session=s, name=segment_name, segment=segment,
+                                          actor_id=user.id),
+                   errors=(SegmentError,), rerun=True,
+                   done=lambda saved: f"Saved the segment “{saved.name}”.")
 if sample:
     st.dataframe(
         [{"Name": f"{p['first_name']} {p['last_name']}".strip(),
@@ -176,14 +167,8 @@ if sample:
 
 if campaign_id is not None and st.button("Attach to campaign", type="primary",
                                          key="seg_attach", disabled=count == 0):
-    try:
-        with _ui.write_session() as session:
-            added = attach_segment(session=session, segment=segment, campaign_id=campaign_id,
-                                   actor_id=user.id)
-        st.session_state[FLASH_KEY] = (
-            f"{added:,} contacts added to the campaign's queue "
-            "(people already in it were left as they were)."
-        )
-        st.rerun()
-    except SegmentError as exc:
-        st.error(str(exc))
+    _ui.run_action(lambda s: attach_segment(session=s, segment=segment,
+                                            campaign_id=campaign_id, actor_id=user.id),
+                   errors=(SegmentError,), rerun=True,
+                   done=lambda added: f"{added:,} contacts added to the campaign's queue "
+                                      "(people already in it were left as they were).")

@@ -36,12 +36,10 @@ people_slot = st.container()
 
 
 def run_action(action: Callable[[Session], object], done: str) -> object | None:
-    """Run one team action in a write transaction; show the refusal or the confirmation."""
-    result = _ui.run_action(action, errors=(auth.AuthError, AccountError))
-    if result.ok:
-        # Plain text: the message carries a volunteer's self-chosen name.
-        st.text(f"✅ {done}")
-    return result.value
+    """Run one team action; show the refusal or the confirmation (as plain text: it carries a
+    volunteer's self-chosen name)."""
+    return _ui.run_action(action, errors=(auth.AuthError, AccountError), done=done,
+                          shown="text").value
 
 
 # --- acting on one person ---------------------------------------------------------------------
