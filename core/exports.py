@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -98,62 +98,50 @@ def _streamed(session: Session, query: Any) -> Iterator[sa.Row[Any]]:
         result.close()
 
 
+Columns = dict[str, Any]  # an export's heading -> the column or expression under it
+
+
+def _person(contact_id: Any) -> Columns:
+    """The columns naming a contact, in the order every export of people gives them."""
+    return {"contact_id": contact_id, "first_name": col(Contact.first_name),
+            "last_name": col(Contact.last_name), "phone": col(Contact.phone)}
+
+
+def _table(session: Session, columns: Columns,
+           query: Callable[[Any], Any]) -> tuple[list[str], Iterator[tuple]]:
+    """The headings, and the rows of `query` applied to a SELECT of the columns."""
+    selected = query(sa.select(*columns.values()))
+    return list(columns), (tuple(row) for row in _streamed(session, selected))
+
+
 def _attempts(session: Session, campaign_id: int | None) -> tuple[list[str], Iterator[tuple]]:
-    header = ["attempt_id", "campaign", "started_at", "ended_at", "duration_seconds", "outcome",
-              "conversation", "completion", "volunteer", "contact_id", "first_name",
-              "last_name", "phone", "constituency", "ward", "notes", "outside_window",
-              "provider"]
-    query = (
-        sa.select(
-            col(CallAttempt.id),
-            col(Campaign.name),
-            col(CallAttempt.started_at),
-            col(CallAttempt.ended_at),
-            col(CallAttempt.duration_seconds),
-            col(CallAttempt.outcome_code),
-            col(CallAttempt.is_conversation),
-            col(CallAttempt.is_completion),
-            col(User.name),
-            col(CallAttempt.contact_id),
-            col(Contact.first_name),
-            col(Contact.last_name),
-            col(Contact.phone),
-            col(Contact.constituency),
-            col(Contact.ward),
-            col(CallAttempt.notes),
-            col(CallAttempt.outside_window),
-            col(CallAttempt.provider),
-        )
-        .join(Campaign, col(Campaign.id) == col(CallAttempt.campaign_id))
+    columns = {
+        "attempt_id": col(CallAttempt.id),
+        "campaign": col(Campaign.name),
+        "started_at": col(CallAttempt.started_at),
+        "ended_at": col(CallAttempt.ended_at),
+        "duration_seconds": col(CallAttempt.duration_seconds),
+        "outcome": col(CallAttempt.outcome_code),
+        "conversation": col(CallAttempt.is_conversation),
+        "completion": col(CallAttempt.is_completion),
+        "volunteer": col(User.name),
+        **_person(col(CallAttempt.contact_id)),
+        "constituency": col(Contact.constituency),
+        "ward": col(Contact.ward),
+        "notes": col(CallAttempt.notes),
+        "outside_window": col(CallAttempt.outside_window),
+        "provider": col(CallAttempt.provider),
+    }
+    return _table(session, columns, lambda select: (
+        select.join(Campaign, col(Campaign.id) == col(CallAttempt.campaign_id))
         .outerjoin(User, col(User.id) == col(CallAttempt.volunteer_id))
         .outerjoin(Contact, col(Contact.id) == col(CallAttempt.contact_id))
         .where(stats._campaign_filter(col(CallAttempt.campaign_id), campaign_id))
         .order_by(col(CallAttempt.id))
-    )
-    return header, (tuple(row) for row in _streamed(session, query))
+    ))
 
 
 def _contacts(session: Session, campaign_id: int | None) -> tuple[list[str], Iterator[tuple]]:
-    header = [
-        "campaign",
-        "contact_id",
-        "first_name",
-        "last_name",
-        "phone",
-        "constituency",
-        "ward",
-        "postcode",
-        "membership_number",
-        "queue_status",
-        "attempts",
-        "last_outcome",
-        "last_attempt_at",
-        "callback_at",
-        "reached",
-        "completed",
-        "do_not_call",
-    ]
-
     def ever(flag: Any) -> Any:
         return sa.exists().where(
             col(CallAttempt.campaign_id) == col(QueueEntry.campaign_id),
@@ -161,115 +149,78 @@ def _contacts(session: Session, campaign_id: int | None) -> tuple[list[str], Ite
             col(CallAttempt.contact_id) == col(Contact.id),
         )
 
-    query = (
-        sa.select(
-            col(Campaign.name),
-            col(Contact.id),
-            col(Contact.first_name),
-            col(Contact.last_name),
-            col(Contact.phone),
-            col(Contact.constituency),
-            col(Contact.ward),
-            col(Contact.postcode),
-            col(Contact.membership_number),
-            col(QueueEntry.status),
-            col(QueueEntry.attempts),
-            col(QueueEntry.last_outcome),
-            col(QueueEntry.last_attempt_at),
-            # A pending callback's due time is when the volunteer promised to ring back.
-            sa.case((col(QueueEntry.status) == "callback", col(QueueEntry.due_at)),
-                    else_=None),
-            ever(col(CallAttempt.is_conversation)),
-            ever(col(CallAttempt.is_completion)),
-            col(Suppression.id).is_not(None),
-        )
-        .select_from(QueueEntry)
+    columns = {
+        "campaign": col(Campaign.name),
+        **_person(col(Contact.id)),
+        "constituency": col(Contact.constituency),
+        "ward": col(Contact.ward),
+        "postcode": col(Contact.postcode),
+        "membership_number": col(Contact.membership_number),
+        "queue_status": col(QueueEntry.status),
+        "attempts": col(QueueEntry.attempts),
+        "last_outcome": col(QueueEntry.last_outcome),
+        "last_attempt_at": col(QueueEntry.last_attempt_at),
+        # A pending callback's due time is when the volunteer promised to ring back.
+        "callback_at": sa.case((col(QueueEntry.status) == "callback", col(QueueEntry.due_at)),
+                               else_=None),
+        "reached": ever(col(CallAttempt.is_conversation)),
+        "completed": ever(col(CallAttempt.is_completion)),
+        "do_not_call": col(Suppression.id).is_not(None),
+    }
+    return _table(session, columns, lambda select: (
+        select.select_from(QueueEntry)
         .join(Campaign, col(Campaign.id) == col(QueueEntry.campaign_id))
         .join(Contact, col(Contact.id) == col(QueueEntry.contact_id))
         .outerjoin(Suppression, col(Suppression.phone) == col(Contact.phone))
         .where(stats._campaign_filter(col(QueueEntry.campaign_id), campaign_id))
         .order_by(col(QueueEntry.campaign_id), col(Contact.id))
-    )
-    return header, (tuple(row) for row in _streamed(session, query))
+    ))
 
 
 def _survey_answers(session: Session, campaign_id: int | None) -> tuple[list[str], Iterator[tuple]]:
-    header = [
-        "campaign",
-        "attempt_id",
-        "answered_at",
-        "contact_id",
-        "first_name",
-        "last_name",
-        "phone",
-        "question",
-        "answer",
-    ]
-    query = (
-        sa.select(
-            col(Campaign.name),
-            col(SurveyAnswer.attempt_id),
-            col(CallAttempt.started_at),
-            col(SurveyAnswer.contact_id),
-            col(Contact.first_name),
-            col(Contact.last_name),
-            col(Contact.phone),
-            col(SurveyQuestion.text),
-            col(SurveyAnswer.value),
-        )
-        .select_from(SurveyAnswer)
+    columns = {
+        "campaign": col(Campaign.name),
+        "attempt_id": col(SurveyAnswer.attempt_id),
+        "answered_at": col(CallAttempt.started_at),
+        **_person(col(SurveyAnswer.contact_id)),
+        "question": col(SurveyQuestion.text),
+        "answer": col(SurveyAnswer.value),
+    }
+    return _table(session, columns, lambda select: (
+        select.select_from(SurveyAnswer)
         .join(Campaign, col(Campaign.id) == col(SurveyAnswer.campaign_id))
         .join(SurveyQuestion, col(SurveyQuestion.id) == col(SurveyAnswer.question_id))
         .join(CallAttempt, col(CallAttempt.id) == col(SurveyAnswer.attempt_id))
         .outerjoin(Contact, col(Contact.id) == col(SurveyAnswer.contact_id))
         .where(stats._campaign_filter(col(SurveyAnswer.campaign_id), campaign_id))
         .order_by(col(SurveyAnswer.id))
-    )
-    return header, (tuple(row) for row in _streamed(session, query))
+    ))
+
+
+# The recruits export is stats.recruits()'s rows, under the same names, and their events.
+RECRUIT_FIELDS = ["campaign", "contact_id", "first_name", "last_name", "phone", "constituency",
+                  "ward", "answered_at", "do_not_call"]
 
 
 def _recruits(session: Session, campaign_id: int | None) -> tuple[list[str], Iterator[tuple]]:
-    header = [
-        "campaign",
-        "contact_id",
-        "first_name",
-        "last_name",
-        "phone",
-        "constituency",
-        "ward",
-        "answered_at",
-        "do_not_call",
-        "events",
-    ]
     rows = stats.recruits(session=session, campaign_id=campaign_id)
     booked = events_by_contact(session=session,
                                contact_ids=tuple({int(r["contact_id"]) for r in rows}))
-    return header, (
-        (
-            r["campaign"],
-            r["contact_id"],
-            r["first_name"],
-            r["last_name"],
-            r["phone"],
-            r["constituency"],
-            r["ward"],
-            r["answered_at"],
-            r["do_not_call"],
-            "; ".join(booked.get(int(r["contact_id"]), [])),
-        )
+    return [*RECRUIT_FIELDS, "events"], (
+        (*(r[name] for name in RECRUIT_FIELDS),
+         "; ".join(booked.get(int(r["contact_id"]), [])))
         for r in rows
     )
 
 
 def _suppressions(session: Session, campaign_id: int | None) -> tuple[list[str], Iterator[tuple]]:
-    header = ["phone", "source", "reason", "added_at"]
-    query = sa.select(
-        col(Suppression.phone),
-        col(Suppression.source),
-        col(Suppression.reason),
-        col(Suppression.created_at),
-    ).order_by(col(Suppression.id))
-    return header, (tuple(row) for row in _streamed(session, query))
+    columns = {
+        "phone": col(Suppression.phone),
+        "source": col(Suppression.source),
+        "reason": col(Suppression.reason),
+        "added_at": col(Suppression.created_at),
+    }
+    return _table(session, columns, lambda select: select.order_by(col(Suppression.id)))
 
 
 _BUILDERS = {
@@ -306,6 +257,18 @@ def zoned_header(header: list[str], timezone: str) -> list[str]:
     return [f"{name} ({timezone})" if name.endswith("_at") else name for name in header]
 
 
+def _write_rows(append: Callable[[list[Any]], object], header: list[str], rows: Iterable[tuple],
+                *, timezone: str, for_xlsx: bool) -> int:
+    """Append the zoned heading, then every row as plain cells; returns the row count."""
+    zone = ZoneInfo(timezone)
+    append(zoned_header(header, timezone))
+    count = 0
+    for row in rows:
+        append([_plain(v, zone, for_xlsx=for_xlsx) for v in row])
+        count += 1
+    return count
+
+
 def write_csv(
     header: list[str],
     rows: Iterable[tuple],
@@ -314,14 +277,9 @@ def write_csv(
     timezone: str = stats.DEFAULT_TIMEZONE,
 ) -> int:
     """Write UTF-8 CSV (with the BOM Excel needs to read accents); returns the row count."""
-    zone = ZoneInfo(timezone)
     text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="")
-    writer = csv.writer(text)
-    writer.writerow(zoned_header(header, timezone))
-    count = 0
-    for row in rows:
-        writer.writerow([_plain(v, zone, for_xlsx=False) for v in row])
-        count += 1
+    count = _write_rows(csv.writer(text).writerow, header, rows, timezone=timezone,
+                        for_xlsx=False)
     text.flush()
     text.detach()  # leave `out` open for the caller
     return count
@@ -336,14 +294,9 @@ def write_xlsx(
     timezone: str = stats.DEFAULT_TIMEZONE,
 ) -> int:
     """Write an XLSX workbook in openpyxl's streaming (write-only) mode; returns the row count."""
-    zone = ZoneInfo(timezone)
     workbook = Workbook(write_only=True)
-    worksheet = workbook.create_sheet(sheet[:31])
-    worksheet.append(zoned_header(header, timezone))
-    count = 0
-    for row in rows:
-        worksheet.append([_plain(v, zone, for_xlsx=True) for v in row])
-        count += 1
+    count = _write_rows(workbook.create_sheet(sheet[:31]).append, header, rows,
+                        timezone=timezone, for_xlsx=True)
     workbook.save(out)
     return count
 
