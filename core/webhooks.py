@@ -13,11 +13,12 @@ directly with plain dicts.
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 import sqlalchemy as sa
@@ -138,6 +139,32 @@ def _verified(settings: Settings, path: str, query: str, params: Mapping[str, An
     return ok
 
 
+class Webhook(Protocol):
+    """What server.py calls for one of Twilio's POSTs."""
+
+    def __call__(self, *, database: Database, settings: Settings, params: Mapping[str, Any],
+                 headers: Mapping[str, str], query: str = "", **extra: Any
+                 ) -> WebhookResponse: ...
+
+
+def signed_by_twilio(path: str) -> Callable[[Callable[..., WebhookResponse]], Webhook]:
+    """Make `act(database=, settings=, params=, ...)` the webhook at `path`: a request whose
+    X-Twilio-Signature does not match is refused (403) before anything is read or written."""
+
+    def webhook(act: Callable[..., WebhookResponse]) -> Webhook:
+        @functools.wraps(act)
+        def checked(*, database: Database, settings: Settings, params: Mapping[str, Any],
+                    headers: Mapping[str, str], query: str = "", **extra: Any
+                    ) -> WebhookResponse:
+            if not _verified(settings, path, query, params, headers):
+                return FORBIDDEN
+            return act(database=database, settings=settings, params=params, **extra)
+
+        return checked
+
+    return webhook
+
+
 def _duration(raw: Any) -> int | None:
     try:
         return int(str(raw))
@@ -172,32 +199,20 @@ def apply_call_status(*, session: Session, params: Mapping[str, Any]) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+@signed_by_twilio(STATUS_PATH)
 def handle_status_callback(
-    *,
-    database: Database,
-    settings: Settings,
-    params: Mapping[str, Any],
-    headers: Mapping[str, str],
-    query: str = "",
+    *, database: Database, settings: Settings, params: Mapping[str, Any]
 ) -> WebhookResponse:
     """POST /twilio/status."""
-    if not _verified(settings, STATUS_PATH, query, params, headers):
-        return FORBIDDEN
     updated = database.retrying(lambda session: apply_call_status(session=session, params=params))
     return WebhookResponse(200, f"updated {updated}")
 
 
+@signed_by_twilio(SMS_PATH)
 def handle_inbound_sms(
-    *,
-    database: Database,
-    settings: Settings,
-    params: Mapping[str, Any],
-    headers: Mapping[str, str],
-    query: str = "",
+    *, database: Database, settings: Settings, params: Mapping[str, Any]
 ) -> WebhookResponse:
     """POST /twilio/sms: store the reply; STOP suppresses the number and confirms."""
-    if not _verified(settings, SMS_PATH, query, params, headers):
-        return FORBIDDEN
     if not str(params.get("From") or "").strip():
         return WebhookResponse(200, sms_reply(), media_type="application/xml")
     result = database.retrying(
@@ -212,13 +227,9 @@ def handle_inbound_sms(
     return WebhookResponse(200, sms_reply(result.reply), media_type="application/xml")
 
 
+@signed_by_twilio(SESSION_PATH)
 def handle_session_callback(
-    *,
-    database: Database,
-    settings: Settings,
-    params: Mapping[str, Any],
-    headers: Mapping[str, str],
-    query: str = "",
+    *, database: Database, settings: Settings, params: Mapping[str, Any],
     now: datetime | None = None,
 ) -> WebhookResponse:
     """POST /twilio/session: a continuous session's leg changed (status or AnsweredBy).
@@ -226,8 +237,6 @@ def handle_session_callback(
     Stored, then the session is advanced at once from what was stored, so the next contact is
     dialled (or a machine dealt with) without waiting for the volunteer's page to poll.
     """
-    if not _verified(settings, SESSION_PATH, query, params, headers):
-        return FORBIDDEN
     session_id = database.retrying(
         lambda session: apply_leg_callback(session=session, params=params))
     if session_id is None:
@@ -264,17 +273,11 @@ def campaign_calling_from(*, session: Session, number: str, region: str = "GB") 
     return ""
 
 
+@signed_by_twilio(VOICE_PATH)
 def handle_inbound_call(
-    *,
-    database: Database,
-    settings: Settings,
-    params: Mapping[str, Any],
-    headers: Mapping[str, str],
-    query: str = "",
+    *, database: Database, settings: Settings, params: Mapping[str, Any]
 ) -> WebhookResponse:
     """POST /twilio/voice: someone rang the campaign number back; say who called, how to stop."""
-    if not _verified(settings, VOICE_PATH, query, params, headers):
-        return FORBIDDEN
     with database.session() as session:
         name = campaign_calling_from(session=session, number=str(params.get("To") or ""),
                                      region=settings.default_region)
