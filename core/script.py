@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 # Contact columns a script may merge. The phone and email are deliberately absent: the number
@@ -92,13 +92,10 @@ def merge_values(
     return values
 
 
-def render_script(template: str, values: Mapping[str, str | None]) -> str:
-    """Fill merge fields with escaped values; a missing or empty value uses its |fallback.
-
-    The template itself is the organiser's Markdown and is left as written (st.markdown
-    without unsafe_allow_html still refuses raw HTML in it); only merged data is escaped,
-    fallbacks included.
-    """
+def fill_merge_fields(template: str, values: Mapping[str, str | None],
+                      as_text: Callable[[str], str]) -> str:
+    """Fill each {field} with its value, or its |fallback when the value is missing or empty,
+    as `as_text` writes it; {{ and }} are literal braces."""
 
     def replace(match: re.Match[str]) -> str:
         token = match.group(0)
@@ -109,6 +106,16 @@ def render_script(template: str, values: Mapping[str, str | None]) -> str:
         value = values.get(_key(match.group(1)))
         if value is None or not str(value).strip():
             value = match.group(2) or ""
-        return escape_markdown(str(value))
+        return as_text(str(value))
 
     return _FIELD.sub(replace, template or "")
+
+
+def render_script(template: str, values: Mapping[str, str | None]) -> str:
+    """Fill merge fields with escaped values; a missing or empty value uses its |fallback.
+
+    The template itself is the organiser's Markdown and is left as written (st.markdown
+    without unsafe_allow_html still refuses raw HTML in it); only merged data is escaped,
+    fallbacks included.
+    """
+    return fill_merge_fields(template, values, escape_markdown)

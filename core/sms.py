@@ -12,7 +12,6 @@ so a double click never texts anyone twice.
 from __future__ import annotations
 
 import logging
-import re
 import string
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,6 +38,7 @@ from core.phones import InvalidPhone, mask_phone, normalise_phone
 from core.script import (
     STANDARD_FIELDS,
     VOLUNTEER_FIELDS,
+    fill_merge_fields,
     merge_values,
     script_fields,
     volunteer_fields,
@@ -56,7 +56,6 @@ STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT
 STOP_CONFIRMATION = "You will not be contacted by this campaign again."
 
 # The grammar of core/script.py: {name}, {name|fallback}, {{ and }} for literal braces.
-_FIELD = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_ ]*?)(?:\|([^{}]*))?\}")
 _TRAILING_PUNCTUATION = string.punctuation + " \t\r\n"
 
 
@@ -113,19 +112,7 @@ def template_problems(
 
 def render_sms(template: str, values: dict[str, str]) -> str:
     """Fill merge fields with plain text; a missing or empty value uses its |fallback."""
-
-    def replace(match: re.Match[str]) -> str:
-        token = match.group(0)
-        if token == "{{":
-            return "{"
-        if token == "}}":
-            return "}"
-        value = values.get(match.group(1).strip())
-        if value is None or not str(value).strip():
-            value = match.group(2) or ""
-        return " ".join(str(value).split())
-
-    return _FIELD.sub(replace, template or "").strip()
+    return fill_merge_fields(template, values, lambda value: " ".join(value.split())).strip()
 
 
 def sms_template(*, session: Session, campaign_id: int) -> str:
