@@ -128,3 +128,13 @@ def app_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sqlite_url: str) ->
     monkeypatch.setenv("RINGROUND_SECRETS_FILE", str(tmp_path / "no-secrets.toml"))
     monkeypatch.delenv("RINGROUND_DEMO", raising=False)
     return sqlite_url
+
+
+@pytest.fixture
+def fresh_dialers() -> Iterator[None]:
+    """Forget the process's shared fake dialers (and their calls) before and after a test."""
+    from core.dialing import reset_dialers
+
+    reset_dialers()
+    yield
+    reset_dialers()

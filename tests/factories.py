@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session
 
 from core.accounts import create_user
+from core.config import Settings, load_settings
 from core.outcomes import default_outcome_rows
 from core.users import UserView
 from db.models import Campaign, Contact, QueueEntry, SurveyQuestion
 
 _counter = itertools.count(1)
 TEST_PASSWORD = "correct horse battery"
+# A campaign's calling window open every hour of every day, for tests that are not about hours.
+ALL_DAY = {str(day): ["00:00", "24:00"] for day in range(7)}
+
+
+def demo_settings(tmp_path: Path, **env: str) -> Settings:
+    """Demo-mode settings (fake dialers, a throwaway cookie key) with files under tmp_path,
+    plus `env`; the secrets file is one that does not exist."""
+    return load_settings(env={"RINGROUND_DEMO": "1", "RINGROUND_DATA_DIR": str(tmp_path), **env},
+                         secrets_path=tmp_path / "none.toml")
 
 
 def phone_number(n: int) -> str:

@@ -41,6 +41,7 @@ from core.dialing import (
     tel_link,
 )
 from core.dialing.twiml import bridge_twiml
+from tests.factories import demo_settings
 
 VOLUNTEER = "+447400100001"
 CONTACT = "+447400100002"
@@ -91,11 +92,7 @@ def error(code: int, status: int = 400, message: str = "refused") -> tuple[int, 
 @pytest.fixture
 def app_settings(tmp_path: Any) -> Any:
     reset_dialers()
-    yield load_settings(
-        env={"RINGROUND_DEMO": "1", "RINGROUND_DATA_DIR": str(tmp_path),
-             "TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": "t"},
-        secrets_path=tmp_path / "none.toml",
-    )
+    yield demo_settings(tmp_path, TWILIO_ACCOUNT_SID=SID, TWILIO_AUTH_TOKEN="t")
     reset_dialers()
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -26,6 +25,7 @@ from db.models import (
     User,
 )
 from tests.factories import TEST_PASSWORD, make_campaign, make_user
+from tests.racing import at_once, times
 
 NEW_PASSWORD = "a brand new password"
 
@@ -197,19 +197,9 @@ def test_failures_counted_at_once_by_several_servers_are_all_kept(database: Data
     with database.write() as session:
         user = make_user(session)
     # Each thread is one app server recording a wrong password at the same moment.
-    start = threading.Barrier(8)
     now = datetime.now(UTC)
-
-    def fail_once(n: int) -> None:
-        start.wait()
-        database.retrying(lambda session: login_throttle.record_failure(
-            session=session, username=user.username, address=f"192.0.2.{n}", now=now))
-
-    threads = [threading.Thread(target=fail_once, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    at_once(lambda n: database.retrying(lambda session: login_throttle.record_failure(
+        session=session, username=user.username, address=f"192.0.2.{n}", now=now)), times(8))
     with database.session() as session:
         team = {m.id: m for m in auth.list_team(session=session)}
     assert team[user.id].failed_logins == 8
@@ -357,20 +347,15 @@ def test_two_volunteers_racing_for_the_last_place_on_an_invite_get_one_account(
     database: Database,
 ) -> None:
     new = _invite(database, max_uses=1)
-    outcomes: list[str] = []
 
-    def register(n: int) -> None:
+    def register(n: int) -> str:
         try:
             _register(database, new.token, 20 + n)
-            outcomes.append("ok")
         except auth.InviteInvalid:
-            outcomes.append("refused")
+            return "refused"
+        return "ok"
 
-    threads = [threading.Thread(target=register, args=(n,)) for n in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = at_once(register, times(2))
     assert sorted(outcomes) == ["ok", "refused"]
     with database.session() as session:
         assert session.exec(select(Invite)).one().uses == 1

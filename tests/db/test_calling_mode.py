@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from core.config import Settings, load_settings
-from core.dialing import calling_mode, reset_dialers, shared_fake_dialer
+from core.dialing import calling_mode, shared_fake_dialer
 from core.phone_verification import PhoneVerificationError, send_verification_code
 from db.engine import Database
 from db.models import User
@@ -28,11 +28,7 @@ def settings(tmp_path: Path, **env: str) -> Settings:
 TWILIO = {"TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": "t", "TWILIO_CALLER_IDS": CALLER_ID}
 
 
-@pytest.fixture(autouse=True)
-def _fresh() -> Any:
-    reset_dialers()
-    yield
-    reset_dialers()
+pytestmark = pytest.mark.usefixtures("fresh_dialers")
 
 
 def arrange(database: Database, *, phone: bool = True, **campaign: Any) -> tuple[int, int]:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from core.audit import recent_events
-from core.config import Settings, load_settings
+from core.config import Settings
 from core.dialing import (
     BridgeRefused,
     CallerIdNotVerified,
@@ -24,7 +24,7 @@ from core.dialing import (
 from core.suppression import add_suppression
 from db.engine import Database
 from db.models import QueueEntry, User
-from tests.factories import make_campaign, make_contact, make_user, queue_contacts
+from tests.factories import demo_settings, make_campaign, make_contact, make_user, queue_contacts
 
 VOLUNTEER_PHONE = "+447400100099"
 SETTINGS_CALLER_ID = "+441270000001"
@@ -33,11 +33,7 @@ NOW = datetime(2026, 6, 10, 13, 0, tzinfo=UTC)  # a Wednesday, 14:00 in London
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return load_settings(
-        env={"RINGROUND_DEMO": "1", "RINGROUND_DATA_DIR": str(tmp_path),
-             "TWILIO_CALLER_IDS": SETTINGS_CALLER_ID},
-        secrets_path=tmp_path / "none.toml",
-    )
+    return demo_settings(tmp_path, TWILIO_CALLER_IDS=SETTINGS_CALLER_ID)
 
 
 def arrange(database: Database, *, verified: bool = True, **campaign: Any) -> dict[str, Any]:

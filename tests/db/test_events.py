@@ -3,7 +3,6 @@ duplicating, check-in, erasure, and the funnel against a hand-counted fixture (i
 
 from __future__ import annotations
 
-import threading
 import uuid
 from datetime import UTC, date, datetime, time
 
@@ -33,6 +32,7 @@ from tests.factories import (
     make_user,
     queue_contacts,
 )
+from tests.racing import at_once
 
 # Tuesday 1 December 2026, 11:00 London (= UTC in winter): inside the default calling window.
 NOW = datetime(2026, 12, 1, 11, 0, tzinfo=UTC)
@@ -58,25 +58,19 @@ def test_the_last_places_go_to_exactly_as_many_callers_as_there_are_places(
         campaign = make_campaign(s)
         event_id = make_event(s, campaigns=[campaign], capacity=5)
         contact_ids = [make_contact(s).id for _ in range(16)]
-    barrier = threading.Barrier(len(contact_ids))
-    booked: list[int] = []
-    full: list[str] = []
 
-    def volunteer(contact_id: int) -> None:
-        barrier.wait()
+    def volunteer(contact_id: int) -> str:
         try:
             database.retrying(lambda s: events.sign_up(
                 session=s, event_ids=[event_id], contact_id=contact_id,
                 campaign_id=campaign.id, volunteer_id=None, now=NOW))
-            booked.append(contact_id)
         except EventFull as exc:
-            full.append(str(exc))
+            return str(exc)
+        return "booked"
 
-    threads = [threading.Thread(target=volunteer, args=(c,)) for c in contact_ids]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = at_once(volunteer, contact_ids)
+    booked = [o for o in outcomes if o == "booked"]
+    full = [o for o in outcomes if o != "booked"]
     assert len(booked) == 5
     assert len(full) == 11
     assert all("is full" in message for message in full)

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from twilio.request_validator import RequestValidator
 
-from core.config import Settings, load_settings
+from core.config import Settings
 from core.webhooks import handle_inbound_call
 from db.engine import Database
-from tests.factories import make_campaign
+from tests.factories import demo_settings, make_campaign
 
 TOKEN = "twilio-auth-token-for-tests"
 PUBLIC = "https://calls.example.org"
@@ -21,12 +21,8 @@ URL = PUBLIC + "/twilio/voice"
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return load_settings(
-        env={"RINGROUND_DEMO": "1", "RINGROUND_DATA_DIR": str(tmp_path),
-             "RINGROUND_PUBLIC_URL": PUBLIC, "TWILIO_ACCOUNT_SID": "AC" + "a" * 32,
-             "TWILIO_AUTH_TOKEN": TOKEN},
-        secrets_path=tmp_path / "none.toml",
-    )
+    return demo_settings(tmp_path, RINGROUND_PUBLIC_URL=PUBLIC, TWILIO_ACCOUNT_SID="AC" + "a" * 32,
+                         TWILIO_AUTH_TOKEN=TOKEN)
 
 
 def ring_back(database: Database, settings: Settings, to: str, token: str = TOKEN) -> tuple:

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from core.config import load_settings
 from core.contacts import find_contacts
 from core.dialing import FakeDialer
 from core.queue import claim_next_contact, reveal_number
@@ -18,7 +17,7 @@ from core.targeting import CustomFilter, Segment, SegmentError, count_segment
 from core.webhooks import handle_inbound_sms
 from db.engine import Database
 from db.models import Contact
-from tests.factories import make_campaign, make_contact, make_user, queue_contacts
+from tests.factories import demo_settings, make_campaign, make_contact, make_user, queue_contacts
 
 NOON = datetime(2026, 6, 10, 13, 0, tzinfo=UTC)
 PHONE = "+447400987654"
@@ -71,10 +70,8 @@ def test_no_log_line_carries_a_raw_phone_number(
     with database.write() as s:
         record_inbound_sms(session=s, from_phone="07400 987654", body="STOP",
                            provider_id="SM" + "5" * 32)
-    settings = load_settings(env={"RINGROUND_DEMO": "1", "RINGROUND_DATA_DIR": str(tmp_path),
-                                  "RINGROUND_PUBLIC_URL": "https://calls.example.org",
-                                  "TWILIO_AUTH_TOKEN": "t"},
-                             secrets_path=tmp_path / "none.toml")
+    settings = demo_settings(tmp_path, RINGROUND_PUBLIC_URL="https://calls.example.org",
+                             TWILIO_AUTH_TOKEN="t")
     handle_inbound_sms(database=database, settings=settings,
                        params={"From": PHONE, "Body": "STOP"},
                        headers={"X-Twilio-Signature": "forged"})

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -22,6 +21,7 @@ from core.queue import claim_next_contact, record_outcome
 from db.engine import Database, make_engine
 from db.models import CallAttempt, QueueEntry
 from tests.factories import make_campaign, make_contact, make_user, queue_contacts
+from tests.racing import at_once, times
 
 NOON = datetime(2026, 6, 10, 13, 0, tzinfo=UTC)
 
@@ -66,26 +66,10 @@ def assert_each_contact_called_once(db: Database, claimed: list[int], contacts: 
 def test_thirty_two_volunteers_in_threads_never_share_a_contact(database) -> None:
     contacts = 320
     campaign_id, volunteers = fill(database, contacts, 32)
-    results: dict[int, list[int]] = {}
-    errors: list[BaseException] = []
-    start = threading.Barrier(len(volunteers))
-
-    def run(volunteer_id: int) -> None:
-        try:
-            start.wait()
-            results[volunteer_id] = call_until_empty(database, campaign_id, volunteer_id)
-        except BaseException as exc:  # surfaced below; a thread cannot fail the test itself
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(v,)) for v in volunteers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    claimed = [entry for got in results.values() for entry in got]
+    results = at_once(lambda v: call_until_empty(database, campaign_id, v), volunteers)
+    claimed = [entry for got in results for entry in got]
     assert_each_contact_called_once(database, claimed, contacts)
-    assert sum(1 for got in results.values() if got) > 1  # the work really was shared
+    assert sum(1 for got in results if got) > 1  # the work really was shared
 
 
 def test_two_app_processes_never_share_a_contact(database, database_url: str) -> None:
@@ -126,28 +110,16 @@ def test_the_same_save_sent_twice_at_once_records_once(database) -> None:
                                      volunteer_id=volunteer_id, now=NOON)
     assert claimed is not None
     the_key = uuid.uuid4().hex
-    results: list[int] = []
-    errors: list[BaseException] = []
-    start = threading.Barrier(4)
 
-    def save() -> None:
-        try:
-            start.wait()
-            with database.write() as session:
-                saved = record_outcome(
-                    session=session, queue_entry_id=claimed.queue_entry_id,
-                    volunteer_id=volunteer_id, outcome_code="refused", idempotency_key=the_key,
-                    answers={}, notes="", started_at=NOON - timedelta(minutes=1), now=NOON)
-            results.append(saved.attempt_id)
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
+    def save(_: int) -> int:
+        with database.write() as session:
+            return record_outcome(
+                session=session, queue_entry_id=claimed.queue_entry_id,
+                volunteer_id=volunteer_id, outcome_code="refused", idempotency_key=the_key,
+                answers={}, notes="", started_at=NOON - timedelta(minutes=1),
+                now=NOON).attempt_id
 
-    threads = [threading.Thread(target=save) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    results = at_once(save, times(4))
     assert len(results) == 4 and len(set(results)) == 1
     with database.session() as session:
         assert len(session.exec(select(CallAttempt)).all()) == 1
@@ -157,23 +129,12 @@ def test_the_same_save_sent_twice_at_once_records_once(database) -> None:
 
 def _worker(url: str, campaign_id: int, volunteers: list[int]) -> None:
     db = Database(make_engine(url))
-    got: list[int] = []
-    lock = threading.Lock()
-
-    def run(volunteer_id: int) -> None:
-        mine = call_until_empty(db, campaign_id, volunteer_id)
-        with lock:
-            got.extend(mine)
-
-    threads = [threading.Thread(target=run, args=(v,)) for v in volunteers]
     # Both processes start claiming together: on a quick machine one process could otherwise
     # empty the queue before the other has even imported its modules.
     print("ready", flush=True)
     sys.stdin.readline()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    got = [entry for mine in at_once(lambda v: call_until_empty(db, campaign_id, v), volunteers)
+           for entry in mine]
     db.dispose()
     print(json.dumps(got))
 
@@ -185,27 +146,15 @@ if __name__ == "__main__":
 def test_one_volunteer_claiming_fifteen_times_at_once_holds_one_lease(database) -> None:
     """Fifteen tabs (or a script) claiming in parallel: one lease, handed to every claim."""
     campaign_id, [volunteer_id] = fill(database, 40, 1)
-    got: list[int] = []
-    errors: list[BaseException] = []
-    start = threading.Barrier(15)
 
-    def claim() -> None:
-        try:
-            start.wait()
-            with database.write() as session:
-                claimed = claim_next_contact(session=session, campaign_id=campaign_id,
-                                             volunteer_id=volunteer_id, now=NOON)
-            assert claimed is not None
-            got.append(claimed.queue_entry_id)
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
+    def claim(_: int) -> int:
+        with database.write() as session:
+            claimed = claim_next_contact(session=session, campaign_id=campaign_id,
+                                         volunteer_id=volunteer_id, now=NOON)
+        assert claimed is not None
+        return claimed.queue_entry_id
 
-    threads = [threading.Thread(target=claim) for _ in range(15)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    got = at_once(claim, times(15))
     with database.session() as session:
         leased = session.exec(select(QueueEntry.id).where(QueueEntry.status == "leased")).all()
     assert len(leased) == 1

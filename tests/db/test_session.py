@@ -4,7 +4,6 @@ volunteer, pause, end, two advances at once, and the signed webhook driving it a
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import pytest
 from sqlmodel import select
 from twilio.request_validator import RequestValidator
 
-from core.config import Settings, load_settings
+from core.config import Settings
 from core.dialing import CallLife, FakeRoomDialer, MachineDetection
 from core.dialing.session import (
     MIN_RING_SECONDS,
@@ -29,9 +28,16 @@ from core.dialing.session import (
 from core.webhooks import handle_session_callback
 from db.engine import Database
 from db.models import CallAttempt, Campaign, QueueEntry, SessionCall, User
-from tests.factories import make_campaign, make_contact, make_user, queue_contacts
+from tests.factories import (
+    ALL_DAY,
+    demo_settings,
+    make_campaign,
+    make_contact,
+    make_user,
+    queue_contacts,
+)
+from tests.racing import at_once, times
 
-ALL_DAY = {str(day): ["00:00", "24:00"] for day in range(7)}
 CALLER_ID = "+441270123456"
 VOLUNTEER_PHONE = "+447400100099"
 TOKEN = "twilio-auth-token-for-tests"
@@ -41,11 +47,7 @@ NOW = datetime(2026, 12, 5, 11, 0, tzinfo=UTC)
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return load_settings(
-        env={"RINGROUND_DEMO": "1", "RINGROUND_DATA_DIR": str(tmp_path),
-             "TWILIO_CALLER_IDS": CALLER_ID},
-        secrets_path=tmp_path / "none.toml",
-    )
+    return demo_settings(tmp_path, TWILIO_CALLER_IDS=CALLER_ID)
 
 
 def arrange(database: Database, lives: list[CallLife], *, message: str = "",
@@ -271,22 +273,13 @@ def test_two_advances_at_once_never_dial_a_contact_twice(database: Database,
                                                          settings: Settings) -> None:
     world = arrange(database, [CallLife.HUMAN, CallLife.HUMAN, CallLife.HUMAN])
     view = start(database, settings, world)
-    errors: list[BaseException] = []
 
-    def go() -> None:
-        try:
-            for _ in range(4):
-                advance(database=database, dialer=world["fake"], settings=settings,
-                        session_id=view.id, now=NOW)
-        except BaseException as exc:  # collected for the assertion below
-            errors.append(exc)
+    def go(_: int) -> None:
+        for _ in range(4):
+            advance(database=database, dialer=world["fake"], settings=settings,
+                    session_id=view.id, now=NOW)
 
-    threads = [threading.Thread(target=go) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    at_once(go, times(4))
     dialled = [leg.phone for leg in world["fake"].legs if leg.phone != VOLUNTEER_PHONE]
     assert dialled == [world["phones"][0]]  # 1:1 — one contact for one volunteer
 
@@ -310,12 +303,8 @@ def test_a_campaign_on_own_phones_offers_no_session(database: Database,
 
 @pytest.fixture
 def hooked(tmp_path: Path) -> Settings:
-    return load_settings(
-        env={"RINGROUND_DEMO": "1", "RINGROUND_DATA_DIR": str(tmp_path),
-             "TWILIO_CALLER_IDS": CALLER_ID, "RINGROUND_PUBLIC_URL": PUBLIC,
-             "TWILIO_ACCOUNT_SID": "AC" + "a" * 32, "TWILIO_AUTH_TOKEN": TOKEN},
-        secrets_path=tmp_path / "none.toml",
-    )
+    return demo_settings(tmp_path, TWILIO_CALLER_IDS=CALLER_ID, RINGROUND_PUBLIC_URL=PUBLIC,
+                         TWILIO_ACCOUNT_SID="AC" + "a" * 32, TWILIO_AUTH_TOKEN=TOKEN)
 
 
 def deliver(database: Database, settings: Settings, url: str, params: dict[str, str],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import UTC, datetime
 
@@ -25,6 +24,7 @@ from core.suppression import add_suppression, is_suppressed
 from db.engine import Database
 from db.models import QueueEntry, SmsMessage, Suppression
 from tests.factories import make_campaign, make_contact, make_user, queue_contacts
+from tests.racing import at_once, times
 
 CALLER_ID = "+441270123456"
 # A Monday, 14:00 in London (GMT): inside the default 09:00-21:00 window.
@@ -237,22 +237,15 @@ def test_four_clicks_at_once_send_one_follow_up_and_refuse_three(
     database: Database, world: dict[str, int]
 ) -> None:
     dialer = SlowFakeDialer()
-    start = threading.Barrier(4)
-    outcomes: list[str] = []
 
-    def click() -> None:
-        start.wait()
+    def click(_: int) -> str:
         try:
             send(database, world, dialer)
-            outcomes.append("sent")
         except SmsRefused as exc:
-            outcomes.append(str(exc))
+            return str(exc)
+        return "sent"
 
-    threads = [threading.Thread(target=click) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = at_once(click, times(4))
     assert len(dialer.sent) == 1
     assert sorted(outcomes) == [ALREADY_SENT] * 3 + ["sent"]
     [message] = messages(database)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
 
 from core.stats_cache import TTLCache
+from tests.racing import at_once, times
 
 
 def test_a_value_is_reused_until_its_ttl_passes() -> None:
@@ -38,23 +38,14 @@ def test_a_zero_ttl_never_caches() -> None:
 def test_twenty_viewers_at_once_trigger_one_query() -> None:
     cache = TTLCache()
     calls = []
-    start = threading.Barrier(20)
-    results: list[int] = []
 
     def slow_query() -> int:
         calls.append(1)
         time.sleep(0.2)
         return 42
 
-    def viewer() -> None:
-        start.wait()
-        results.append(cache.get_or_compute(("headline", 7), 3, slow_query))
-
-    threads = [threading.Thread(target=viewer) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = at_once(lambda _: cache.get_or_compute(("headline", 7), 3, slow_query),
+                      times(20))
     assert results == [42] * 20
     assert len(calls) == 1
 

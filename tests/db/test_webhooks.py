@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import select
 from twilio.request_validator import RequestValidator
 
-from core.config import Settings, load_settings
+from core.config import Settings
 from core.webhooks import (
     expected_url,
     handle_inbound_sms,
@@ -19,7 +19,7 @@ from core.webhooks import (
 )
 from db.engine import Database
 from db.models import CallAttempt, SmsMessage, Suppression
-from tests.factories import make_campaign, make_contact
+from tests.factories import demo_settings, make_campaign, make_contact
 
 TOKEN = "twilio-auth-token-for-tests"
 PUBLIC = "https://calls.example.org"
@@ -29,12 +29,8 @@ CHILD = "CA" + "2" * 32
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return load_settings(
-        env={"RINGROUND_DEMO": "1", "RINGROUND_DATA_DIR": str(tmp_path),
-             "RINGROUND_PUBLIC_URL": PUBLIC + "/", "TWILIO_ACCOUNT_SID": "AC" + "a" * 32,
-             "TWILIO_AUTH_TOKEN": TOKEN},
-        secrets_path=tmp_path / "none.toml",
-    )
+    return demo_settings(tmp_path, RINGROUND_PUBLIC_URL=PUBLIC + "/",
+                         TWILIO_ACCOUNT_SID="AC" + "a" * 32, TWILIO_AUTH_TOKEN=TOKEN)
 
 
 def sign(url: str, params: dict[str, str], token: str = TOKEN) -> dict[str, str]:

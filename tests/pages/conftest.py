@@ -15,6 +15,7 @@ from core.login_sessions import mark_cookie_routes_served, open_login_session
 from core.runtime import forget_migrations
 from core.users import UserView
 from db.engine import Database, make_engine, reset_databases
+from tests.factories import make_user
 
 APP_TIMEOUT = 30
 
@@ -80,3 +81,15 @@ def app_db(app_env: str) -> Iterator[Database]:
     db = Database(make_engine(app_env))
     yield db
     db.dispose()
+
+
+@pytest.fixture
+def organiser(app_db: Database) -> UserView:
+    with app_db.write() as session:
+        return make_user(session, role="organiser", name="Olu Organiser")
+
+
+@pytest.fixture
+def volunteer(app_db: Database, organiser: UserView) -> UserView:
+    with app_db.write() as session:
+        return make_user(session, role="volunteer", name="Val Volunteer")

@@ -8,9 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import select
 
 from db.models import QueueEntry
-from tests.factories import make_campaign, make_contact, make_user, queue_contacts
-
-ALL_DAY = {str(day): ["00:00", "24:00"] for day in range(7)}
+from tests.factories import ALL_DAY, make_campaign, make_contact, make_user, queue_contacts
 
 
 def arrange(app_db):

@@ -9,9 +9,15 @@ from sqlmodel import select
 from core.phones import display_phone
 from core.queue import LeaseLost, record_outcome
 from db.models import AuditEvent, CallAttempt, Campaign, Contact, QueueEntry, SurveyAnswer
-from tests.factories import make_campaign, make_contact, make_question, make_user, queue_contacts
+from tests.factories import (
+    ALL_DAY,
+    make_campaign,
+    make_contact,
+    make_question,
+    make_user,
+    queue_contacts,
+)
 
-ALL_DAY = {str(day): ["00:00", "24:00"] for day in range(7)}
 SCRIPT = "Hello {first_name|friend}, this is {volunteer_first_name}."
 
 

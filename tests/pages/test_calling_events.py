@@ -12,6 +12,7 @@ from core.dialing import reset_dialers, shared_fake_dialer
 from core.script import escape_markdown
 from db.models import EventSignup, SmsMessage
 from tests.factories import (
+    ALL_DAY,
     make_campaign,
     make_contact,
     make_event,
@@ -19,8 +20,6 @@ from tests.factories import (
     make_user,
     queue_contacts,
 )
-
-ALL_DAY = {str(day): ["00:00", "24:00"] for day in range(7)}
 
 
 def arrange(app_db, *, capacity: int = 20):

@@ -14,9 +14,14 @@ from core.queue import LeaseLost
 from db.engine import Database
 from db.models import AuditEvent, CallAttempt, Campaign, QueueEntry, SurveyAnswer
 from pages._calling_flow import CallingFlow
-from tests.factories import make_campaign, make_contact, make_question, make_user, queue_contacts
-
-ALL_DAY = {str(day): ["00:00", "24:00"] for day in range(7)}
+from tests.factories import (
+    ALL_DAY,
+    make_campaign,
+    make_contact,
+    make_question,
+    make_user,
+    queue_contacts,
+)
 
 
 class Clock:

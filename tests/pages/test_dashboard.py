@@ -10,11 +10,8 @@ from streamlit.testing.v1 import AppTest
 
 from core.config import PROJECT_ROOT
 from core.stats_cache import DASHBOARD_CACHE
-from core.users import UserView
-from db.engine import Database
 from db.models import Campaign, Contact
 from tests.db.stats_fixture import Day, add_attempt, build_day
-from tests.factories import make_user
 from tests.pages.conftest import sign_in_as
 
 PAGE = "pages/dashboard.py"
@@ -25,18 +22,6 @@ def _empty_cache() -> Iterator[None]:
     DASHBOARD_CACHE.clear()
     yield
     DASHBOARD_CACHE.clear()
-
-
-@pytest.fixture
-def organiser(app_db: Database) -> UserView:
-    with app_db.write() as session:
-        return make_user(session, role="organiser", name="Olu Organiser")
-
-
-@pytest.fixture
-def volunteer(app_db: Database, organiser: UserView) -> UserView:
-    with app_db.write() as session:
-        return make_user(session, role="volunteer", name="Val Volunteer")
 
 
 def metrics(at: AppTest) -> dict[str, str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import stats
@@ -13,15 +12,8 @@ from core.users import UserView
 from db.engine import Database
 from db.models import Campaign, Contact, User
 from tests.db.stats_fixture import Day, add_attempt, build_day
-from tests.factories import make_user
 
 PAGE = "pages/my_stats.py"
-
-
-@pytest.fixture
-def organiser(app_db: Database) -> UserView:
-    with app_db.write() as session:
-        return make_user(session, role="organiser", name="Olu Organiser")
 
 
 def as_asha(app_db: Database, day: Day) -> UserView:

@@ -11,26 +11,11 @@ from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
 from core.config import PROJECT_ROOT
-from core.users import UserView
-from db.engine import Database
 from db.models import AuditEvent
 from tests.db.stats_fixture import build_day
-from tests.factories import make_user
 from tests.pages.conftest import sign_in_as
 
 PAGE = "pages/exports.py"
-
-
-@pytest.fixture
-def organiser(app_db: Database) -> UserView:
-    with app_db.write() as session:
-        return make_user(session, role="organiser", name="Olu Organiser")
-
-
-@pytest.fixture
-def volunteer(app_db: Database, organiser: UserView) -> UserView:
-    with app_db.write() as session:
-        return make_user(session, role="volunteer", name="Val Volunteer")
 
 
 def test_an_organiser_prepares_an_audited_export_and_downloads_it(make_app, app_db,

@@ -9,19 +9,14 @@ import pytest
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from core.dialing import CallLife, reset_dialers, shared_fake_room_dialer
+from core.dialing import CallLife, shared_fake_room_dialer
 from db.models import CallAttempt, CallingSession, User
-from tests.factories import make_campaign, make_contact, make_user, queue_contacts
+from tests.factories import ALL_DAY, make_campaign, make_contact, make_user, queue_contacts
 
-ALL_DAY = {str(day): ["00:00", "24:00"] for day in range(7)}
 MESSAGE = "Hello from the NHS campaign. We will try you again soon."
 
 
-@pytest.fixture(autouse=True)
-def _fresh_dialers() -> Any:
-    reset_dialers()
-    yield
-    reset_dialers()
+pytestmark = pytest.mark.usefixtures("fresh_dialers")
 
 
 def arrange(app_db: Any, lives: list[CallLife]) -> dict[str, Any]:

@@ -39,12 +39,6 @@ def assert_page_shows_its_title_and_key_element(at, page: str) -> None:
         assert key in at.session_state, f"{page}: no widget {key!r}"
 
 
-@pytest.fixture
-def organiser(app_db):
-    with app_db.write() as session:
-        return make_user(session, role="organiser")
-
-
 @pytest.mark.parametrize("page", ORGANISER_PAGES)
 def test_every_organiser_page_renders_on_an_empty_database(make_app, organiser, page) -> None:
     at = make_app(user=organiser, page=page)
@@ -58,32 +52,24 @@ def demo(app_db):
         load_demo(session=session, contacts=300)
 
 
-@pytest.mark.parametrize("page", ORGANISER_PAGES)
-def test_every_organiser_page_renders_on_demo_data(make_app, app_db, demo, page) -> None:
+def demo_user(app_db, username: str):
+    """One of the demo's accounts (load_demo makes "organiser" and "volunteer1"...)."""
     from sqlmodel import select
 
     from core.users import get_user
     from db.models import User
 
     with app_db.session() as session:
-        organiser_id = session.exec(select(User.id).where(User.username == "organiser")).one()
-        organiser = get_user(session=session, user_id=organiser_id)
-    at = make_app(user=organiser, page=page)
-    assert not at.exception, at.exception
-    assert_page_shows_its_title_and_key_element(at, page)
+        user_id = session.exec(select(User.id).where(User.username == username)).one()
+        return get_user(session=session, user_id=user_id)
 
 
-@pytest.mark.parametrize("page", VOLUNTEER_PAGES)
-def test_every_volunteer_page_renders_on_demo_data(make_app, app_db, demo, page) -> None:
-    from sqlmodel import select
-
-    from core.users import get_user
-    from db.models import User
-
-    with app_db.session() as session:
-        volunteer_id = session.exec(select(User.id).where(User.username == "volunteer1")).one()
-        volunteer = get_user(session=session, user_id=volunteer_id)
-    at = make_app(user=volunteer, page=page)
+@pytest.mark.parametrize(("username", "page"), [
+    *(("organiser", page) for page in ORGANISER_PAGES),
+    *(("volunteer1", page) for page in VOLUNTEER_PAGES),
+])
+def test_every_page_renders_on_demo_data(make_app, app_db, demo, username, page) -> None:
+    at = make_app(user=demo_user(app_db, username), page=page)
     assert not at.exception, at.exception
     assert_page_shows_its_title_and_key_element(at, page)
 

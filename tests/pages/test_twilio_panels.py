@@ -10,20 +10,15 @@ import pytest
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from core.dialing import BadCredentials, reset_dialers, shared_fake_dialer
+from core.dialing import BadCredentials, shared_fake_dialer
 from core.users import get_user
 from db.models import Campaign, SmsMessage
-from tests.factories import make_campaign, make_contact, make_user, queue_contacts
+from tests.factories import ALL_DAY, make_campaign, make_contact, make_user, queue_contacts
 
-ALL_DAY = {str(day): ["00:00", "24:00"] for day in range(7)}
 CALLER_ID = "+441270123456"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_dialers() -> Any:
-    reset_dialers()
-    yield
-    reset_dialers()
+pytestmark = pytest.mark.usefixtures("fresh_dialers")
 
 
 def call_panel(campaign_id: int, queue_entry_id: int, volunteer_id: int) -> None:

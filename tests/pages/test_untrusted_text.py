@@ -13,12 +13,11 @@ from sqlmodel import select
 
 from core.script import escape_markdown
 from db.models import AuditEvent
-from tests.factories import make_campaign, make_contact, make_user, queue_contacts
+from tests.factories import ALL_DAY, make_campaign, make_contact, make_user, queue_contacts
 
 IMAGE = "![x](http://evil.example/pixel.png)"
 LINK = "[Verify account](https://evil.example/login)"
 URL = "https://evil.example/x"
-ALL_DAY = {str(day): ["00:00", "24:00"] for day in range(7)}
 
 
 def markdown_values(at) -> list[str]:
