@@ -20,23 +20,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from bench._scratch import scratch_database, timed
 from core import rollups, stats, volunteer_stats
 from core.outcomes import DEFAULT_OUTCOMES
 from core.stats_cache import TTLCache
-from db.engine import Database, make_engine
+from db.engine import Database
 from db.migrate import upgrade
 from db.models import (
     PROGRESS_CALLED,
@@ -65,44 +62,6 @@ ISSUES = ["NHS", "Housing", "Transport", "Cost of living"]
 
 def log(message: str) -> None:
     print(message, flush=True)
-
-
-@contextmanager
-def scratch_database(kind: str, url: str | None, path: str | None = None) -> Iterator[Database]:
-    if kind == "sqlite" and path:  # kept between runs, for EXPLAIN and index work
-        database = Database(make_engine(f"sqlite:///{Path(path).resolve()}"))
-        try:
-            yield database
-        finally:
-            database.dispose()
-        return
-    if kind == "sqlite":
-        with tempfile.TemporaryDirectory() as tmp:
-            database = Database(make_engine(f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"))
-            try:
-                yield database
-            finally:
-                database.dispose()
-        return
-    admin_url = url or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-    # --path names a PostgreSQL database kept between runs; otherwise a scratch one is dropped.
-    name = path or f"ringround_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        exists = connection.exec_driver_sql(
-            "SELECT 1 FROM pg_database WHERE datname = %(name)s", {"name": name}).first()
-        if not exists:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    database = Database(make_engine(
-        sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)))
-    try:
-        yield database
-    finally:
-        database.dispose()
-        if not path:
-            with admin.connect() as connection:
-                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 # --------------------------------------------------------------------------------------------
@@ -405,21 +364,6 @@ def existing(database: Database) -> dict[str, Any] | None:
             "q1": questions[0], "q2": questions[1], "volunteer": volunteer}
 
 
-def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, float, float, float]:
-    """(min, median, max) wall-clock ms, and the median CPU ms of this process.
-
-    On SQLite the query runs inside this process, so its CPU time is what the query costs
-    whatever else the machine is doing; wall time on a shared machine includes waiting.
-    """
-    times, cpu = [], []
-    for _ in range(repeat):
-        t0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-        cpu.append((time.process_time() - c0) * 1000)
-    return min(times), statistics.median(times), max(times), statistics.median(cpu)
-
-
 def queries(ids: dict[str, Any]) -> list[tuple[str, Callable[..., Any]]]:
     now = datetime.now(UTC)
     today = stats.local_today("Europe/London", now)
@@ -496,7 +440,7 @@ def measure(args: argparse.Namespace, attempts: int,
             contacts: int) -> tuple[list[tuple[str, float, float, float, float]], int]:
     log(f"building on {args.db}: {attempts:,} attempts, {contacts:,} contacts, "
         f"{args.volunteers} volunteers")
-    with scratch_database(args.db, args.url, args.path) as database:
+    with scratch_database(args.db, args.url, keep=args.path) as database:
         ids = existing(database) if args.path else None
         if ids is None:
             ids = build(database, attempts=attempts, contacts=contacts,

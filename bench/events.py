@@ -26,7 +26,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 
-from bench.dashboard import build, scratch_database, timed
+from bench._scratch import scratch_database, timed
+from bench.dashboard import build
 from core import events
 from core.event_funnel import campaign_funnel, event_counts
 from db.engine import Database

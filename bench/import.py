@@ -38,9 +38,6 @@ import resource
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +46,9 @@ if __package__ in (None, ""):  # run as a script: make the project importable
 
 import sqlalchemy as sa  # noqa: E402
 
+from bench._scratch import scratch_database  # noqa: E402
 from core.importing import PhoneNormaliser, phones_in_cell, run_import  # noqa: E402
-from db.engine import Database, make_engine  # noqa: E402
-from db.migrate import upgrade  # noqa: E402
+from db.engine import Database  # noqa: E402
 from db.models import Contact  # noqa: E402
 
 BASELINE_CPU = 0.0
@@ -205,33 +202,6 @@ def wide_baseline(path: str) -> float:
     return time.perf_counter() - started
 
 
-@contextmanager
-def scratch_database(kind: str, url: str | None, tmp: str, label: str) -> Iterator[Database]:
-    if kind == "sqlite":
-        database = Database(make_engine(f"sqlite:///{Path(tmp) / f'{label}.sqlite3'}"))
-        upgrade(database.engine)
-        try:
-            yield database
-        finally:
-            database.dispose()
-        return
-    admin_url = url or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-    name = f"ringround_bench_{label}_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    scratch = sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    database = Database(make_engine(scratch))
-    upgrade(database.engine)
-    try:
-        yield database
-    finally:
-        database.dispose()
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-
 COLUMNS = [c.name for c in Contact.__table__.columns if c.name != "id"]  # type: ignore[attr-defined]
 
 
@@ -277,10 +247,10 @@ def raw_baseline(database: Database, rows: list[tuple[Any, ...]]) -> float:
         raw.close()
 
 
-def timed_import(kind: str, url: str | None, tmp: str, label: str, path: str
+def timed_import(kind: str, url: str | None, label: str, path: str
                  ) -> tuple[Any, float, float, float, list[tuple[Any, ...]]]:
     """Import the file into a fresh database: (result, writer CPU, parser CPU, load, rows)."""
-    with scratch_database(kind, url, tmp, label) as database:
+    with scratch_database(kind, url, label=label) as database:
         load_before = os.getloadavg()[0]
         cpu_main = time.process_time()
         cpu_children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -344,7 +314,7 @@ def main() -> int:
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         if "wide" in wanted:
             result, cpu_main, cpu_worker, load, _ = timed_import(
-                args.db, args.url, tmp, "wide", paths["wide"])
+                args.db, args.url, "wide", paths["wide"])
             baseline = wide_baseline(paths["wide"])
             report("wide", result, cpu_main, cpu_worker)
             log(f"wide baseline:   {baseline:6.1f} s  (csv module + the same phone code, no "
@@ -353,8 +323,8 @@ def main() -> int:
             wide, wide_cpu = result, max(cpu_main, cpu_worker)
         if "narrow" in wanted:
             result, cpu_main, cpu_worker, load, rows = timed_import(
-                args.db, args.url, tmp, "narrow", paths["narrow"])
-            with scratch_database(args.db, args.url, tmp, "baseline") as database:
+                args.db, args.url, "narrow", paths["narrow"])
+            with scratch_database(args.db, args.url, label="baseline") as database:
                 baseline = raw_baseline(database, rows)
             del rows
             report("narrow", result, cpu_main, cpu_worker)

@@ -16,13 +16,10 @@ no conditions. Targets: count <= 300 ms, attaching 100,000 <= 10 s.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import random
-import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,10 +29,9 @@ if __package__ in (None, ""):  # run as a script: make the project importable
 
 import sqlalchemy as sa  # noqa: E402
 
+from bench._scratch import scratch_database, timed  # noqa: E402
 from core.targeting import CustomFilter, Segment, attach_segment, count_segment  # noqa: E402
 from db.engine import Database  # noqa: E402
-
-scratch_database = importlib.import_module("bench.import").scratch_database
 
 COUNT_BUDGET_MS = 300.0
 ATTACH_BUDGET_S = 10.0
@@ -124,17 +120,6 @@ def fill(database: Database, contacts: int, attach: int, seed: int) -> dict[str,
     return ids
 
 
-def timed_ms(fn, repeat: int) -> tuple[float, float, float]:
-    """Median and worst wall time, and median CPU time of this process (SQLite runs here)."""
-    times, cpu = [], []
-    for _ in range(repeat):
-        started, cpu_started = time.perf_counter(), time.process_time()
-        fn()
-        times.append((time.perf_counter() - started) * 1000)
-        cpu.append((time.process_time() - cpu_started) * 1000)
-    return statistics.median(times), max(times), statistics.median(cpu)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=550_000)
@@ -145,8 +130,7 @@ def main() -> int:
     args = parser.parse_args()
     ok = True
 
-    with tempfile.TemporaryDirectory() as tmp, \
-            scratch_database(args.db, args.url, tmp, "targeting") as database:
+    with scratch_database(args.db, args.url, label="targeting") as database:
         started = time.perf_counter()
         ids = fill(database, args.contacts, args.attach, seed=2026)
         with database.engine.begin() as connection:
@@ -158,7 +142,7 @@ def main() -> int:
             def bare() -> None:
                 session.execute(sa.text("SELECT count(*) FROM contact")).scalar_one()
 
-            base, base_max, _cpu = timed_ms(bare, args.repeat)
+            _min, base, base_max, _cpu = timed(bare, args.repeat)
             log(f"baseline  SELECT count(*) FROM contact        {base:7.1f} ms "
                 f"(max {base_max:.1f})")
             segments = {
@@ -174,7 +158,7 @@ def main() -> int:
             for label, segment in segments.items():
                 count = count_segment(session=session, segment=segment,
                                       campaign_id=ids["Target"])
-                median, worst, cpu = timed_ms(lambda s=segment: count_segment(
+                _min, median, worst, cpu = timed(lambda s=segment: count_segment(
                     session=session, segment=s, campaign_id=ids["Target"]), args.repeat)
                 fits = median <= COUNT_BUDGET_MS
                 ok &= fits
