@@ -110,6 +110,7 @@ try:
             auth_widgets.remember_requested_page(
                 page.url_path, organiser_paths=[p.url_path for p in organiser_pages],
                 volunteer_paths=[p.url_path for p in volunteer_pages])
+        _ui.show_flashed_toast()
         page.run()
 except DatabaseUnavailable as exc:
     database_unavailable(exc)

@@ -151,6 +151,7 @@ class ActionResult(Generic[T]):
 
 
 FLASH_KEY = "ui_flash"
+TOAST_KEY = "ui_flash_toast"
 Shown = Literal["success", "text", "toast"]
 
 
@@ -164,10 +165,17 @@ def _say(shown: Shown, message: str) -> None:
 
 
 def show_flash() -> None:
-    """Show what the action before this rerun did (run_action(..., rerun=True))."""
+    """Show what the action before this rerun did (run_action(..., rerun=True)), where the
+    page calls this; a toast is shown by app.py on every page."""
     flash = st.session_state.pop(FLASH_KEY, None)
     if flash is not None:
         _say(*flash)
+
+
+def show_flashed_toast() -> None:
+    message = st.session_state.pop(TOAST_KEY, None)
+    if message is not None:
+        st.toast(message)
 
 
 def run_action(
@@ -209,7 +217,11 @@ def run_action(
         then(value)
     message = done(value) if callable(done) else done
     if message is not None:
-        if rerun and shown != "toast":  # a toast outlives the rerun; the rest wait for it
+        # Across a rerun a message waits in session state: a toast sent just before st.rerun()
+        # can be dropped with the interrupted run's messages.
+        if rerun and shown == "toast":
+            st.session_state[TOAST_KEY] = message
+        elif rerun:
             st.session_state[FLASH_KEY] = (shown, message)
         else:
             _say(shown, message)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import streamlit as st
 
@@ -164,18 +165,17 @@ with new_tab:
                    "*Event sign-up* question in the campaign's survey.")
     draft = event_form("event_new", None)
     if draft is not None:
-        try:
-            with _ui.write_session() as session:
-                events.create_event(session=session, draft=draft, actor_id=organiser.id)
-        except EventError as exc:
-            show_error(exc)
-        else:
+
+        def remember_created(_: object, title: str = draft.title.strip()) -> None:
             # Said on the next run: the rerun that lists the new event would wipe it now.
-            st.session_state["events_created"] = draft.title.strip()
+            st.session_state["events_created"] = title
             # An empty editor for the next one, so a second press cannot make a twin.
             for widget in [k for k in st.session_state if str(k).startswith("event_new_")]:
                 del st.session_state[widget]
-            st.rerun()
+
+        _ui.run_action(
+            lambda s: events.create_event(session=s, draft=draft, actor_id=organiser.id),
+            errors=(EventError,), on_refusal=show_error, then=remember_created, rerun=True)
 
 with upcoming_tab:
     if not upcoming:
@@ -188,44 +188,41 @@ with upcoming_tab:
             with st.expander("Edit"):
                 draft = event_form(f"event_edit_{event.id}", event.draft())
                 if draft is not None:
-                    try:
-                        with _ui.write_session() as session:
-                            events.update_event(session=session, event_id=event.id,
-                                                draft=draft, actor_id=organiser.id)
-                    except (EventError, events.EventNotFound) as exc:
-                        show_error(exc)
-                    else:
-                        st.rerun()
+                    _ui.run_action(
+                        lambda s, e=event, d=draft: events.update_event(
+                            session=s, event_id=e.id, draft=d, actor_id=organiser.id),
+                        errors=(EventError, events.EventNotFound), on_refusal=show_error,
+                        rerun=True)
             helpers = st.multiselect(
                 "Volunteers who may run the check-in", list(callers),
                 default=[h for h in event.helper_ids if h in callers],
                 format_func=lambda u: callers[u], key=f"event_helpers_{event.id}")
             dup_col, helper_col, cancel_col = st.columns(3)
             if dup_col.button("Duplicate for next week", key=f"event_duplicate_{event.id}"):
-                with _ui.write_session() as session:
-                    events.duplicate_event(session=session, event_id=event.id,
-                                           actor_id=organiser.id)
-                st.rerun()
+                _ui.run_action(lambda s, e=event: events.duplicate_event(
+                    session=s, event_id=e.id, actor_id=organiser.id), rerun=True)
             if helper_col.button("Save check-in helpers", key=f"event_helpers_save_{event.id}"):
-                with _ui.write_session() as session:
-                    events.set_helpers(session=session, event_id=event.id, user_ids=helpers,
-                                       actor_id=organiser.id)
-                st.success("Saved.")
+                _ui.run_action(lambda s, e=event, h=helpers: events.set_helpers(
+                    session=s, event_id=e.id, user_ids=h, actor_id=organiser.id), done="Saved.")
             with st.expander("Roster (names and numbers; the export is audited)"):
                 prepare_export("event_roster", event.id, f"event_roster_{event.id}")
             sure = cancel_col.checkbox("Yes, cancel it", key=f"event_cancel_sure_{event.id}")
             if cancel_col.button("Cancel event", key=f"event_cancel_{event.id}",
                                  disabled=not sure):
-                with _ui.write_session() as session:
-                    told = events.cancel_event(session=session, event_id=event.id,
-                                               actor_id=organiser.id)
-                report = deliver_due_texts(database=rt.database, settings=rt.settings,
-                                           signup_ids=told, purposes=[TextPurpose.CANCEL])
-                st.session_state["events_notice"] = (
-                    f"{report.sent} told by text. Cancelled “{event.title}”; {len(told)} booked "
-                    f"{'person' if len(told) == 1 else 'people'} to tell (by text, or see "
-                    "*Texts to send*).")
-                st.rerun()
+                told = _ui.run_action(lambda s, e=event: events.cancel_event(
+                    session=s, event_id=e.id, actor_id=organiser.id)).value or []
+
+                def cancelled(report: Any, title: str = event.title, told: list = told) -> str:
+                    return (f"{report.sent} told by text. Cancelled “{title}”; {len(told)} "
+                            f"booked {'person' if len(told) == 1 else 'people'} to tell (by "
+                            "text, or see *Texts to send*).")
+
+                # The texts go after the commit, each in a transaction of its own.
+                _ui.run_action(
+                    lambda database, t=told: deliver_due_texts(
+                        database=database, settings=rt.settings, signup_ids=t,
+                        purposes=[TextPurpose.CANCEL]),
+                    transaction="own", done=cancelled, shown="toast", rerun=True)
 
 with past_tab:
     if not past:
@@ -234,11 +231,9 @@ with past_tab:
         with st.container(border=True):
             event_summary(event)
             if st.button("Run again next week", key=f"event_again_{event.id}"):
-                with _ui.write_session() as session:
-                    weeks = max(1, (datetime.now(UTC) - event.starts_at).days // 7 + 1)
-                    events.duplicate_event(session=session, event_id=event.id,
-                                           actor_id=organiser.id, weeks=weeks)
-                st.rerun()
+                weeks = max(1, (datetime.now(UTC) - event.starts_at).days // 7 + 1)
+                _ui.run_action(lambda s, e=event, w=weeks: events.duplicate_event(
+                    session=s, event_id=e.id, actor_id=organiser.id, weeks=w), rerun=True)
 
 with texts_tab:
     st.caption("Confirmations, reminders due now and cancellation notices that have not gone "
@@ -251,11 +246,11 @@ with texts_tab:
                       for t in owed], hide_index=True, key="events_owed_table")
         prepare_export("event_texts", None, "event_texts_export")
         if st.button(f"Mark these {len(owed)} as sent", key="events_mark_sent"):
-            with _ui.write_session() as session:
-                done = mark_sent_by_hand(session=session, texts=owed, actor_id=organiser.id,
-                                         now=datetime.now(UTC))
-            st.session_state["events_notice"] = f"Marked {done} as sent."
-            st.rerun()
+            _ui.run_action(lambda s: mark_sent_by_hand(session=s, texts=owed,
+                                                       actor_id=organiser.id,
+                                                       now=datetime.now(UTC)),
+                           done=lambda marked: f"Marked {marked} as sent.", shown="toast",
+                           rerun=True)
     else:
         st.success("Nothing to send: everyone booked has been told.")
     st.markdown("**Places given back by a reply**")
@@ -283,16 +278,11 @@ with recruits_tab:
             who = st.selectbox("Recruit", list(people), format_func=people.__getitem__,
                                key="events_recruit_contact")
             if st.button("Text them a volunteer invite", key="events_recruit_invite"):
-                try:
-                    send_recruit_invite(database=rt.database, settings=rt.settings,
-                                        campaign_id=int(recruit_campaign), contact_id=int(who),
-                                        actor_id=organiser.id)
-                except InviteNotSent as exc:
-                    st.error(str(exc))
-                else:
-                    st.success("Invite texted.")
+                _ui.run_action(
+                    lambda database: send_recruit_invite(
+                        database=database, settings=rt.settings,
+                        campaign_id=int(recruit_campaign), contact_id=int(who),
+                        actor_id=organiser.id),
+                    transaction="own", errors=(InviteNotSent,), done="Invite texted.")
         else:
             st.caption("No recruits in this campaign yet.")
-
-if "events_notice" in st.session_state:
-    st.toast(st.session_state.pop("events_notice"))
