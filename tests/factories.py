@@ -11,8 +11,8 @@ from sqlmodel import Session
 from core.accounts import create_user
 from core.config import Settings, load_settings
 from core.outcomes import default_outcome_rows
-from core.users import UserView
-from db.models import Campaign, Contact, QueueEntry, SurveyQuestion
+from core.users import UserView, get_user
+from db.models import Campaign, Contact, QueueEntry, SurveyQuestion, User
 
 _counter = itertools.count(1)
 TEST_PASSWORD = "correct horse battery"
@@ -32,7 +32,9 @@ def phone_number(n: int) -> str:
     return f"+447400{100000 + n:06d}"
 
 
-def make_user(session: Session, *, role: str = "volunteer", **overrides: Any) -> UserView:
+def make_user(session: Session, *, role: str = "volunteer", confirmed_phone: str | None = None,
+              **overrides: Any) -> UserView:
+    """A user; `confirmed_phone` is one they confirmed by code (the phone Twilio rings first)."""
     n = next(_counter)
     fields: dict[str, Any] = {
         "username": f"user{n}",
@@ -42,7 +44,17 @@ def make_user(session: Session, *, role: str = "volunteer", **overrides: Any) ->
         "role": role,
     }
     fields.update(overrides)
-    return create_user(session=session, **fields)
+    user = create_user(session=session, **fields)
+    if confirmed_phone is None:
+        return user
+    row = session.get(User, user.id)
+    assert row is not None
+    row.phone, row.phone_verified = confirmed_phone, True
+    session.add(row)
+    session.flush()
+    found = get_user(session=session, user_id=user.id)
+    assert found is not None
+    return found
 
 
 def make_contact(session: Session, **overrides: Any) -> Contact:

@@ -12,7 +12,6 @@ from core.config import Settings, load_settings
 from core.dialing import calling_mode, shared_fake_dialer
 from core.phone_verification import PhoneVerificationError, send_verification_code
 from db.engine import Database
-from db.models import User
 from tests.conftest import TEST_COOKIE_KEY
 from tests.factories import make_campaign, make_user
 
@@ -33,12 +32,7 @@ pytestmark = pytest.mark.usefixtures("fresh_dialers")
 
 def arrange(database: Database, *, phone: bool = True, **campaign: Any) -> tuple[int, int]:
     with database.write() as session:
-        volunteer = make_user(session)
-        if phone:
-            row = session.get(User, volunteer.id)
-            assert row is not None
-            row.phone, row.phone_verified = "+447400100099", True
-            session.add(row)
+        volunteer = make_user(session, confirmed_phone="+447400100099" if phone else None)
         made = make_campaign(session, **campaign)
         assert made.id is not None
         return made.id, volunteer.id

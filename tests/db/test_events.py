@@ -23,7 +23,7 @@ from core.events import (
 from core.queue import claim_next_contact, record_outcome
 from core.survey import AnswerError
 from db.engine import Database
-from db.models import AuditEvent, CallAttempt, Event, EventSignup
+from db.models import AuditEvent, CallAttempt, Campaign, Event, EventSignup
 from tests.factories import (
     make_campaign,
     make_contact,
@@ -45,6 +45,14 @@ def places_taken(db: Database, event_id: int) -> int:
         return event.places_taken
 
 
+def event_for(db: Database, *, capacity: int, people: int) -> tuple[Campaign, int, list[int]]:
+    """A campaign offering one event of `capacity` places, and `people` contacts to book."""
+    with db.write() as s:
+        campaign = make_campaign(s)
+        event_id = make_event(s, campaigns=[campaign], capacity=capacity)
+        return campaign, event_id, [make_contact(s).id for _ in range(people)]
+
+
 def book(db: Database, event_id: int, contact_id: int, campaign_id: int, now=NOW):
     with db.write() as s:
         return events.sign_up(session=s, event_ids=[event_id], contact_id=contact_id,
@@ -54,10 +62,7 @@ def book(db: Database, event_id: int, contact_id: int, campaign_id: int, now=NOW
 def test_the_last_places_go_to_exactly_as_many_callers_as_there_are_places(
     database: Database,
 ) -> None:
-    with database.write() as s:
-        campaign = make_campaign(s)
-        event_id = make_event(s, campaigns=[campaign], capacity=5)
-        contact_ids = [make_contact(s).id for _ in range(16)]
+    campaign, event_id, contact_ids = event_for(database, capacity=5, people=16)
 
     def volunteer(contact_id: int) -> str:
         try:
@@ -69,7 +74,7 @@ def test_the_last_places_go_to_exactly_as_many_callers_as_there_are_places(
         return "booked"
 
     outcomes = at_once(volunteer, contact_ids)
-    booked = [o for o in outcomes if o == "booked"]
+    booked = [c for c, o in zip(contact_ids, outcomes, strict=True) if o == "booked"]
     full = [o for o in outcomes if o != "booked"]
     assert len(booked) == 5
     assert len(full) == 11
@@ -81,10 +86,7 @@ def test_the_last_places_go_to_exactly_as_many_callers_as_there_are_places(
 
 
 def test_booking_the_same_person_twice_keeps_one_place(database: Database) -> None:
-    with database.write() as s:
-        campaign = make_campaign(s)
-        event_id = make_event(s, campaigns=[campaign], capacity=2)
-        contact_id = make_contact(s).id
+    campaign, event_id, [contact_id] = event_for(database, capacity=2, people=1)
     first = book(database, event_id, contact_id, campaign.id)
     again = book(database, event_id, contact_id, campaign.id)
     assert len(first.signup_ids) == 1 and again.signup_ids == () and again.already == (event_id,)
@@ -171,10 +173,7 @@ def test_an_event_choice_on_a_call_that_was_not_a_conversation_books_nothing(
 def test_cancelling_an_event_frees_every_place_and_lists_who_to_tell(
     database: Database,
 ) -> None:
-    with database.write() as s:
-        campaign = make_campaign(s)
-        event_id = make_event(s, campaigns=[campaign], capacity=3)
-        contacts = [make_contact(s).id for _ in range(2)]
+    campaign, event_id, contacts = event_for(database, capacity=3, people=2)
     ids = [book(database, event_id, c, campaign.id).signup_ids[0] for c in contacts]
     with database.write() as s:
         told = events.cancel_event(session=s, event_id=event_id, actor_id=None, now=NOW)
@@ -188,10 +187,7 @@ def test_cancelling_an_event_frees_every_place_and_lists_who_to_tell(
 
 
 def test_a_declined_place_is_given_back_once(database: Database) -> None:
-    with database.write() as s:
-        campaign = make_campaign(s)
-        event_id = make_event(s, campaigns=[campaign], capacity=1)
-        first, second = make_contact(s).id, make_contact(s).id
+    campaign, event_id, (first, second) = event_for(database, capacity=1, people=2)
     signup_id = book(database, event_id, first, campaign.id).signup_ids[0]
     with database.write() as s:
         assert events.release_signup(session=s, signup_id=signup_id,
@@ -203,10 +199,7 @@ def test_a_declined_place_is_given_back_once(database: Database) -> None:
 
 
 def test_capacity_cannot_drop_below_the_people_already_booked(database: Database) -> None:
-    with database.write() as s:
-        campaign = make_campaign(s)
-        event_id = make_event(s, campaigns=[campaign], capacity=5)
-        contacts = [make_contact(s).id for _ in range(3)]
+    campaign, event_id, contacts = event_for(database, capacity=5, people=3)
     for c in contacts:
         book(database, event_id, c, campaign.id)
     with database.write() as s:

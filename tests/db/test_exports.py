@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from openpyxl import load_workbook
@@ -43,6 +44,25 @@ def csv_rows(database: Database, kind: str, organiser: UserView,
                                 actor=organiser, campaign_id=campaign_id)
     text = out.getvalue().decode("utf-8-sig")
     return result, list(csv.DictReader(io.StringIO(text, newline="")))
+
+
+def first_xlsx_attempt(database: Database, organiser: UserView,
+                       campaign_id: int) -> tuple[list[str], tuple[Any, ...]]:
+    """The attempts export as XLSX: its headings and the cells of its first row."""
+    out = io.BytesIO()
+    exports.run_export(database=database, kind="attempts", fmt="xlsx", out=out,
+                       actor=organiser, campaign_id=campaign_id)
+    sheet = load_workbook(io.BytesIO(out.getvalue()))["attempts"]
+    return [c.value for c in sheet[1]], sheet[2]
+
+
+def one_attempt(session: Any, name: str, **contact: Any) -> int:
+    """A campaign with one refused call, to a contact made with `contact`; the campaign's id."""
+    campaign = make_campaign(session, name=name)
+    add_attempt(session, campaign=campaign, contact=make_contact(session, **contact),
+                volunteer=None, at=datetime(2026, 7, 15, 9, 0, tzinfo=UTC), code="refused",
+                duration=30)
+    return campaign.id
 
 
 def test_attempt_export_has_one_row_per_call_with_local_times(
@@ -139,19 +159,11 @@ def test_unknown_kinds_formats_and_campaigns_are_refused(database: Database,
 def test_a_hostile_name_from_an_import_reaches_the_xlsx_as_text(
         database: Database, organiser: UserView) -> None:
     with database.write() as session:
-        campaign = make_campaign(session, name="Hostile")
-        contact = make_contact(session, first_name='=HYPERLINK("http://evil.example","x")',
-                               last_name="@SUM(1)")
-        add_attempt(session, campaign=campaign, contact=contact, volunteer=None,
-                    at=datetime(2026, 7, 15, 9, 0, tzinfo=UTC), code="refused", duration=30)
+        campaign_id = one_attempt(session, "Hostile",
+                                  first_name='=HYPERLINK("http://evil.example","x")',
+                                  last_name="@SUM(1)")
         session.execute(Contact.__table__.update().values(ward="-Crewe"))
-        campaign_id = campaign.id
-    out = io.BytesIO()
-    exports.run_export(database=database, kind="attempts", fmt="xlsx", out=out,
-                       actor=organiser, campaign_id=campaign_id)
-    sheet = load_workbook(io.BytesIO(out.getvalue()))["attempts"]
-    header = [c.value for c in sheet[1]]
-    row = sheet[2]
+    header, row = first_xlsx_attempt(database, organiser, campaign_id)
     cells = {name: row[i] for i, name in enumerate(header)}
     assert cells["first_name"].value == "'=HYPERLINK(\"http://evil.example\",\"x\")"
     assert cells["last_name"].value == "'@SUM(1)"
@@ -197,17 +209,9 @@ def test_only_a_plain_international_number_keeps_its_leading_plus(value, expecte
 def test_phone_numbers_reach_the_xlsx_as_plus_and_digits_text(
         database: Database, organiser: UserView) -> None:
     with database.write() as session:
-        campaign = make_campaign(session, name="Phones")
-        contact = make_contact(session, phone="+447400123456")
-        add_attempt(session, campaign=campaign, contact=contact, volunteer=None,
-                    at=datetime(2026, 7, 15, 9, 0, tzinfo=UTC), code="refused", duration=30)
-        campaign_id = campaign.id
-    out = io.BytesIO()
-    exports.run_export(database=database, kind="attempts", fmt="xlsx", out=out,
-                       actor=organiser, campaign_id=campaign_id)
-    sheet = load_workbook(io.BytesIO(out.getvalue()))["attempts"]
-    header = [c.value for c in sheet[1]]
-    phone = sheet[2][header.index("phone")]
+        campaign_id = one_attempt(session, "Phones", phone="+447400123456")
+    header, row = first_xlsx_attempt(database, organiser, campaign_id)
+    phone = row[header.index("phone")]
     assert (phone.value, phone.data_type) == ("+447400123456", "s")
     assert "started_at (Europe/London)" in header
 

@@ -27,7 +27,7 @@ from core.dialing.session import (
 )
 from core.webhooks import handle_session_callback
 from db.engine import Database
-from db.models import CallAttempt, Campaign, QueueEntry, SessionCall, User
+from db.models import CallAttempt, Campaign, QueueEntry, SessionCall
 from tests.factories import (
     ALL_DAY,
     demo_settings,
@@ -54,12 +54,7 @@ def arrange(database: Database, lives: list[CallLife], *, message: str = "",
             phone: bool = True) -> dict[str, Any]:
     """A fake-dialer campaign with one queued contact per life, in that order."""
     with database.write() as session:
-        volunteer = make_user(session)
-        if phone:
-            row = session.get(User, volunteer.id)
-            assert row is not None
-            row.phone, row.phone_verified = VOLUNTEER_PHONE, True
-            session.add(row)
+        volunteer = make_user(session, confirmed_phone=VOLUNTEER_PHONE if phone else None)
         campaign = make_campaign(session, dialer="fake", caller_id=CALLER_ID,
                                  calling_window=ALL_DAY, voicemail_message=message)
         contacts = [make_contact(session, first_name=f"Person{i}") for i in range(len(lives))]
@@ -86,6 +81,26 @@ def run_until(database: Database, settings: Settings, world: dict[str, Any], vie
         view = advance(database=database, dialer=world["fake"], settings=settings,
                        session_id=view.id, now=NOW + timedelta(seconds=step))
     raise AssertionError(f"stuck in {view.status}: {view.notice}")
+
+
+def started(database: Database, settings: Settings, lives: list[CallLife],
+            status: SessionStatus, **arranged: Any) -> tuple[dict[str, Any], SessionView]:
+    """Arrange a campaign with these lives, start the session, run it until `status`."""
+    world = arrange(database, lives, **arranged)
+    return world, run_until(database, settings, world, start(database, settings, world), status)
+
+
+def step(database: Database, settings: Settings, world: dict[str, Any],
+         view: SessionView) -> SessionView:
+    """One advance of the session, as the page's poll makes."""
+    return advance(database=database, dialer=world["fake"], settings=settings,
+                   session_id=view.id, now=NOW)
+
+
+def resumed(database: Database, settings: Settings, world: dict[str, Any],
+            view: SessionView) -> SessionView:
+    return resume(database=database, dialer=world["fake"], settings=settings,
+                  session_id=view.id, volunteer_id=world["volunteer_id"], now=NOW)
 
 
 def attempts(database: Database) -> list[tuple[int | None, str, str | None]]:
@@ -142,9 +157,7 @@ def test_a_volunteer_without_a_confirmed_phone_cannot_start(database: Database,
 def test_a_person_is_dialled_from_the_campaign_number_and_put_through(
     database: Database, settings: Settings
 ) -> None:
-    world = arrange(database, [CallLife.HUMAN])
-    view = run_until(database, settings, world, start(database, settings, world),
-                     SessionStatus.TALKING)
+    world, view = started(database, settings, [CallLife.HUMAN], SessionStatus.TALKING)
     contact_leg = world["fake"].leg_to(world["phones"][0])
     assert contact_leg.caller_id == CALLER_ID
     assert contact_leg.ring_seconds >= MIN_RING_SECONDS
@@ -159,9 +172,8 @@ def test_a_person_is_dialled_from_the_campaign_number_and_put_through(
 def test_busy_and_no_answer_are_logged_by_themselves_and_the_next_contact_is_dialled(
     database: Database, settings: Settings
 ) -> None:
-    world = arrange(database, [CallLife.BUSY, CallLife.NO_ANSWER, CallLife.HUMAN])
-    view = run_until(database, settings, world, start(database, settings, world),
-                     SessionStatus.TALKING)
+    world, view = started(database, settings, [CallLife.BUSY, CallLife.NO_ANSWER, CallLife.HUMAN],
+                          SessionStatus.TALKING)
     with database.session() as session:
         ids = [e.contact_id for e in session.exec(
             select(QueueEntry).where(QueueEntry.campaign_id == world["campaign_id"])
@@ -176,9 +188,8 @@ def test_a_machine_hears_the_campaigns_message_and_is_logged_as_voicemail_left(
     database: Database, settings: Settings
 ) -> None:
     message = "Hello from the NHS campaign. We will try you again soon."
-    world = arrange(database, [CallLife.MACHINE, CallLife.HUMAN], message=message)
-    run_until(database, settings, world, start(database, settings, world),
-              SessionStatus.TALKING)
+    world, _view = started(database, settings, [CallLife.MACHINE, CallLife.HUMAN],
+                           SessionStatus.TALKING, message=message)
     machine = world["fake"].leg_to(world["phones"][0])
     assert machine.detection == MachineDetection.AWAIT_BEEP
     assert machine.message == message and machine.status == "completed"
@@ -188,9 +199,8 @@ def test_a_machine_hears_the_campaigns_message_and_is_logged_as_voicemail_left(
 def test_without_a_message_a_machine_is_hung_up_on_and_logged_as_no_answer(
     database: Database, settings: Settings
 ) -> None:
-    world = arrange(database, [CallLife.MACHINE, CallLife.HUMAN])
-    view = run_until(database, settings, world, start(database, settings, world),
-                     SessionStatus.TALKING)
+    world, view = started(database, settings, [CallLife.MACHINE, CallLife.HUMAN],
+                          SessionStatus.TALKING)
     machine = world["fake"].leg_to(world["phones"][0])
     assert (machine.message, machine.status) == ("", "completed")
     assert [code for _, code, _ in attempts(database)] == ["no_answer"]
@@ -200,17 +210,15 @@ def test_without_a_message_a_machine_is_hung_up_on_and_logged_as_no_answer(
 def test_after_the_outcome_is_saved_the_line_is_hung_up_and_the_next_contact_dialled(
     database: Database, settings: Settings
 ) -> None:
-    world = arrange(database, [CallLife.HUMAN, CallLife.HUMAN])
-    view = run_until(database, settings, world, start(database, settings, world),
-                     SessionStatus.TALKING)
+    world, view = started(database, settings, [CallLife.HUMAN, CallLife.HUMAN],
+                          SessionStatus.TALKING)
     first = world["fake"].leg_to(world["phones"][0])
     assert view.line is not None
     save_outcome(database, world, view, "completed")
     line_done(database=database, dialer=world["fake"], session_id=view.id,
               volunteer_id=world["volunteer_id"], now=NOW)
     assert first.status == "completed"
-    view = advance(database=database, dialer=world["fake"], settings=settings,
-                   session_id=view.id, now=NOW)
+    view = step(database, settings, world, view)
     view = run_until(database, settings, world, view, SessionStatus.TALKING)
     assert view.line is not None and view.line.queue_entry_id == world["entries"][1]
 
@@ -218,9 +226,7 @@ def test_after_the_outcome_is_saved_the_line_is_hung_up_and_the_next_contact_dia
 def test_when_the_volunteers_phone_drops_the_session_pauses_and_the_contact_goes_back(
     database: Database, settings: Settings
 ) -> None:
-    world = arrange(database, [CallLife.NO_ANSWER])
-    view = run_until(database, settings, world, start(database, settings, world),
-                     SessionStatus.DIALING)
+    world, view = started(database, settings, [CallLife.NO_ANSWER], SessionStatus.DIALING)
     world["fake"].drop_volunteer_after = 0
     view = run_until(database, settings, world, view, SessionStatus.PAUSED)
     assert "Your phone hung up" in view.notice and "back to the queue" in view.notice
@@ -228,8 +234,7 @@ def test_when_the_volunteers_phone_drops_the_session_pauses_and_the_contact_goes
     assert world["fake"].leg_to(world["phones"][0]).status == "canceled"
     assert attempts(database) == []
     # Resume rings the volunteer again, into a fresh room.
-    view = resume(database=database, dialer=world["fake"], settings=settings,
-                  session_id=view.id, volunteer_id=world["volunteer_id"], now=NOW)
+    view = resumed(database, settings, world, view)
     assert view.status == SessionStatus.CONNECTING
     assert len([x for x in world["fake"].legs if x.phone == VOLUNTEER_PHONE]) == 2
 
@@ -237,19 +242,16 @@ def test_when_the_volunteers_phone_drops_the_session_pauses_and_the_contact_goes
 def test_pause_lets_the_current_call_finish_then_dials_nobody_until_resume(
     database: Database, settings: Settings
 ) -> None:
-    world = arrange(database, [CallLife.NO_ANSWER, CallLife.HUMAN])
-    view = run_until(database, settings, world, start(database, settings, world),
-                     SessionStatus.DIALING)
+    world, view = started(database, settings, [CallLife.NO_ANSWER, CallLife.HUMAN],
+                          SessionStatus.DIALING)
     pause(database=database, session_id=view.id, volunteer_id=world["volunteer_id"], now=NOW)
     view = run_until(database, settings, world, view, SessionStatus.PAUSED)
     for _ in range(3):
-        view = advance(database=database, dialer=world["fake"], settings=settings,
-                       session_id=view.id, now=NOW)
+        view = step(database, settings, world, view)
     assert view.status == SessionStatus.PAUSED
     assert [code for _, code, _ in attempts(database)] == ["no_answer"]
     assert len(world["fake"].legs) == 2  # the volunteer and the unanswered line, nobody else
-    view = resume(database=database, dialer=world["fake"], settings=settings,
-                  session_id=view.id, volunteer_id=world["volunteer_id"], now=NOW)
+    view = resumed(database, settings, world, view)
     view = run_until(database, settings, world, view, SessionStatus.TALKING)
     assert view.line is not None and view.line.queue_entry_id == world["entries"][1]
 
@@ -257,15 +259,12 @@ def test_pause_lets_the_current_call_finish_then_dials_nobody_until_resume(
 def test_end_hangs_up_both_phones_and_returns_a_ringing_contact_to_the_queue(
     database: Database, settings: Settings
 ) -> None:
-    world = arrange(database, [CallLife.NO_ANSWER])
-    view = run_until(database, settings, world, start(database, settings, world),
-                     SessionStatus.DIALING)
+    world, view = started(database, settings, [CallLife.NO_ANSWER], SessionStatus.DIALING)
     end(database=database, dialer=world["fake"], session_id=view.id,
         volunteer_id=world["volunteer_id"], now=NOW)
     assert {leg.status for leg in world["fake"].legs} == {"completed", "canceled"}
     assert entry_status(database, world["entries"][0]) == "fresh"
-    view = advance(database=database, dialer=world["fake"], settings=settings,
-                   session_id=view.id, now=NOW)
+    view = step(database, settings, world, view)
     assert view.status == SessionStatus.ENDED and len(world["fake"].legs) == 2
 
 
@@ -276,8 +275,7 @@ def test_two_advances_at_once_never_dial_a_contact_twice(database: Database,
 
     def go(_: int) -> None:
         for _ in range(4):
-            advance(database=database, dialer=world["fake"], settings=settings,
-                    session_id=view.id, now=NOW)
+            step(database, settings, world, view)
 
     at_once(go, times(4))
     dialled = [leg.phone for leg in world["fake"].legs if leg.phone != VOLUNTEER_PHONE]

@@ -93,3 +93,15 @@ def organiser(app_db: Database) -> UserView:
 def volunteer(app_db: Database, organiser: UserView) -> UserView:
     with app_db.write() as session:
         return make_user(session, role="volunteer", name="Val Volunteer")
+
+
+def create_invite(make_app: Callable[..., AppTest], organiser: UserView,
+                  label: str = "") -> tuple[AppTest, str]:
+    """Make an invite on the Team page, as an organiser would; the page and the link shown."""
+    at = make_app(user=organiser, page="pages/team.py")
+    if label:
+        at.text_input(key="invite_label").input(label)
+    at.button(key="invite_create").click()
+    at.run()
+    assert not at.exception
+    return at, at.code[0].value

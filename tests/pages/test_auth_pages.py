@@ -17,6 +17,7 @@ from db.engine import Database
 from db.models import AuditEvent, CampaignMember, Invite, LoginSession, User
 from pages._auth_widgets import REDIRECT_KEY
 from tests.factories import TEST_PASSWORD, make_campaign, make_user
+from tests.pages.conftest import create_invite
 
 ORGANISER_PAGES = [
     "pages/dashboard.py", "pages/campaigns.py", "pages/contacts_import.py",
@@ -410,12 +411,7 @@ def test_the_team_page_refuses_to_demote_the_last_organiser(make_app, app_db) ->
 
 def test_the_team_page_shows_a_new_invite_link_once(make_app, app_db) -> None:
     organiser, _ = _people(app_db)
-    at = make_app(user=organiser, page="pages/team.py")
-    at.text_input(key="invite_label").input("Saturday")
-    at.button(key="invite_create").click()
-    at.run()
-    assert not at.exception
-    link = at.code[0].value
+    at, link = create_invite(make_app, organiser, "Saturday")
     assert link.startswith("/join?invite=")
     token = link.removeprefix("/join?invite=")
     with app_db.session() as session:

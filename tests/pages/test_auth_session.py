@@ -73,12 +73,16 @@ def test_signing_out_in_one_tab_signs_out_the_browsers_other_tabs(make_app, app_
     assert "auth_user" not in tab.session_state
 
 
-def test_changing_my_password_keeps_me_signed_in_here_only(make_app, app_db) -> None:
+def on_two_devices(make_app, app_db):
+    """A volunteer signed in twice: on My account here, and on another device."""
     with app_db.write() as session:
         make_user(session, role="organiser")
         user = make_user(session)
-    at = make_app(user=user, page="pages/account.py")
-    other_device = make_app(user=user)
+    return user, make_app(user=user, page="pages/account.py"), make_app(user=user)
+
+
+def test_changing_my_password_keeps_me_signed_in_here_only(make_app, app_db) -> None:
+    user, at, other_device = on_two_devices(make_app, app_db)
     assert "Your phone for calls" in [h.value for h in at.subheader]  # pages/_phone.py's section
     at.text_input(key="account_current").input(TEST_PASSWORD)
     at.text_input(key="account_new").input("another long password")
@@ -99,11 +103,7 @@ def test_changing_my_password_keeps_me_signed_in_here_only(make_app, app_db) -> 
 
 
 def test_sign_out_everywhere_ends_this_session_too(make_app, app_db) -> None:
-    with app_db.write() as session:
-        make_user(session, role="organiser")
-        user = make_user(session)
-    at = make_app(user=user, page="pages/account.py")
-    other_device = make_app(user=user)
+    user, at, other_device = on_two_devices(make_app, app_db)
     at.button(key="account_end_sessions").click()
     at.run()
     assert "auth_user" not in at.session_state

@@ -10,7 +10,7 @@ from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
 from core.dialing import CallLife, shared_fake_room_dialer
-from db.models import CallAttempt, CallingSession, User
+from db.models import CallAttempt, CallingSession
 from tests.factories import ALL_DAY, make_campaign, make_contact, make_user, queue_contacts
 
 MESSAGE = "Hello from the NHS campaign. We will try you again soon."
@@ -22,10 +22,7 @@ pytestmark = pytest.mark.usefixtures("fresh_dialers")
 def arrange(app_db: Any, lives: list[CallLife]) -> dict[str, Any]:
     with app_db.write() as s:
         make_user(s, role="organiser")
-        volunteer = make_user(s)
-        row = s.get(User, volunteer.id)
-        row.phone, row.phone_verified = "+447400100099", True
-        s.add(row)
+        volunteer = make_user(s, confirmed_phone="+447400100099")
         campaign = make_campaign(s, dialer="fake", caller_id="+441270123456",
                                  calling_window=ALL_DAY, voicemail_message=MESSAGE)
         contacts = [make_contact(s, first_name=name, last_name="Tester")

@@ -5,21 +5,14 @@ from __future__ import annotations
 import pytest
 
 from core.qr import qr_png
-from tests.factories import make_user
+from tests.pages.conftest import create_invite
 
 
 def test_an_invite_link_is_absolute_with_a_qr_code_from_the_public_url(
-    make_app, app_db, monkeypatch
+    make_app, organiser, monkeypatch
 ) -> None:
     monkeypatch.setenv("RINGROUND_PUBLIC_URL", "https://calls.example.org/")
-    with app_db.write() as s:
-        organiser = make_user(s, role="organiser")
-    at = make_app(user=organiser, page="pages/team.py")
-    at.text_input(key="invite_label").input("Saturday")
-    at.button(key="invite_create").click()
-    at.run()
-    assert not at.exception
-    link = at.code[0].value
+    at, link = create_invite(make_app, organiser, "Saturday")
     assert link.startswith("https://calls.example.org/join?invite=")
     [image] = at.get("image")
     assert image.captions == ["Scan to join Ringround"]
@@ -27,14 +20,9 @@ def test_an_invite_link_is_absolute_with_a_qr_code_from_the_public_url(
 
 
 def test_without_any_known_address_the_page_says_how_to_get_a_full_link(
-    make_app, app_db
+    make_app, organiser
 ) -> None:
-    with app_db.write() as s:
-        organiser = make_user(s, role="organiser")
-    at = make_app(user=organiser, page="pages/team.py")
-    at.button(key="invite_create").click()
-    at.run()
-    link = at.code[0].value
+    at, link = create_invite(make_app, organiser)
     assert link.startswith("/join?invite=")  # AppTest has no browser address to read
     assert not at.get("image")
     assert "RINGROUND_PUBLIC_URL" in "\n".join(c.value for c in at.caption)
@@ -52,12 +40,10 @@ def test_a_qr_code_is_a_png_that_differs_for_each_link() -> None:
     ("https://calls.example.org", "https://calls.example.org\n"),
 ])
 def test_the_settings_page_says_where_invite_links_start(
-    public_url, shown, make_app, app_db, monkeypatch
+    public_url, shown, make_app, organiser, monkeypatch
 ) -> None:
     if public_url:
         monkeypatch.setenv("RINGROUND_PUBLIC_URL", public_url)
-    with app_db.write() as s:
-        organiser = make_user(s, role="organiser")
     at = make_app(user=organiser, page="pages/settings.py")
     assert not at.exception
     assert f"**Public address:** {shown}" in "\n".join(m.value for m in at.markdown)

@@ -43,13 +43,7 @@ def texts(at: AppTest) -> str:
 def arrange_call(app_db: Any, *, phone: str, verified: bool = True, dialer: str = "fake"
                  ) -> dict[str, int]:
     with app_db.write() as s:
-        volunteer = make_user(s)
-        if verified:
-            from db.models import User
-
-            row = s.get(User, volunteer.id)
-            row.phone, row.phone_verified = "+447400100099", True
-            s.add(row)
+        volunteer = make_user(s, confirmed_phone="+447400100099" if verified else None)
         campaign = make_campaign(s, dialer=dialer, caller_id=CALLER_ID, calling_window=ALL_DAY)
         contact = make_contact(s, phone=phone, first_name="Ann", last_name="O'Brien")
         [entry] = queue_contacts(s, campaign, [contact], status="leased",
@@ -228,17 +222,14 @@ def test_a_follow_up_text_goes_with_one_click_and_only_once(app_env: str, app_db
 def test_on_the_calling_page_an_unreachable_twilio_never_stops_the_outcome_being_saved(
     make_app: Any, app_db: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from db.models import CallAttempt, User
+    from db.models import CallAttempt
 
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "a" * 32)
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", "token")
     monkeypatch.setenv("TWILIO_BASE_URL", "http://127.0.0.1:9")  # Twilio "down"
     with app_db.write() as s:
         make_user(s, role="organiser")
-        volunteer = make_user(s)
-        row = s.get(User, volunteer.id)
-        row.phone, row.phone_verified = "+447400100099", True
-        s.add(row)
+        volunteer = make_user(s, confirmed_phone="+447400100099")
         campaign = make_campaign(s, dialer="twilio", caller_id=CALLER_ID, calling_window=ALL_DAY)
         from tests.factories import queue_contacts
 
