@@ -16,18 +16,13 @@ from core import exports
 from core.users import UserView
 from db.engine import Database
 from db.models import AuditEvent, Contact
-from tests.db.stats_fixture import Day, add_attempt, build_day, make_volunteer
+from tests.db.stats_fixture import Day, add_attempt, make_volunteer
 from tests.factories import make_campaign, make_contact
 
 
 def as_view(user_id: int, role: str) -> UserView:
     return UserView(id=user_id, username=f"u{user_id}", name="Someone", email="x@example.org",
                     role=role, active=True, session_epoch=0)
-
-
-@pytest.fixture
-def day(database: Database) -> Day:
-    return build_day(database)
 
 
 @pytest.fixture

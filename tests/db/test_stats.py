@@ -14,16 +14,10 @@ from tests.db.stats_fixture import (
     Day,
     add_answer,
     add_attempt,
-    build_day,
     make_volunteer,
     queue,
 )
 from tests.factories import make_campaign, make_contact
-
-
-@pytest.fixture
-def day(database: Database) -> Day:
-    return build_day(database)
 
 
 def test_headline_numbers_for_one_campaign(database: Database, day: Day) -> None:

@@ -6,13 +6,8 @@ import pytest
 
 from core import stats, volunteer_stats
 from db.engine import Database
-from tests.db.stats_fixture import NOW, Day, build_day
+from tests.db.stats_fixture import NOW, Day
 from tests.factories import make_campaign
-
-
-@pytest.fixture
-def day(database: Database) -> Day:
-    return build_day(database)
 
 
 def test_my_totals_today_and_all_time(database: Database, day: Day) -> None:
