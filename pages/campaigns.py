@@ -106,12 +106,10 @@ buttons = st.columns(len(ACTIONS[campaign.status]) + 3)
 for column, (action, label) in zip(buttons, ACTIONS[campaign.status], strict=False):
     if column.button(label, key=f"campaigns_{action}",
                      type="primary" if action in ("activate", "resume") else "secondary"):
-        try:
-            with _ui.write_session() as session:
-                view = core.change_status(session=session, campaign_id=picked, action=action)
-        except core.CampaignError as exc:
-            st.error(str(exc))
-        else:
+        changed = _ui.run_action(
+            lambda s, a=action: core.change_status(session=s, campaign_id=picked, action=a),
+            errors=(core.CampaignError,))
+        if (view := changed.value) is not None:
             at = datetime.now(UTC)
             if view.status == "active" and not calling_hours.is_open(
                     view.calling_window, view.timezone, at):
@@ -346,10 +344,12 @@ with team_tab:
         "Members (when not open to all)", list(caller_names),
         default=[m for m in members if m in caller_names], format_func=caller_names.__getitem__,
         key=f"campaigns_members_{picked}", disabled=open_to_all)
+    def save_team(session: Any) -> None:
+        core.update_campaign(session=session, campaign_id=picked, open_to_all=open_to_all)
+        core.set_members(session=session, campaign_id=picked, user_ids=chosen)
+
     if st.button("Save team", key="campaigns_save_team", type="primary"):
-        with _ui.write_session() as session:
-            core.update_campaign(session=session, campaign_id=picked, open_to_all=open_to_all)
-            core.set_members(session=session, campaign_id=picked, user_ids=chosen)
+        _ui.run_action(save_team)
         done("Team saved.")
 
 with callbacks_tab:

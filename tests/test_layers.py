@@ -42,3 +42,30 @@ def test_the_check_sees_an_import_hidden_inside_a_function(tmp_path: Path) -> No
     page = tmp_path / "page.py"
     page.write_text("def f():\n    from sqlalchemy.exc import DBAPIError\n    import db.engine\n")
     assert top_level(imported_modules(page)) == {"sqlalchemy", "db"}
+
+
+def hand_rolled_actions(path: Path) -> list[int]:
+    """Lines where a page opens a write transaction itself, or catches errors around one:
+    pages act through `_ui.run_action`, which commits, rolls back and shows the refusal."""
+    found: list[int] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Attribute) and node.attr == "write_session":
+            found.append(node.lineno)
+        elif isinstance(node, ast.Try) and node.handlers:
+            found += [inner.lineno for statement in node.body for inner in ast.walk(statement)
+                      if isinstance(inner, ast.Attribute)
+                      and inner.attr in ("read_session", "write_session")]
+    return sorted(set(found))
+
+
+@pytest.mark.parametrize("path", [p for p in UI_FILES if p.name != "_ui.py"],
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_a_page_acts_through_run_action(path: Path) -> None:
+    assert hand_rolled_actions(path) == [], f"{path.name}: use _ui.run_action"
+
+
+def test_the_check_sees_a_transaction_caught_by_hand(tmp_path: Path) -> None:
+    page = tmp_path / "page.py"
+    page.write_text("try:\n    with _ui.read_session() as s:\n        x(s)\nexcept E:\n    pass\n"
+                    "with _ui.write_session() as s:\n    y(s)\n")
+    assert hand_rolled_actions(page) == [2, 6]
