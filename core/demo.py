@@ -236,6 +236,7 @@ def _make_contacts(rng: random.Random, count: int, batch_id: int, now: datetime)
                 "phone": _phone(rng, kind, area, used),
                 "phone_type": kind,
                 "other_phones": [],
+                "phone_notes": {},
                 "first_name": first,
                 "last_name": last,
                 "email": f"{first}.{last}{rng.randint(1, 999)}@example.org".lower().replace(

@@ -152,6 +152,7 @@ def _contacts(session: Session, campaign_id: int | None) -> tuple[list[str], Ite
     columns = {
         "campaign": col(Campaign.name),
         **_person(col(Contact.id)),
+        "phone_note": col(Contact.phone_notes),  # (the map: the dialled number's note below)
         "constituency": col(Contact.constituency),
         "ward": col(Contact.ward),
         "postcode": col(Contact.postcode),
@@ -167,7 +168,7 @@ def _contacts(session: Session, campaign_id: int | None) -> tuple[list[str], Ite
         "completed": ever(col(CallAttempt.is_completion)),
         "do_not_call": col(Suppression.id).is_not(None),
     }
-    return _table(session, columns, lambda select: (
+    header, rows = _table(session, columns, lambda select: (
         select.select_from(QueueEntry)
         .join(Campaign, col(Campaign.id) == col(QueueEntry.campaign_id))
         .join(Contact, col(Contact.id) == col(QueueEntry.contact_id))
@@ -175,6 +176,10 @@ def _contacts(session: Session, campaign_id: int | None) -> tuple[list[str], Ite
         .where(stats._campaign_filter(col(QueueEntry.campaign_id), campaign_id))
         .order_by(col(QueueEntry.campaign_id), col(Contact.id))
     ))
+    # The words an import read beside the number dialled ("after 6pm"), not the whole map.
+    note_at, phone_at = header.index("phone_note"), header.index("phone")
+    return header, ((*row[:note_at], (row[note_at] or {}).get(row[phone_at], ""),
+                     *row[note_at + 1:]) for row in rows)
 
 
 def _survey_answers(session: Session, campaign_id: int | None) -> tuple[list[str], Iterator[tuple]]:

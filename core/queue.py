@@ -209,6 +209,8 @@ class RevealedNumber:
     contact_id: int
     display: str
     tel_uri: str
+    # Words the import read beside this number ("after 6pm", "Mum's"): untrusted text.
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -685,11 +687,11 @@ def _held_number(session: Session, queue_entry_id: int, volunteer_id: int
     row = _held(session, queue_entry_id, volunteer_id)
     if row is None:
         raise LeaseLost()
-    phone = _conn(session).execute(
-        sa.select(CONTACT.c.phone).where(CONTACT.c.id == row.contact_id)
-    ).scalar_one()
+    phone, notes = _conn(session).execute(
+        sa.select(CONTACT.c.phone, CONTACT.c.phone_notes).where(CONTACT.c.id == row.contact_id)
+    ).one()
     return row, RevealedNumber(contact_id=row.contact_id, display=display_phone(phone),
-                               tel_uri=f"tel:{phone}")
+                               tel_uri=f"tel:{phone}", note=(notes or {}).get(phone, ""))
 
 
 def number_to_dial(

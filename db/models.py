@@ -200,6 +200,9 @@ class Contact(SQLModel, table=True):
     phone_type: str = Field(default="other", max_length=10)  # PHONE_TYPE_VALUES
     # Further numbers for the same person (E.164), the preferred one being `phone`.
     other_phones: list[str] = _json([])
+    # Words an import read beside a number ("after 6pm", "Mum's"), by E.164 number: shown to
+    # the volunteer with the number they dial, exported, and erased with the contact.
+    phone_notes: dict[str, str] = _json({})
     first_name: str = Field(default="", max_length=200)
     last_name: str = Field(default="", max_length=200)
     email: str = Field(default="", max_length=320)

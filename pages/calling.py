@@ -250,6 +250,8 @@ with card, st.container(border=True, key="calling_card"):
                        icon="📞", width="stretch")
         if revealed is not None:
             st.caption(f"Dialling {revealed.display} from your phone.")
+            if revealed.note:  # words from the uploaded file: plain text, never Markdown
+                st.text(f"Note with this number: {revealed.note}")
         else:
             st.caption("Opens your phone's dialler. On a computer, the number appears here.")
     _browser.announce_contact(

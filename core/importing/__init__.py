@@ -95,6 +95,7 @@ from core.importing.phones import (
     PhoneNormaliser,
 )
 from core.importing.rows import (
+    ParsedChunk,
     RowParser,
     RowRecord,
     RowRejected,
@@ -106,7 +107,10 @@ from core.importing.rows import (
 )
 from core.importing.run import (
     PARALLEL_FROM_BYTES,
-    parse_chunk,
+    ChunkParser,
+    ParseJob,
+    parse_block,
+    parse_rows,
     run_import,
 )
 from core.importing.writer import (
@@ -160,6 +164,7 @@ __all__ = [
     "PhoneNormaliser",
     "REJECTED_ROWS_KEEP_DAYS",
     "REPEATABLE_FIELDS",
+    "ParsedChunk",
     "RowParser",
     "RowRecord",
     "RowRejected",
@@ -177,7 +182,10 @@ __all__ = [
     "normalise_postcode",
     "normalise_tags",
     "open_rows",
-    "parse_chunk",
+    "ChunkParser",
+    "ParseJob",
+    "parse_block",
+    "parse_rows",
     "parse_delimiter",
     "purge_old_rejections",
     "rejections_csv",

@@ -16,7 +16,7 @@ import re
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, BinaryIO
@@ -335,6 +335,12 @@ class OpenFile:
     fraction: Callable[[], float]
     header_row: int = 1
     top_rows: list[tuple[int, list[str]]] = field(default_factory=list)
+    release: Callable[[], None] = lambda: None  # what closing the rows releases
+
+    def close(self) -> None:
+        """Stop reading (the rows need not have been started): the caller's stream stays open."""
+        self.rows.close()  # type: ignore[attr-defined]
+        self.release()
 
 
 def open_rows(stream: BinaryIO, fmt: FileFormat, *, header_row: int | None = None,
@@ -405,33 +411,150 @@ def _framed(raw: Rows, fraction: Callable[[], float], close: Callable[[], None],
     width = len(headers)
 
     def rows() -> Rows:
-        held: tuple[int, list[str]] | None = None
+        framer = RowFramer(width)
         try:
             try:
-                for number, cells in _chain_after(top, raw, header_row):
-                    joined = "".join(cells)
-                    if not joined.strip():
-                        continue
-                    if "\x00" in joined:  # NUL bytes from a broken export: dropped, not stored
-                        cells = [cell.replace("\x00", "") for cell in cells]
-                    if len(cells) < width:
-                        cells = cells + [""] * (width - len(cells))
-                    if held is not None:
-                        yield held
-                    held = (number, cells)
+                yield from framer.rows(_chain_after(top, raw, header_row))
             except FileTooLarge:
-                if held is not None:  # a preview shows the rows read before the limit
+                held = framer.held  # a preview shows the rows read before the limit
+                if held is not None:
                     yield held
                 raise
-            if held is not None:  # a totals line at the end is not a member
-                first = next((c.strip() for c in held[1] if c.strip()), "")
-                if not _TOTALS.match(first):
-                    yield held
+            last = framer.last()
+            if last is not None:
+                yield last
         finally:
             close()
 
     return OpenFile(headers=headers, rows=rows(), fraction=fraction, header_row=header_row,
-                    top_rows=shown)
+                    top_rows=shown, release=close)
+
+
+class RowFramer:
+    """What is a row of a table: blank rows skipped, NUL bytes dropped, short rows padded to
+    the header's width, and a totals line at the end not a member (so the last row is held
+    back until the next one, or the end, shows whether it was the last)."""
+
+    def __init__(self, width: int):
+        self.width = width
+        self.held: tuple[int, list[str]] | None = None
+
+    def rows(self, raw: Iterable[tuple[int, list[str]]]) -> Rows:
+        """The rows of raw, less the last one so far (held)."""
+        width = self.width
+        for number, cells in raw:
+            joined = "".join(cells)
+            if not joined.strip():
+                continue
+            if "\x00" in joined:  # NUL bytes from a broken export: dropped, not stored
+                cells = [cell.replace("\x00", "") for cell in cells]
+            if len(cells) < width:
+                cells = cells + [""] * (width - len(cells))
+            if self.held is not None:
+                yield self.held
+            self.held = (number, cells)
+
+    def last(self) -> tuple[int, list[str]] | None:
+        """At the end of the table: the held row, unless it is a totals line."""
+        held, self.held = self.held, None
+        if held is None:
+            return None
+        first = next((c.strip() for c in held[1] if c.strip()), "")
+        return None if _TOTALS.match(first) else held
+
+
+class UndecodableRow(ImportFileError):
+    """A block of a UTF-16/32 CSV file is not in its encoding (raised where the file is not at
+    hand: undecodable_row_error says which row, from the file)."""
+
+
+_ESCAPED = re.compile("[\udc80-\udcff]")  # bytes the encoding could not read, kept aside
+
+
+class CsvRecords:
+    """A CSV file's records from its bytes, fed block by block (in a parsing process), exactly
+    as _csv_rows reads them: the same decoder and csv module, records numbered from 1.
+
+    A block can end inside a record (or inside a quoted field with line breaks): the last
+    record of each block is read again at the start of the next, with the next block's text
+    after it, so that no record is ever cut; only the final block's last record is final.
+    A record that cannot be read ends the file there: the records before it are returned, and
+    `error` says which row and why (as _csv_rows would have raised it at that row).
+    """
+
+    def __init__(self, fmt: FileFormat):
+        self.encoding = fmt.encoding
+        # Bytes not in an 8-bit or UTF-8 encoding are decoded as lone surrogates, so that the
+        # rows before them still go in and the error names the row that holds them.
+        self.escapes = not fmt.encoding.startswith(("utf-16", "utf-32"))
+        self.decoder = codecs.getincrementaldecoder(fmt.encoding)(
+            errors="surrogateescape" if self.escapes else "strict")
+        self.delimiter = fmt.delimiter
+        self.carry = ""
+        self.number = 0  # records read so far
+        self.error: ImportFileError | None = None
+
+    def feed(self, block: bytes, final: bool) -> list[tuple[int, list[str]]]:
+        """Raises UndecodableRow (UTF-16/32 only); other errors are kept in `error`."""
+        if self.error is not None:
+            return []
+        try:
+            text = self.carry + self.decoder.decode(block, final)
+        except UnicodeDecodeError as exc:
+            raise UndecodableRow(exc.reason) from None
+        # Lines split as the text reader of _csv_rows splits them (newline=""): \n, \r, \r\n.
+        lines = list(io.StringIO(text, newline=""))
+        reader = csv.reader(lines, delimiter=self.delimiter)
+        records: list[list[str]] = []
+        last_start = line_end = 0
+        try:
+            for record in reader:
+                records.append(record)
+                last_start, line_end = line_end, reader.line_num
+        except csv.Error as exc:
+            self.error = ImportFileError(
+                f"row {self.number + len(records) + 1} cannot be read: {exc}")
+        if self.error is not None or final:
+            self.carry = ""
+        elif records:
+            records.pop()  # perhaps cut short by the block's end: read again with the next
+            self.carry = "".join(lines[last_start:])
+        else:
+            self.carry = text
+        if self.escapes and _ESCAPED.search(text):
+            for index, record in enumerate(records):
+                bad = next((cell for cell in record if _ESCAPED.search(cell)), None)
+                if bad is not None:
+                    self.error = ImportFileError(
+                        f"row {self.number + index + 1} is not {self.encoding}: "
+                        f"{self._reason(bad)}; choose the encoding")
+                    del records[index:]
+                    self.carry = ""
+                    break
+        first = self.number + 1
+        self.number += len(records)
+        return list(enumerate(records, start=first))
+
+    def _reason(self, cell: str) -> str:
+        try:
+            cell.encode(self.encoding, "surrogateescape").decode(self.encoding)
+        except UnicodeError as exc:
+            return str(getattr(exc, "reason", exc))
+        return "bytes it cannot read"
+
+
+def csv_source(stream: BinaryIO, fmt: FileFormat, limits: ReadLimits = LIMITS) -> BinaryIO:
+    """The bytes of the CSV file read: the stream itself, or the ZIP's member unpacked (which
+    the caller closes)."""
+    if fmt.kind == "zip":
+        return _extract_member(stream, fmt.sheet, limits)
+    return stream
+
+
+def undecodable_row_error(stream: BinaryIO, fmt: FileFormat, reason: str) -> ImportFileError:
+    row = _row_of_bad_bytes(stream, fmt)
+    where = f"row {row}" if row else "a row"
+    return ImportFileError(f"{where} is not {fmt.encoding}: {reason}; choose the encoding")
 
 
 def _chain_after(top: list[tuple[int, list[str]]], raw: Rows, header_row: int) -> Rows:

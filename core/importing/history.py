@@ -13,7 +13,12 @@ from sqlmodel import Session, col, select
 
 from core.audit import record_event
 from core.importing.files import DELIMITER_NAMES
-from core.importing.writer import CONTACT_TABLE, MERGED_FIELDS, UPDATE_CONTACT
+from core.importing.writer import (
+    CONTACT_TABLE,
+    MERGED_FIELDS,
+    SNAPSHOT_DEFAULTS,
+    UPDATE_CONTACT,
+)
 from core.queue_areas import refresh_queue_areas
 from db.models import (
     ImportBatch,
@@ -152,7 +157,8 @@ def undo_batch(*, session: Session, batch_id: int, actor_id: int | None = None) 
     changes = list(session.exec(select(ImportChange).where(ImportChange.batch_id == batch_id)))
     restore = [
         {"b_id": change.contact_id, "b_updated_at": datetime.now(UTC),
-         **{f"b_{name}": change.before.get(name) for name in MERGED_FIELDS}}
+         **{f"b_{name}": change.before.get(name, SNAPSHOT_DEFAULTS.get(name))
+            for name in MERGED_FIELDS}}
         for change in changes
     ]
     if restore:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from json.encoder import encode_basestring_ascii
 from typing import Any, NamedTuple
+
+from sqlalchemy import Boolean
 
 from core.importing.fields import (
     CUSTOM,
@@ -18,9 +21,7 @@ from core.importing.fields import (
 )
 from core.importing.phones import PhoneNormaliser
 from core.phones import InvalidPhone, Phone
-from db.models import (
-    Contact,
-)
+from db.models import Contact
 
 FIELD_LIMITS: dict[str, int] = {
     c.name: c.type.length
@@ -31,6 +32,18 @@ _TRUE = {"y", "yes", "true", "1", "x", "t", "on", "tps", "registered", "consent"
 _FALSE = {"", "n", "no", "false", "0", "f", "off", "none", "-"}
 _TAG_SPLIT = re.compile(r"[,;|]")
 _POSTCODE = re.compile(r"^([A-Z]{1,2}\d[A-Z\d]?)\s*(\d[A-Z]{2})$")
+
+
+_CACHE_LIMIT = 50_000  # distinct cells remembered per column kind (tags, postcodes)
+
+
+def _json_of_texts(values: dict[str, str]) -> str:
+    """json.dumps of a dict of str to str, byte for byte, without its per-call set-up (it was a
+    tenth of parsing a row; tests/core/test_importing.py compares the two)."""
+    if not values:
+        return "{}"
+    return "{" + ", ".join([encode_basestring_ascii(k) + ": " + encode_basestring_ascii(v)
+                            for k, v in values.items()]) + "}"
 
 
 def normalise_tags(text: str | list[str]) -> str:
@@ -102,43 +115,99 @@ def split_full_name(text: str) -> tuple[str, str]:
     return " ".join(words[:-1]), words[-1]
 
 
-def phones_in_cell(raw: str, normalise: PhoneNormaliser,
-                   error: str | None = None) -> tuple[list[Phone], str]:
-    """Every number a careful organiser would read in a cell, and the problem if there is none.
+_LETTER = re.compile(r"[^\W\d_]")  # a letter in any script
+# What is left beside a number that says nothing: separators, "or", "tel:".
+_NOTE_EDGES = " \t()[]{}/\\,;:-\u2013\u2014&.\u2026|*#~"
+_NOTE_CONNECTORS = {"or", "and", "else", "also"}
+_NOTE_NOISE = {"tel", "t", "ph", "phone", "phone no", "tel no", "telephone", "number", "no",
+               "num"}
+_NOTE_LIMIT = 200
 
-    "07400 101015 (after 6pm)", "020 7946 0100 home", "07400103075 / 029 2018 0063": the words
-    are dropped, and several numbers in one cell are all kept. The problem ("" when the cell is
-    empty or a number was found) names what was wrong without repeating the number.
+
+def _tidy_note(words: str) -> str:
+    """The words beside a number as a note: "(after 6pm)" is "after 6pm"; "/" and "or" are
+    nothing."""
+    note = " ".join(words.split()).strip(_NOTE_EDGES)
+    while True:
+        parts = note.split(" ", 1)
+        if len(parts) == 2 and parts[0].lower() in _NOTE_CONNECTORS:
+            note = parts[1].strip(_NOTE_EDGES)
+            continue
+        parts = note.rsplit(" ", 1)
+        if len(parts) == 2 and parts[1].lower() in _NOTE_CONNECTORS:
+            note = parts[0].strip(_NOTE_EDGES)
+            continue
+        break
+    if note.lower() in _NOTE_CONNECTORS or note.lower() in _NOTE_NOISE or not _LETTER.search(
+            note):
+        return ""
+    return note[:_NOTE_LIMIT]
+
+
+def _notes_beside(text: str, spans: list[tuple[int, int, str]]) -> dict[str, str]:
+    """Each number's note: the words after it up to the next number (the first number also
+    takes the words before it). spans: (start, end, e164) of the text each number came from."""
+    notes: dict[str, str] = {}
+    for position, (start, end, e164) in enumerate(spans):
+        following = spans[position + 1][0] if position + 1 < len(spans) else len(text)
+        words = text[end:following]
+        if position == 0:
+            words = text[:start] + " " + words
+        note = _tidy_note(words)
+        if note and e164 not in notes:
+            notes[e164] = note
+    return notes
+
+
+def phones_in_cell(raw: str, normalise: PhoneNormaliser,
+                   error: str | None = None) -> tuple[list[Phone], str, dict[str, str]]:
+    """Every number a careful organiser would read in a cell, the problem if there is none,
+    and the words written beside each number.
+
+    "07400 101015 (after 6pm)", "020 7946 0100 home", "07400103075 / 029 2018 0063": several
+    numbers in one cell are all kept, and the words become notes by number ("after 6pm",
+    "home"), which the volunteer sees beside the number. The problem ("" when the cell is empty
+    or a number was found) names what was wrong without repeating the number.
     """
     text = raw.strip()
     if not text:
-        return [], ""
+        return [], "", {}
     if error is None:  # (the caller may have tried the whole cell already)
         try:
-            return [normalise(text)], ""
+            whole = normalise(text)
         except InvalidPhone as exc:
             error = str(exc)
+        else:  # "Tel: 07400 123456", "020 7946 0100 ext 23": phonenumbers read it whole
+            if not _LETTER.search(text):
+                return [whole], "", {}
+            runs = [m.span() for m in _CANDIDATE.finditer(text)]
+            if not runs:
+                return [whole], "", {}
+            return [whole], "", _notes_beside(text, [(runs[0][0], runs[-1][1], whole.e164)])
     if len(text) > _PHONE_CELL_LIMIT:
-        return [], "too long to be a phone number"
+        return [], "too long to be a phone number", {}
     lowered = text.lower()
     if lowered in _PLACEHOLDERS or not any(ch.isdigit() for ch in text):
-        return [], "not a phone number"
+        return [], "not a phone number", {}
     if _SCIENTIFIC.fullmatch(lowered.replace(",", "")):
-        return [], "a number Excel shortened to scientific notation (format the column as text)"
+        return [], ("a number Excel shortened to scientific notation (format the column as "
+                    "text)"), {}
     if text[0] in "=@":
-        return [], "not a phone number (a formula)"
+        return [], "not a phone number (a formula)", {}
     if text.isdigit():  # Excel drops the leading 0 of numbers it thinks are numeric
         fixed = ("0" + text if len(text) == 10 and text[0] != "0"
                  else "+" + text if len(text) == 12 and text.startswith("44") else "")
         if fixed:
             try:
-                return [normalise(fixed)], ""
+                return [normalise(fixed)], "", {}
             except InvalidPhone:
                 pass
     found: list[Phone] = []
+    spans: list[tuple[int, int, str]] = []
     for match in _CANDIDATE.finditer(text):
         groups = _DIGIT_GROUP.findall(match.group(0))
         start = 0
+        last: str | None = None
         while start < len(groups):  # "07400103075 02920180063": the longest valid run first
             for end in range(len(groups), start, -1):
                 try:
@@ -147,25 +216,60 @@ def phones_in_cell(raw: str, normalise: PhoneNormaliser,
                     continue
                 if all(phone.e164 != p.e164 for p in found):
                     found.append(phone)
+                last = phone.e164
                 start = end
                 break
             else:
                 start += 1
+        if last is not None:
+            spans.append((match.start(), match.end(), last))
     if found:
-        return found, ""
-    return [], error
+        return found, "", _notes_beside(text, spans) if _LETTER.search(text) else {}
+    return [], error, {}
 
 
-class RowRecord(NamedTuple):  # a tuple: cheap to pickle back from a parsing process
+# The contact columns a row fills, in the table's order: RowRecord.row holds their values, so
+# the writer inserts a new contact with no per-row work. The table's last four columns
+# (import_batch_id, last_contacted_at, created_at, updated_at) are the batch's, added by it.
+ROW_COLUMNS = tuple(c.name for c in Contact.__table__.columns  # type: ignore[attr-defined]
+                    if c.name not in ("id", "import_batch_id", "last_contacted_at",
+                                      "created_at", "updated_at"))
+_ROW_HEAD = ("phone", "phone_type", "other_phones", "phone_notes")
+_ROW_VALUES = ROW_COLUMNS[len(_ROW_HEAD):-1]  # the text fields, tags and flags
+assert ROW_COLUMNS[: len(_ROW_HEAD)] == _ROW_HEAD and ROW_COLUMNS[-1] == "custom", ROW_COLUMNS
+_ROW_DEFAULTS = tuple(
+    False if isinstance(Contact.__table__.c[name].type, Boolean) else ""  # type: ignore[attr-defined]
+    for name in _ROW_VALUES)
+
+
+class RowRecord(NamedTuple):
+    """One kept row. The parsing process sends it back as a plain tuple (a NamedTuple's
+    unpickling runs Python code per row); RowRecord._make(t) reads one again."""
+
     row_number: int
     phone: str
     phone_type: str
     other_phones: list[str]
     values: dict[str, Any]  # text fields, tags, flags present in the row
     custom: dict[str, str]
-    custom_json: str = "{}"  # encoded by the parsing process, so the writer need not
     warnings: tuple[str, ...] = ()  # cells that could not be used in a row that was kept
     do_not_call: bool = False  # the file says this person must not be phoned
+    phone_notes: dict[str, str] = {}  # words beside a number, by number (never mutated)
+    row: tuple[Any, ...] = ()  # the values of ROW_COLUMNS, JSON encoded, for an insert
+
+
+PHONE_AT = RowRecord._fields.index("phone")
+ROW_AT = RowRecord._fields.index("row")
+
+
+class ParsedChunk(NamedTuple):
+    """A few thousand rows of a file, parsed: what the writer writes in one transaction."""
+
+    records: list[tuple[Any, ...]]  # RowRecords, as plain tuples from a parsing process
+    rejections: list[dict[str, Any]]  # ImportRejection rows
+    warnings: list[dict[str, Any]]  # ImportWarning rows
+    refused: list[tuple[Any, ...]]  # the records the file flags "do not call"
+    last_row: int  # the file's row number of the chunk's last row
 
 
 class RowRejected(Exception):
@@ -186,7 +290,9 @@ class RowParser:
         self.width = len(headers)
         self.normalise = normaliser
         self.phones: list[tuple[int, str, str]] = []  # (index, header, field)
-        self.texts: list[tuple[int, str]] = []
+        self.texts: list[tuple[int, str, int]] = []  # (index, field, length limit)
+        self._postcodes: dict[str, str] = {}
+        self._tags: dict[str, str] = {}
         self.flags: list[tuple[int, str, str]] = []
         self.customs: list[tuple[int, str]] = []
         self.refusals: list[tuple[int, frozenset[str]]] = []
@@ -200,7 +306,7 @@ class RowParser:
             if field_name in PHONE_FIELDS:
                 self.phones.append((index, header, field_name))
             elif field_name in TEXT_FIELDS:
-                self.texts.append((index, field_name))
+                self.texts.append((index, field_name, FIELD_LIMITS[field_name]))
             elif field_name in FLAG_FIELDS:
                 self.flags.append((index, header, field_name))
             elif field_name == "tags":
@@ -232,6 +338,7 @@ class RowParser:
         numbers: list[Phone] = []
         sources: list[str] = []  # the column each number came from
         problems: list[str] = []
+        notes: dict[str, str] = {}
         normalise = self.normalise
         for index, header, _field in self.phones:
             raw = cells[index]
@@ -239,10 +346,16 @@ class RowParser:
                 continue
             try:  # the common case, inline: one clean number
                 found = [normalise(raw)]
+                if _LETTER.search(raw):  # "Tel: 07400 123456 (evenings)": keep the words
+                    found, _problem, cell_notes = phones_in_cell(raw, normalise)
+                    for e164, note in cell_notes.items():
+                        notes.setdefault(e164, note)
             except InvalidPhone as exc:
-                found, problem = phones_in_cell(raw, normalise, str(exc))
+                found, problem, cell_notes = phones_in_cell(raw, normalise, str(exc))
                 if problem:
                     problems.append(f"{header}: {problem}")
+                for e164, note in cell_notes.items():
+                    notes.setdefault(e164, note)
             for phone in found:
                 if all(phone.e164 != n.e164 for n in numbers):
                     numbers.append(phone)
@@ -253,24 +366,25 @@ class RowParser:
         preferred = numbers[chosen]
         warnings = tuple(f"{problem}, kept the {sources[chosen]}" for problem in problems)
         values: dict[str, Any] = {}
-        for index, field_name in self.texts:
+        for index, field_name, limit in self.texts:
             text = cells[index].strip()
+            if not text:
+                continue
             if field_name == "postcode":
-                text = normalise_postcode(text)
-            if text:
-                values[field_name] = text
+                text = self.postcode(text)
+            if len(text) > limit:
+                raise RowRejected(f"{field_name} is longer than {limit} characters")
+            values[field_name] = text
         if self.full_name is not None:
             first, last = split_full_name(cells[self.full_name])
-            if first:
-                values.setdefault("first_name", first)
-            if last:
-                values.setdefault("last_name", last)
-        for field_name, text in values.items():
-            limit = FIELD_LIMITS.get(field_name)
-            if limit and len(text) > limit:
-                raise RowRejected(f"{field_name} is longer than {limit} characters")
+            for field_name, text in (("first_name", first), ("last_name", last)):
+                if text and field_name not in values:
+                    limit = FIELD_LIMITS[field_name]
+                    if len(text) > limit:
+                        raise RowRejected(f"{field_name} is longer than {limit} characters")
+                    values[field_name] = text
         if self.tags is not None:
-            tags = normalise_tags(cells[self.tags])
+            tags = self.tag_text(cells[self.tags])
             if len(tags) > FIELD_LIMITS["tags"]:
                 raise RowRejected(f"tags are longer than {FIELD_LIMITS['tags']} characters")
             if tags:
@@ -301,14 +415,27 @@ class RowParser:
                     break
         custom = {header: text for index, header in self.customs
                   if (text := cells[index].strip())}
-        return RowRecord(
-            row_number=row_number,
-            phone=preferred.e164,
-            phone_type=preferred.kind,
-            other_phones=[n.e164 for n in numbers if n.e164 != preferred.e164],
-            values=values,
-            custom=custom,
-            custom_json=json.dumps(custom) if custom else "{}",
-            warnings=warnings,
-            do_not_call=refused,
-        )
+        e164 = preferred.e164
+        others = [n.e164 for n in numbers if n.e164 != e164] if len(numbers) > 1 else []
+        return tuple.__new__(RowRecord, (
+            row_number, e164, preferred.kind, others, values, custom, warnings, refused, notes,
+            (e164, preferred.kind, json.dumps(others) if others else "[]",
+             _json_of_texts(notes), *map(values.get, _ROW_VALUES, _ROW_DEFAULTS),
+             _json_of_texts(custom)),
+        ))
+
+    def postcode(self, text: str) -> str:
+        found = self._postcodes.get(text)
+        if found is None:  # a membership list repeats its postcodes, and tidying costs
+            if len(self._postcodes) >= _CACHE_LIMIT:
+                self._postcodes.clear()
+            found = self._postcodes[text] = normalise_postcode(text)
+        return found
+
+    def tag_text(self, cell: str) -> str:
+        found = self._tags.get(cell)
+        if found is None:  # and its few combinations of tags
+            if len(self._tags) >= _CACHE_LIMIT:
+                self._tags.clear()
+            found = self._tags[cell] = normalise_tags(cell)
+        return found

@@ -7,9 +7,10 @@ import multiprocessing
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
@@ -25,14 +26,26 @@ from core.importing.fields import (
 )
 from core.importing.files import (
     LIMITS,
+    CsvRecords,
     FileFormat,
+    OpenFile,
     ReadLimits,
+    RowFramer,
+    UndecodableRow,
+    csv_source,
     detect_format,
     is_do_not_contact_member,
     open_rows,
+    undecodable_row_error,
 )
 from core.importing.phones import PhoneNormaliser
-from core.importing.rows import RowParser, RowRecord, RowRejected, phones_in_cell
+from core.importing.rows import (
+    ParsedChunk,
+    RowParser,
+    RowRecord,
+    RowRejected,
+    phones_in_cell,
+)
 from core.importing.writer import (
     COUNTERS,
     BatchState,
@@ -52,11 +65,105 @@ from db.models import (
 )
 
 PARALLEL_FROM_BYTES = 8 << 20  # ~60,000 rows: below this, starting a process costs more
-_Parsed = tuple[list[RowRecord], list[dict[str, Any]]]
-# headers, mapping, region, batch id, do-not-call values per column, every row do-not-call
-_Job = tuple[tuple[str, ...], tuple[tuple[str, str], ...], str, int,
-             tuple[tuple[str, tuple[str, ...]], ...], bool]
-_parsers: dict[tuple[Any, ...], RowParser] = {}
+BLOCK_BYTES = 1 << 20  # of a CSV file's bytes handed to the parsing process at a time
+AHEAD = 3  # blocks (or chunks of workbook rows) parsed ahead of the writer, at most
+
+
+@dataclass(frozen=True)
+class ParseJob:
+    """What parsing one import's rows needs; the same job is one ChunkParser per process."""
+
+    headers: tuple[str, ...]
+    mapping: tuple[tuple[str, str], ...]
+    region: str
+    batch_id: int
+    refusals: tuple[tuple[str, tuple[str, ...]], ...]  # do-not-call values per column
+    all_refused: bool  # every row is do-not-call (a ZIP's unsubscribed file)
+    chunk_rows: int
+    csv: FileFormat | None = None  # the format of a CSV whose bytes are parsed (feed)
+    header_row: int = 1
+
+
+class ChunkParser:
+    """One import's parsing: rows (or a CSV file's bytes, block by block) in, ParsedChunks of
+    chunk_rows rows out, in file order.
+
+    For a CSV file the parsing process reads the bytes itself (CsvRecords, RowFramer): the
+    writer then only reads blocks and writes, and no row is pickled on its way to be parsed.
+    """
+
+    def __init__(self, job: ParseJob):
+        self.job = job
+        self.parser = RowParser(
+            list(job.headers), dict(job.mapping), PhoneNormaliser(job.region),
+            do_not_call={column: list(values) for column, values in job.refusals},
+            all_do_not_call=job.all_refused)
+        self.records: list[tuple[Any, ...]] = []
+        self.rejections: list[dict[str, Any]] = []
+        self.warnings: list[dict[str, Any]] = []
+        self.refused: list[tuple[Any, ...]] = []
+        self.rows = 0  # in the chunk being filled
+        self.last_row = 0
+        self.done: list[ParsedChunk] = []
+        self.csv = CsvRecords(job.csv) if job.csv is not None else None
+        self.framer = RowFramer(len(job.headers))
+
+    def parse_rows(self, rows: Iterable[tuple[int, list[str]]]) -> None:
+        parse, batch_id, headers = self.parser.parse, self.job.batch_id, self.job.headers
+        chunk_rows = self.job.chunk_rows
+        for row_number, cells in rows:
+            try:
+                record: tuple[Any, ...] = tuple(parse(row_number, cells))
+            except RowRejected as exc:
+                self.rejections.append({
+                    "batch_id": batch_id, "row_number": row_number, "reason": str(exc)[:500],
+                    "raw": dict(zip(headers, cells, strict=False)),
+                })
+            else:
+                self.records.append(record)
+                if record[_WARNINGS_AT]:
+                    self.warnings.extend(
+                        {"batch_id": batch_id, "row_number": row_number, "message": m[:500]}
+                        for m in record[_WARNINGS_AT])
+                if record[_REFUSED_AT]:
+                    self.refused.append(record)
+            self.last_row = row_number
+            self.rows += 1
+            if self.rows >= chunk_rows:
+                self.end_chunk()
+
+    def end_chunk(self) -> None:
+        if self.rows:
+            self.done.append(ParsedChunk(self.records, self.rejections, self.warnings,
+                                         self.refused, self.last_row))
+        self.records, self.rejections, self.warnings, self.refused = [], [], [], []
+        self.rows = 0
+
+    def feed(self, block: bytes, final: bool) -> list[ParsedChunk | ImportFileError]:
+        """The chunks a CSV file's next block completes (with the rest, when final); a row that
+        cannot be read ends the list with its error, after the full chunks before it."""
+        assert self.csv is not None
+        records = self.csv.feed(block, final)
+        header_row = self.job.header_row
+        if records and records[0][0] <= header_row:  # the header, and any title rows above it
+            records = [r for r in records if r[0] > header_row]
+        self.parse_rows(self.framer.rows(records))
+        out: list[ParsedChunk | ImportFileError] = []
+        if self.csv.error is not None:  # the rows before it are written, then the import stops
+            out.extend(self.take())
+            out.append(self.csv.error)
+            return out
+        if final:
+            last = self.framer.last()
+            if last is not None:
+                self.parse_rows([last])
+            self.end_chunk()
+        out.extend(self.take())
+        return out
+
+    def take(self) -> list[ParsedChunk]:
+        done, self.done = self.done, []
+        return done
 
 
 def _file_size(stream: BinaryIO) -> int:
@@ -79,41 +186,125 @@ def _chunks(
         yield chunk
 
 
-def parse_chunk(job: _Job, rows: list[tuple[int, list[str]]]) -> _Parsed:
-    """Parse rows into records and rejections (runs in a worker process for big files)."""
-    headers, mapping, region, batch_id, refusals, all_refused = job
-    key = job
-    parser = _parsers.get(key)
+_WARNINGS_AT = RowRecord._fields.index("warnings")
+_REFUSED_AT = RowRecord._fields.index("do_not_call")
+_parsers: dict[ParseJob, ChunkParser] = {}
+
+
+def _parser_for(job: ParseJob) -> ChunkParser:
+    parser = _parsers.get(job)
     if parser is None:  # one per import and process, so the phone cache spans chunks
         _parsers.clear()
-        parser = _parsers[key] = RowParser(
-            list(headers), dict(mapping), PhoneNormaliser(region),
-            do_not_call={column: list(values) for column, values in refusals},
-            all_do_not_call=all_refused)
-    records: list[RowRecord] = []
-    rejections: list[dict[str, Any]] = []
-    for row_number, cells in rows:
-        try:
-            records.append(parser.parse(row_number, cells))
-        except RowRejected as exc:
-            rejections.append({
-                "batch_id": batch_id, "row_number": row_number, "reason": str(exc)[:500],
-                "raw": dict(zip(headers, cells, strict=False)),
-            })
-    return records, rejections
+        parser = _parsers[job] = ChunkParser(job)
+    return parser
 
 
-def _write_with_retries(
-    database: Database, state: BatchState, records: list[RowRecord],
-    rejections: list[dict[str, Any]],
-) -> None:
+def parse_block(job: ParseJob, block: bytes, final: bool
+                ) -> list[ParsedChunk | ImportFileError]:
+    """Parse a CSV file's next block of bytes (in the one parsing process: blocks arrive in
+    file order, and a record cut by a block's end is finished with the next block)."""
+    chunks = _parser_for(job).feed(block, final)
+    if final or (chunks and isinstance(chunks[-1], ImportFileError)):
+        _parsers.clear()
+    return chunks
+
+
+def parse_rows(job: ParseJob, rows: list[tuple[int, list[str]]]) -> ParsedChunk:
+    """Parse one chunk of a workbook's rows (read by the writer) into a ParsedChunk."""
+    parser = _parser_for(job)
+    parser.parse_rows(rows)
+    parser.end_chunk()
+    chunks = parser.take()
+    return chunks[0] if chunks else ParsedChunk([], [], [], [], 0)
+
+
+def _csv_chunks(source: BinaryIO, job: ParseJob, pool: ProcessPoolExecutor | None
+                ) -> Iterator[ParsedChunk]:
+    """A CSV file's chunks in order: its bytes read here, block by block, and parsed in the
+    pool's one process while earlier chunks are written (or here, without a pool)."""
+    source.seek(0)
+    local = ChunkParser(job) if pool is None else None
+    in_flight: deque[Future[list[ParsedChunk | ImportFileError]]
+                     | list[ParsedChunk | ImportFileError]] = deque()
+    block = source.read(BLOCK_BYTES)
+    while True:
+        following = source.read(BLOCK_BYTES) if block else b""
+        final = not following
+        if local is not None:
+            in_flight.append(local.feed(block, final))
+        else:
+            assert pool is not None
+            in_flight.append(pool.submit(parse_block, job, block, final))
+        while in_flight and (len(in_flight) > AHEAD or final):
+            item = in_flight.popleft()
+            for chunk in item.result() if isinstance(item, Future) else item:
+                if isinstance(chunk, ImportFileError):
+                    raise chunk
+                yield chunk
+        if final:
+            return
+        block = following
+
+
+def _row_chunks(rows: Iterator[tuple[int, list[str]]], job: ParseJob,
+                pool: ProcessPoolExecutor | None) -> Iterator[ParsedChunk]:
+    """A workbook's chunks in order: rows read here, parsed in the pool (or here)."""
+    in_flight: deque[tuple[list[tuple[int, list[str]]], Future[ParsedChunk] | None]] = deque()
+
+    def parsed(chunk: list[tuple[int, list[str]]], future: Future[ParsedChunk] | None
+               ) -> ParsedChunk:
+        if future is not None:
+            try:
+                return future.result()
+            except BrokenProcessPool:
+                pass  # parsed here instead, below
+        return parse_rows(job, chunk)
+
+    broken = pool is None
+    for chunk in _chunks(rows, job.chunk_rows):
+        future = None
+        if not broken:
+            assert pool is not None
+            try:
+                future = pool.submit(parse_rows, job, chunk)
+            except (BrokenProcessPool, RuntimeError):
+                broken = True
+        in_flight.append((chunk, future))
+        if len(in_flight) > AHEAD or broken:
+            yield parsed(*in_flight.popleft())
+    while in_flight:
+        yield parsed(*in_flight.popleft())
+
+
+def _parsed_chunks(opened: OpenFile, source: BinaryIO | None, job: ParseJob,
+                   pool: ProcessPoolExecutor | None) -> Iterator[ParsedChunk]:
+    """The file's chunks in order. A pool that breaks (e.g. a script with no __main__ guard
+    cannot start one) leaves the parsing to this process, from where it had got to."""
+    if source is None:
+        yield from _row_chunks(opened.rows, job, pool)
+        return
+    written = 0
+    try:
+        for chunk in _csv_chunks(source, job, pool):
+            written = chunk.last_row
+            yield chunk
+    except BrokenProcessPool:
+        if pool is None:
+            raise
+        pool.shutdown(wait=False, cancel_futures=True)
+        for chunk in _csv_chunks(source, job, None):
+            if chunk.last_row > written:
+                yield chunk
+
+
+def _write_with_retries(database: Database, state: BatchState, chunk: ParsedChunk) -> None:
     """Write one chunk; a retried transaction starts again from the counts before it."""
     counts = {name: getattr(state.result, name) for name in COUNTERS}
 
     def attempt(session: Session) -> None:
         for name, value in counts.items():
             setattr(state.result, name, value)
-        write_chunk(session, state, records, rejections)
+        write_chunk(session, state, chunk)
 
     try:
         try:
@@ -221,50 +412,35 @@ def run_import(
     if workers is None:
         big = _file_size(stream) >= PARALLEL_FROM_BYTES
         workers = 1 if big and (os.cpu_count() or 1) > 1 else 0
+    # A CSV file's bytes go to the parsing process, which reads them in order: one process.
+    source = csv_source(stream, fmt, limits) if fmt.kind in ("csv", "zip") else None
+    if source is not None:
+        opened.close()  # (read to the header only)
+        workers = min(workers, 1)
     pool = (
         ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
         if workers > 0 else None
     )
-    job: _Job = (tuple(opened.headers), tuple(complete.items()), region, batch_id,
-                 tuple((column, tuple(values)) for column, values in refusals.items()),
-                 fmt.do_not_contact)
+    job = ParseJob(
+        headers=tuple(opened.headers), mapping=tuple(complete.items()), region=region,
+        batch_id=batch_id,
+        refusals=tuple((column, tuple(values)) for column, values in refusals.items()),
+        all_refused=fmt.do_not_contact, chunk_rows=chunk_rows,
+        csv=(replace(fmt, kind="csv") if source is not None else None),
+        header_row=opened.header_row)
     try:
-        # Parsing runs ahead in the pool while this process writes, a few chunks at most in
+        # Parsing runs ahead in the pool while this process writes, a few blocks at most in
         # flight so memory stays flat; chunks are written in file order.
-        in_flight: deque[tuple[list[tuple[int, list[str]]], Future[_Parsed] | None]] = deque()
-
-        def parsed(chunk: list[tuple[int, list[str]]], future: Future[_Parsed] | None
-                   ) -> _Parsed:
-            nonlocal pool
-            if future is not None:
-                try:
-                    return future.result()
-                except BrokenProcessPool:  # e.g. a script without a __main__ guard
-                    if pool is not None:
-                        pool.shutdown(wait=False, cancel_futures=True)
-                    pool = None
-            return parse_chunk(job, chunk)
-
-        for chunk in _chunks(opened.rows, chunk_rows):
-            future = None
-            # When the parsing process is behind (its oldest chunk not parsed yet), this
-            # process parses the chunk itself rather than wait idle for it: on two cores the
-            # two processes then share the parsing.
-            behind = (pool is not None and len(in_flight) >= 2 * max(workers, 1)
-                      and in_flight[0][1] is not None and not in_flight[0][1].done())
-            if pool is not None and not behind:
-                try:
-                    future = pool.submit(parse_chunk, job, chunk)
-                except (BrokenProcessPool, RuntimeError):
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    pool = None
-            in_flight.append((chunk, future))
-            if len(in_flight) > 2 * max(workers, 1) or pool is None:
-                _write_with_retries(database, state, *parsed(*in_flight.popleft()))
+        try:
+            for chunk in _parsed_chunks(opened, source, job, pool):
+                _write_with_retries(database, state, chunk)
                 report()
-        while in_flight:
-            _write_with_retries(database, state, *parsed(*in_flight.popleft()))
-            report()
+        except UndecodableRow as exc:
+            assert source is not None
+            raise undecodable_row_error(source, fmt, str(exc)) from None
+        finally:
+            if source is not None and source is not stream:
+                source.close()
         if fmt.kind == "zip" and not fmt.do_not_contact:
             result.listed_from_files = _list_do_not_contact_files(
                 database, stream, fmt, batch_id, region, limits, now)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import operator
 import sqlite3
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -13,7 +12,16 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from core.importing.fields import FLAG_FIELDS, TEXT_FIELDS
-from core.importing.rows import FIELD_LIMITS, RowRecord, normalise_tags, tag_list
+from core.importing.rows import (
+    FIELD_LIMITS,
+    PHONE_AT,
+    ROW_AT,
+    ROW_COLUMNS,
+    ParsedChunk,
+    RowRecord,
+    normalise_tags,
+    tag_list,
+)
 from core.outcomes import OPEN_QUEUE_STATUSES, QueueStatus
 from core.queue_areas import refresh_queue_areas
 from db.models import (
@@ -27,7 +35,10 @@ from db.models import (
 )
 
 # Fields an import may change on an existing contact, and so what ImportChange snapshots.
-MERGED_FIELDS = (*TEXT_FIELDS, "tags", "tps", "consenting_member", "other_phones", "custom")
+MERGED_FIELDS = (*TEXT_FIELDS, "tags", "tps", "consenting_member", "other_phones",
+                 "phone_notes", "custom")
+# What an undo puts back for a field a snapshot lacks (one taken before the field existed).
+SNAPSHOT_DEFAULTS: dict[str, Any] = {"other_phones": [], "phone_notes": {}, "custom": {}}
 
 
 def merge_into(state: dict[str, Any], record: RowRecord, policy: str) -> bool:
@@ -63,14 +74,15 @@ def merge_into(state: dict[str, Any], record: RowRecord, policy: str) -> bool:
     if others != (state.get("other_phones") or []):
         state["other_phones"] = others
         changed = True
-    custom = dict(state.get("custom") or {})
-    for key, value in record.custom.items():
-        if policy == "overwrite" or not custom.get(key):
-            custom[key] = value
-    if custom != (state.get("custom") or {}):
-        state["custom"] = custom
-        state.pop("_custom_json", None)
-        changed = True
+    for name, incoming in (("phone_notes", record.phone_notes), ("custom", record.custom)):
+        current_map = state.get(name) or {}
+        merged = dict(current_map)
+        for key, value in incoming.items():
+            if policy == "overwrite" or not merged.get(key):
+                merged[key] = value
+        if merged != current_map:
+            state[name] = merged
+            changed = True
     return changed
 
 
@@ -158,40 +170,46 @@ def _lookup(session: Session, phones: list[str]) -> dict[str, dict[str, Any]]:
 
 
 _INSERT_COLUMNS = [c.name for c in CONTACT_TABLE.columns if c.name != "id"]
-_ROW_GETTER = operator.itemgetter(*_INSERT_COLUMNS)
-_OTHERS_INDEX = _INSERT_COLUMNS.index("other_phones")
-_CUSTOM_INDEX = _INSERT_COLUMNS.index("custom")
-_TIME_INDEXES = [_INSERT_COLUMNS.index(n) for n in ("created_at", "updated_at")]
+_BATCH_COLUMNS = ("import_batch_id", "last_contacted_at", "created_at", "updated_at")
+assert tuple(_INSERT_COLUMNS) == (*ROW_COLUMNS, *_BATCH_COLUMNS), _INSERT_COLUMNS
+_JSON_COLUMNS = {"other_phones": "[]", "phone_notes": "{}", "custom": "{}"}
 
 
-def _insert_contacts(session: Session, rows: list[dict[str, Any]], now: datetime) -> None:
+def _state_of(record: RowRecord) -> dict[str, Any]:
+    """A new contact's values as a dict, for a later row of the file to merge into."""
+    state = dict(zip(ROW_COLUMNS, record.row, strict=True))
+    state["other_phones"] = list(record.other_phones)
+    state["phone_notes"] = dict(record.phone_notes)
+    state["custom"] = dict(record.custom)
+    return state
+
+
+def _row_of(state: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(
+        (json.dumps(state[name]) if state[name] else _JSON_COLUMNS[name])
+        if name in _JSON_COLUMNS else state[name]
+        for name in ROW_COLUMNS)
+
+
+def _insert_contacts(session: Session, new: list[Any], state: BatchState) -> None:
     """Insert new contacts with one driver-level executemany.
 
     SQLAlchemy's per-row parameter processing cost more than SQLite's own insert work
-    (bench/import.py), so values are converted here exactly as the column types would:
-    JSON as json.dumps text, UTCDateTime as naive UTC (SQLite: SQLAlchemy's text format).
-    Every new row of a batch carries the same timestamps; last_contacted_at is always NULL.
+    (bench/import.py), so the parsing process encodes each row as the column types would
+    (JSON as json.dumps text), and here the batch's own values are added: its id, and one
+    timestamp for every row (UTCDateTime as naive UTC; on SQLite, SQLAlchemy's text format).
+    A row that later rows merged into is a dict, encoded here the same way.
     """
     connection = session.connection()
-    naive = now.astimezone(UTC).replace(tzinfo=None)
+    naive = state.now.astimezone(UTC).replace(tzinfo=None)
     if connection.dialect.name == "sqlite":
         stamp: Any = naive.strftime("%Y-%m-%d %H:%M:%S.%f")
         mark = "?"
     else:
         stamp, mark = naive, "%s"
-    params = []
-    for row in rows:
-        values = list(_ROW_GETTER(row))
-        others = values[_OTHERS_INDEX]
-        values[_OTHERS_INDEX] = json.dumps(others) if others else "[]"
-        encoded = row.get("_custom_json")
-        if encoded is None:
-            custom = values[_CUSTOM_INDEX]
-            encoded = json.dumps(custom) if custom else "{}"
-        values[_CUSTOM_INDEX] = encoded
-        for index in _TIME_INDEXES:
-            values[index] = stamp
-        params.append(tuple(values))
+    tail = (state.batch_id, None, stamp, stamp)
+    params = [entry[ROW_AT] + tail if type(entry) is not dict else _row_of(entry) + tail
+              for entry in new]
     statement = (f"INSERT INTO contact ({', '.join(_INSERT_COLUMNS)}) "
                  f"VALUES ({', '.join([mark] * len(_INSERT_COLUMNS))})")
     connection.exec_driver_sql(statement, params)
@@ -204,16 +222,16 @@ UPDATE_CONTACT = (
 )
 
 
-def write_chunk(
-    session: Session, state: BatchState, records: list[RowRecord],
-    rejections: list[dict[str, Any]],
-) -> None:
+def write_chunk(session: Session, state: BatchState, chunk: ParsedChunk) -> None:
+    """Merge a parsed chunk into the contacts under the batch's policy, and count it."""
     result, policy, now = state.result, state.policy, state.now
-    primaries = list({r.phone for r in records})
+    records = chunk.records
+    primaries = list({r[PHONE_AT] for r in records})
     if state.only_own:
         primaries = [p for p in primaries if p in state.inserted]
     existing = _lookup(session, primaries) if primaries else {}
-    new: dict[str, dict[str, Any]] = {}
+    # New contacts by number: the parsed record itself, or a dict once a later row merged in.
+    new: dict[str, Any] = {}
     dirty: dict[int, dict[str, Any]] = {}
     moved: set[int] = set()  # contacts whose constituency or ward this chunk changes
     changes: list[dict[str, Any]] = []
@@ -222,45 +240,42 @@ def write_chunk(
     touched: set[int] = set()
     snapshotted: set[int] = set()
     state.pending = (touched, snapshotted, set())
-    for record in records:
-        if record.phone in new:
-            merge_into(new[record.phone], record, policy)
-            result.merged += 1
+    inserted = merged = updated = unchanged = 0
+    for entry in records:
+        phone = entry[PHONE_AT]
+        earlier = new.get(phone)
+        if earlier is not None:
+            if type(earlier) is not dict:
+                earlier = new[phone] = _state_of(RowRecord._make(earlier))
+            merge_into(earlier, RowRecord._make(entry), policy)
+            merged += 1
             continue
-        stored = existing.get(record.phone)
+        stored = existing.get(phone)
         if stored is None:
-            new[record.phone] = {
-                "phone": record.phone, "phone_type": record.phone_type,
-                "other_phones": record.other_phones, "first_name": "", "last_name": "",
-                "email": "", "postcode": "", "constituency": "", "ward": "",
-                "membership_number": "", "tags": "", "tps": False, "consenting_member": False,
-                "bad_number": False, "custom": record.custom, "_custom_json": record.custom_json,
-                "import_batch_id": state.batch_id,
-                "last_contacted_at": None, "created_at": now, "updated_at": now,
-                **record.values,
-            }
-            result.inserted += 1
+            new[phone] = entry
+            inserted += 1
             continue
+        record = RowRecord._make(entry)
         contact_id = stored["id"]
         if (stored["import_batch_id"] == state.batch_id or contact_id in state.touched
                 or contact_id in touched):
-            result.merged += 1  # an earlier row of this file already has this number
+            merged += 1  # an earlier row of this file already has this number
             first_touch = False
         else:
             first_touch = True
             touched.add(contact_id)
         if policy == "skip":
             if first_touch:
-                result.merged += 1
+                merged += 1
             continue
         before = {name: stored[name] for name in MERGED_FIELDS}
         area = (stored["constituency"], stored["ward"])
         changed = merge_into(stored, record, policy)
         if first_touch:
             if changed:
-                result.updated += 1
+                updated += 1
             else:
-                result.unchanged += 1
+                unchanged += 1
         if changed:
             dirty[contact_id] = stored
             if contact_id not in state.snapshotted and contact_id not in snapshotted:
@@ -269,8 +284,12 @@ def write_chunk(
                                 "before": before})
             if (stored["constituency"], stored["ward"]) != area:
                 moved.add(contact_id)
+    result.inserted += inserted
+    result.merged += merged
+    result.updated += updated
+    result.unchanged += unchanged
     if new:
-        _insert_contacts(session, list(new.values()), now)
+        _insert_contacts(session, list(new.values()), state)
     state.pending_inserted = list(new)
     if dirty:
         session.execute(UPDATE_CONTACT, [
@@ -280,23 +299,25 @@ def write_chunk(
         refresh_queue_areas(session=session, contact_ids=moved)
     if changes:
         session.execute(sa.insert(ImportChange.__table__), changes)  # type: ignore[attr-defined]
-    if rejections:
-        session.execute(sa.insert(ImportRejection.__table__), rejections)  # type: ignore[attr-defined]
-    warnings = [{"batch_id": state.batch_id, "row_number": r.row_number, "message": m[:500]}
-                for r in records for m in r.warnings]
-    if warnings:
-        session.execute(sa.insert(ImportWarning.__table__), warnings)  # type: ignore[attr-defined]
-        result.warnings += len(warnings)
-    refused = [r for r in records if r.do_not_call]
+    if chunk.rejections:
+        session.execute(sa.insert(ImportRejection.__table__),  # type: ignore[attr-defined]
+                        chunk.rejections)
+    if chunk.warnings:
+        session.execute(sa.insert(ImportWarning.__table__),  # type: ignore[attr-defined]
+                        chunk.warnings)
+        result.warnings += len(chunk.warnings)
+    refused = [RowRecord._make(r) for r in chunk.refused]
     if refused:
         state.pending[2].update(_add_to_do_not_call(session, state, refused, existing))
         result.do_not_call += len(refused)
     blocked = state.suppressed | state.pending[2] if state.pending[2] else state.suppressed
     if blocked:
+        others_at = RowRecord._fields.index("other_phones")
         result.suppressed += sum(
-            1 for r in records if r.phone in blocked or blocked.intersection(r.other_phones)
+            1 for r in records
+            if r[PHONE_AT] in blocked or (r[others_at] and blocked.intersection(r[others_at]))
         )
-    result.rejected += len(rejections)
+    result.rejected += len(chunk.rejections)
     result.total_rows = (result.inserted + result.updated + result.unchanged + result.merged
                          + result.rejected)
     session.execute(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import io
+import json
 
 import pytest
 from openpyxl import Workbook
@@ -28,6 +30,8 @@ from core.importing import (
     phones_in_cell,
     split_full_name,
 )
+from core.importing.files import CsvRecords
+from core.importing.rows import ROW_COLUMNS, _json_of_texts
 
 
 def rows_of(data: bytes, **overrides: str) -> tuple[FileFormat, list[str], list[list[str]]]:
@@ -299,7 +303,7 @@ def test_a_full_name_column_is_split_sensibly(name: str, first: str, last: str) 
 def test_numbers_are_read_from_cells_with_words_around_them(
     cell: str, numbers: list[str], problem: str
 ) -> None:
-    found, why = phones_in_cell(cell, PhoneNormaliser("GB"))
+    found, why, _notes = phones_in_cell(cell, PhoneNormaliser("GB"))
     assert [p.e164 for p in found] == numbers
     assert why.startswith(problem) and bool(why) == bool(problem)
 
@@ -314,3 +318,82 @@ def test_numbers_are_read_from_cells_with_words_around_them(
 )
 def test_the_header_row_is_found_below_title_rows(rows: list[list[str]], header_row: int) -> None:
     assert detect_header_row(list(enumerate(rows, start=1))) == header_row
+
+
+@pytest.mark.parametrize(
+    ("cell", "notes"),
+    [
+        ("07400 101015 (after 6pm)", {"+447400101015": "after 6pm"}),
+        ("020 7946 0100 home", {"+442079460100": "home"}),
+        ("07400 106 900 (Mum's)", {"+447400106900": "Mum's"}),
+        ("07400103075 / 029 2018 0063", {}),  # a separator is not a note
+        ("07400 101015 (after 6pm) or 020 7946 0100 (work)",
+         {"+447400101015": "after 6pm", "+442079460100": "work"}),
+        ("evenings: 07400 101015", {"+447400101015": "evenings"}),
+        ("Tel: 07400 101015", {}),  # a label that says nothing
+        ("020 7946 0100 ext 23", {"+442079460100": "ext 23"}),  # phonenumbers reads it whole
+        ("07400 101015", {}),
+    ],
+)
+def test_words_beside_a_number_are_kept_as_its_note(cell: str, notes: dict[str, str]) -> None:
+    assert phones_in_cell(cell, PhoneNormaliser("GB"))[2] == notes
+
+
+def test_a_row_carries_its_numbers_notes_and_the_preferred_number_stays_the_mobile() -> None:
+    record = parse(["Al", "", "07400 123456 (after 6pm)", "01270 212345 home", "", "", ""])
+    assert (record.phone, record.other_phones) == ("+447400123456", ["+441270212345"])
+    assert record.phone_notes == {"+447400123456": "after 6pm", "+441270212345": "home"}
+    assert parse(["Al", "", "07400 123456", "", "", "", ""]).phone_notes == {}
+
+
+def test_a_records_row_holds_what_the_writer_inserts() -> None:
+    record = parse(["Asha", "Patel", "07400 123456 (Mum's)", "", "NHS", "yes", "North"])
+    row = dict(zip(ROW_COLUMNS, record.row, strict=True))
+    assert row == {
+        "phone": "+447400123456", "phone_type": "mobile", "other_phones": "[]",
+        "phone_notes": '{"+447400123456": "Mum\'s"}', "first_name": "Asha",
+        "last_name": "Patel", "email": "", "postcode": "", "constituency": "", "ward": "",
+        "membership_number": "", "tags": ",nhs,", "tps": True, "consenting_member": False,
+        "bad_number": False, "custom": '{"Branch": "North"}'}
+
+
+@pytest.mark.parametrize("values", [
+    {}, {"a": "b"}, {"Zoë's \"branch\"": "Siân\n\t\\ \u2028 \U0001f600", "x": ""},
+    {"k": "\x00\x1f\x7f", "=HYPERLINK(1)": "é"},
+])
+def test_custom_fields_are_encoded_exactly_as_json_dumps_would(values: dict[str, str]) -> None:
+    assert _json_of_texts(values) == json.dumps(values)
+
+
+NASTY_CSV = (
+    "Report\r\n\r\nFirst,Notes,Phone\r\n"
+    "Zoë,\"two\r\nlines\",07400 123451\r\n"
+    "Siân,\"a \"\"quoted\"\" word, and a comma\",07400 123452\n"
+    ",,\r\n"
+    "Bartłomiej,\"ends with a break\n\",07400 123453\r"
+    "Renée,plain,07400 123454\r\n"
+    "\r\n"
+    "Total,,4"
+)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16"])
+@pytest.mark.parametrize("block", [1, 2, 3, 7, 64, 10_000])
+def test_a_csv_read_block_by_block_gives_the_csv_modules_records(encoding: str,
+                                                                 block: int) -> None:
+    data = NASTY_CSV.encode(encoding)
+    expected = list(enumerate(csv.reader(io.StringIO(NASTY_CSV, newline="")), start=1))
+    reader = CsvRecords(FileFormat(kind="csv", encoding=encoding, delimiter=","))
+    got = []
+    for start in range(0, len(data), block):
+        got += reader.feed(data[start : start + block], start + block >= len(data))
+    assert got == expected and reader.error is None
+
+
+def test_bytes_not_in_the_encoding_stop_the_csv_at_their_row() -> None:
+    reader = CsvRecords(FileFormat(kind="csv", encoding="utf-8", delimiter=","))
+    data = b"Phone\n07400123451\n07400123452\nRen\xe9e\n07400123453\n"
+    got = reader.feed(data[:20], False) + reader.feed(data[20:], True)
+    assert got == [(1, ["Phone"]), (2, ["07400123451"]), (3, ["07400123452"])]
+    assert str(reader.error) == ("row 4 is not utf-8: invalid continuation byte; choose the "
+                                 "encoding")

@@ -240,3 +240,18 @@ def test_contact_results_include_the_promised_callback_time(
     _, rows = csv_rows(database, "contacts", organiser, campaign_id)
     got = {ids[int(r["contact_id"])]: r["callback_at (Europe/London)"] for r in rows}
     assert got == {"waiting": "2026-12-05T14:30:00+00:00", "called": ""}
+
+
+def test_the_contact_export_carries_the_note_beside_the_number(database: Database, day: Day,
+                                                              organiser: UserView) -> None:
+    with database.write() as session:
+        c1 = session.get(Contact, day.contacts["c1"])
+        c3 = session.get(Contact, day.contacts["c3"])
+        assert c1 is not None and c3 is not None
+        c1.phone_notes = {c1.phone: "after 6pm", "+441270212345": "work"}
+        c3.phone_notes = {c3.phone: "=HYPERLINK(\"x\")"}
+    _, rows = csv_rows(database, "contacts", organiser, day.a)
+    by_id = {int(row["contact_id"]): row for row in rows}
+    assert by_id[day.contacts["c1"]]["phone_note"] == "after 6pm"
+    assert by_id[day.contacts["c3"]]["phone_note"] == "'=HYPERLINK(\"x\")"  # never a formula
+    assert by_id[day.contacts["c5"]]["phone_note"] == ""

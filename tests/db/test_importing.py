@@ -308,3 +308,39 @@ def test_parsing_in_a_worker_process_gives_the_same_import(sqlite_database: Data
 def test_a_duplicate_row_fills_the_custom_fields_the_first_left_empty(database: Database) -> None:
     do_import(database, "Phone,Branch,Shift\n07400 123451,,Sat\n+447400123451,North,Sun\n")
     assert contacts(database)["+447400123451"]["custom"] == {"Shift": "Sat", "Branch": "North"}
+
+
+def notes(database: Database) -> dict[str, dict[str, str]]:
+    with database.session() as session:
+        return {c.phone: c.phone_notes for c in session.exec(select(Contact))}
+
+
+def test_words_beside_a_number_are_stored_as_its_note(database: Database) -> None:
+    result = do_import(database, (
+        "Name,Mobile,Home phone\n"
+        "Ann,07400 101015 (after 6pm),020 7946 0100 home\n"
+        "Bob,07400 106 900 (Mum's),\n"
+        "Cat,07400103075 / 029 2018 0063,\n"
+        "Dan,07400 123451,\n"))
+    assert accounting(result) == (4, 4, 0, 0, 0)
+    assert notes(database) == {
+        "+447400101015": {"+447400101015": "after 6pm", "+442079460100": "home"},
+        "+447400106900": {"+447400106900": "Mum's"},
+        "+447400103075": {},
+        "+447400123451": {},
+    }
+
+
+def test_a_later_row_adds_a_note_and_undo_takes_it_away(database: Database) -> None:
+    do_import(database, "Name,Mobile\nAnn,07400 101015\nBob,07400 123451 (work)\n")
+    # In the same file a duplicate row fills the note the first row lacked.
+    do_import(database, "Name,Mobile\nCat,07400 123452\nCat,07400123452 (evenings)\n")
+    again = do_import(database, "Name,Mobile\nAnn,07400 101015 (after 6pm)\n"
+                                "Bob,07400 123451 (home)\n")
+    assert accounting(again) == (2, 0, 1, 0, 0) and again.unchanged == 1  # Bob's note kept
+    assert notes(database) == {"+447400101015": {"+447400101015": "after 6pm"},
+                               "+447400123451": {"+447400123451": "work"},
+                               "+447400123452": {"+447400123452": "evenings"}}
+    with database.write() as session:
+        undo_batch(session=session, batch_id=again.batch_id, actor_id=None)
+    assert notes(database)["+447400101015"] == {}

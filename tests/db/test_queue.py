@@ -494,3 +494,15 @@ def test_campaign_changes_apply_to_the_very_next_claim(database) -> None:
                   {"c": campaign_id})
     with pytest.raises(CampaignNotActive):
         claim(database, campaign_id, volunteer.id)
+
+
+def test_the_revealed_number_carries_the_words_the_import_read_beside_it(database) -> None:
+    volunteer, _, campaign_id, contact_ids, _ = setup_queue(database, n=1)
+    with database.write() as s:
+        contact = s.get(Contact, contact_ids[0])
+        contact.phone_notes = {contact.phone: "after 6pm", "+441270212345": "work"}
+    claimed = claim(database, campaign_id, volunteer.id)
+    with database.write() as s:
+        number = reveal_number(session=s, queue_entry_id=claimed.queue_entry_id,
+                               volunteer_id=volunteer.id, now=NOON)
+    assert number.note == "after 6pm"  # the dialled number's note, not another number's

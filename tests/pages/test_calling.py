@@ -430,3 +430,20 @@ def test_stop_is_at_the_top_not_beside_skip(make_app, app_db) -> None:
     assert keys.index("calling_stop") < keys.index(form_key(at, "calling_save"))
     assert keys.index(form_key(at, "calling_save")) + 1 == keys.index(form_key(at, "calling_skip"))
     assert keys[-1] == form_key(at, "calling_skip")
+
+
+def test_the_note_beside_the_revealed_number_is_shown_as_plain_text(make_app, app_db) -> None:
+    from core.queue import RevealedNumber
+
+    volunteer, _, _, people = arrange(app_db, contacts=1)
+    at = start(make_app, volunteer)
+    contact_id, phone = people[0]
+    # What the Call link's tap stores (the tap itself runs in a browser: tests/e2e).
+    at.session_state["calling_revealed"] = RevealedNumber(
+        contact_id=contact_id, display=display_phone(phone), tel_uri=f"tel:{phone}",
+        note="**after** 6pm [x](https://example.org)")
+    at.run()
+    assert not at.exception
+    assert "Note with this number: **after** 6pm [x](https://example.org)" in [
+        t.value for t in at.text]
+    assert "after" not in texts(at).replace(display_phone(phone), "")

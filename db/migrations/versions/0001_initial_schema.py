@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 13:33:23.475780
+Create Date: 2026-12-01 13:59:06.131217
 """
 from collections.abc import Sequence
 
@@ -275,6 +275,7 @@ def upgrade() -> None:
     sa.Column('phone', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('phone_type', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
     sa.Column('other_phones', sa.JSON(), nullable=False),
+    sa.Column('phone_notes', sa.JSON(), nullable=False),
     sa.Column('first_name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('last_name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('email', sqlmodel.sql.sqltypes.AutoString(length=320), nullable=False),
