@@ -110,10 +110,12 @@ def fill(db: Database, contacts: int, volunteers: int) -> tuple[int, list[int]]:
     text = "CAST(n AS TEXT)" if sqlite else "n::text"
     with db.write() as session:
         session.execute(sa.text(
-            series + "INSERT INTO contact (phone, phone_type, other_phones, first_name, last_name,"
+            series + "INSERT INTO contact (phone, phone_type, other_phones, phone_notes,"
+            " first_name, last_name,"
             " email, postcode, constituency, ward, membership_number, tags, tps,"
             " consenting_member, bad_number, custom, created_at, updated_at) "
-            f"SELECT {phone}, 'mobile', '[]', 'First' || {text}, 'Last', '', '', 'Crewe', '',"
+            f"SELECT {phone}, 'mobile', '[]', '{{}}', 'First' || {text}, 'Last', '', '',"
+            " 'Crewe', '',"
             f" '', '', false, false, false, '{{}}', {stamp}, {stamp} FROM {source}"
         ))
         campaign_id = session.execute(sa.text(

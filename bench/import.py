@@ -214,7 +214,7 @@ def stored_rows(database: Database) -> list[tuple[Any, ...]]:
             values = list(row)
             for index, name in enumerate(COLUMNS):
                 value = values[index]
-                if name in ("other_phones", "custom"):
+                if name in ("other_phones", "phone_notes", "custom"):
                     values[index] = json.dumps(value)
                 elif name == "import_batch_id":
                     values[index] = None  # the baseline database has no batch row

@@ -50,8 +50,8 @@ def fill(database: Database, contacts: int, attach: int, seed: int) -> dict[str,
     sqlite = database.is_sqlite
     stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else now
     mark = "?" if sqlite else "%s"
-    columns = ["phone", "phone_type", "other_phones", "first_name", "last_name", "email",
-               "postcode", "constituency", "ward", "membership_number", "tags", "tps",
+    columns = ["phone", "phone_type", "other_phones", "phone_notes", "first_name", "last_name",
+               "email", "postcode", "constituency", "ward", "membership_number", "tags", "tps",
                "consenting_member", "bad_number", "custom", "created_at", "updated_at"]
     insert = (f"INSERT INTO contact ({', '.join(columns)}) "
               f"VALUES ({', '.join([mark] * len(columns))})")
@@ -74,7 +74,7 @@ def fill(database: Database, contacts: int, attach: int, seed: int) -> dict[str,
             tags.append("attach")
         others = [f"+44127{i:07d}"] if i % 10 == 0 else []
         batch.append((
-            f"+4474{i:08d}", "mobile" if i % 5 else "landline", json.dumps(others),
+            f"+4474{i:08d}", "mobile" if i % 5 else "landline", json.dumps(others), "{}",
             f"First{i}", f"Last{i % 5000}", "", "", SEATS[i % len(SEATS)], f"Ward {i % 80}",
             f"M{i}", ("," + ",".join(tags) + ",") if tags else "", i % 20 == 0,
             i % 100 == 0, i % 97 == 0,
