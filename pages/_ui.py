@@ -164,6 +164,16 @@ def _say(shown: Shown, message: str) -> None:
         st.success(message)
 
 
+def flash(message: str, shown: Shown = "success") -> None:
+    """Keep a message for the next run: show_flash() shows it where the page calls it, and
+    app.py shows a toast (a toast sent just before st.rerun() can be dropped with the
+    interrupted run's messages)."""
+    if shown == "toast":
+        st.session_state[TOAST_KEY] = message
+    else:
+        st.session_state[FLASH_KEY] = (shown, message)
+
+
 def show_flash() -> None:
     """Show what the action before this rerun did (run_action(..., rerun=True)), where the
     page calls this; a toast is shown by app.py on every page."""
@@ -217,12 +227,8 @@ def run_action(
         then(value)
     message = done(value) if callable(done) else done
     if message is not None:
-        # Across a rerun a message waits in session state: a toast sent just before st.rerun()
-        # can be dropped with the interrupted run's messages.
-        if rerun and shown == "toast":
-            st.session_state[TOAST_KEY] = message
-        elif rerun:
-            st.session_state[FLASH_KEY] = (shown, message)
+        if rerun:
+            flash(message, shown)
         else:
             _say(shown, message)
     if rerun:

@@ -31,17 +31,15 @@ from pages._sms import render_sms_template_editor
 organiser = _ui.require_organiser()
 st.title("Campaigns")
 
-FLASH = "campaigns_flash"
 FLASH_WARNING = "campaigns_flash_warning"
-if FLASH in st.session_state:
-    st.success(st.session_state.pop(FLASH))
+_ui.show_flash()
 if FLASH_WARNING in st.session_state:
     st.warning(st.session_state.pop(FLASH_WARNING), icon="🌙")
 
 
 def done(message: str, select: int | None = None) -> None:
     """Flash a message and rerun; `select` a new campaign (only before the picker is drawn)."""
-    st.session_state[FLASH] = message
+    _ui.flash(message)
     if select is not None:
         st.session_state["campaigns_pick"] = select
     st.rerun()
