@@ -155,14 +155,13 @@ def twilio_call_controls(
 
     label = "Call again" if state is not None else "Call"
     if st.button(label, key=f"call_{attempt_key}", type="primary", icon="📞"):
-        try:
-            info = start_campaign_call(
-                database=rt.database, dialer=dialer_for(kind, rt.settings),
+        info = _ui.run_action(
+            lambda database: start_campaign_call(
+                database=database, dialer=dialer_for(kind, rt.settings),
                 queue_entry_id=queue_entry_id, volunteer_id=volunteer_id,
-                settings=rt.settings, now=datetime.now(UTC),
-            )
-        except DialerError as exc:
-            st.error(str(exc))
+                settings=rt.settings, now=datetime.now(UTC)),
+            transaction="own", errors=(DialerError,)).value
+        if info is None:
             return _info(state) if state is not None and not state["lost"] else None
         _store(attempt_key, info, kind=kind)
         st.rerun()

@@ -78,14 +78,17 @@ def end_live_session(mode: CallingMode, volunteer_id: int) -> None:
 
 def _start(mode: CallingMode, campaign_id: int, volunteer_id: int) -> None:
     rt = _ui.runtime()
-    try:
-        view = start_session(database=rt.database, dialer=_dialer(mode),
-                             settings=rt.settings, campaign_id=campaign_id,
-                             volunteer_id=volunteer_id, now=_now())
-    except DialerError as exc:
-        st.session_state["calling_session_error"] = str(exc)
-        return
-    st.session_state[SESSION] = view.id
+    _ui.run_action(
+        lambda database: start_session(database=database, dialer=_dialer(mode),
+                                       settings=rt.settings, campaign_id=campaign_id,
+                                       volunteer_id=volunteer_id, now=_now()),
+        transaction="own", errors=(DialerError,), on_refusal=_keep_error,
+        then=lambda view: st.session_state.__setitem__(SESSION, view.id))
+
+
+def _keep_error(exc: Exception) -> None:
+    """Shown at the top of the panel in the next run."""
+    st.session_state["calling_session_error"] = str(exc)
 
 
 def _controls(view: SessionView, mode: CallingMode, volunteer_id: int) -> None:
@@ -93,13 +96,12 @@ def _controls(view: SessionView, mode: CallingMode, volunteer_id: int) -> None:
     left, right = st.columns(2)
     if view.status == SessionStatus.PAUSED or view.pause_requested:
         if left.button("Resume", key="calling_session_resume", icon="▶️", type="primary"):
-            try:
-                resumed = resume(database=rt.database, dialer=_dialer(mode),
-                                 settings=rt.settings, session_id=view.id,
-                                 volunteer_id=volunteer_id, now=_now())
-                st.session_state[SESSION] = resumed.id
-            except DialerError as exc:
-                st.session_state["calling_session_error"] = str(exc)
+            _ui.run_action(
+                lambda database: resume(database=database, dialer=_dialer(mode),
+                                        settings=rt.settings, session_id=view.id,
+                                        volunteer_id=volunteer_id, now=_now()),
+                transaction="own", errors=(DialerError,), on_refusal=_keep_error,
+                then=lambda resumed: st.session_state.__setitem__(SESSION, resumed.id))
             st.rerun()
     elif left.button("Pause", key="calling_session_pause", icon="⏸️"):
         pause(database=rt.database, session_id=view.id, volunteer_id=volunteer_id, now=_now())
