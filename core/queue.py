@@ -8,7 +8,7 @@ BEGIN IMMEDIATE (Database.write()), which serialises writers; on PostgreSQL each
 takes `FOR UPDATE SKIP LOCKED`, so concurrent claimers step past each other's rows instead of
 queueing behind them.
 
-Callers pass a write session (Database.write() / pages._ui.write_session()) and commit by leaving
+Callers pass a write session (Database.write() / pages._ui.run_action()) and commit by leaving
 the block; every function here only adds to that transaction.
 """
 

@@ -139,7 +139,7 @@ def read_session() -> Iterator[Session]:
 
 
 @contextmanager
-def write_session() -> Iterator[Session]:
+def _write_session() -> Iterator[Session]:
     with runtime().database.write() as session:
         yield session
 
@@ -215,7 +215,7 @@ def run_action(
         if transaction == "own":
             value = action(runtime().database)
         else:
-            with write_session() if transaction == "write" else read_session() as session:
+            with _write_session() if transaction == "write" else read_session() as session:
                 value = action(session)
     except errors as exc:
         if on_refusal is not None:

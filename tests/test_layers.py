@@ -47,14 +47,15 @@ def test_the_check_sees_an_import_hidden_inside_a_function(tmp_path: Path) -> No
 def hand_rolled_actions(path: Path) -> list[int]:
     """Lines where a page opens a write transaction itself, or catches errors around one:
     pages act through `_ui.run_action`, which commits, rolls back and shows the refusal."""
+    writes = {"write_session", "_write_session"}
+    sessions = {"read_session", *writes}
     found: list[int] = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Attribute) and node.attr == "write_session":
+        if isinstance(node, ast.Attribute) and node.attr in writes:
             found.append(node.lineno)
         elif isinstance(node, ast.Try) and node.handlers:
             found += [inner.lineno for statement in node.body for inner in ast.walk(statement)
-                      if isinstance(inner, ast.Attribute)
-                      and inner.attr in ("read_session", "write_session")]
+                      if isinstance(inner, ast.Attribute) and inner.attr in sessions]
     return sorted(set(found))
 
 
@@ -67,5 +68,5 @@ def test_a_page_acts_through_run_action(path: Path) -> None:
 def test_the_check_sees_a_transaction_caught_by_hand(tmp_path: Path) -> None:
     page = tmp_path / "page.py"
     page.write_text("try:\n    with _ui.read_session() as s:\n        x(s)\nexcept E:\n    pass\n"
-                    "with _ui.write_session() as s:\n    y(s)\n")
+                    "with _ui._write_session() as s:\n    y(s)\n")
     assert hand_rolled_actions(page) == [2, 6]
