@@ -484,11 +484,12 @@ class CsvRecords:
 
     def __init__(self, fmt: FileFormat):
         self.encoding = fmt.encoding
-        # Bytes not in an 8-bit or UTF-8 encoding are decoded as lone surrogates, so that the
-        # rows before them still go in and the error names the row that holds them.
+        # From a block with bytes not in an 8-bit or UTF-8 encoding on, they are decoded as
+        # lone surrogates, so that the rows before them still go in and the error names the
+        # row that holds them.
         self.escapes = not fmt.encoding.startswith(("utf-16", "utf-32"))
-        self.decoder = codecs.getincrementaldecoder(fmt.encoding)(
-            errors="surrogateescape" if self.escapes else "strict")
+        self.decoder = codecs.getincrementaldecoder(fmt.encoding)(errors="strict")
+        self.escaping = False  # from the first block with bytes not in the encoding on
         self.delimiter = fmt.delimiter
         self.carry = ""
         self.number = 0  # records read so far
@@ -498,10 +499,16 @@ class CsvRecords:
         """Raises UndecodableRow (UTF-16/32 only); other errors are kept in `error`."""
         if self.error is not None:
             return []
+        state = self.decoder.getstate()
         try:
             text = self.carry + self.decoder.decode(block, final)
         except UnicodeDecodeError as exc:
-            raise UndecodableRow(exc.reason) from None
+            if not self.escapes:
+                raise UndecodableRow(exc.reason) from None
+            self.decoder = codecs.getincrementaldecoder(self.encoding)(errors="surrogateescape")
+            self.decoder.setstate(state)
+            self.escaping = True
+            text = self.carry + self.decoder.decode(block, final)
         # Lines split as the text reader of _csv_rows splits them (newline=""): \n, \r, \r\n.
         lines = list(io.StringIO(text, newline=""))
         reader = csv.reader(lines, delimiter=self.delimiter)
@@ -521,7 +528,7 @@ class CsvRecords:
             self.carry = "".join(lines[last_start:])
         else:
             self.carry = text
-        if self.escapes and _ESCAPED.search(text):
+        if self.escaping and _ESCAPED.search(text):
             for index, record in enumerate(records):
                 bad = next((cell for cell in record if _ESCAPED.search(cell)), None)
                 if bad is not None:

@@ -133,31 +133,44 @@ class PhoneNormaliser:
     def __init__(self, region: str = "GB"):
         self.region = region
         self._types = _cc44_types() if region == "GB" else None
-        self._cache: dict[str, Phone | None] = {}
+        self._cache: dict[str, Phone | None] = {}  # national number: its Phone, None if invalid
         self.fast = 0
         self.slow = 0
 
+    def common(self, raw: str) -> Phone | None:
+        """The number, if the text is plainly a UK number ("07400 123456", "+44 (0)1270 ...");
+        None if it is not of that shape (then only __call__ can tell).
+
+        Raises InvalidPhone: of that shape, but not a valid number.
+        """
+        if self._types is None:
+            return None
+        text = raw.strip()
+        if "(" in text:
+            text = _TRUNK_ZERO.sub("", text)
+        match = _UK_SHAPE.fullmatch(text.translate(_SEPARATORS))
+        if match is None:
+            return None
+        nsn = match.group(1)
+        if nsn in self._cache:
+            found = self._cache[nsn]
+        else:
+            kind = self._types.kind(nsn)
+            found = None if kind == "unknown" else Phone("+44" + nsn, kind)
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[nsn] = found
+        self.fast += 1
+        if found is None:
+            raise InvalidPhone("not a valid phone number")
+        return found
+
     def __call__(self, raw: str) -> Phone:
         """Raises InvalidPhone, like normalise_phone."""
+        found = self.common(raw)
+        if found is not None:
+            return found
         text = raw.strip()
-        if self._types is not None:
-            if "(" in text:
-                text = _TRUNK_ZERO.sub("", text)
-            match = _UK_SHAPE.fullmatch(text.translate(_SEPARATORS))
-            if match:
-                nsn = match.group(1)
-                if nsn in self._cache:
-                    found = self._cache[nsn]
-                else:
-                    kind = self._types.kind(nsn)
-                    found = None if kind == "unknown" else Phone("+44" + nsn, kind)
-                    if len(self._cache) >= _CACHE_LIMIT:
-                        self._cache.clear()
-                    self._cache[nsn] = found
-                self.fast += 1
-                if found is None:
-                    raise InvalidPhone("not a valid phone number")
-                return found
         if not any(ch.isdigit() for ch in text):  # "n/a", "tbc": phonenumbers finds no number
             raise InvalidPhone("not a phone number" if text else "no phone number")
         self.slow += 1

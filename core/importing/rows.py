@@ -243,8 +243,7 @@ _ROW_DEFAULTS = tuple(
 
 
 class RowRecord(NamedTuple):
-    """One kept row. The parsing process sends it back as a plain tuple (a NamedTuple's
-    unpickling runs Python code per row); RowRecord._make(t) reads one again."""
+    """One kept row. The parsing process sends it back as to_wire gives it."""
 
     row_number: int
     phone: str
@@ -258,17 +257,50 @@ class RowRecord(NamedTuple):
     row: tuple[Any, ...] = ()  # the values of ROW_COLUMNS, JSON encoded, for an insert
 
 
-PHONE_AT = RowRecord._fields.index("phone")
-ROW_AT = RowRecord._fields.index("row")
+_FLAG_BITS = tuple((1 << bit, name) for bit, name in enumerate(FLAG_FIELDS))
+_TEXT_AT = tuple((ROW_COLUMNS.index(n), n) for n in (*TEXT_FIELDS, "tags"))
+_FLAG_AT = tuple((bit, ROW_COLUMNS.index(n), n) for bit, n in _FLAG_BITS)
+WIRE_PHONE = ROW_COLUMNS.index("phone")
+WIRE_OTHERS = ROW_COLUMNS.index("other_phones")
+ROW_WIDTH = len(ROW_COLUMNS)
+
+
+def to_wire(record: RowRecord) -> tuple[Any, ...]:
+    """A record as the parsing process sends it: its row, then a bit per flag the row gave.
+
+    Strings, booleans and one small int: a tenth of the time to unpickle that a record's dicts
+    and lists took, and the writer needs no more for a new contact (the row is its insert);
+    from_wire gives the whole record back for the rows that merge.
+    """
+    values = record.values
+    mask = 0
+    for bit, name in _FLAG_BITS:
+        if name in values:
+            mask |= bit
+    return (*record.row, mask)
+
+
+def from_wire(wire: tuple[Any, ...]) -> RowRecord:
+    """The record to_wire sent (its row number, warnings and do-not-call mark aside: those
+    travel in the ParsedChunk)."""
+    row = wire[:ROW_WIDTH]
+    values: dict[str, Any] = {name: row[at] for at, name in _TEXT_AT if row[at]}
+    mask = wire[ROW_WIDTH]
+    for bit, at, name in _FLAG_AT:
+        if mask & bit:
+            values[name] = row[at]
+    return RowRecord(
+        row_number=0, phone=row[0], phone_type=row[1], other_phones=json.loads(row[2]),
+        values=values, custom=json.loads(row[-1]), phone_notes=json.loads(row[3]), row=row)
 
 
 class ParsedChunk(NamedTuple):
     """A few thousand rows of a file, parsed: what the writer writes in one transaction."""
 
-    records: list[tuple[Any, ...]]  # RowRecords, as plain tuples from a parsing process
+    records: list[tuple[Any, ...]]  # the kept rows, as to_wire gives them
     rejections: list[dict[str, Any]]  # ImportRejection rows
     warnings: list[dict[str, Any]]  # ImportWarning rows
-    refused: list[tuple[Any, ...]]  # the records the file flags "do not call"
+    refused: list[tuple[Any, ...]]  # the records the file flags "do not call" (to_wire)
     last_row: int  # the file's row number of the chunk's last row
 
 
@@ -336,20 +368,25 @@ class RowParser:
         elif len(cells) < self.width:
             cells = cells + [""] * (self.width - len(cells))
         numbers: list[Phone] = []
+        e164s: list[str] = []
         sources: list[str] = []  # the column each number came from
         problems: list[str] = []
         notes: dict[str, str] = {}
-        normalise = self.normalise
+        normalise, common = self.normalise, self.normalise.common
         for index, header, _field in self.phones:
             raw = cells[index]
             if not raw:
                 continue
-            try:  # the common case, inline: one clean number
-                found = [normalise(raw)]
-                if _LETTER.search(raw):  # "Tel: 07400 123456 (evenings)": keep the words
-                    found, _problem, cell_notes = phones_in_cell(raw, normalise)
-                    for e164, note in cell_notes.items():
-                        notes.setdefault(e164, note)
+            try:
+                phone = common(raw)  # the common case, inline: one plain UK number
+                if phone is not None:
+                    found = [phone]
+                else:
+                    found = [normalise(raw)]
+                    if _LETTER.search(raw):  # "Tel: 07400 123456 (evenings)": keep the words
+                        found, _problem, cell_notes = phones_in_cell(raw, normalise)
+                        for e164, note in cell_notes.items():
+                            notes.setdefault(e164, note)
             except InvalidPhone as exc:
                 found, problem, cell_notes = phones_in_cell(raw, normalise, str(exc))
                 if problem:
@@ -357,14 +394,18 @@ class RowParser:
                 for e164, note in cell_notes.items():
                     notes.setdefault(e164, note)
             for phone in found:
-                if all(phone.e164 != n.e164 for n in numbers):
+                if phone.e164 not in e164s:
+                    e164s.append(phone.e164)
                     numbers.append(phone)
                     sources.append(header)
         if not numbers:
             raise RowRejected("; ".join(problems) if problems else "no phone number")
-        chosen = next((i for i, n in enumerate(numbers) if n.kind == "mobile"), 0)
+        chosen = 0
+        if numbers[0].kind != "mobile":
+            chosen = next((i for i, n in enumerate(numbers) if n.kind == "mobile"), 0)
         preferred = numbers[chosen]
-        warnings = tuple(f"{problem}, kept the {sources[chosen]}" for problem in problems)
+        warnings = (tuple(f"{problem}, kept the {sources[chosen]}" for problem in problems)
+                    if problems else ())
         values: dict[str, Any] = {}
         for index, field_name, limit in self.texts:
             text = cells[index].strip()
@@ -416,11 +457,12 @@ class RowParser:
         custom = {header: text for index, header in self.customs
                   if (text := cells[index].strip())}
         e164 = preferred.e164
-        others = [n.e164 for n in numbers if n.e164 != e164] if len(numbers) > 1 else []
+        others = [n for n in e164s if n != e164] if len(e164s) > 1 else []
         return tuple.__new__(RowRecord, (
             row_number, e164, preferred.kind, others, values, custom, warnings, refused, notes,
             (e164, preferred.kind, json.dumps(others) if others else "[]",
-             _json_of_texts(notes), *map(values.get, _ROW_VALUES, _ROW_DEFAULTS),
+             _json_of_texts(notes) if notes else "{}",
+             *map(values.get, _ROW_VALUES, _ROW_DEFAULTS),
              _json_of_texts(custom)),
         ))
 

@@ -12,7 +12,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -42,9 +42,9 @@ from core.importing.phones import PhoneNormaliser
 from core.importing.rows import (
     ParsedChunk,
     RowParser,
-    RowRecord,
     RowRejected,
     phones_in_cell,
+    to_wire,
 )
 from core.importing.writer import (
     COUNTERS,
@@ -84,6 +84,16 @@ class ParseJob:
     header_row: int = 1
 
 
+class RowsToParse(NamedTuple):
+    """A block's rows, read and framed by the parsing process but left for the writer to parse
+    (when the parsing process is behind, so that on two cores both share the parsing)."""
+
+    rows: list[tuple[int, list[str]]]
+
+
+Parsed = ParsedChunk | RowsToParse | ImportFileError  # what parsing a block gives, in order
+
+
 class ChunkParser:
     """One import's parsing: rows (or a CSV file's bytes, block by block) in, ParsedChunks of
     chunk_rows rows out, in file order.
@@ -113,20 +123,21 @@ class ChunkParser:
         chunk_rows = self.job.chunk_rows
         for row_number, cells in rows:
             try:
-                record: tuple[Any, ...] = tuple(parse(row_number, cells))
+                record = parse(row_number, cells)
             except RowRejected as exc:
                 self.rejections.append({
                     "batch_id": batch_id, "row_number": row_number, "reason": str(exc)[:500],
                     "raw": dict(zip(headers, cells, strict=False)),
                 })
             else:
-                self.records.append(record)
-                if record[_WARNINGS_AT]:
+                wire = to_wire(record)
+                self.records.append(wire)
+                if record.warnings:
                     self.warnings.extend(
                         {"batch_id": batch_id, "row_number": row_number, "message": m[:500]}
-                        for m in record[_WARNINGS_AT])
-                if record[_REFUSED_AT]:
-                    self.refused.append(record)
+                        for m in record.warnings)
+                if record.do_not_call:
+                    self.refused.append(wire)
             self.last_row = row_number
             self.rows += 1
             if self.rows >= chunk_rows:
@@ -139,16 +150,31 @@ class ChunkParser:
         self.records, self.rejections, self.warnings, self.refused = [], [], [], []
         self.rows = 0
 
-    def feed(self, block: bytes, final: bool) -> list[ParsedChunk | ImportFileError]:
+    def feed(self, block: bytes, final: bool, split_only: bool = False) -> list[Parsed]:
         """The chunks a CSV file's next block completes (with the rest, when final); a row that
-        cannot be read ends the list with its error, after the full chunks before it."""
+        cannot be read ends the list with its error, after the full chunks before it.
+
+        split_only: the block's rows are returned unparsed (RowsToParse, after the chunk begun
+        so far), for the writer to parse while this process is behind.
+        """
         assert self.csv is not None
         records = self.csv.feed(block, final)
         header_row = self.job.header_row
         if records and records[0][0] <= header_row:  # the header, and any title rows above it
             records = [r for r in records if r[0] > header_row]
+        out: list[Parsed] = []
+        if split_only and self.csv.error is None:
+            rows = list(self.framer.rows(records))
+            if final:
+                last = self.framer.last()
+                if last is not None:
+                    rows.append(last)
+            self.end_chunk()  # the rows parsed so far are written first
+            out.extend(self.take())
+            if rows:
+                out.append(RowsToParse(rows))
+            return out
         self.parse_rows(self.framer.rows(records))
-        out: list[ParsedChunk | ImportFileError] = []
         if self.csv.error is not None:  # the rows before it are written, then the import stops
             out.extend(self.take())
             out.append(self.csv.error)
@@ -186,8 +212,6 @@ def _chunks(
         yield chunk
 
 
-_WARNINGS_AT = RowRecord._fields.index("warnings")
-_REFUSED_AT = RowRecord._fields.index("do_not_call")
 _parsers: dict[ParseJob, ChunkParser] = {}
 
 
@@ -199,11 +223,11 @@ def _parser_for(job: ParseJob) -> ChunkParser:
     return parser
 
 
-def parse_block(job: ParseJob, block: bytes, final: bool
-                ) -> list[ParsedChunk | ImportFileError]:
+def parse_block(job: ParseJob, block: bytes, final: bool, split_only: bool = False
+                ) -> list[Parsed]:
     """Parse a CSV file's next block of bytes (in the one parsing process: blocks arrive in
     file order, and a record cut by a block's end is finished with the next block)."""
-    chunks = _parser_for(job).feed(block, final)
+    chunks = _parser_for(job).feed(block, final, split_only)
     if final or (chunks and isinstance(chunks[-1], ImportFileError)):
         _parsers.clear()
     return chunks
@@ -221,11 +245,15 @@ def parse_rows(job: ParseJob, rows: list[tuple[int, list[str]]]) -> ParsedChunk:
 def _csv_chunks(source: BinaryIO, job: ParseJob, pool: ProcessPoolExecutor | None
                 ) -> Iterator[ParsedChunk]:
     """A CSV file's chunks in order: its bytes read here, block by block, and parsed in the
-    pool's one process while earlier chunks are written (or here, without a pool)."""
+    pool's one process while earlier chunks are written (or here, without a pool).
+
+    When the parsing process is behind (the oldest block not parsed yet), the next block's
+    rows come back unparsed and this process parses them, rather than wait idle.
+    """
     source.seek(0)
     local = ChunkParser(job) if pool is None else None
-    in_flight: deque[Future[list[ParsedChunk | ImportFileError]]
-                     | list[ParsedChunk | ImportFileError]] = deque()
+    helper: ChunkParser | None = None  # parses the rows the parsing process leaves to us
+    in_flight: deque[Future[list[Parsed]] | list[Parsed]] = deque()
     block = source.read(BLOCK_BYTES)
     while True:
         following = source.read(BLOCK_BYTES) if block else b""
@@ -234,13 +262,23 @@ def _csv_chunks(source: BinaryIO, job: ParseJob, pool: ProcessPoolExecutor | Non
             in_flight.append(local.feed(block, final))
         else:
             assert pool is not None
-            in_flight.append(pool.submit(parse_block, job, block, final))
+            oldest = in_flight[0] if in_flight else None
+            behind = (len(in_flight) >= AHEAD and isinstance(oldest, Future)
+                      and not oldest.done())
+            in_flight.append(pool.submit(parse_block, job, block, final, behind))
         while in_flight and (len(in_flight) > AHEAD or final):
             item = in_flight.popleft()
-            for chunk in item.result() if isinstance(item, Future) else item:
-                if isinstance(chunk, ImportFileError):
-                    raise chunk
-                yield chunk
+            for parsed in item.result() if isinstance(item, Future) else item:
+                if isinstance(parsed, ImportFileError):
+                    raise parsed
+                if isinstance(parsed, RowsToParse):
+                    if helper is None:
+                        helper = ChunkParser(replace(job, csv=None))
+                    helper.parse_rows(parsed.rows)
+                    helper.end_chunk()
+                    yield from helper.take()
+                else:
+                    yield parsed
         if final:
             return
         block = following

@@ -14,11 +14,13 @@ from sqlmodel import Session
 from core.importing.fields import FLAG_FIELDS, TEXT_FIELDS
 from core.importing.rows import (
     FIELD_LIMITS,
-    PHONE_AT,
-    ROW_AT,
     ROW_COLUMNS,
+    ROW_WIDTH,
+    WIRE_OTHERS,
+    WIRE_PHONE,
     ParsedChunk,
     RowRecord,
+    from_wire,
     normalise_tags,
     tag_list,
 )
@@ -208,7 +210,7 @@ def _insert_contacts(session: Session, new: list[Any], state: BatchState) -> Non
     else:
         stamp, mark = naive, "%s"
     tail = (state.batch_id, None, stamp, stamp)
-    params = [entry[ROW_AT] + tail if type(entry) is not dict else _row_of(entry) + tail
+    params = [entry[:ROW_WIDTH] + tail if type(entry) is not dict else _row_of(entry) + tail
               for entry in new]
     statement = (f"INSERT INTO contact ({', '.join(_INSERT_COLUMNS)}) "
                  f"VALUES ({', '.join([mark] * len(_INSERT_COLUMNS))})")
@@ -226,7 +228,7 @@ def write_chunk(session: Session, state: BatchState, chunk: ParsedChunk) -> None
     """Merge a parsed chunk into the contacts under the batch's policy, and count it."""
     result, policy, now = state.result, state.policy, state.now
     records = chunk.records
-    primaries = list({r[PHONE_AT] for r in records})
+    primaries = list({r[WIRE_PHONE] for r in records})
     if state.only_own:
         primaries = [p for p in primaries if p in state.inserted]
     existing = _lookup(session, primaries) if primaries else {}
@@ -242,12 +244,12 @@ def write_chunk(session: Session, state: BatchState, chunk: ParsedChunk) -> None
     state.pending = (touched, snapshotted, set())
     inserted = merged = updated = unchanged = 0
     for entry in records:
-        phone = entry[PHONE_AT]
+        phone = entry[WIRE_PHONE]
         earlier = new.get(phone)
         if earlier is not None:
             if type(earlier) is not dict:
-                earlier = new[phone] = _state_of(RowRecord._make(earlier))
-            merge_into(earlier, RowRecord._make(entry), policy)
+                earlier = new[phone] = _state_of(from_wire(earlier))
+            merge_into(earlier, from_wire(entry), policy)
             merged += 1
             continue
         stored = existing.get(phone)
@@ -255,7 +257,7 @@ def write_chunk(session: Session, state: BatchState, chunk: ParsedChunk) -> None
             new[phone] = entry
             inserted += 1
             continue
-        record = RowRecord._make(entry)
+        record = from_wire(entry)
         contact_id = stored["id"]
         if (stored["import_batch_id"] == state.batch_id or contact_id in state.touched
                 or contact_id in touched):
@@ -306,16 +308,16 @@ def write_chunk(session: Session, state: BatchState, chunk: ParsedChunk) -> None
         session.execute(sa.insert(ImportWarning.__table__),  # type: ignore[attr-defined]
                         chunk.warnings)
         result.warnings += len(chunk.warnings)
-    refused = [RowRecord._make(r) for r in chunk.refused]
+    refused = [from_wire(r) for r in chunk.refused]
     if refused:
         state.pending[2].update(_add_to_do_not_call(session, state, refused, existing))
         result.do_not_call += len(refused)
     blocked = state.suppressed | state.pending[2] if state.pending[2] else state.suppressed
     if blocked:
-        others_at = RowRecord._fields.index("other_phones")
         result.suppressed += sum(
             1 for r in records
-            if r[PHONE_AT] in blocked or (r[others_at] and blocked.intersection(r[others_at]))
+            if r[WIRE_PHONE] in blocked
+            or (r[WIRE_OTHERS] != "[]" and blocked.intersection(json.loads(r[WIRE_OTHERS])))
         )
     result.rejected += len(chunk.rejections)
     result.total_rows = (result.inserted + result.updated + result.unchanged + result.merged

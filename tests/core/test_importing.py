@@ -31,7 +31,7 @@ from core.importing import (
     split_full_name,
 )
 from core.importing.files import CsvRecords
-from core.importing.rows import ROW_COLUMNS, _json_of_texts
+from core.importing.rows import ROW_COLUMNS, _json_of_texts, from_wire, to_wire
 
 
 def rows_of(data: bytes, **overrides: str) -> tuple[FileFormat, list[str], list[list[str]]]:
@@ -397,3 +397,15 @@ def test_bytes_not_in_the_encoding_stop_the_csv_at_their_row() -> None:
     assert got == [(1, ["Phone"]), (2, ["07400123451"]), (3, ["07400123452"])]
     assert str(reader.error) == ("row 4 is not utf-8: invalid continuation byte; choose the "
                                  "encoding")
+
+
+@pytest.mark.parametrize("cells", [
+    ["Asha", "Patel", "07400 123456 (Mum's)", "01270 212345", "NHS,Member", "no", "North"],
+    ["Al", "", "", "(01270) 212-345", "", "yes", ""],
+    ["", "", "07400 123456", "hello", "", "", ""],  # a warning; no flag given
+    ["Zoë \"Z\"", "Ní Bhriain", "07400103075 / 029 2018 0063", "", "", "", "Siân's"],
+])
+def test_a_record_comes_back_whole_from_what_the_parsing_process_sends(cells: list[str]) -> None:
+    record = parse(cells)
+    assert from_wire(to_wire(record)) == record._replace(row_number=0, warnings=(),
+                                                         do_not_call=False)

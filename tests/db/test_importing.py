@@ -344,3 +344,48 @@ def test_a_later_row_adds_a_note_and_undo_takes_it_away(database: Database) -> N
     with database.write() as session:
         undo_batch(session=session, batch_id=again.batch_id, actor_id=None)
     assert notes(database)["+447400101015"] == {}
+
+
+class LazyPool:
+    """An executor whose work runs only when its result is asked for, so that the parsing
+    "process" is always behind and every block but the first few is left to the writer."""
+
+    def submit(self, fn: Any, *args: Any) -> Any:
+        from concurrent.futures import Future
+
+        class Lazy(Future):  # type: ignore[type-arg]
+            def done(self) -> bool:
+                return False
+
+            def result(self, timeout: float | None = None) -> Any:
+                return fn(*args)
+
+        return Lazy()
+
+
+def test_rows_left_to_the_writer_when_the_parser_is_behind_import_the_same(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.importing import run as running
+
+    monkeypatch.setattr(running, "BLOCK_BYTES", 97)
+    rows = "".join(f'07400 {100000 + n % 70:06d},"P{n}\nline",{"bad" if n % 13 == 0 else ""}\n'
+                   for n in range(300))
+    data = ("Phone,Name,Landline\n" + rows + "Total,,\n").encode()
+    job = running.ParseJob(headers=("Phone", "Name", "Landline"),
+                           mapping=(("Phone", "phone"), ("Name", "custom"),
+                                    ("Landline", "landline")),
+                           region="GB", batch_id=1, refusals=(), all_refused=False,
+                           chunk_rows=8, csv=running.FileFormat(kind="csv", encoding="utf-8",
+                                                                delimiter=","))
+
+    def written(pool: Any) -> list[Any]:
+        chunks = list(running._csv_chunks(io.BytesIO(data), job, pool))
+        assert [c.last_row for c in chunks] == sorted({c.last_row for c in chunks})
+        return [(c.records, c.rejections, c.warnings) for c in chunks]
+
+    def flat(chunks: list[Any]) -> list[list[Any]]:
+        return [sum((c[i] for c in chunks), []) for i in range(3)]
+
+    here, split = written(None), written(LazyPool())
+    assert flat(split) == flat(here)
+    assert len(flat(here)[0]) == 300 and len(flat(here)[2]) == 24  # every row, "bad" warned
