@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from phonenumbers import PhoneMetadata
@@ -17,25 +18,26 @@ _UK_SHAPE = re.compile(r"(?:\+44|0044|0)([1-9]\d{8,9})")
 _CACHE_LIMIT = 100_000
 
 
-_Desc = tuple[frozenset[int], "re.Pattern[str] | None"] | None
+_Match = Callable[[str], "re.Match[str] | None"] | None  # a description's fullmatch
 _TYPE_ORDER = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager",
                "uan", "voicemail")
 
 
-def _compile_desc(desc: Any) -> _Desc:
-    if desc is None:
+def _guarded(desc: Any) -> str | None:
+    """A description's pattern with its allowed lengths as a lookahead; None if it matches
+    nothing (no pattern, or no lengths at all: a type with no numbers in this region)."""
+    if desc is None or not desc.national_number_pattern:
         return None
-    pattern = desc.national_number_pattern
-    return (frozenset(desc.possible_length), re.compile(pattern) if pattern else None)
+    lengths = [n for n in desc.possible_length if n > 0]
+    if desc.possible_length and not lengths:
+        return None
+    guard = f"(?=(?:{'|'.join(f'.{{{n}}}' for n in lengths)})$)" if lengths else ""
+    return f"{guard}(?:{desc.national_number_pattern})"
 
 
-def _matches(nsn: str, desc: _Desc) -> bool:
-    if desc is None:
-        return False
-    lengths, pattern = desc
-    if lengths and len(nsn) not in lengths:
-        return False
-    return pattern is not None and pattern.fullmatch(nsn) is not None
+def _compile_desc(desc: Any) -> _Match:
+    pattern = _guarded(desc)
+    return re.compile(pattern).fullmatch if pattern is not None else None
 
 
 class _Cc44Types:
@@ -48,61 +50,55 @@ class _Cc44Types:
     """
 
     def __init__(self) -> None:
-        self.regions: list[tuple[re.Pattern[str] | None, dict[str, Any]]] = []
+        # (leading digits, general, other, fixed line, mobile, same mobile and fixed patterns)
+        self.regions: list[tuple[re.Pattern[str] | None, _Match, _Match, _Match, _Match,
+                                 bool]] = []
         for region in COUNTRY_CODE_TO_REGION_CODE[44]:
             metadata = PhoneMetadata.metadata_for_region(region.upper(), None)
             if metadata is None:
                 continue
             leading = re.compile(metadata.leading_digits) if metadata.leading_digits else None
-            self.regions.append((leading, {
-                "general": _compile_desc(metadata.general_desc),
-                "other": self._any_of([getattr(metadata, name) for name in _TYPE_ORDER]),
-                "fixed": _compile_desc(metadata.fixed_line),
-                "mobile": _compile_desc(metadata.mobile),
-                "same": bool(metadata.same_mobile_and_fixed_line_pattern),
-            }))
+            self.regions.append((
+                leading, _compile_desc(metadata.general_desc),
+                self._any_of([getattr(metadata, name) for name in _TYPE_ORDER]),
+                _compile_desc(metadata.fixed_line), _compile_desc(metadata.mobile),
+                bool(metadata.same_mobile_and_fixed_line_pattern),
+            ))
 
     @staticmethod
-    def _any_of(descs: list[Any]) -> re.Pattern[str] | None:
+    def _any_of(descs: list[Any]) -> _Match:
         """One pattern matching exactly what any of the descriptions matches.
 
         The eight types checked before fixed line and mobile (premium rate ... voicemail) all
         come out as "other", so their order does not matter and one alternation can test them
         all; each alternative carries its description's allowed lengths as a lookahead.
         """
-        parts = []
-        for desc in descs:
-            if desc is None or not desc.national_number_pattern:
-                continue
-            lengths = [n for n in desc.possible_length if n > 0]
-            if desc.possible_length and not lengths:
-                continue  # a type with no numbers in this region
-            guard = f"(?=(?:{'|'.join(f'.{{{n}}}' for n in lengths)})$)" if lengths else ""
-            parts.append(f"{guard}(?:{desc.national_number_pattern})")
-        return re.compile("|".join(f"(?:{p})" for p in parts)) if parts else None
+        parts = [p for p in map(_guarded, descs) if p is not None]
+        return re.compile("|".join(f"(?:{p})" for p in parts)).fullmatch if parts else None
 
     @staticmethod
-    def _type(nsn: str, meta: dict[str, Any]) -> str:
+    def _type(nsn: str, general: _Match, other: _Match, fixed: _Match, mobile: _Match,
+              same: bool) -> str:
         """'unknown', 'landline', 'mobile' or 'other' (any other known type)."""
-        if not _matches(nsn, meta["general"]):
+        if general is None or general(nsn) is None:
             return "unknown"
-        if meta["other"] is not None and meta["other"].fullmatch(nsn):
+        if other is not None and other(nsn) is not None:
             return "other"
-        if _matches(nsn, meta["fixed"]):
-            if meta["same"] or _matches(nsn, meta["mobile"]):
+        if fixed is not None and fixed(nsn) is not None:
+            if same or (mobile is not None and mobile(nsn) is not None):
                 return "other"  # FIXED_LINE_OR_MOBILE
             return "landline"
-        if not meta["same"] and _matches(nsn, meta["mobile"]):
+        if not same and mobile is not None and mobile(nsn) is not None:
             return "mobile"
         return "unknown"
 
     def kind(self, nsn: str) -> str:
-        for leading, meta in self.regions:
+        for leading, *descs in self.regions:
             if leading is not None:
                 if leading.match(nsn):
-                    return self._type(nsn, meta)
+                    return self._type(nsn, *descs)  # type: ignore[arg-type]
             else:
-                kind = self._type(nsn, meta)
+                kind = self._type(nsn, *descs)  # type: ignore[arg-type]
                 if kind != "unknown":
                     return kind
         return "unknown"  # no region: phonenumbers finds no metadata, so UNKNOWN
