@@ -88,6 +88,7 @@ class ContactDetail:
     suppressed: bool = False
     last_contacted_at: datetime | None = None
     created_at: datetime | None = None
+    phone_note: str = ""  # the words an import read beside the number ("after 6pm")
 
     @property
     def name(self) -> str:
@@ -113,6 +114,7 @@ def _detail(session: Session, contact: Contact) -> ContactDetail:
         bad_number=contact.bad_number, custom=dict(contact.custom),
         suppressed=bool(_suppressed_numbers(session, numbers)),
         last_contacted_at=contact.last_contacted_at, created_at=contact.created_at,
+        phone_note=(contact.phone_notes or {}).get(contact.phone, ""),
     )
 
 

@@ -69,6 +69,8 @@ if revealed is None and st.button("Show number", key=f"contact_reveal_{k}"):
         then=lambda shown: st.session_state.__setitem__(f"contact_revealed_{k}",
                                                         shown.get(k, "")),
         rerun=True)
+if contact.phone_note:
+    st.text(f"Note with the number: {contact.phone_note}")
 if contact.custom:
     st.text(" · ".join(f"{key}: {value}" for key, value in contact.custom.items()))
 

@@ -203,3 +203,16 @@ def test_note_retention_is_off_by_default_and_purges_only_old_notes(database: Da
 )
 def test_months_are_calendar_months(moment: datetime, months: int, expected: datetime) -> None:
     assert months_before(moment, months) == expected
+
+
+def test_a_contacts_detail_shows_the_note_beside_their_number(database: Database) -> None:
+    with database.write() as session:
+        contact = make_contact(session, phone_notes={})
+        contact.phone_notes = {contact.phone: "after 6pm", "+441270212345": "work"}
+        contact_id = contact.id
+        plain = make_contact(session).id
+    with database.session() as session:
+        detail = get_contact(session=session, contact_id=contact_id)
+        other = get_contact(session=session, contact_id=plain)
+    assert detail is not None and detail.phone_note == "after 6pm"
+    assert other is not None and other.phone_note == ""
