@@ -271,10 +271,10 @@ def build(database: Database, *, attempts: int, contacts: int, volunteers: int) 
     seat = "(CASE n % {} {} END)".format(len(SEATS), " ".join(
         f"WHEN {i} THEN {_quoted(name)}" for i, name in enumerate(SEATS)))
     _run(database, f"""{_numbers(dialect)}
-        INSERT INTO contact (phone, phone_type, other_phones, first_name, last_name, email,
-            postcode, constituency, ward, membership_number, tags, tps, consenting_member,
-            bad_number, custom, created_at, updated_at)
-        SELECT '+4474' || {_padded(dialect, "n", 8)}, 'mobile', {json_list},
+        INSERT INTO contact (phone, phone_type, other_phones, phone_notes, first_name,
+            last_name, email, postcode, constituency, ward, membership_number, tags, tps,
+            consenting_member, bad_number, custom, created_at, updated_at)
+        SELECT '+4474' || {_padded(dialect, "n", 8)}, 'mobile', {json_list}, {json_object},
             'First' || n, 'Last' || n, '', '', {seat},
             {seat} || ' ward ' || ({_mix("n", 8)} % {WARDS_PER_SEAT}), '', '',
             {_mix("n", 9)} % 100 < 6, FALSE, FALSE, {json_object}, {stamp_now}, {stamp_now}
