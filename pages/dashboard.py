@@ -111,7 +111,9 @@ HEADERS: dict[str, Any] = {
         "dials": "Dials", "sign-ups": "Event sign-ups", "source": "Added by",
         "numbers": "Numbers", "event": "Event", "title": "Event", "starts_at": "Starts",
         "booked": "Booked", "told": "Told time and place", "attended": "Came",
-        "no_show": "Did not come", "capacity": "Places",
+        "no_show": "Did not come", "capacity": "Places", "when": "When", "places": "Places",
+        "signed_up": "Signed up", "confirmed": "Confirmed", "came": "Came",
+        "walk_ins": "Walk-ins", "gave_back": "Gave their place back",
     }.items()
 }
 

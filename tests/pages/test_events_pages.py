@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -182,6 +183,11 @@ def test_the_dashboard_shows_the_funnel_and_each_events_bookings(make_app, app_d
     assert (metrics["Signed up"], metrics["Came"], metrics["Did not come"]) == ("3", "0", "0")
     table = next(d.value for d in at.dataframe if "booked" in d.value.columns)
     assert list(table["event"]) == ["Big canvass"] and list(table["booked"]) == [3]
+    # Every column is headed in words, not by its key (as the dashboard's other tables).
+    [per_event] = [d for d in at.dataframe if "booked" in d.value.columns]
+    config = json.loads(per_event.proto.columns)  # the column_config Streamlit was given
+    headed = {name for name, column in config.items() if column.get("label")}
+    assert set(per_event.value.columns) <= headed, set(per_event.value.columns) - headed
     DASHBOARD_CACHE.clear()
 
 
