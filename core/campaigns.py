@@ -371,6 +371,30 @@ def save_outcomes(
 # --------------------------------------------------------------------------------------------
 
 
+def _checked_question(row: Mapping[str, Any], number: int) -> tuple[str, str, list[str]]:
+    """The text, kind and options to store for question `number` (1-based) as written.
+
+    Raises:
+        CampaignError: no kind picked, or the question cannot be asked as written.
+    """
+    text = str(row.get("text") or "").strip()
+    kind = str(row.get("kind") or "").strip()
+    if not kind:
+        # Never guess: a question saved as the wrong kind asks volunteers the wrong thing.
+        raise CampaignError(
+            f"Question {number} (“{text[:60]}”): pick its kind ("
+            + ", ".join(spec.label for spec in QUESTION_KINDS.values())
+            + "). Nothing was saved.")
+    options = row.get("options") or []
+    if isinstance(options, str):
+        options = [part for part in re.split(r"[\n;]", options)]
+    try:
+        cleaned = validate_question(text=text, kind=kind, options=list(options))
+    except QuestionError as exc:
+        raise CampaignError(str(exc)) from None
+    return text[:500], kind, cleaned
+
+
 def save_questions(
     *, session: Session, campaign_id: int, questions: list[Mapping[str, Any]]
 ) -> list[QuestionView]:
@@ -386,26 +410,12 @@ def save_questions(
         select(SurveyQuestion).where(SurveyQuestion.campaign_id == campaign_id))}
     kept: set[int] = set()
     for position, row in enumerate(questions):
-        text = str(row.get("text") or "").strip()
-        kind = str(row.get("kind") or "").strip()
-        if not kind:
-            # Never guess: a question saved as the wrong kind asks volunteers the wrong thing.
-            raise CampaignError(
-                f"Question {position + 1} (“{text[:60]}”): pick its kind ("
-                + ", ".join(spec.label for spec in QUESTION_KINDS.values())
-                + "). Nothing was saved.")
-        options = row.get("options") or []
-        if isinstance(options, str):
-            options = [part for part in re.split(r"[\n;]", options)]
-        try:
-            cleaned = validate_question(text=text, kind=kind, options=list(options))
-        except QuestionError as exc:
-            raise CampaignError(str(exc)) from None
+        text, kind, cleaned = _checked_question(row, position + 1)
         question_id = row.get("id")
         question = existing.get(int(question_id)) if question_id else None
         if question is None:
             question = SurveyQuestion(campaign_id=campaign_id, text=text)
-        question.text = text[:500]
+        question.text = text
         question.kind = kind
         question.options = cleaned
         question.required = bool(row.get("required"))
@@ -421,6 +431,28 @@ def save_questions(
             session.add(question)
     session.flush()
     return list_questions(session=session, campaign_id=campaign_id)
+
+
+def add_question(
+    *, session: Session, campaign_id: int, text: str, kind: str | None,
+    options: str | list[str] = "", required: bool = False,
+) -> QuestionView:
+    """Add one question after the survey's last.
+
+    Raises:
+        CampaignError: no kind picked, or the question cannot be asked as written.
+    """
+    _load(session, campaign_id)
+    asked = list_questions(session=session, campaign_id=campaign_id)
+    text, kind, cleaned = _checked_question(
+        {"text": text, "kind": kind, "options": options}, len(asked) + 1)
+    question = SurveyQuestion(
+        campaign_id=campaign_id, text=text, kind=kind, options=cleaned, required=required,
+        position=max((q.position for q in asked), default=-1) + 1, active=True)
+    session.add(question)
+    session.flush()
+    return next(q for q in list_questions(session=session, campaign_id=campaign_id)
+                if q.id == question.id)
 
 
 # --------------------------------------------------------------------------------------------

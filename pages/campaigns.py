@@ -19,6 +19,7 @@ from core.queue import queue_summary
 from core.script import (
     STANDARD_FIELDS,
     VOLUNTEER_FIELDS,
+    escape_markdown,
     render_script,
     script_fields,
     volunteer_fields,
@@ -225,40 +226,69 @@ with script_tab:
 # --------------------------------------------------------------------------------------------
 
 with survey_tab:
-    st.caption("One row per question, in order. Options (for single and multiple choice) are "
-               "separated by semicolons. Removing a question keeps answers already given.")
     # Kinds are shown and picked by name ("Yes / no"), stored by their code.
     kind_label = {kind.value: spec.label for kind, spec in QUESTION_KINDS.items()}
     kind_of = {label: kind for kind, label in kind_label.items()}
-    rows = [{"id": q.id, "text": q.text, "kind": kind_label.get(q.kind, q.kind),
-             "options": "; ".join(q.options) if q.spec.has_options else "",
-             "required": q.required}
-            for q in questions]
-    edited = st.data_editor(
-        rows or [{"id": None, "text": "", "kind": kind_label["yes_no"], "options": "",
-                  "required": False}],
-        num_rows="dynamic", key=f"campaigns_survey_{picked}", width="stretch",
-        column_config={
-            "id": None,
-            # Not required=True: the editor silently drops a new row missing a required cell,
-            # so a question without a kind vanished while the page said "Survey saved".
-            # save_questions refuses it with a message instead.
-            "text": st.column_config.TextColumn("Question", width="large"),
-            "kind": st.column_config.SelectboxColumn(
-                "Kind", options=list(kind_of),
-                help="What the volunteer records: " + "; ".join(kind_of) + "."),
-            "options": st.column_config.TextColumn("Options (a; b; c)"),
-            "required": st.column_config.CheckboxColumn("Required"),
-        },
-    )
-    if st.button("Save survey", key="campaigns_save_survey", type="primary"):
-        wanted = [{**row, "kind": kind_of.get(str(row.get("kind") or ""), row.get("kind"))}
-                  for row in edited
-                  if any(str(row.get(field) or "").strip() for field in ("text", "options"))]
-        if _ui.run_action(
-                lambda s: core.save_questions(session=s, campaign_id=picked, questions=wanted),
-                errors=(core.CampaignError,)).ok:
-            done("Survey saved.")
+    if questions:
+        st.caption("The questions, in the order volunteers ask them: edit them here and press "
+                   "Save survey. Options (for single and multiple choice) are separated by "
+                   "semicolons. Removing a question keeps answers already given.")
+        edited = st.data_editor(
+            [{"id": q.id, "text": q.text, "kind": kind_label.get(q.kind, q.kind),
+              "options": "; ".join(q.options) if q.spec.has_options else "",
+              "required": q.required}
+             for q in questions],
+            # New questions come from the form below, where the kind must be picked: a new
+            # grid row left its kind empty unnoticed.
+            num_rows="delete", key=f"campaigns_survey_{picked}", width="stretch",
+            column_config={
+                "id": None,
+                # Not required=True: the editor silently drops a row missing a required cell.
+                # A kind cleared here is refused by save_questions with a message instead.
+                "text": st.column_config.TextColumn("Question", width="large"),
+                "kind": st.column_config.SelectboxColumn(
+                    "Kind", options=list(kind_of),
+                    help="What the volunteer records: " + "; ".join(kind_of) + "."),
+                "options": st.column_config.TextColumn("Options (a; b; c)"),
+                "required": st.column_config.CheckboxColumn("Required"),
+            },
+        )
+        if st.button("Save survey", key="campaigns_save_survey", type="primary"):
+            wanted = [{**row, "kind": kind_of.get(str(row.get("kind") or ""), row.get("kind"))}
+                      for row in edited
+                      if any(str(row.get(field) or "").strip() for field in ("text", "options"))]
+            if _ui.run_action(
+                    lambda s: core.save_questions(session=s, campaign_id=picked,
+                                                  questions=wanted),
+                    errors=(core.CampaignError,)).ok:
+                done("Survey saved.")
+    else:
+        st.caption("No questions yet: add the first one below.")
+
+    st.subheader("Add a question")
+    new_question = {field: f"campaigns_new_question_{field}_{picked}"
+                    for field in ("text", "kind", "options", "required")}
+    with st.form(f"campaigns_new_question_{picked}"):
+        question_text = st.text_input("Question", max_chars=500, key=new_question["text"])
+        left, right = st.columns([1, 2])
+        # No default: a kind is a choice the organiser makes, never one made for them.
+        question_kind = left.selectbox(
+            "Kind", list(kind_label), index=None, format_func=kind_label.__getitem__,
+            placeholder="Pick what the volunteer records", key=new_question["kind"])
+        question_options = right.text_input(
+            "Options, for single and multiple choice (a; b; c)", key=new_question["options"])
+        question_required = st.checkbox("Required", key=new_question["required"])
+        add = st.form_submit_button("Add question", type="primary")
+    if add:
+        added = _ui.run_action(
+            lambda s: core.add_question(
+                session=s, campaign_id=picked, text=question_text, kind=question_kind,
+                options=question_options, required=question_required),
+            errors=(core.CampaignError,)).value
+        if added is not None:
+            for widget in new_question.values():  # an empty form for the next question
+                st.session_state.pop(widget, None)
+            done(f"Question added: “{escape_markdown(added.text)}” ({added.spec.label}).")
 
 # --------------------------------------------------------------------------------------------
 # Outcomes

@@ -99,6 +99,25 @@ def go_to(page: Any, link_text: str) -> None:
     wait_idle(page)
 
 
+def open_tab(page: Any, name: str) -> None:
+    """Select an st.tabs tab and make sure it stays selected (a rerun that shifts the page
+    resets it)."""
+    tab = page.get_by_role("tab", name=name, exact=True)
+    for _ in range(5):
+        wait_idle(page)
+        if tab.get_attribute("aria-selected") == "true":
+            page.wait_for_timeout(300)
+            wait_idle(page)
+            if tab.get_attribute("aria-selected") == "true":
+                return
+        tab.click()
+    raise AssertionError(f"the {name} tab would not stay open")
+
+
+def tab_is_open(page: Any, name: str) -> bool:
+    return page.get_by_role("tab", name=name, exact=True).get_attribute("aria-selected") == "true"
+
+
 def main_text(page: Any) -> str:
     return str(page.locator('[data-testid="stMain"]').inner_text())
 

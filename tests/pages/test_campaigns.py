@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from db.models import Campaign
+from core import campaigns as core_campaigns
+from db.models import Campaign, SurveyQuestion
 from tests.factories import make_user
 
 
@@ -115,24 +116,110 @@ def test_starting_a_campaign_inside_its_hours_gives_no_warning(make_app, app_db)
     assert only_campaign(app_db).status == "active" and not at.warning
 
 
-def test_saving_the_survey_keeps_the_survey_tab_open(make_app, app_db) -> None:
+def on_survey_tab(make_app, app_db):
     at = organiser_app(make_app, app_db)
     create(at)
     # The tabs track which one is open (without that, a save's rerun went back to Details).
     assert at.session_state["campaigns_tab"] == "Details"
     at.session_state["campaigns_tab"] = "Survey"
     at.run()
+    return at, only_campaign(app_db).id
+
+
+def add_question_button(at):
+    return next(b for b in at.button if b.label == "Add question")
+
+
+def active_questions(app_db, campaign_id: int) -> list[tuple[str, str, list[str], bool]]:
+    with app_db.session() as s:
+        return [(q.text, q.kind, q.options, q.required) for q in s.exec(
+            select(SurveyQuestion).where(SurveyQuestion.campaign_id == campaign_id,
+                                         SurveyQuestion.active).order_by(
+                SurveyQuestion.position))]
+
+
+def test_a_new_question_without_a_kind_is_refused_and_nothing_is_saved(
+    make_app, app_db
+) -> None:
+    at, campaign_id = on_survey_tab(make_app, app_db)
+    kind = at.selectbox(key=f"campaigns_new_question_kind_{campaign_id}")
+    assert kind.value is None  # no kind is picked for the organiser
+    at.text_input(key=f"campaigns_new_question_text_{campaign_id}").input(
+        "Which issue matters most?")
+    at.text_input(key=f"campaigns_new_question_options_{campaign_id}").input("NHS; Housing")
+    add_question_button(at).click()
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "Question 1 (“Which issue matters most?”): pick its kind (Single choice, Multiple "
+        "choice, Yes / no, Scale 1–5, Free text, Event sign-up). Nothing was saved."]
+    assert not at.success
+    assert active_questions(app_db, campaign_id) == []
+    assert at.session_state["campaigns_tab"] == "Survey"
+    # What was typed is still there to correct.
+    assert at.text_input(key=f"campaigns_new_question_text_{campaign_id}").value == (
+        "Which issue matters most?")
+
+    at.selectbox(key=f"campaigns_new_question_kind_{campaign_id}").set_value("single")
+    add_question_button(at).click()
+    at.run()
+    assert not at.exception and not at.error
+    # The organiser's text, escaped as plain text inside the message's Markdown.
+    assert [s.value for s in at.success] == [
+        "Question added: “Which issue matters most\\?” (Single choice)."]
+    assert active_questions(app_db, campaign_id) == [
+        ("Which issue matters most?", "single", ["NHS", "Housing"], False)]
+    assert at.session_state["campaigns_tab"] == "Survey"
+    # An empty form for the next question, its kind again unpicked.
+    assert at.text_input(key=f"campaigns_new_question_text_{campaign_id}").value == ""
+    assert at.selectbox(key=f"campaigns_new_question_kind_{campaign_id}").value is None
+
+
+def test_added_questions_go_after_the_last_one_with_their_required_flag(
+    make_app, app_db
+) -> None:
+    at, campaign_id = on_survey_tab(make_app, app_db)
+    for text, kind, required in (("Will you vote?", "yes_no", True),
+                                 ("How likely, 1 to 5?", "scale", False)):
+        at.text_input(key=f"campaigns_new_question_text_{campaign_id}").input(text)
+        at.selectbox(key=f"campaigns_new_question_kind_{campaign_id}").set_value(kind)
+        if required:
+            at.checkbox(key=f"campaigns_new_question_required_{campaign_id}").check()
+        add_question_button(at).click()
+        at.run()
+        assert not at.exception and not at.error
+    assert active_questions(app_db, campaign_id) == [
+        ("Will you vote?", "yes_no", ["Yes", "No"], True),
+        ("How likely, 1 to 5?", "scale", ["1", "2", "3", "4", "5"], False)]
+
+
+def test_saving_the_survey_keeps_the_survey_tab_open(make_app, app_db) -> None:
+    at, campaign_id = on_survey_tab(make_app, app_db)
+    with app_db.write() as s:
+        core_campaigns.add_question(session=s, campaign_id=campaign_id,
+                                    text="Will you vote?", kind="yes_no")
+    at.run()
     at.button(key="campaigns_save_survey").click()
     at.run()
     assert not at.exception
     assert any("Survey saved" in s.value for s in at.success)
     assert at.session_state["campaigns_tab"] == "Survey"
+    assert active_questions(app_db, campaign_id) == [
+        ("Will you vote?", "yes_no", ["Yes", "No"], False)]
 
 
 def test_the_survey_editor_names_kinds_in_words(make_app, app_db) -> None:
-    at = organiser_app(make_app, app_db)
-    create(at)
+    at, campaign_id = on_survey_tab(make_app, app_db)
+    kind = at.selectbox(key=f"campaigns_new_question_kind_{campaign_id}")
+    assert kind.options == ["Single choice", "Multiple choice", "Yes / no", "Scale 1–5",
+                            "Free text", "Event sign-up"]
+    with app_db.write() as s:
+        core_campaigns.add_question(session=s, campaign_id=campaign_id,
+                                    text="Will you vote?", kind="yes_no")
+    at.run()
     editor = next(e for e in at.get("dataframe") if "campaigns_survey" in e.proto.id)
     config = editor.proto.columns
     assert "Yes / no" in config and "Free text" in config and "Single choice" in config
     assert '"yes_no"' not in config
+    # Rows are edited or removed in the grid; new ones come only from the form.
+    assert editor.proto.editing_mode == editor.proto.EditingMode.DELETE_ONLY
