@@ -375,10 +375,13 @@ def _checked_question(row: Mapping[str, Any], number: int) -> tuple[str, str, li
     """The text, kind and options to store for question `number` (1-based) as written.
 
     Raises:
-        CampaignError: no kind picked, or the question cannot be asked as written.
+        CampaignError: no kind or no text, or the question cannot be asked as written.
     """
     text = str(row.get("text") or "").strip()
     kind = str(row.get("kind") or "").strip()
+    if not text:
+        raise CampaignError(f"Question {number} has no text: write it, or remove the question. "
+                            "Nothing was saved.")
     if not kind:
         # Never guess: a question saved as the wrong kind asks volunteers the wrong thing.
         raise CampaignError(

@@ -254,9 +254,10 @@ with survey_tab:
             },
         )
         if st.button("Save survey", key="campaigns_save_survey", type="primary"):
+            # Every row is a question that exists: one whose text was cleared is refused by
+            # name, not dropped (removing is the row's own delete).
             wanted = [{**row, "kind": kind_of.get(str(row.get("kind") or ""), row.get("kind"))}
-                      for row in edited
-                      if any(str(row.get(field) or "").strip() for field in ("text", "options"))]
+                      for row in edited]
             if _ui.run_action(
                     lambda s: core.save_questions(session=s, campaign_id=picked,
                                                   questions=wanted),

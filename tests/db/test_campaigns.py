@@ -192,3 +192,24 @@ def test_an_added_question_goes_last_and_one_without_a_kind_is_refused(database)
     with database.session() as s:
         assert [q.text for q in core_campaigns.list_questions(session=s, campaign_id=view.id)
                 ] == ["Will you join us?", "Which issue?", "Anything else?"]
+
+
+def test_a_question_whose_text_was_cleared_is_refused_by_number_not_dropped(database) -> None:
+    from core import campaigns as core_campaigns
+
+    with database.write() as s:
+        organiser = make_user(s, role="organiser")
+        view = core_campaigns.create_campaign(session=s, name="Texts", description="",
+                                              created_by_id=organiser.id)
+        first, second = core_campaigns.save_questions(session=s, campaign_id=view.id, questions=[
+            {"text": "Will you join us?", "kind": "yes_no"},
+            {"text": "Anything else?", "kind": "text"}])
+    with pytest.raises(core_campaigns.CampaignError) as refused, database.write() as s:
+        core_campaigns.save_questions(session=s, campaign_id=view.id, questions=[
+            {"id": first.id, "text": "Will you join us?", "kind": "yes_no"},
+            {"id": second.id, "text": "  ", "kind": "text"}])
+    assert str(refused.value) == ("Question 2 has no text: write it, or remove the question. "
+                                  "Nothing was saved.")
+    with database.session() as s:
+        assert [q.text for q in core_campaigns.list_questions(session=s, campaign_id=view.id)
+                ] == ["Will you join us?", "Anything else?"]
