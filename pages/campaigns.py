@@ -269,6 +269,11 @@ with survey_tab:
     st.subheader("Add a question")
     new_question = {field: f"campaigns_new_question_{field}_{picked}"
                     for field in ("text", "kind", "options", "required")}
+    if st.session_state.pop("campaigns_question_added", False):
+        # An empty form for the next question. Set before the widgets are drawn, so that the
+        # browser's copies are reset too.
+        st.session_state.update({new_question["text"]: "", new_question["kind"]: None,
+                                 new_question["options"]: "", new_question["required"]: False})
     with st.form(f"campaigns_new_question_{picked}"):
         question_text = st.text_input("Question", max_chars=500, key=new_question["text"])
         left, right = st.columns([1, 2])
@@ -287,8 +292,7 @@ with survey_tab:
                 options=question_options, required=question_required),
             errors=(core.CampaignError,)).value
         if added is not None:
-            for widget in new_question.values():  # an empty form for the next question
-                st.session_state.pop(widget, None)
+            st.session_state["campaigns_question_added"] = True
             done(f"Question added: “{escape_markdown(added.text)}” ({added.spec.label}).")
 
 # --------------------------------------------------------------------------------------------

@@ -170,7 +170,9 @@ def test_a_new_question_without_a_kind_is_refused_and_nothing_is_saved(
     assert active_questions(app_db, campaign_id) == [
         ("Which issue matters most?", "single", ["NHS", "Housing"], False)]
     assert at.session_state["campaigns_tab"] == "Survey"
-    # An empty form for the next question, its kind again unpicked.
+    # An empty form for the next question, its kind again unpicked (and no warning about
+    # widget values set through session state).
+    assert not at.warning
     assert at.text_input(key=f"campaigns_new_question_text_{campaign_id}").value == ""
     assert at.selectbox(key=f"campaigns_new_question_kind_{campaign_id}").value is None
 
