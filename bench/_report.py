@@ -6,16 +6,18 @@ volunteers saw, and the printed report.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import os
 import re
 import statistics
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from db.engine import Database
 from tests.e2e.harness import (
@@ -47,6 +49,7 @@ LABEL_TO_CODE = {
     "No answer": "no_answer", "Talked – completed survey": "completed",
     "Talked – refused": "refused", "Left voicemail": "voicemail", "Busy": "busy",
 }
+T = TypeVar("T")
 CONFIRMED = re.compile(r"Saved “(?P<label>.+?)” for (?P<name>.+?)(?: \(it was already saved\))?\.")
 
 
@@ -224,6 +227,30 @@ def server_side(records: list[dict[str, Any]]) -> dict[str, Any]:
             entry[name] = _spread([r[name] for r in runs])
         summary[kind] = entry
     return summary
+
+
+# --------------------------------------------------------------------------------------------
+# Running the volunteers' event loop
+# --------------------------------------------------------------------------------------------
+
+
+def run_in_own_thread(make_coroutine: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """asyncio.run on a thread of its own: the caller may already be inside an event loop
+    (Playwright's sync API, used by the other browser tests, keeps one running)."""
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = asyncio.run(make_coroutine())
+        except BaseException as exc:  # handed back to the caller's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=target, name="volunteers")
+    worker.start()
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]  # type: ignore[no-any-return]
 
 
 # --------------------------------------------------------------------------------------------

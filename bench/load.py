@@ -40,11 +40,9 @@ import os
 import random
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
@@ -59,12 +57,12 @@ from bench._report import (
     final_report,
     print_report,
     refused,
+    run_in_own_thread,
     set_stage,
 )
 from db.engine import Database, make_engine
 from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, PASSWORD, tree_cpu_seconds
 
-T = TypeVar("T")
 IDLE = (
     '[data-testid="stApp"][data-test-script-state="notRunning"]'
     '[data-test-connection-state="CONNECTED"]'
@@ -289,25 +287,6 @@ async def drive(
 # --------------------------------------------------------------------------------------------
 # A whole run: database, seed, servers, browsers, checks
 # --------------------------------------------------------------------------------------------
-
-
-def run_in_own_thread(make_coroutine: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """asyncio.run on a thread of its own: the caller may already be inside an event loop
-    (Playwright's sync API, used by the other browser tests, keeps one running)."""
-    outcome: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            outcome["value"] = asyncio.run(make_coroutine())
-        except BaseException as exc:  # handed back to the caller's thread
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=target, name="load-volunteers")
-    worker.start()
-    worker.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]  # type: ignore[no-any-return]
 
 
 def _reaped_children_cpu() -> float:

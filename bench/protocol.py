@@ -13,16 +13,23 @@ answers the survey when the call was a conversation, picks an outcome and presse
 next, at a caller's pace. A volunteer costs the driver a few hundred kB and little CPU, so
 hundreds fit beside the server, and the figures measure Ringround rather than Chromium.
 
-Save -> next is the time from sending the Save click to receiving the next contact's card
-(the markdown heading of the card). Afterwards the database is checked exactly as
-bench/load.py does: no contact called twice or by two volunteers, every save the volunteer
-saw confirmed is a row. Also printed: saves per second, server CPU seconds per save, server
-RSS and RSS per connected session, the most database connections in use, and the servers'
-own per-run figures (RINGROUND_RUN_LOG).
+Signing in is the browser's path: the form's Sign in, then the page's redirect to
+/auth/session, where the server itself sets the login cookie (auth_routes.py) and sends the
+browser back; the driver follows that hand-off over HTTP and reconnects its websocket with the
+cookie, as the browser's reload does, so the returning-browser sign-in (app.py's
+resume_from_cookie) runs for every volunteer.
 
-What a browser does that this does not: run the cookie component (the returning-browser
-sign-in reads a cookie through a component iframe) and the lease heartbeat's timer (leases
-last 10 minutes; a run here takes well under that per contact).
+Save -> next is the time from sending the Save click to receiving the next contact's card
+(the escaped `<h3>` heading of the card). The driver then waits for that run to finish before
+it touches the page again (each contact's widgets are keyed by the contact). Afterwards the
+database is checked exactly as bench/load.py does: no contact called twice or by two
+volunteers, every save the volunteer saw confirmed is a row. Also printed: saves per second,
+server CPU seconds per save, server RSS and RSS per connected session, the most database
+connections in use, and the servers' own per-run figures (RINGROUND_RUN_LOG).
+
+What a browser does that this does not: the lease heartbeat (a fragment the browser's timer
+reruns every minute; leases last 10 minutes, far longer than a contact takes here) and the
+page's inline script that announces each new contact and moves focus to the card.
 """
 
 from __future__ import annotations
@@ -60,6 +67,7 @@ from bench._report import (
     final_report,
     print_report,
     refused,
+    run_in_own_thread,
     set_stage,
 )
 from db.engine import Database, make_engine
@@ -134,6 +142,10 @@ class StreamlitTab:
         self.page_hash = ""
         self.values: dict[str, WidgetState] = {}
         self.runs_finished = 0
+        # A rerun was asked for and its run has not finished yet: the screen is half drawn
+        # (the old run's widgets beside the new run's), so nothing may be read from it or
+        # clicked on it until the run ends.
+        self.pending = False
         self.card_seen: asyncio.Event = asyncio.Event()
         self.card_at: float | None = None
         self.last_card: str | None = None
@@ -195,6 +207,7 @@ class StreamlitTab:
                     if path in self.screen.fresh
                 }
                 self.runs_finished += 1
+                self.pending = False
                 self.finished.set()
 
     async def rerun(self, *, trigger: str | None = None) -> None:
@@ -210,35 +223,53 @@ class StreamlitTab:
                                      color_scheme="light"),
         ))
         self.finished.clear()
+        self.pending = True
         await self.ws.send(message.SerializeToString())
 
     async def wait_run(self, timeout: float) -> None:
         """Wait for the next full run to finish."""
-        await asyncio.wait_for(self.finished.wait(), timeout)
+        try:
+            await asyncio.wait_for(self.finished.wait(), timeout)
+        except TimeoutError:
+            raise ProtocolError(f"no page run finished within {timeout:.0f} s") from None
         if self.closed is not None:
             raise ProtocolError(f"websocket closed: {self.closed!r}")
         self.finished.clear()
 
     async def settle(self, timeout: float, until: Any) -> None:
-        """Wait for full runs until `until(screen)` holds (server-side reruns come unasked)."""
+        """Wait for full runs until the last one has finished and `until(screen)` holds
+        (server-side reruns come unasked).
+
+        Never on a run still drawing: after Save the next contact's heading arrives before
+        that contact's outcome buttons, and an outcome picked then would be the previous
+        contact's widget (each is keyed by its contact): the save that follows would save
+        nothing and the page would wait for a choice that never comes.
+        """
         deadline = time.monotonic() + timeout
-        while not until(self.screen):
+        while self.pending or not until(self.screen):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise ProtocolError("the page did not reach the expected state")
             await self.wait_run(remaining)
 
+    def _settled(self) -> None:
+        if self.pending:
+            raise ProtocolError("a widget used while its page run was still drawing")
+
     def set_text(self, label: str, value: str) -> None:
+        self._settled()
         widget = self.screen.widget("text_input", label)
         self.values[widget.id] = WidgetState(id=widget.id, string_value=value)
 
     def set_radio(self, label: str, option: str) -> None:
+        self._settled()
         widget = self.screen.widget("radio", label)
         if option not in widget.options:
             raise ProtocolError(f"{option!r} is not an option of {label!r}")
         self.values[widget.id] = WidgetState(id=widget.id, string_value=option)
 
     async def click(self, label: str) -> None:
+        self._settled()
         widget = self.screen.widget("button", label)
         await self.rerun(trigger=widget.id)
 
@@ -401,7 +432,7 @@ def run_protocol_load(
                 app.start()
             # One tab per server first: the first page run imports the pages' modules, which
             # is the server's own footprint, not any session's.
-            asyncio.run(warm_up([app.url for app in apps], timeout))
+            run_in_own_thread(lambda: warm_up([app.url for app in apps], timeout))
             pids = [app.process.pid for app in apps if app.process]
             cpu_before = [tree_cpu_seconds(pid) for pid in pids]
             capacity.rss_before = sum(rss_bytes(pid) for pid in pids)
@@ -425,7 +456,7 @@ def run_protocol_load(
                     for i, username in enumerate(usernames))))
 
             started = time.perf_counter()
-            runs = asyncio.run(drive())
+            runs = run_in_own_thread(drive)
             seconds = time.perf_counter() - started
             stop.set()
             sampler.join()
