@@ -204,8 +204,8 @@ def migrated_sqlite_url(folder: Path) -> str:
 
 
 @contextlib.contextmanager
-def scratch_postgres() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database, dropped afterwards.
+def scratch_postgres(*, migrated: bool = True) -> Iterator[str]:
+    """A fresh PostgreSQL database, migrated unless asked not to, dropped afterwards.
 
     Raises:
         PostgresUnavailable: no server answers.
@@ -219,9 +219,10 @@ def scratch_postgres() -> Iterator[str]:
         admin.dispose()
         raise PostgresUnavailable(str(exc).splitlines()[0]) from None
     url = sa.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
+    if migrated:
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
     try:
         yield url
     finally:

@@ -130,3 +130,22 @@ def errors(page: Any) -> list[str]:
     """Every st.error and exception box on the page."""
     boxes = page.locator('[data-testid="stAlertContentError"], [data-testid="stException"]')
     return [str(text) for text in boxes.all_inner_texts()]
+
+
+def sign_in(page: Any, username: str, password: str, *, wait: bool = True) -> None:
+    """Fill the sign-in form and press Sign in; with `wait`, until the page has settled and
+    the sidebar says who is signed in."""
+    fill(page, "Username", username)
+    fill(page, "Password", password)
+    click_button(page, "Sign in", wait=wait)
+    if wait:
+        wait_for_text(page, "Signed in as")
+
+
+def set_up_first_organiser(page: Any, *, name: str, email: str, username: str,
+                           password: str) -> None:
+    """Fill the first-run form and press Create organiser."""
+    for label, value in (("Your name", name), ("Email", email), ("Username", username),
+                         ("Password", password), ("Repeat password", password)):
+        fill(page, label, value)
+    click_button(page, "Create organiser")

@@ -61,10 +61,7 @@ def audit(page: Any, axe_source: str) -> list[dict[str, Any]]:
 
 def sign_in(page: Any, url: str, username: str) -> None:
     ui.open_app(page, url)
-    ui.fill(page, "Username", username)
-    ui.fill(page, "Password", DEMO_PASSWORD)
-    ui.click_button(page, "Sign in")
-    ui.wait_for_text(page, "Signed in as")
+    ui.sign_in(page, username, DEMO_PASSWORD)
     ui.wait_idle(page)
 
 

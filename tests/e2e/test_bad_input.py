@@ -47,10 +47,7 @@ def test_a_200_mb_upload_gets_a_clear_message_and_a_file_over_the_limit_is_refus
     server = start_server(sqlite_app_url)
     page = new_context().new_page()
     ui.open_app(page, server.url)
-    ui.fill(page, "Username", "org1")
-    ui.fill(page, "Password", PASSWORD)
-    ui.click_button(page, "Sign in")
-    ui.wait_for_text(page, "Signed in as")
+    ui.sign_in(page, "org1", PASSWORD)
     ui.go_to(page, "Import contacts")
 
     # 200 MB that the uploader accepts: one endless field, which no member list has.

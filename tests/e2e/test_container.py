@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from core.config import PROJECT_ROOT
 from tests.e2e import streamlit_ui as ui
 from tests.e2e.conftest import unavailable
-from tests.e2e.harness import POSTGRES_ADMIN_URL, free_port
+from tests.e2e.harness import PostgresUnavailable, free_port, scratch_postgres
 
 pytestmark = pytest.mark.e2e
 
@@ -64,20 +64,14 @@ def image() -> str:
 
 @pytest.fixture
 def empty_postgres() -> Iterator[str]:
-    """An empty PostgreSQL database (no schema: the container must migrate it)."""
-    name = f"ringround_ctr_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    """An empty PostgreSQL database (no schema: the container must migrate it), named with
+    the driver the image's psycopg answers to."""
     try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        unavailable(f"PostgreSQL unavailable: {str(exc).splitlines()[0]}")
-    url = sa.make_url(POSTGRES_ADMIN_URL).set(database=name, drivername="postgresql")
-    yield url.render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+        with scratch_postgres(migrated=False) as url:
+            yield sa.make_url(url).set(drivername="postgresql").render_as_string(
+                hide_password=False)
+    except PostgresUnavailable as exc:
+        unavailable(f"PostgreSQL unavailable: {exc}")
 
 
 class Container:
@@ -144,12 +138,8 @@ def test_the_container_migrates_serves_and_takes_a_newcomer_through_first_run_se
         ui.open_app(page, url)
         ui.wait_for_text(page, "Create the first organiser", timeout=60)
         screenshots.take(page, "first run in the container")
-        ui.fill(page, "Your name", "Cora Container")
-        ui.fill(page, "Email", "cora@example.org")
-        ui.fill(page, "Username", "cora")
-        ui.fill(page, "Password", PASSWORD)
-        ui.fill(page, "Repeat password", PASSWORD)
-        ui.click_button(page, "Create organiser")
+        ui.set_up_first_organiser(page, name="Cora Container", email="cora@example.org",
+                                  username="cora", password=PASSWORD)
         ui.wait_for_text(page, "Signed in as", timeout=60)
         screenshots.take(page, "signed in")
     finally:

@@ -59,12 +59,8 @@ def test_a_newcomer_sets_up_imports_targets_invites_and_watches_five_calls_come_
     ui.open_app(organiser, server.url)
     ui.wait_for_text(organiser, "Create the first organiser")
     screenshots.take(organiser, "first run")
-    ui.fill(organiser, "Your name", "Olive Organiser")
-    ui.fill(organiser, "Email", "olive@example.org")
-    ui.fill(organiser, "Username", "olive")
-    ui.fill(organiser, "Password", ORGANISER_PASSWORD)
-    ui.fill(organiser, "Repeat password", ORGANISER_PASSWORD)
-    ui.click_button(organiser, "Create organiser")
+    ui.set_up_first_organiser(organiser, name="Olive Organiser", email="olive@example.org",
+                              username="olive", password=ORGANISER_PASSWORD)
     ui.wait_for_text(organiser, "Signed in as")
 
     # 2. Upload a CSV and map its columns.

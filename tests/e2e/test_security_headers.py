@@ -26,10 +26,7 @@ def test_the_app_runs_under_its_content_security_policy_with_no_violation(
             if "Content Security Policy" in message.text else None)
 
     ui.open_app(page, server.url)
-    ui.fill(page, "Username", "organiser")
-    ui.fill(page, "Password", DEMO_PASSWORD)
-    ui.click_button(page, "Sign in")
-    ui.wait_for_text(page, "Signed in as")
+    ui.sign_in(page, "organiser", DEMO_PASSWORD)
     ui.go_to(page, "Dashboard")
     page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(timeout=60_000)
     screenshots.take(page, "dashboard under the policy")

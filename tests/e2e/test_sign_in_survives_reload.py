@@ -59,9 +59,7 @@ def test_fifty_sign_ins_on_desktop_and_phone_all_survive_a_reload(
         for n, _context, page in people:  # all five type and press Sign in before any waits
             page.wait_for_selector(SIGN_IN_FORM, timeout=60_000)
             ui.wait_idle(page)
-            ui.fill(page, "Username", f"vol{n:02d}")
-            ui.fill(page, "Password", PASSWORD)
-            ui.click_button(page, "Sign in", wait=False)
+            ui.sign_in(page, f"vol{n:02d}", PASSWORD, wait=False)
         for n, context, page in people:
             _wait_signed_in(page)
             page.reload(wait_until="domcontentloaded")
@@ -120,9 +118,7 @@ def test_the_first_organiser_stays_signed_in_and_a_forged_cookie_is_cleared_not_
     assert "Traceback" not in text and page.locator('[data-testid="stException"]').count() == 0
     assert "saved sign-in has ended" in text
     assert not [c for c in forged.cookies() if c["name"] == COOKIE]
-    ui.fill(page, "Username", "olive")
-    ui.fill(page, "Password", PASSWORD)
-    ui.click_button(page, "Sign in", wait=False)
+    ui.sign_in(page, "olive", PASSWORD, wait=False)
     _wait_signed_in(page)
 
 
@@ -136,9 +132,7 @@ def test_import_opened_signed_out_opens_after_sign_in_and_early_sidebar_clicks_l
     ui.open_app(page, f"{server.url}/import")
     assert page.locator(SIGN_IN_FORM).count() == 1
     assert "Page not found" not in page.content()
-    ui.fill(page, "Username", "org1")
-    ui.fill(page, "Password", PASSWORD)
-    ui.click_button(page, "Sign in", wait=False)
+    ui.sign_in(page, "org1", PASSWORD, wait=False)
     _wait_signed_in(page)
     screenshots.take(page, "import after sign-in")
     assert page.url == f"{server.url}/import"

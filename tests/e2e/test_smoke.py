@@ -19,12 +19,8 @@ def test_first_run_setup_creates_the_organiser_and_signs_them_in(
     ui.wait_for_text(page, "Create the first organiser")
     screenshots.take(page, "setup page")
 
-    ui.fill(page, "Your name", "Olive Organiser")
-    ui.fill(page, "Email", "olive@example.org")
-    ui.fill(page, "Username", "olive")
-    ui.fill(page, "Password", "a long organiser password")
-    ui.fill(page, "Repeat password", "a long organiser password")
-    ui.click_button(page, "Create organiser")
+    ui.set_up_first_organiser(page, name="Olive Organiser", email="olive@example.org",
+                              username="olive", password="a long organiser password")
 
     ui.wait_for_text(page, "Signed in as")
     screenshots.take(page, "signed in")

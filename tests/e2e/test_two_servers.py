@@ -46,9 +46,7 @@ def metric(page, label: str) -> int | None:
 def open_dashboard(context, url: str):
     page = context.new_page()
     ui.open_app(page, url)
-    ui.fill(page, "Username", "org1")
-    ui.fill(page, "Password", PASSWORD)
-    ui.click_button(page, "Sign in")
+    ui.sign_in(page, "org1", PASSWORD)
     page.get_by_text("Dials (all time)", exact=True).wait_for(timeout=60_000)
     return page
 
