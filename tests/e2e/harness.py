@@ -155,23 +155,22 @@ class AppServer:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def _signal(self, sig: signal.Signals, wait: float) -> None:
+        """Send `sig` to the server's process group; wait up to `wait` seconds for it to go."""
+        if not self.running:
+            return
+        assert self.process is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, sig)
+        self.process.wait(timeout=wait)
+
     def kill(self) -> None:
         """kill -9: no shutdown hooks, no goodbye to the browsers, as when a host dies."""
-        if not self.running:
-            return
-        assert self.process is not None
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
+        self._signal(signal.SIGKILL, wait=30)
 
     def stop(self) -> None:
-        if not self.running:
-            return
-        assert self.process is not None
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
         try:
-            self.process.wait(timeout=10)
+            self._signal(signal.SIGTERM, wait=10)
         except subprocess.TimeoutExpired:
             self.kill()
 
@@ -334,26 +333,27 @@ def seed_campaign(
 # --------------------------------------------------------------------------------------------
 
 
-def attempts_by_contact(database: Database, campaign_id: int) -> list[dict[str, Any]]:
+def _rows(database: Database, statement: Any, **params: Any) -> list[dict[str, Any]]:
     with database.session() as session:
-        rows = session.execute(sa.text(
-            "SELECT a.id, a.contact_id, a.volunteer_id, a.outcome_code, a.idempotency_key, "
-            "c.first_name || ' ' || c.last_name AS contact, u.username "
-            "FROM callattempt a JOIN contact c ON c.id = a.contact_id "
-            "JOIN \"user\" u ON u.id = a.volunteer_id WHERE a.campaign_id = :campaign"
-        ), {"campaign": campaign_id}).mappings().all()
-    return [dict(row) for row in rows]
+        return [dict(row) for row in session.execute(statement, params).mappings().all()]
+
+
+def attempts_by_contact(database: Database, campaign_id: int) -> list[dict[str, Any]]:
+    return _rows(database, sa.text(
+        "SELECT a.id, a.contact_id, a.volunteer_id, a.outcome_code, a.idempotency_key, "
+        "c.first_name || ' ' || c.last_name AS contact, u.username "
+        "FROM callattempt a JOIN contact c ON c.id = a.contact_id "
+        "JOIN \"user\" u ON u.id = a.volunteer_id WHERE a.campaign_id = :campaign"
+    ), campaign=campaign_id)
 
 
 def duplicate_assignments(database: Database, campaign_id: int) -> list[dict[str, Any]]:
     """Contacts that more than one volunteer called, or that were called twice, in this run."""
-    with database.session() as session:
-        rows = session.execute(sa.text(
-            "SELECT contact_id, COUNT(*) AS calls, COUNT(DISTINCT volunteer_id) AS volunteers "
-            "FROM callattempt WHERE campaign_id = :campaign GROUP BY contact_id "
-            "HAVING COUNT(*) > 1 OR COUNT(DISTINCT volunteer_id) > 1"
-        ), {"campaign": campaign_id}).mappings().all()
-    return [dict(row) for row in rows]
+    return _rows(database, sa.text(
+        "SELECT contact_id, COUNT(*) AS calls, COUNT(DISTINCT volunteer_id) AS volunteers "
+        "FROM callattempt WHERE campaign_id = :campaign GROUP BY contact_id "
+        "HAVING COUNT(*) > 1 OR COUNT(DISTINCT volunteer_id) > 1"
+    ), campaign=campaign_id)
 
 
 def queue_counts(database: Database, campaign_id: int) -> dict[str, int]:
@@ -367,14 +367,11 @@ def queue_counts(database: Database, campaign_id: int) -> dict[str, int]:
 def leases(database: Database, campaign_id: int) -> list[dict[str, Any]]:
     queue = QueueEntry.__table__  # type: ignore[attr-defined]
     contact = Contact.__table__  # type: ignore[attr-defined]
-    with database.session() as session:
-        rows = session.execute(
-            sa.select(queue.c.id, queue.c.contact_id, queue.c.claimed_by_id, queue.c.due_at,
-                      (contact.c.first_name + " " + contact.c.last_name).label("contact"))
-            .join(contact, contact.c.id == queue.c.contact_id)
-            .where(queue.c.campaign_id == campaign_id, queue.c.status == "leased")
-        ).mappings().all()
-    return [dict(row) for row in rows]
+    return _rows(database, sa.select(
+        queue.c.id, queue.c.contact_id, queue.c.claimed_by_id, queue.c.due_at,
+        (contact.c.first_name + " " + contact.c.last_name).label("contact"),
+    ).join(contact, contact.c.id == queue.c.contact_id)
+        .where(queue.c.campaign_id == campaign_id, queue.c.status == "leased"))
 
 
 def percentile(values: list[float], fraction: float) -> float:
