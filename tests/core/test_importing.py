@@ -359,7 +359,7 @@ def test_a_records_row_holds_what_the_writer_inserts() -> None:
 
 @pytest.mark.parametrize("values", [
     {}, {"a": "b"}, {"Zoë's \"branch\"": "Siân\n\t\\ \u2028 \U0001f600", "x": ""},
-    {"k": "\x00\x1f\x7f", "=HYPERLINK(1)": "é"},
+    {"k": "\x00\x1f\x7f", "=HYPERLINK(1)": "é"}, {"a\x00": "b"}, {"a": "\\u0000"},
 ])
 def test_custom_fields_are_encoded_exactly_as_json_dumps_would(values: dict[str, str]) -> None:
     assert _json_of_texts(values) == json.dumps(values)
@@ -409,3 +409,10 @@ def test_a_record_comes_back_whole_from_what_the_parsing_process_sends(cells: li
     record = parse(cells)
     assert from_wire(to_wire(record)) == record._replace(row_number=0, warnings=(),
                                                          do_not_call=False)
+
+
+def test_many_custom_fields_are_encoded_exactly_as_json_dumps_would() -> None:
+    values = {f"column {n} \"é\"": f"value {n}\t{'x' * n}" for n in range(40)}
+    assert _json_of_texts(values) == json.dumps(values)
+    values["with a backslash"] = "a\\u0000b"  # looks like an escaped NUL once escaped
+    assert _json_of_texts(values) == json.dumps(values)
