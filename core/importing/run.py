@@ -254,34 +254,40 @@ def _csv_chunks(source: BinaryIO, job: ParseJob, pool: ProcessPoolExecutor | Non
     local = ChunkParser(job) if pool is None else None
     helper: ChunkParser | None = None  # parses the rows the parsing process leaves to us
     in_flight: deque[Future[list[Parsed]] | list[Parsed]] = deque()
-    block = source.read(BLOCK_BYTES)
-    while True:
-        following = source.read(BLOCK_BYTES) if block else b""
-        final = not following
+    following = source.read(BLOCK_BYTES)
+    ended = False
+
+    def submit(leave_to_us: bool) -> None:
+        nonlocal following, ended
+        block, following = following, source.read(BLOCK_BYTES)
+        ended = not following
         if local is not None:
-            in_flight.append(local.feed(block, final))
+            in_flight.append(local.feed(block, ended))
         else:
             assert pool is not None
+            in_flight.append(pool.submit(parse_block, job, block, ended, leave_to_us))
+
+    while True:
+        while not ended and len(in_flight) <= AHEAD:
             oldest = in_flight[0] if in_flight else None
-            behind = (len(in_flight) >= AHEAD and isinstance(oldest, Future)
-                      and not oldest.done())
-            in_flight.append(pool.submit(parse_block, job, block, final, behind))
-        while in_flight and (len(in_flight) > AHEAD or final):
-            item = in_flight.popleft()
-            for parsed in item.result() if isinstance(item, Future) else item:
-                if isinstance(parsed, ImportFileError):
-                    raise parsed
-                if isinstance(parsed, RowsToParse):
-                    if helper is None:
-                        helper = ChunkParser(replace(job, csv=None))
-                    helper.parse_rows(parsed.rows)
-                    helper.end_chunk()
-                    yield from helper.take()
-                else:
-                    yield parsed
-        if final:
+            submit(len(in_flight) >= AHEAD and isinstance(oldest, Future) and not oldest.done())
+        if not in_flight:
             return
-        block = following
+        item = in_flight.popleft()
+        for parsed in item.result() if isinstance(item, Future) else item:
+            if isinstance(parsed, ImportFileError):
+                raise parsed
+            if isinstance(parsed, RowsToParse):
+                # Work for the parsing process to do meanwhile, then our share of the parsing.
+                while not ended and len(in_flight) <= AHEAD:
+                    submit(False)
+                if helper is None:
+                    helper = ChunkParser(replace(job, csv=None))
+                helper.parse_rows(parsed.rows)
+                helper.end_chunk()
+                yield from helper.take()
+            else:
+                yield parsed
 
 
 def _row_chunks(rows: Iterator[tuple[int, list[str]]], job: ParseJob,
