@@ -452,6 +452,9 @@ class QueueEntry(SQLModel, table=True):
         # area and progress copied onto each entry.
         sa.Index("ix_queue_area_progress", "campaign_id", "constituency", "ward", "status",
                  "progress"),
+        # The headline's queue tally (core/stats.py::queue_tally): entries per status and
+        # progress bits in one covering GROUP BY, in this index's order.
+        sa.Index("ix_queue_status_progress", "campaign_id", "status", "progress"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -150,8 +151,9 @@ def test_across_campaigns_each_campaigns_figures_add_up(database: Database) -> N
     assert progress(database, None) == [("Bedford", "Castle", 2, 2, 2, 0, 0)]
 
 
-def progress_plan(database: Database, campaign_id: int | None) -> str:
-    """EXPLAIN the progress query exactly as sent."""
+def progress_plan(database: Database, campaign_id: int | None,
+                  query: Callable[..., object] = stats.progress_by_ward) -> str:
+    """EXPLAIN a one-statement dashboard query (progress per ward unless told) exactly as sent."""
     captured: list[tuple[str, object]] = []
 
     def capture(conn, cursor, statement, parameters, context, executemany) -> None:
@@ -166,7 +168,7 @@ def progress_plan(database: Database, campaign_id: int | None) -> str:
                 # shows whether the index alone can serve the WHERE and the GROUP BY order.
                 for setting in ("enable_seqscan", "enable_sort", "enable_hashagg"):
                     session.execute(sa.text(f"SET LOCAL {setting} = off"))
-            stats.progress_by_ward(session=session, campaign_id=campaign_id)
+            query(session=session, campaign_id=campaign_id)
             [(statement, parameters)] = captured
             cursor = session.connection().connection.cursor()
             prefix = "EXPLAIN QUERY PLAN " if database.is_sqlite else "EXPLAIN "
@@ -192,3 +194,46 @@ def test_progress_per_ward_is_one_ordered_walk_of_its_covering_index(
             assert "Sort" not in plan and "HashAggregate" not in plan, plan
         assert "contact" not in plan.replace("contact_id", ""), plan
         assert "callattempt" not in plan, plan
+
+
+def test_the_headlines_queue_figures_are_one_ordered_walk_of_a_covering_index(
+    database: Database,
+) -> None:
+    """Issue #19: the headline scanned the campaign's queue twice (statuses, then progress bits);
+    at 550,000 entries that was most of its cost. Now one covering GROUP BY in index order."""
+    campaign_id, _, _ = attached_campaign(database)
+    for one_or_all in (campaign_id, None):
+        plan = progress_plan(database, one_or_all, stats.queue_tally)
+        if database.is_sqlite:
+            assert "USING COVERING INDEX ix_queue_status_progress" in plan, plan
+            assert "TEMP B-TREE" not in plan, plan
+        else:
+            assert "Index Only Scan using ix_queue_status_progress" in plan, plan
+            assert "Sort" not in plan and "HashAggregate" not in plan, plan
+
+
+def test_the_queue_tally_counts_statuses_and_progress_as_separate_counts_would(
+    database: Database,
+) -> None:
+    campaign_id, volunteer, people = attached_campaign(database)
+    outcomes = {people["Ann"]: "call_back", people["Bob"]: "no_answer",
+                people["Cat"]: "completed"}
+    for _ in outcomes:  # claimed in id order: Ann, Bob, Cat
+        call(database, campaign_id, volunteer, outcomes, NOON, callback_at=NOON + timedelta(days=1))
+    with database.write() as session:  # Dan is on the line: a lease
+        assert claim_next_contact(session=session, campaign_id=campaign_id,
+                                  volunteer_id=volunteer, now=NOON) is not None
+    for one_or_all in (campaign_id, None):
+        with database.session() as session:
+            tally = stats.queue_tally(session=session, campaign_id=one_or_all)
+            rows = session.execute(sa.text(
+                "SELECT status, progress FROM queueentry"
+                + ("" if one_or_all is None else " WHERE campaign_id = :c")),
+                {"c": one_or_all}).all()
+        statuses: dict[str, int] = {}
+        for status, _ in rows:
+            statuses[status] = statuses.get(status, 0) + 1
+        assert tally.statuses == statuses
+        assert tally.reached == sum(1 for _, p in rows if p & stats.PROGRESS_REACHED)
+        assert tally.completed == sum(1 for _, p in rows if p & stats.PROGRESS_COMPLETED)
+        assert len(tally.statuses) >= 4 and (tally.reached, tally.completed) == (2, 1)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 13:59:06.131217
+Create Date: 2026-12-01 15:03:45.891822
 """
 from collections.abc import Sequence
 
@@ -480,6 +480,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_queue_claim_fresh', ['campaign_id', 'status', 'priority', 'id'], unique=False)
         batch_op.create_index('ix_queue_claimed_by', ['claimed_by_id', 'status'], unique=False)
         batch_op.create_index('ix_queue_release', ['campaign_id', 'status', 'release_at'], unique=False)
+        batch_op.create_index('ix_queue_status_progress', ['campaign_id', 'status', 'progress'], unique=False)
         batch_op.create_index(batch_op.f('ix_queueentry_contact_id'), ['contact_id'], unique=False)
         batch_op.create_index('ux_queue_one_lease_per_volunteer', ['campaign_id', 'claimed_by_id'], unique=True, sqlite_where=sa.text("status = 'leased'"), postgresql_where=sa.text("status = 'leased'"))
 
@@ -686,6 +687,7 @@ def downgrade() -> None:
     with op.batch_alter_table('queueentry', schema=None) as batch_op:
         batch_op.drop_index('ux_queue_one_lease_per_volunteer', sqlite_where=sa.text("status = 'leased'"), postgresql_where=sa.text("status = 'leased'"))
         batch_op.drop_index(batch_op.f('ix_queueentry_contact_id'))
+        batch_op.drop_index('ix_queue_status_progress')
         batch_op.drop_index('ix_queue_release')
         batch_op.drop_index('ix_queue_claimed_by')
         batch_op.drop_index('ix_queue_claim_fresh')
