@@ -220,11 +220,6 @@ def queue_tally(*, session: Session, campaign_id: int | None) -> QueueTally:
     return QueueTally(statuses=statuses, reached=reached, completed=completed)
 
 
-def queue_counts(*, session: Session, campaign_id: int | None) -> dict[str, int]:
-    """Queue entries per status."""
-    return queue_tally(session=session, campaign_id=campaign_id).statuses
-
-
 def _quarter(moment: datetime) -> int:
     bucket = rollups.bucket_of(_as_utc(moment))
     if bucket != moment.timestamp():
@@ -264,15 +259,9 @@ def _sum_if(condition: Any, measure: Any) -> Any:
     return sa.func.coalesce(sa.func.sum(sa.case((condition, measure), else_=0)), 0)
 
 
-def reached_and_completed(*, session: Session, campaign_id: int | None) -> tuple[int, int]:
-    """(contacts reached, contacts completed): queue entries with those progress bits."""
-    tally = queue_tally(session=session, campaign_id=campaign_id)
-    return tally.reached, tally.completed
-
-
 def people_reached(*, session: Session, campaign_id: int | None) -> int:
     """Contacts with at least one conversation (the headline's "reached")."""
-    return reached_and_completed(session=session, campaign_id=campaign_id)[0]
+    return queue_tally(session=session, campaign_id=campaign_id).reached
 
 
 def headline(
