@@ -1,11 +1,16 @@
 """Call attempts counted as they are saved, so the dashboard's cost does not grow with the day.
 
-Each saved attempt adds one call to two CallRollup rows keyed by its campaign, volunteer,
-outcome and flags: the campaign's all-time row and the row of the 15-minute period it started
-in. Both go in one upsert inside the save's own transaction, so a save that rolls back counts
-nothing and a save counted twice is impossible (the attempt's idempotency key guards both).
-Each volunteer writes only their own rows, so fifty volunteers saving at once never wait on
-one another here.
+Each saved attempt adds one call to four rollup rows: in CallRollup, keyed by its campaign,
+volunteer, outcome and flags (the leaderboard and a volunteer's own figures), and in
+CampaignRollup, the same without the volunteer (the campaign's calls per quarter hour,
+outcomes and totals, whose rows for a day are then bounded by its quarter hours, not
+multiplied by the volunteers calling). In each table, the campaign's all-time row and the
+row of the 15-minute period the call started in. They go in the save's own transaction, so a
+save that rolls back counts nothing and a save counted twice is impossible (the attempt's
+idempotency key guards them all). A volunteer's CallRollup rows are theirs alone; the
+CampaignRollup rows are shared by the campaign's callers, always taken in the same order
+(all-time, then the quarter hour), so concurrent saves queue on them briefly and never
+deadlock.
 
 `rebuild` recomputes a campaign's rows from its attempts, for data written in bulk (demo data,
 benchmarks, a database from before rollups) and by `manage.py rebuild-rollups`; `from_attempts`
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -31,22 +37,39 @@ from db.models import (
     CallAttempt,
     CallRollup,
     Campaign,
+    CampaignRollup,
     SurveyAnswer,
     SurveyQuestion,
 )
 
-ROLLUP = CallRollup.__table__  # type: ignore[attr-defined]
 ATTEMPT = CallAttempt.__table__  # type: ignore[attr-defined]
 TALLY = AnswerTally.__table__  # type: ignore[attr-defined]
 ANSWER = SurveyAnswer.__table__  # type: ignore[attr-defined]
 QUESTION = SurveyQuestion.__table__  # type: ignore[attr-defined]
 # Tallied values are options and scores; anything longer is cut to fit the tally's key.
 TALLY_VALUE_LENGTH = 500
-KEY = ("campaign_id", "bucket", "volunteer_id", "outcome_code", "is_conversation",
-       "is_completion", "outside_window")
+FLAGS = ("outcome_code", "is_conversation", "is_completion", "outside_window")
 MEASURES = ("calls", "talk_seconds", "timed_calls")
 TALLY_KEY = ("campaign_id", "question_id", "value")
 TALLY_MEASURES = ("answers", "respondents")
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """One rollup table: its rows are keyed by campaign, bucket, (volunteer,) outcome and flags."""
+
+    table: Any
+    by_volunteer: bool
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return ("campaign_id", "bucket", *(("volunteer_id",) if self.by_volunteer else ()),
+                *FLAGS)
+
+
+BY_VOLUNTEER = Rollup(CallRollup.__table__, by_volunteer=True)  # type: ignore[attr-defined]
+BY_CAMPAIGN = Rollup(CampaignRollup.__table__, by_volunteer=False)  # type: ignore[attr-defined]
+ROLLUPS = (BY_VOLUNTEER, BY_CAMPAIGN)
 
 
 def bucket_of(moment: datetime) -> int:
@@ -90,22 +113,25 @@ def count_attempt(
 ) -> None:
     """Add one saved attempt to its campaign's rollups (in the caller's transaction)."""
     base = {
-        "campaign_id": campaign_id, "volunteer_id": volunteer_id or 0,
+        "campaign_id": campaign_id,
         "outcome_code": outcome_code, "is_conversation": bool(is_conversation),
         "is_completion": bool(is_completion), "outside_window": bool(outside_window),
         "calls": 1, "talk_seconds": duration_seconds or 0,
         "timed_calls": 1 if duration_seconds is not None else 0,
     }
-    rows = [{**base, "bucket": ROLLUP_ALL_TIME}, {**base, "bucket": bucket_of(started_at)}]
+    buckets = (ROLLUP_ALL_TIME, bucket_of(started_at))
     connection = session.connection()
-    connection.execute(_upsert(connection.dialect.name, ROLLUP, KEY, MEASURES), rows)
+    for rollup in ROLLUPS:
+        extra = {"volunteer_id": volunteer_id or 0} if rollup.by_volunteer else {}
+        connection.execute(
+            _upsert(connection.dialect.name, rollup.table, rollup.key, MEASURES),
+            [{**base, **extra, "bucket": bucket} for bucket in buckets])
 
 
-def _aggregate(dialect_name: str, campaign_ids: list[int]) -> Any:
-    """Both kinds of rollup row, computed from the attempts of these campaigns."""
-    volunteer = sa.func.coalesce(ATTEMPT.c.volunteer_id, 0)
-    flags = (ATTEMPT.c.outcome_code, ATTEMPT.c.is_conversation, ATTEMPT.c.is_completion,
-             ATTEMPT.c.outside_window)
+def _aggregate(rollup: Rollup, dialect_name: str, campaign_ids: list[int]) -> Any:
+    """Both kinds of row of one rollup table, computed from the attempts of these campaigns."""
+    volunteer = (sa.func.coalesce(ATTEMPT.c.volunteer_id, 0),) if rollup.by_volunteer else ()
+    flags = tuple(ATTEMPT.c[f] for f in FLAGS)
     measures = (sa.func.count(), sa.func.coalesce(sa.func.sum(ATTEMPT.c.duration_seconds), 0),
                 sa.func.count(ATTEMPT.c.duration_seconds))
     in_campaigns = ATTEMPT.c.campaign_id.in_(campaign_ids)
@@ -113,14 +139,14 @@ def _aggregate(dialect_name: str, campaign_ids: list[int]) -> Any:
               * ROLLUP_BUCKET_SECONDS)
     all_time = (
         sa.select(ATTEMPT.c.campaign_id, sa.literal(ROLLUP_ALL_TIME, sa.BigInteger),
-                  volunteer, *flags, *measures)
+                  *volunteer, *flags, *measures)
         .where(in_campaigns)
-        .group_by(ATTEMPT.c.campaign_id, volunteer, *flags)
+        .group_by(ATTEMPT.c.campaign_id, *volunteer, *flags)
     )
     periods = (
-        sa.select(ATTEMPT.c.campaign_id, bucket, volunteer, *flags, *measures)
+        sa.select(ATTEMPT.c.campaign_id, bucket, *volunteer, *flags, *measures)
         .where(in_campaigns)
-        .group_by(ATTEMPT.c.campaign_id, bucket, volunteer, *flags)
+        .group_by(ATTEMPT.c.campaign_id, bucket, *volunteer, *flags)
     )
     return sa.union_all(all_time, periods)
 
@@ -132,40 +158,51 @@ def _campaign_ids(session: Session, campaign_id: int | None) -> list[int]:
 
 
 def rebuild(*, session: Session, campaign_id: int | None = None) -> int:
-    """Recompute the rollups of one campaign (or all) from their attempts; return the rows."""
+    """Recompute the rollups of one campaign (or all) from their attempts; return the rows
+    (of both tables)."""
     ids = _campaign_ids(session, campaign_id)
     connection = session.connection()
-    connection.execute(sa.delete(ROLLUP).where(ROLLUP.c.campaign_id.in_(ids)))
-    connection.execute(
-        sa.insert(ROLLUP).from_select([*KEY, *MEASURES], _aggregate(connection.dialect.name, ids))
-    )
-    # rowcount of an INSERT ... SELECT is not reported by every driver: count instead.
-    return int(connection.execute(
-        sa.select(sa.func.count()).where(ROLLUP.c.campaign_id.in_(ids))).scalar_one())
+    rows = 0
+    for rollup in ROLLUPS:
+        table = rollup.table
+        connection.execute(sa.delete(table).where(table.c.campaign_id.in_(ids)))
+        connection.execute(sa.insert(table).from_select(
+            [*rollup.key, *MEASURES], _aggregate(rollup, connection.dialect.name, ids)))
+        # rowcount of an INSERT ... SELECT is not reported by every driver: count instead.
+        rows += int(connection.execute(
+            sa.select(sa.func.count()).where(table.c.campaign_id.in_(ids))).scalar_one())
+    return rows
 
 
-def _rows(result: Any) -> dict[tuple[Any, ...], tuple[int, ...]]:
+def _rows(rollup: Rollup, result: Any) -> dict[tuple[Any, ...], tuple[int, ...]]:
+    """{(campaign, bucket, (volunteer,) outcome, flags...): (calls, seconds, timed calls)}."""
+    ids = 3 if rollup.by_volunteer else 2
     return {
-        (int(r[0]), int(r[1]), int(r[2]), str(r[3]), bool(r[4]), bool(r[5]), bool(r[6])):
-            (int(r[7]), int(r[8]), int(r[9]))
+        (*(int(v) for v in r[:ids]), str(r[ids]), *(bool(v) for v in r[ids + 1:ids + 4])):
+            tuple(int(v) for v in r[ids + 4:])
         for r in result
     }
 
 
-def from_attempts(*, session: Session, campaign_id: int | None = None) -> dict[Any, Any]:
-    """What the rollups should hold, recomputed from the attempts: {key: (calls, seconds,
-    timed calls)}."""
+def from_attempts(*, session: Session, campaign_id: int | None = None) -> dict[str, Any]:
+    """What the rollups should hold, recomputed from the attempts: {table name: {key: (calls,
+    seconds, timed calls)}}."""
     connection = session.connection()
-    query = _aggregate(connection.dialect.name, _campaign_ids(session, campaign_id))
-    return _rows(connection.execute(query))
+    ids = _campaign_ids(session, campaign_id)
+    return {rollup.table.name: _rows(rollup, connection.execute(
+        _aggregate(rollup, connection.dialect.name, ids))) for rollup in ROLLUPS}
 
 
-def stored(*, session: Session, campaign_id: int | None = None) -> dict[Any, Any]:
+def stored(*, session: Session, campaign_id: int | None = None) -> dict[str, Any]:
     """The rollups as maintained, in the same shape as `from_attempts`."""
     ids = _campaign_ids(session, campaign_id)
-    query = (sa.select(*(ROLLUP.c[k] for k in KEY), *(ROLLUP.c[m] for m in MEASURES))
-             .where(ROLLUP.c.campaign_id.in_(ids), ROLLUP.c.calls > 0))
-    return _rows(session.connection().execute(query))
+    result = {}
+    for rollup in ROLLUPS:
+        table = rollup.table
+        query = (sa.select(*(table.c[k] for k in rollup.key), *(table.c[m] for m in MEASURES))
+                 .where(table.c.campaign_id.in_(ids), table.c.calls > 0))
+        result[table.name] = _rows(rollup, session.connection().execute(query))
+    return result
 
 
 # --------------------------------------------------------------------------------------------

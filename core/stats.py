@@ -44,6 +44,7 @@ from db.models import (
     CallAttempt,
     CallRollup,
     Campaign,
+    CampaignRollup,
     Contact,
     Outcome,
     QueueEntry,
@@ -227,26 +228,28 @@ def _quarter(moment: datetime) -> int:
     return bucket
 
 
-def _rollup_rows(campaign_id: int | None, since: datetime | None = None,
+def _rollup_rows(table: Any, campaign_id: int | None, since: datetime | None = None,
                  until: datetime | None = None) -> list[Any]:
-    """The CallRollup rows for a period: the all-time rows when there is no period, else the
-    rows of the quarter hours in it (core/rollups.py keeps both as calls are saved).
+    """The rows of a rollup table (CampaignRollup, or CallRollup where the volunteer matters)
+    for a period: the all-time rows when there is no period, else the rows of the quarter
+    hours in it (core/rollups.py keeps both as calls are saved).
 
     Raises:
         ValueError: a bound is not on a quarter hour (every dashboard period is whole days).
     """
-    return [_campaign_filter(col(CallRollup.campaign_id), campaign_id),
-            *rollup_period(since, until)]
+    return [_campaign_filter(col(table.campaign_id), campaign_id),
+            *rollup_period(since, until, col(table.bucket))]
 
 
-def rollup_period(since: datetime | None, until: datetime | None) -> list[Any]:
-    """The CallRollup.bucket clauses for a period: the all-time rows when it is unbounded,
-    else the quarter hours in it.
+def rollup_period(since: datetime | None, until: datetime | None,
+                  bucket: Any = None) -> list[Any]:
+    """The clauses on a rollup table's bucket (CallRollup's unless given) for a period: the
+    all-time rows when it is unbounded, else the quarter hours in it.
 
     Raises:
         ValueError: a bound is not on a quarter hour.
     """
-    bucket = col(CallRollup.bucket)
+    bucket = col(CallRollup.bucket) if bucket is None else bucket
     if since is None and until is None:
         return [bucket == ROLLUP_ALL_TIME]
     clauses = [bucket >= (0 if since is None else _quarter(since))]
@@ -285,23 +288,23 @@ def headline(
     contacts = sum(statuses.values())
     remaining = sum(n for s, n in statuses.items() if s in OPEN_QUEUE_STATUSES)
 
-    calls = col(CallRollup.calls)
-    conversation = _is_true(col(CallRollup.is_conversation))
+    calls = col(CampaignRollup.calls)
+    conversation = _is_true(col(CampaignRollup.is_conversation))
 
     def totals(clauses: list[Any]) -> Any:
         return session.execute(
             sa.select(sa.func.coalesce(sa.func.sum(calls), 0),
                       _sum_if(conversation, calls),
-                      _sum_if(_is_true(col(CallRollup.is_completion)), calls),
-                      _sum_if(conversation, col(CallRollup.talk_seconds)),
-                      _sum_if(conversation, col(CallRollup.timed_calls)))
+                      _sum_if(_is_true(col(CampaignRollup.is_completion)), calls),
+                      _sum_if(conversation, col(CampaignRollup.talk_seconds)),
+                      _sum_if(conversation, col(CampaignRollup.timed_calls)))
             .where(*clauses)
         ).one()
 
     dials, conversations, completions, talk_seconds, timed_calls = (
-        int(n) for n in totals(_rollup_rows(campaign_id)))
+        int(n) for n in totals(_rollup_rows(CampaignRollup, campaign_id)))
     dials_today, conversations_today, *_ = (
-        int(n) for n in totals(_rollup_rows(campaign_id, day_start, day_end)))
+        int(n) for n in totals(_rollup_rows(CampaignRollup, campaign_id, day_start, day_end)))
     return {
         "timezone": tz,
         "contacts": contacts,
@@ -340,12 +343,12 @@ def calls_by_quarter_hour(
     """
     tz = campaign_timezone(session=session, campaign_id=campaign_id, default=default_timezone)
     day_start, day_end = local_day_bounds(day, tz)
-    calls = col(CallRollup.calls)
+    calls = col(CampaignRollup.calls)
     rows = session.execute(
-        sa.select(col(CallRollup.bucket), sa.func.sum(calls),
-                  _sum_if(_is_true(col(CallRollup.is_conversation)), calls))
-        .where(*_rollup_rows(campaign_id, day_start, day_end))
-        .group_by(col(CallRollup.bucket))
+        sa.select(col(CampaignRollup.bucket), sa.func.sum(calls),
+                  _sum_if(_is_true(col(CampaignRollup.is_conversation)), calls))
+        .where(*_rollup_rows(CampaignRollup, campaign_id, day_start, day_end))
+        .group_by(col(CampaignRollup.bucket))
     ).all()
     found = {int(b): (int(d), int(c)) for b, d, c in rows}
     zone = ZoneInfo(tz)
@@ -373,9 +376,9 @@ def outcome_breakdown(
 ) -> list[dict[str, Any]]:
     """Attempts per outcome code in the period, most frequent first, with labels and shares."""
     rows = session.execute(
-        sa.select(col(CallRollup.outcome_code), sa.func.sum(col(CallRollup.calls)))
-        .where(*_rollup_rows(campaign_id, since, until))
-        .group_by(col(CallRollup.outcome_code))
+        sa.select(col(CampaignRollup.outcome_code), sa.func.sum(col(CampaignRollup.calls)))
+        .where(*_rollup_rows(CampaignRollup, campaign_id, since, until))
+        .group_by(col(CampaignRollup.outcome_code))
     ).all()
     per_code: dict[str, int] = {}
     for code, n in rows:
@@ -528,7 +531,7 @@ def leaderboard(
     )
     rows = session.execute(
         sa.select(*flags, sa.func.sum(col(CallRollup.calls)))
-        .where(*_rollup_rows(campaign_id, since, until))
+        .where(*_rollup_rows(CallRollup, campaign_id, since, until))
         .group_by(*flags)
     ).all()
     totals: dict[int, dict[str, int]] = {}
@@ -725,9 +728,9 @@ def compliance(
     by source, TPS-registered people kept out of the queue."""
     outside = int(
         session.execute(
-            sa.select(sa.func.coalesce(sa.func.sum(col(CallRollup.calls)), 0))
-            .where(*_rollup_rows(campaign_id, since, until),
-                   _is_true(col(CallRollup.outside_window)))
+            sa.select(sa.func.coalesce(sa.func.sum(col(CampaignRollup.calls)), 0))
+            .where(*_rollup_rows(CampaignRollup, campaign_id, since, until),
+                   _is_true(col(CampaignRollup.outside_window)))
         ).scalar_one()
     )
     by_source = {

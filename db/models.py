@@ -569,6 +569,29 @@ class CallRollup(SQLModel, table=True):
     timed_calls: int = Field(default=0)  # calls with a duration
 
 
+class CampaignRollup(SQLModel, table=True):
+    """The same counts as CallRollup without the volunteer (core/rollups.py), for the figures
+    that read a whole campaign's period (calls per quarter hour, outcomes, the headline's
+    totals, calls outside the window): a day's rows are then bounded by its quarter hours and
+    outcomes, not multiplied by the volunteers calling (bench/dashboard.py at 1M and 5M)."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("campaign_id", "bucket", "outcome_code", "is_conversation",
+                            "is_completion", "outside_window", name="uq_campaignrollup_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", ondelete="CASCADE")
+    bucket: int  # ROLLUP_ALL_TIME, or the UTC epoch second a 15-minute period starts
+    outcome_code: str = Field(max_length=40)
+    is_conversation: bool
+    is_completion: bool
+    outside_window: bool
+    calls: int = Field(default=0)
+    talk_seconds: int = Field(default=0)  # sum of duration_seconds
+    timed_calls: int = Field(default=0)  # calls with a duration
+
+
 class SurveyAnswer(SQLModel, table=True):
     """One answer (one row per chosen option for multiple choice), so results aggregate in SQL."""
 

@@ -141,8 +141,9 @@ def test_rebuild_rollups_counts_calls_written_without_them(env: str, capsys) -> 
     with db.session() as session:
         assert stats.outcome_breakdown(session=session, campaign_id=campaign_id) == []
     assert main(["rebuild-rollups"]) == 0
-    # Both calls share a key: one all-time row and one for their quarter hour.
-    assert "2 call rows" in capsys.readouterr().out
+    # Both calls share a key: one all-time row and one for their quarter hour, in each of
+    # the two rollup tables (per volunteer and per campaign).
+    assert "4 call rows" in capsys.readouterr().out
     with db.session() as session:
         counted = stats.outcome_breakdown(session=session, campaign_id=campaign_id)
         assert rollups.stored(session=session) == rollups.from_attempts(session=session)

@@ -11,8 +11,9 @@ import sqlalchemy as sa
 from core import rollups, stats
 from core.queue import LeaseLost, claim_next_contact, record_outcome
 from db.engine import Database
-from db.models import ROLLUP_ALL_TIME, CallRollup, Campaign
+from db.models import ROLLUP_ALL_TIME, CallRollup, Campaign, CampaignRollup
 from tests.factories import make_campaign, make_contact, make_user, queue_contacts
+from tests.racing import at_once
 
 # A Wednesday in June, 14:07 London time: inside the default calling window.
 NOW = datetime(2026, 6, 10, 13, 7, tzinfo=UTC)
@@ -50,10 +51,11 @@ def test_every_saved_call_is_counted_once_in_its_quarter_hour_and_all_time(
     _call(database, campaign_id, bob, "completed", NOW + timedelta(minutes=11), duration=60)
 
     with database.session() as s:
-        maintained = rollups.stored(session=s, campaign_id=campaign_id)
+        stored = rollups.stored(session=s, campaign_id=campaign_id)
         recomputed = rollups.from_attempts(session=s, campaign_id=campaign_id)
         quarter = rollups.bucket_of(NOW)  # 13:00 UTC; the last call starts at 13:17 - 1 min
-    assert maintained == recomputed
+    assert stored == recomputed
+    maintained = stored["callrollup"]
     completed_ann = (campaign_id, ROLLUP_ALL_TIME, ann, "completed", True, True, False)
     assert maintained[completed_ann] == (1, 90, 1)
     # Bob's refusal started at 13:16: the 13:15 quarter hour, not 13:00's.
@@ -85,8 +87,54 @@ def test_a_save_repeated_with_its_key_or_rolled_back_counts_nothing_more(
     with database.session() as s:
         maintained = rollups.stored(session=s, campaign_id=campaign_id)
         assert maintained == rollups.from_attempts(session=s, campaign_id=campaign_id)
-    assert maintained[(campaign_id, ROLLUP_ALL_TIME, ann, "busy", False, False, False)] == (
-        1, 0, 0)
+    assert maintained["callrollup"][
+        (campaign_id, ROLLUP_ALL_TIME, ann, "busy", False, False, False)] == (1, 0, 0)
+    assert maintained["campaignrollup"][
+        (campaign_id, ROLLUP_ALL_TIME, "busy", False, False, False)] == (1, 0, 0)
+
+
+def test_the_campaigns_rows_hold_every_volunteers_calls_saved_at_once_and_not_one_row_each(
+    database: Database,
+) -> None:
+    """Eight volunteers save the same outcome in the same quarter hour at once: the campaign's
+    rows count all eight (no save lost or deadlocked on the shared rows), and stay two (all
+    time and the quarter hour) where the per-volunteer table has two each."""
+    with database.write() as s:
+        volunteers = [int(make_user(s).id) for _ in range(8)]
+        campaign = make_campaign(s)
+        queue_contacts(s, campaign, [make_contact(s) for _ in range(8)])
+        campaign_id = int(campaign.id)
+    claimed = {}
+    for volunteer in volunteers:
+        with database.write() as s:
+            entry = claim_next_contact(session=s, campaign_id=campaign_id,
+                                       volunteer_id=volunteer, now=NOW)
+            assert entry is not None
+            claimed[volunteer] = entry.queue_entry_id
+
+    def save(volunteer: int) -> None:
+        with database.write() as s:
+            record_outcome(session=s, queue_entry_id=claimed[volunteer], volunteer_id=volunteer,
+                           outcome_code="completed", idempotency_key=uuid.uuid4().hex,
+                           answers={}, notes="", started_at=NOW, now=NOW, duration_seconds=60)
+
+    at_once(save, volunteers)
+    with database.session() as s:
+        maintained = rollups.stored(session=s, campaign_id=campaign_id)
+        assert maintained == rollups.from_attempts(session=s, campaign_id=campaign_id)
+        day_start, day_end = stats.local_day_bounds(stats.local_today("Europe/London", NOW),
+                                                    "Europe/London")
+        busiest = max(stats.calls_by_quarter_hour(session=s, campaign_id=campaign_id,
+                                                  day=stats.local_today("Europe/London", NOW)),
+                      key=lambda period: period["dials"])
+        outcomes = stats.outcome_breakdown(session=s, campaign_id=campaign_id,
+                                           since=day_start, until=day_end)
+    assert maintained["campaignrollup"] == {
+        (campaign_id, ROLLUP_ALL_TIME, "completed", True, True, False): (8, 480, 8),
+        (campaign_id, rollups.bucket_of(NOW), "completed", True, True, False): (8, 480, 8)}
+    assert len(maintained["callrollup"]) == 16
+    assert (busiest["dials"], busiest["conversations"]) == (8, 8)
+    assert [(o["code"], o["count"]) for o in outcomes] == [("completed", 8)]
 
 
 def test_rebuild_recomputes_what_saving_maintained_and_replaces_stale_rows(
@@ -98,8 +146,11 @@ def test_rebuild_recomputes_what_saving_maintained_and_replaces_stale_rows(
     with database.session() as s:
         before = rollups.stored(session=s, campaign_id=campaign_id)
     with database.write() as s:
-        s.execute(sa.update(CallRollup).values(calls=99))  # drifted, e.g. a bulk load
-        assert rollups.rebuild(session=s, campaign_id=campaign_id) == len(before)
+        # Drifted, e.g. a bulk load.
+        s.execute(sa.update(CallRollup).values(calls=99))
+        s.execute(sa.update(CampaignRollup).values(calls=0))
+        assert rollups.rebuild(session=s, campaign_id=campaign_id) == sum(
+            len(rows) for rows in before.values())
     with database.session() as s:
         assert rollups.stored(session=s, campaign_id=campaign_id) == before
 
@@ -110,7 +161,8 @@ def test_deleting_a_campaign_takes_its_rollups_with_it(database: Database) -> No
     with database.write() as s:
         s.execute(sa.delete(Campaign).where(Campaign.id == campaign_id))  # type: ignore[arg-type]
     with database.session() as s:
-        assert s.execute(sa.select(sa.func.count()).select_from(CallRollup)).scalar_one() == 0
+        for table in (CallRollup, CampaignRollup):
+            assert s.execute(sa.select(sa.func.count()).select_from(table)).scalar_one() == 0
 
 
 def test_the_dashboard_reads_periods_that_start_on_a_quarter_hour_only(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 15:03:45.891822
+Create Date: 2026-12-01 16:44:43.904653
 """
 from collections.abc import Sequence
 
@@ -269,6 +269,21 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['user.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('campaign_id', 'user_id')
+    )
+    op.create_table('campaignrollup',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('bucket', sa.Integer(), nullable=False),
+    sa.Column('outcome_code', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('is_conversation', sa.Boolean(), nullable=False),
+    sa.Column('is_completion', sa.Boolean(), nullable=False),
+    sa.Column('outside_window', sa.Boolean(), nullable=False),
+    sa.Column('calls', sa.Integer(), nullable=False),
+    sa.Column('talk_seconds', sa.Integer(), nullable=False),
+    sa.Column('timed_calls', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('campaign_id', 'bucket', 'outcome_code', 'is_conversation', 'is_completion', 'outside_window', name='uq_campaignrollup_key')
     )
     op.create_table('contact',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -742,6 +757,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_contact_constituency_ward')
 
     op.drop_table('contact')
+    op.drop_table('campaignrollup')
     op.drop_table('campaignmember')
     with op.batch_alter_table('callrollup', schema=None) as batch_op:
         batch_op.drop_index('ix_callrollup_volunteer')
