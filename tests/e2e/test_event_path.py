@@ -60,10 +60,7 @@ def arrange(db: Any) -> dict[str, Any]:
 
 def sign_in(page: Any, url: str, username: str) -> None:
     ui.open_app(page, url)
-    ui.fill(page, "Username", username)
-    ui.fill(page, "Password", PASSWORD)
-    ui.click_button(page, "Sign in")
-    ui.wait_for_text(page, "Signed in as")
+    ui.sign_in(page, username, PASSWORD)
     ui.wait_idle(page)
 
 

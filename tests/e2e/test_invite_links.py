@@ -20,10 +20,7 @@ PUBLIC_URL = "https://calls.example.org"
 def create_invite_link(page, url: str) -> str:
     """Sign in as org1 at `url`, create an invite on the Team page, return the link shown."""
     ui.open_app(page, url)
-    ui.fill(page, "Username", "org1")
-    ui.fill(page, "Password", PASSWORD)
-    ui.click_button(page, "Sign in")
-    ui.wait_for_text(page, "Signed in as")
+    ui.sign_in(page, "org1", PASSWORD)
     ui.go_to(page, "Team")
     ui.click_button(page, "Create invite link")
     ui.wait_for_text(page, "Invite link created")

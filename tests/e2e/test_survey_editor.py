@@ -40,10 +40,7 @@ def test_a_question_without_a_kind_is_refused_in_the_browser_and_the_tab_stays_o
     server = start_server(sqlite_app_url)
     page = new_context(viewport={"width": 1400, "height": 1000}).new_page()
     ui.open_app(page, server.url)
-    ui.fill(page, "Username", "org1")
-    ui.fill(page, "Password", PASSWORD)
-    ui.click_button(page, "Sign in")
-    ui.wait_for_text(page, "Signed in as")
+    ui.sign_in(page, "org1", PASSWORD)
     ui.go_to(page, "Campaigns")
     ui.open_tab(page, "Survey")
 
