@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 import select as io_select
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,62 +15,27 @@ import requests
 from sqlmodel import select
 from twilio.request_validator import RequestValidator
 
-from core.config import PROJECT_ROOT
 from db.engine import Database, make_engine
 from db.models import Suppression
+from tests.e2e.harness import AppServer
 
 TOKEN = "server-test-auth-token"
 PUBLIC = "https://calls.example.org"
 START_TIMEOUT_SECONDS = 60
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def server(sqlite_url: str, tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": sqlite_url,
-        "RINGROUND_DATA_DIR": str(tmp_path / "data"),
-        "RINGROUND_COOKIE_KEY": secrets.token_urlsafe(48),
-        "RINGROUND_SECRETS_FILE": str(tmp_path / "none.toml"),
+    app = AppServer(sqlite_url, tmp_path, entry="server.py", extra_env={
         "RINGROUND_PUBLIC_URL": PUBLIC,
         "TWILIO_ACCOUNT_SID": "AC" + "a" * 32,
         "TWILIO_AUTH_TOKEN": TOKEN,
-    }
-    env.pop("RINGROUND_DEMO", None)
-    log_path = tmp_path / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "server.py", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
-            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + START_TIMEOUT_SECONDS
-            while True:
-                try:
-                    if requests.get(base + "/healthz", timeout=5).status_code == 200:
-                        break
-                except requests.RequestException:  # not listening yet, or a busy machine
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"server did not start:\n{log_path.read_text()[-3000:]}")
-                time.sleep(0.3)
-            yield base
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    })
+    app.start(timeout=START_TIMEOUT_SECONDS)
+    try:
+        yield app.url
+    finally:
+        app.stop()
 
 
 def test_one_server_answers_health_checks_the_app_and_signed_twilio_webhooks(

@@ -81,6 +81,7 @@ class AppServer:
     port: int = field(default_factory=free_port)
     extra_env: dict[str, str] = field(default_factory=dict)
     name: str = "app"
+    entry: str = ENTRY  # the script `streamlit run` serves
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
 
@@ -117,7 +118,7 @@ class AppServer:
             log.flush()
             self.process = subprocess.Popen(
                 [
-                    sys.executable, "-m", "streamlit", "run", ENTRY,
+                    sys.executable, "-m", "streamlit", "run", self.entry,
                     "--server.port", str(self.port),
                     "--server.address", "127.0.0.1",
                     "--server.headless", "true",
