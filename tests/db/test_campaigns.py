@@ -154,62 +154,48 @@ def test_paused_campaigns_are_not_offered_for_calling(database) -> None:
 
 
 def test_a_question_without_a_kind_is_refused_not_saved_as_a_guess(database) -> None:
-    from core import campaigns as core_campaigns
-
-    with database.write() as s:
-        organiser = make_user(s, role="organiser")
-        view = core_campaigns.create_campaign(session=s, name="Kinds", description="",
-                                              created_by_id=organiser.id)
-    with pytest.raises(core_campaigns.CampaignError) as refused, database.write() as s:
-        core_campaigns.save_questions(session=s, campaign_id=view.id, questions=[
+    _, view = new_campaign(database)
+    with pytest.raises(core.CampaignError) as refused, database.write() as s:
+        core.save_questions(session=s, campaign_id=view.id, questions=[
             {"text": "Will you join us?", "kind": "yes_no"},
             {"text": "Which issue matters most?", "kind": None, "options": "NHS; Housing"}])
     assert str(refused.value).startswith(
         "Question 2 (“Which issue matters most?”): pick its kind (Single choice, Multiple "
         "choice, Yes / no, Scale 1–5, Free text")
     with database.session() as s:
-        assert core_campaigns.list_questions(session=s, campaign_id=view.id) == []
+        assert core.list_questions(session=s, campaign_id=view.id) == []
 
 
 def test_an_added_question_goes_last_and_one_without_a_kind_is_refused(database) -> None:
-    from core import campaigns as core_campaigns
-
+    _, view = new_campaign(database)
     with database.write() as s:
-        organiser = make_user(s, role="organiser")
-        view = core_campaigns.create_campaign(session=s, name="Kinds", description="",
-                                              created_by_id=organiser.id)
-        core_campaigns.save_questions(session=s, campaign_id=view.id, questions=[
+        core.save_questions(session=s, campaign_id=view.id, questions=[
             {"text": "Will you join us?", "kind": "yes_no"},
             {"text": "Which issue?", "kind": "single", "options": "NHS; Housing"}])
-    with pytest.raises(core_campaigns.CampaignError) as refused, database.write() as s:
-        core_campaigns.add_question(session=s, campaign_id=view.id, text="Anything else?",
-                                    kind=None)
+    with pytest.raises(core.CampaignError) as refused, database.write() as s:
+        core.add_question(session=s, campaign_id=view.id, text="Anything else?", kind=None)
     assert str(refused.value).startswith("Question 3 (“Anything else?”): pick its kind (")
     with database.write() as s:
-        added = core_campaigns.add_question(session=s, campaign_id=view.id,
-                                            text=" Anything else? ", kind="text", required=True)
+        added = core.add_question(session=s, campaign_id=view.id, text=" Anything else? ",
+                                  kind="text", required=True)
     assert (added.text, added.kind, added.required) == ("Anything else?", "text", True)
     with database.session() as s:
-        assert [q.text for q in core_campaigns.list_questions(session=s, campaign_id=view.id)
+        assert [q.text for q in core.list_questions(session=s, campaign_id=view.id)
                 ] == ["Will you join us?", "Which issue?", "Anything else?"]
 
 
 def test_a_question_whose_text_was_cleared_is_refused_by_number_not_dropped(database) -> None:
-    from core import campaigns as core_campaigns
-
+    _, view = new_campaign(database)
     with database.write() as s:
-        organiser = make_user(s, role="organiser")
-        view = core_campaigns.create_campaign(session=s, name="Texts", description="",
-                                              created_by_id=organiser.id)
-        first, second = core_campaigns.save_questions(session=s, campaign_id=view.id, questions=[
+        first, second = core.save_questions(session=s, campaign_id=view.id, questions=[
             {"text": "Will you join us?", "kind": "yes_no"},
             {"text": "Anything else?", "kind": "text"}])
-    with pytest.raises(core_campaigns.CampaignError) as refused, database.write() as s:
-        core_campaigns.save_questions(session=s, campaign_id=view.id, questions=[
+    with pytest.raises(core.CampaignError) as refused, database.write() as s:
+        core.save_questions(session=s, campaign_id=view.id, questions=[
             {"id": first.id, "text": "Will you join us?", "kind": "yes_no"},
             {"id": second.id, "text": "  ", "kind": "text"}])
     assert str(refused.value) == ("Question 2 has no text: write it, or remove the question. "
                                   "Nothing was saved.")
     with database.session() as s:
-        assert [q.text for q in core_campaigns.list_questions(session=s, campaign_id=view.id)
+        assert [q.text for q in core.list_questions(session=s, campaign_id=view.id)
                 ] == ["Will you join us?", "Anything else?"]
