@@ -16,11 +16,11 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import bcrypt
 import sqlalchemy as sa
@@ -59,6 +59,20 @@ ENTRY = os.environ.get(
 # Calling open round the clock, so that tests pass whatever the hour in London.
 ALL_DAY = {str(day): ["00:00", "24:00"] for day in range(7)}
 PASSWORD = "correct horse battery staple"
+
+
+T = TypeVar("T")
+
+
+def wait_until(check: Callable[[], T], *, timeout: float, every: float) -> T:
+    """Ask `check` every `every` seconds until it answers truthily or `timeout` has passed;
+    its last answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = check()
+        if answer or time.monotonic() >= deadline:
+            return answer
+        time.sleep(every)
 
 
 def free_port() -> int:

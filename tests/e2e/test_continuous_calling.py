@@ -8,14 +8,12 @@ the busy line is logged without a click; then Pause and End.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import sqlalchemy as sa
 
 from db.models import CallAttempt, Campaign, Contact, QueueEntry, User
 from tests.e2e import streamlit_ui as ui
-from tests.e2e.harness import contact_name, seed_campaign, seed_people
+from tests.e2e.harness import contact_name, seed_campaign, seed_people, wait_until
 from tests.e2e.volunteer import Volunteer
 
 pytestmark = pytest.mark.e2e
@@ -50,12 +48,8 @@ def arrange(db) -> dict[str, int]:
 
 
 def wait_for_text(page, text: str, timeout: float = 45) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if text in ui.main_text(page):
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"never saw {text!r}; the page says:\n{ui.main_text(page)[-1500:]}")
+    if not wait_until(lambda: text in ui.main_text(page), timeout=timeout, every=0.3):
+        raise AssertionError(f"never saw {text!r}; the page says:\n{ui.main_text(page)[-1500:]}")
 
 
 def test_a_session_in_the_browser_puts_a_person_through_and_logs_a_machine_and_a_busy_line(

@@ -15,7 +15,7 @@ import pytest
 from core import calling_hours
 from db.models import Campaign
 from tests.e2e import streamlit_ui as ui
-from tests.e2e.harness import leases, seed_campaign, seed_people
+from tests.e2e.harness import leases, seed_campaign, seed_people, wait_until
 from tests.e2e.volunteer import Volunteer
 
 pytestmark = pytest.mark.e2e
@@ -31,13 +31,11 @@ SHOWN = "() => window.__rr.shown.map(s => s.name)"
 
 def wait_for_renewal(db, campaign_id: int, claimed_until: datetime) -> list[dict[str, Any]]:
     """Poll the database (not the page) until the lease's expiry moves past the claim's."""
-    deadline = time.monotonic() + IDLE_TIMEOUT
-    while time.monotonic() < deadline:
+    def renewed() -> list[dict[str, Any]]:
         held = leases(db, campaign_id)
-        if any(row["due_at"] > claimed_until for row in held):
-            return held
-        time.sleep(2)
-    return leases(db, campaign_id)
+        return held if any(row["due_at"] > claimed_until for row in held) else []
+
+    return wait_until(renewed, timeout=IDLE_TIMEOUT, every=2) or leases(db, campaign_id)
 
 
 def test_an_idle_calling_page_keeps_its_contact_leased_through_the_heartbeat(
