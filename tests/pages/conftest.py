@@ -76,11 +76,12 @@ def make_app(app_env: str) -> Callable[..., AppTest]:
 
 
 @pytest.fixture
-def app_db(app_env: str) -> Iterator[Database]:
-    """The same database the app under test uses, for arranging data and checking results."""
-    db = Database(make_engine(app_env))
-    yield db
-    db.dispose()
+def app_db(app_env: str, sqlite_database: Database) -> Database:
+    """The same database the app under test uses, for arranging data and checking results.
+
+    app_env points the app at sqlite_url, so this is that URL's sqlite_database.
+    """
+    return sqlite_database
 
 
 @pytest.fixture
