@@ -57,6 +57,11 @@ def started(db: Database, world: dict[str, Any], state: dict | None = None,
     return flow
 
 
+def saved_attempts(db: Database) -> list[CallAttempt]:
+    with db.session() as s:
+        return list(s.exec(select(CallAttempt)).all())
+
+
 def save(flow: CallingFlow, world: dict[str, Any], contact=None) -> None:
     flow.save_and_next(contact or flow.contact, campaign=world["view"],
                        outcomes=world["outcomes"], question_ids=[world["question"]])
@@ -100,8 +105,7 @@ def test_saving_without_an_outcome_asks_for_one_and_records_nothing(
     assert problems is not None
     assert (problems.level, problems.messages) == ("warning", ("Pick an outcome first.",))
     assert flow.contact == contact
-    with sqlite_database.session() as s:
-        assert s.exec(select(CallAttempt)).all() == []
+    assert saved_attempts(sqlite_database) == []
 
 
 def test_a_late_save_for_a_contact_no_longer_on_screen_records_nothing(
@@ -115,8 +119,7 @@ def test_a_late_save_for_a_contact_no_longer_on_screen_records_nothing(
     assert second is not None
     flow.state[flow.key("calling_outcome")] = "refused"
     save(flow, world, contact=first)  # the first contact's button, clicked again late
-    with sqlite_database.session() as s:
-        assert [a.contact_id for a in s.exec(select(CallAttempt)).all()] == [first.contact_id]
+    assert [a.contact_id for a in saved_attempts(sqlite_database)] == [first.contact_id]
     assert flow.contact == second
 
 
@@ -156,8 +159,7 @@ def test_skip_hands_the_contact_back_and_check_again_offers_it_once_more(
     assert flow.next_contact() is None  # everyone skipped this session
     flow.check_again()
     assert flow.next_contact() is not None
-    with sqlite_database.session() as s:
-        assert s.exec(select(CallAttempt)).all() == []
+    assert saved_attempts(sqlite_database) == []
 
 
 def test_revealing_the_number_is_audited_and_kept_for_that_contact_only(
