@@ -38,6 +38,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -94,37 +95,52 @@ def landline_nsn(area: str, household: int) -> str:
     return area + f"{200000 + household % 700000:06d}"
 
 
-def write_file(path: str, rows: int, seed: int) -> None:
-    """Stream a realistic membership export to disk (constant memory)."""
-    rng = random.Random(seed)
-    seats = list(SEATS.items())
+def write_csv(path: str, header: list[str], rows: Iterable[list[str]]) -> None:
+    """Stream rows to disk under their header (constant memory)."""
     with open(path, "w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(HEADER)
-        for i in range(rows):
-            roll = rng.random()
-            person = i
-            if roll < 0.03 and i > 10:  # the same member again, number written differently
-                person = rng.randrange(i)
-            seat, (area, wards) = seats[person % len(seats)]
-            mobile = styled(mobile_nsn(person), rng)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def members(rows: int, rng: random.Random, *, repeated: float
+            ) -> Iterator[tuple[float, int, str, str, list[str]]]:
+    """Each row's roll of the dice and its member (now and then, `repeated` of the rows, an
+    earlier member again, number written differently), with their seat, its area code and
+    wards."""
+    seats = list(SEATS.items())
+    for i in range(rows):
+        roll = rng.random()
+        person = rng.randrange(i) if roll < repeated and i > 10 else i
+        seat, (area, wards) = seats[person % len(seats)]
+        yield roll, person, seat, area, wards
+
+
+def write_file(path: str, rows: int, seed: int) -> None:
+    """Stream a realistic membership export to disk (constant memory)."""
+    write_csv(path, HEADER, membership_rows(rows, random.Random(seed)))
+
+
+def membership_rows(rows: int, rng: random.Random) -> Iterator[list[str]]:
+    for roll, person, seat, area, wards in members(rows, rng, repeated=0.03):
+        mobile = styled(mobile_nsn(person), rng)
+        home = ""
+        if person % 4 == 0:
+            home = styled(landline_nsn(area, person // 4), rng)
+        if 0.03 <= roll < 0.04:  # a household member on the same landline, no mobile
+            mobile, home = "", styled(landline_nsn(area, person // 4), rng)
+        if 0.04 <= roll < 0.05:  # bad rows
+            mobile = rng.choice(["07700 900" + f"{rng.randrange(1000):03d}", "12345",
+                                 "n/a", "", "0740012345678"])
             home = ""
-            if person % 4 == 0:
-                home = styled(landline_nsn(area, person // 4), rng)
-            if 0.03 <= roll < 0.04:  # a household member on the same landline, no mobile
-                mobile, home = "", styled(landline_nsn(area, person // 4), rng)
-            if 0.04 <= roll < 0.05:  # bad rows
-                mobile = rng.choice(["07700 900" + f"{rng.randrange(1000):03d}", "12345",
-                                     "n/a", "", "0740012345678"])
-                home = ""
-            tags = ",".join(rng.sample(TAGS, rng.randint(0, 3)))
-            writer.writerow([
-                f"M{person:07d}", rng.choice(FIRST), rng.choice(LAST), mobile, home,
-                f"member{person}@example.org", f"CW{person % 9 + 1} {person % 10}AB", seat,
-                wards[person % len(wards)], tags, "Y" if person % 20 == 0 else "N",
-                f"Branch {person % 40}", f"20{10 + person % 15}-0{1 + person % 9}-15",
-                rng.choice(["Weekday evenings", "Saturday", "Sunday", ""]),
-            ])
+        tags = ",".join(rng.sample(TAGS, rng.randint(0, 3)))
+        yield [
+            f"M{person:07d}", rng.choice(FIRST), rng.choice(LAST), mobile, home,
+            f"member{person}@example.org", f"CW{person % 9 + 1} {person % 10}AB", seat,
+            wards[person % len(wards)], tags, "Y" if person % 20 == 0 else "N",
+            f"Branch {person % 40}", f"20{10 + person % 15}-0{1 + person % 9}-15",
+            rng.choice(["Weekday evenings", "Saturday", "Sunday", ""]),
+        ]
 
 
 NB_HEADER = [
@@ -144,45 +160,41 @@ JOBS = ["Nurse", "Teacher", "Porter", "Retired", "Student", "Care worker", "Driv
 
 def write_wide_file(path: str, rows: int, seed: int) -> None:
     """Stream a NationBuilder-shaped people export to disk (constant memory)."""
-    rng = random.Random(seed)
-    seats = list(SEATS.items())
-    with open(path, "w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(NB_HEADER)
-        for i in range(rows):
-            roll = rng.random()
-            person = rng.randrange(i) if roll < 0.02 and i > 10 else i
-            seat, (area, wards) = seats[person % len(seats)]
-            mobile = styled(mobile_nsn(person), rng) if roll < 0.85 else ""
-            phone = ""
-            kind = rng.random()
-            if person % 3 == 0:
-                phone = styled(landline_nsn(area, person // 3), rng)
-            elif kind < 0.06:
-                phone = rng.choice(PLACEHOLDERS)
-            if mobile and kind > 0.96:
-                mobile += rng.choice(NOTES)
-            elif mobile and 0.955 < kind <= 0.96:
-                mobile = "4.474E+11"  # Excel shortened it
-            work = styled(landline_nsn(area, 300000 + person), rng) if roll > 0.92 else ""
-            if not mobile and not phone and roll > 0.97:
-                phone = "tbc"  # a member with no usable number at all
-            first, last = rng.choice(FIRST), rng.choice(LAST)
-            writer.writerow([
-                f"{100000 + person}", first, "", last, f"{first.lower()}.{person}@example.org",
-                "true", phone, mobile, work, "true" if kind < 0.003 else "false",
-                "true" if 0.5 < kind < 0.52 else "false", "false",
-                "true" if roll < 0.3 else "false", f"{person % 200 + 1} High Street",
-                "", wards[person % len(wards)], "Cheshire", f"CW{person % 9 + 1} {person % 10}AB",
-                "GB", "", "", ",".join(rng.sample(TAGS, rng.randint(0, 3))),
-                rng.choice(["F", "M", ""]),
-                f"19{50 + person % 50}-0{1 + person % 9}-1{person % 10}",
-                "2019-05-01T10:00:00+01:00", "2026-11-20T09:12:00+00:00", "NHS Trust",
-                rng.choice(JOBS), "Member", "active", "2019-05-01", "2027-05-01",
-                str(1 + person % 5), "Labour", str(person % 7), f"{person % 300}.00",
-                "true" if roll < 0.1 else "false", "", "Branch secretary",
-                rng.choice(["", "", "Met at the fete", "Prefers email"]),
-            ])
+    write_csv(path, NB_HEADER, nationbuilder_rows(rows, random.Random(seed)))
+
+
+def nationbuilder_rows(rows: int, rng: random.Random) -> Iterator[list[str]]:
+    for roll, person, _seat, area, wards in members(rows, rng, repeated=0.02):
+        mobile = styled(mobile_nsn(person), rng) if roll < 0.85 else ""
+        phone = ""
+        kind = rng.random()
+        if person % 3 == 0:
+            phone = styled(landline_nsn(area, person // 3), rng)
+        elif kind < 0.06:
+            phone = rng.choice(PLACEHOLDERS)
+        if mobile and kind > 0.96:
+            mobile += rng.choice(NOTES)
+        elif mobile and 0.955 < kind <= 0.96:
+            mobile = "4.474E+11"  # Excel shortened it
+        work = styled(landline_nsn(area, 300000 + person), rng) if roll > 0.92 else ""
+        if not mobile and not phone and roll > 0.97:
+            phone = "tbc"  # a member with no usable number at all
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        yield [
+            f"{100000 + person}", first, "", last, f"{first.lower()}.{person}@example.org",
+            "true", phone, mobile, work, "true" if kind < 0.003 else "false",
+            "true" if 0.5 < kind < 0.52 else "false", "false",
+            "true" if roll < 0.3 else "false", f"{person % 200 + 1} High Street",
+            "", wards[person % len(wards)], "Cheshire", f"CW{person % 9 + 1} {person % 10}AB",
+            "GB", "", "", ",".join(rng.sample(TAGS, rng.randint(0, 3))),
+            rng.choice(["F", "M", ""]),
+            f"19{50 + person % 50}-0{1 + person % 9}-1{person % 10}",
+            "2019-05-01T10:00:00+01:00", "2026-11-20T09:12:00+00:00", "NHS Trust",
+            rng.choice(JOBS), "Member", "active", "2019-05-01", "2027-05-01",
+            str(1 + person % 5), "Labour", str(person % 7), f"{person % 300}.00",
+            "true" if roll < 0.1 else "false", "", "Branch secretary",
+            rng.choice(["", "", "Met at the fete", "Prefers email"]),
+        ]
 
 
 def wide_baseline(path: str) -> float:
