@@ -540,10 +540,25 @@ ROLLUP_ALL_TIME = -1
 ROLLUP_BUCKET_SECONDS = 15 * 60
 
 
-class CallRollup(SQLModel, table=True):
-    """Call attempts counted as each is saved (core/rollups.py), so that the dashboard reads a
-    few rows per volunteer and outcome instead of every attempt of the day: its cost then stays
-    the same however many calls a campaign has made (bench/dashboard.py)."""
+class RollupCounts(SQLModel):
+    """What both rollup tables hold for a campaign, bucket, outcome and flags (core/rollups.py)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", ondelete="CASCADE")
+    bucket: int  # ROLLUP_ALL_TIME, or the UTC epoch second a 15-minute period starts
+    outcome_code: str = Field(max_length=40)
+    is_conversation: bool
+    is_completion: bool
+    outside_window: bool
+    calls: int = Field(default=0)
+    talk_seconds: int = Field(default=0)  # sum of duration_seconds
+    timed_calls: int = Field(default=0)  # calls with a duration
+
+
+class CallRollup(RollupCounts, table=True):
+    """Call attempts counted as each is saved, per volunteer: the leaderboard and a volunteer's
+    own figures read a few rows per volunteer and outcome instead of every attempt of the day,
+    so their cost stays the same however many calls a campaign has made (bench/dashboard.py)."""
 
     __table_args__ = (
         sa.UniqueConstraint("campaign_id", "bucket", "volunteer_id", "outcome_code",
@@ -554,42 +569,21 @@ class CallRollup(SQLModel, table=True):
         sa.Index("ix_callrollup_volunteer", "volunteer_id", "bucket"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
-    campaign_id: int = Field(foreign_key="campaign.id", ondelete="CASCADE")
-    bucket: int  # ROLLUP_ALL_TIME, or the UTC epoch second a 15-minute period starts
     # 0 for an attempt whose volunteer is gone; no foreign key, so a deleted account's calls
     # still add up in the campaign's totals.
     volunteer_id: int = Field(default=0)
-    outcome_code: str = Field(max_length=40)
-    is_conversation: bool
-    is_completion: bool
-    outside_window: bool
-    calls: int = Field(default=0)
-    talk_seconds: int = Field(default=0)  # sum of duration_seconds
-    timed_calls: int = Field(default=0)  # calls with a duration
 
 
-class CampaignRollup(SQLModel, table=True):
-    """The same counts as CallRollup without the volunteer (core/rollups.py), for the figures
-    that read a whole campaign's period (calls per quarter hour, outcomes, the headline's
-    totals, calls outside the window): a day's rows are then bounded by its quarter hours and
-    outcomes, not multiplied by the volunteers calling (bench/dashboard.py at 1M and 5M)."""
+class CampaignRollup(RollupCounts, table=True):
+    """The same counts without the volunteer, for the figures that read a whole campaign's
+    period (calls per quarter hour, outcomes, the headline's totals, calls outside the
+    window): a day's rows are then bounded by its quarter hours and outcomes, not multiplied by
+    the volunteers calling (bench/dashboard.py at 1M and 5M)."""
 
     __table_args__ = (
         sa.UniqueConstraint("campaign_id", "bucket", "outcome_code", "is_conversation",
                             "is_completion", "outside_window", name="uq_campaignrollup_key"),
     )
-
-    id: int | None = Field(default=None, primary_key=True)
-    campaign_id: int = Field(foreign_key="campaign.id", ondelete="CASCADE")
-    bucket: int  # ROLLUP_ALL_TIME, or the UTC epoch second a 15-minute period starts
-    outcome_code: str = Field(max_length=40)
-    is_conversation: bool
-    is_completion: bool
-    outside_window: bool
-    calls: int = Field(default=0)
-    talk_seconds: int = Field(default=0)  # sum of duration_seconds
-    timed_calls: int = Field(default=0)  # calls with a duration
 
 
 class SurveyAnswer(SQLModel, table=True):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 16:44:43.904653
+Create Date: 2026-12-01 17:04:05.422987
 """
 from collections.abc import Sequence
 
@@ -248,7 +248,6 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('campaign_id', sa.Integer(), nullable=False),
     sa.Column('bucket', sa.Integer(), nullable=False),
-    sa.Column('volunteer_id', sa.Integer(), nullable=False),
     sa.Column('outcome_code', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('is_conversation', sa.Boolean(), nullable=False),
     sa.Column('is_completion', sa.Boolean(), nullable=False),
@@ -256,6 +255,7 @@ def upgrade() -> None:
     sa.Column('calls', sa.Integer(), nullable=False),
     sa.Column('talk_seconds', sa.Integer(), nullable=False),
     sa.Column('timed_calls', sa.Integer(), nullable=False),
+    sa.Column('volunteer_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('campaign_id', 'bucket', 'volunteer_id', 'outcome_code', 'is_conversation', 'is_completion', 'outside_window', name='uq_callrollup_key')
