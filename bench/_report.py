@@ -298,6 +298,7 @@ class Stage:
     database_url: str
     campaign_id: int
     usernames: list[str]
+    organiser: str
     run_logs: list[Path]
     apps: list[AppServer]
 
@@ -314,6 +315,7 @@ def set_stage(database: Database, *, database_url: str, workdir: Path, volunteer
             for i in range(servers)]
     return Stage(database_url=database_url, campaign_id=campaign["id"],
                  usernames=[p["username"] for p in people if p["role"] == "volunteer"],
+                 organiser=next(p["username"] for p in people if p["role"] == "organiser"),
                  run_logs=run_logs, apps=apps)
 
 

@@ -3,7 +3,7 @@
     python -m bench.protocol --volunteers 50                    # one server, SQLite
     python -m bench.protocol --volunteers 100 --db postgres
     python -m bench.protocol --volunteers 200 --servers 2 --db postgres
-    python -m bench.protocol --volunteers 30 --think 8 20       # beside bench/load.py's pace
+    python -m bench.protocol --volunteers 30 --think 8 20 --no-dashboards   # as bench/load.py
 
 Each simulated volunteer is one websocket to /_stcore/stream, as a browser tab is: it sends the
 BackMsg a browser sends (`rerun_script` with its widget states) and reads the ForwardMsgs back
@@ -26,6 +26,11 @@ database is checked exactly as bench/load.py does: no contact called twice or by
 volunteers, every save the volunteer saw confirmed is a row. Also printed: saves per second,
 server CPU seconds per save, server RSS and RSS per connected session, the most database
 connections in use, and the servers' own per-run figures (RINGROUND_RUN_LOG).
+
+An organiser watches each server's dashboard throughout (unless --no-dashboards), its live
+fragment rerun on the browser's timer (the `auto_rerun` the server asks for): part of the load,
+as on a campaign day, and a check: once the last save is in, every dashboard must show every
+call made on any server within a refresh or two ("Dials (all time)" against the database).
 
 What a browser does that this does not: the lease heartbeat (a fragment the browser's timer
 reruns every minute; leases last 10 minutes, far longer than a contact takes here) and the
@@ -71,8 +76,12 @@ from bench._report import (
     set_stage,
 )
 from db.engine import Database, make_engine
+from db.models import CallAttempt
 from tests.e2e.harness import PASSWORD, tree_cpu_seconds
 
+# How long after the last save a dashboard may take to show it: the 5 s refresh, the 3 s the
+# figures are shared between viewers, and a margin for a loaded machine.
+DASHBOARD_SETTLE_SECONDS = 20.0
 # A realistic caller: a save every 60-120 s (think before the outcome, half again before Save).
 REALISTIC_PACE = (40.0, 80.0)
 QUESTION = "Will you join Saturday's action?"
@@ -124,6 +133,14 @@ class Screen:
     def alerts(self) -> list[str]:
         return [a.body for a in self.widgets("alert")]
 
+    def metric(self, label: str) -> int | None:
+        """The whole number an st.metric labelled `label` shows, or None if it is not shown."""
+        for metric in self.widgets("metric"):
+            if metric.label == label:
+                digits = re.sub(r"[^0-9]", "", metric.body)
+                return int(digits) if digits else None
+        return None
+
     def card_name(self) -> str | None:
         for element in self.elements.values():
             name = card_name_of(element)
@@ -150,6 +167,10 @@ class StreamlitTab:
         self.card_at: float | None = None
         self.last_card: str | None = None
         self.finished = asyncio.Event()
+        # The page's live fragments ({fragment id: seconds}), which a browser reruns on a timer
+        # (st.fragment(run_every=...) is the browser's timer, not the server's).
+        self.auto_reruns: dict[str, float] = {}
+        self.fragment_finished = asyncio.Event()
         self.ws: Any = None
         self.reader: asyncio.Task[None] | None = None
         self.closed: BaseException | None = None
@@ -199,7 +220,13 @@ class StreamlitTab:
                         self.card_seen.set()
             else:
                 self.screen.fresh.add(path)
+        elif kind == "auto_rerun":
+            self.auto_reruns[message.auto_rerun.fragment_id] = message.auto_rerun.interval
+        elif kind == "stop_auto_rerun":
+            self.auto_reruns.clear()
         elif kind == "script_finished":
+            if message.script_finished == FRAGMENT_FINISHED:
+                self.fragment_finished.set()
             if message.script_finished == FINISHED:
                 # Elements the run did not draw again are gone, as the browser clears them.
                 self.screen.elements = {
@@ -210,21 +237,36 @@ class StreamlitTab:
                 self.pending = False
                 self.finished.set()
 
-    async def rerun(self, *, trigger: str | None = None) -> None:
-        """Send a rerun with every widget value set so far (and a button's trigger, once)."""
-        states = list(self.values.values())
-        if trigger is not None:
-            states.append(WidgetState(id=trigger, trigger_value=True))
-        message = BackMsg(rerun_script=ClientState(
+    def _client_state(self, states: list[WidgetState], **extra: Any) -> BackMsg:
+        return BackMsg(rerun_script=ClientState(
             query_string="", page_script_hash=self.page_hash,
             widget_states=WidgetStates(widgets=states),
             context_info=ContextInfo(timezone="Europe/London", timezone_offset=0,
                                      locale="en-GB", url=self.url, is_embedded=False,
                                      color_scheme="light"),
+            **extra,
         ))
+
+    async def rerun(self, *, trigger: str | None = None) -> None:
+        """Send a rerun with every widget value set so far (and a button's trigger, once)."""
+        states = list(self.values.values())
+        if trigger is not None:
+            states.append(WidgetState(id=trigger, trigger_value=True))
         self.finished.clear()
         self.pending = True
-        await self.ws.send(message.SerializeToString())
+        await self.ws.send(self._client_state(states).SerializeToString())
+
+    async def refresh_fragments(self, timeout: float) -> None:
+        """One tick of the browser's timer: rerun each live fragment and wait for it."""
+        for fragment_id in list(self.auto_reruns):
+            self.fragment_finished.clear()
+            await self.ws.send(self._client_state(
+                list(self.values.values()), fragment_id=fragment_id,
+                is_auto_rerun=True).SerializeToString())
+            try:
+                await asyncio.wait_for(self.fragment_finished.wait(), timeout)
+            except TimeoutError:
+                raise ProtocolError(f"no fragment run finished within {timeout:.0f} s") from None
 
     async def wait_run(self, timeout: float) -> None:
         """Wait for the next full run to finish."""
@@ -299,21 +341,18 @@ def _collect_cookie(target: str) -> str:
     return "; ".join(f"{c.name}={c.value}" for c in jar)
 
 
-async def volunteer(url: str, username: str, *, calls: int, seed: int,
-                    think: tuple[float, float], timeout: float,
-                    start_delay: float) -> VolunteerRun:
-    run = VolunteerRun(username=username, server=url)
-    rng = random.Random(seed)
+async def signed_in(url: str, username: str, *, timeout: float,
+                    landed: Any) -> StreamlitTab:
+    """A tab signed in on the real form, the cookie hand-off followed, on the page where
+    `landed(screen)` holds (the caller closes it)."""
     tab = StreamlitTab(url)
     try:
-        await asyncio.sleep(start_delay)
         await tab.open()
         await tab.settle(timeout, lambda s: s.has("text_input", "Username"))
         tab.set_text("Username", username)
         tab.set_text("Password", PASSWORD)
         await tab.click("Sign in")
-        await tab.settle(timeout, lambda s: s.has("link_button", "Continue")
-                         or s.has("button", "Start calling"))
+        await tab.settle(timeout, lambda s: s.has("link_button", "Continue") or landed(s))
         if tab.screen.has("link_button", "Continue"):
             # The browser is sent to /auth/session to collect its login cookie from the server
             # (auth_routes.py), then reloads: do the same, and reconnect with the cookie.
@@ -323,7 +362,23 @@ async def volunteer(url: str, username: str, *, calls: int, seed: int,
             await tab.close()
             tab = StreamlitTab(url, cookie=cookie)
             await tab.open()
-        await tab.settle(timeout, lambda s: s.has("button", "Start calling"))
+        await tab.settle(timeout, landed)
+    except BaseException:
+        await tab.close()
+        raise
+    return tab
+
+
+async def volunteer(url: str, username: str, *, calls: int, seed: int,
+                    think: tuple[float, float], timeout: float,
+                    start_delay: float) -> VolunteerRun:
+    run = VolunteerRun(username=username, server=url)
+    rng = random.Random(seed)
+    tab: StreamlitTab | None = None
+    try:
+        await asyncio.sleep(start_delay)
+        tab = await signed_in(url, username, timeout=timeout,
+                              landed=lambda s: s.has("button", "Start calling"))
         tab.values.clear()
         tab.card_seen.clear()
         await tab.click("Start calling")
@@ -366,8 +421,66 @@ async def volunteer(url: str, username: str, *, calls: int, seed: int,
     except Exception as exc:  # recorded; the other volunteers carry on
         run.errors.append(f"{username}: {type(exc).__name__}: {str(exc)[:200]}")
     finally:
-        await tab.close()
+        if tab is not None:
+            await tab.close()
     return run
+
+
+DIALS = "Dials (all time)"
+
+
+@dataclass
+class DashboardWatch:
+    """An organiser's dashboard left open on one server through the run, refreshed by the
+    browser's timer, and what it showed once the last save was in."""
+
+    server: str
+    refreshes: int = 0
+    shown: int | None = None
+    seconds_to_show: float | None = None  # from the volunteers' end to showing every call
+    error: str = ""
+
+
+async def watch_dashboard(url: str, username: str, *, timeout: float, ready: asyncio.Event,
+                          done: asyncio.Event, expected: Any,
+                          settle_seconds: float) -> DashboardWatch:
+    """Sign in as an organiser and open the dashboard (then set `ready`), keep its live
+    fragment ticking as a browser does until `done`, then tick on until it shows `expected()`
+    calls or `settle_seconds` pass."""
+    watch = DashboardWatch(server=url)
+    tab: StreamlitTab | None = None
+    try:
+        try:
+            tab = await signed_in(url, username, timeout=timeout,
+                                  landed=lambda s: s.metric(DIALS) is not None)
+        finally:
+            ready.set()
+        if not tab.auto_reruns:
+            raise ProtocolError("the dashboard has no live refresh")
+        interval = min(tab.auto_reruns.values())
+        while not done.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), interval)
+            await tab.refresh_fragments(timeout)
+            watch.refreshes += 1
+        finished = time.perf_counter()
+        target = await asyncio.to_thread(expected)
+        while True:
+            watch.shown = tab.screen.metric(DIALS)
+            if watch.shown == target:
+                watch.seconds_to_show = time.perf_counter() - finished
+                break
+            if time.perf_counter() - finished > settle_seconds:
+                break
+            await asyncio.sleep(interval)
+            await tab.refresh_fragments(timeout)
+            watch.refreshes += 1
+    except Exception as exc:  # reported beside the volunteers' figures
+        watch.error = f"{type(exc).__name__}: {str(exc)[:200]}"
+    finally:
+        if tab is not None:
+            await tab.close()
+    return watch
 
 
 async def warm_up(urls: list[str], timeout: float) -> None:
@@ -412,14 +525,22 @@ class Capacity:
     rss_peak: int = 0
     rss_per_session: float = 0.0
     db_connections_peak: int = -1
+    dashboards: list[DashboardWatch] = field(default_factory=list)
+    calls_stored: int = 0
+
+    @property
+    def dashboards_saw_every_call(self) -> bool:
+        return bool(self.dashboards) and all(
+            not d.error and d.shown == self.calls_stored for d in self.dashboards)
 
 
 def run_protocol_load(
     *, database_url: str, workdir: Path, volunteers: int, calls: int, servers: int = 1,
     think: tuple[float, float] = REALISTIC_PACE, timeout: float = 120.0,
-    ramp_seconds: float | None = None,
+    ramp_seconds: float | None = None, dashboards: bool = True,
 ) -> tuple[LoadReport, Capacity]:
-    """Seed, start the servers, drive the volunteers over websockets, stop, check."""
+    """Seed, start the servers, drive the volunteers over websockets, stop, check; with
+    `dashboards`, an organiser watches each server's dashboard throughout."""
     database = Database(make_engine(database_url, pool_size=4, max_overflow=4))
     capacity = Capacity()
     try:
@@ -434,10 +555,13 @@ def run_protocol_load(
             # is the server's own footprint, not any session's.
             run_in_own_thread(lambda: warm_up([app.url for app in apps], timeout))
             pids = [app.process.pid for app in apps if app.process]
-            cpu_before = [tree_cpu_seconds(pid) for pid in pids]
-            capacity.rss_before = sum(rss_bytes(pid) for pid in pids)
-            peaks = {"rss": capacity.rss_before, "connections": -1}
+            cpu_before: list[float] = []
+            peaks = {"rss": 0, "connections": -1}
             stop = threading.Event()
+
+            def baseline() -> None:
+                cpu_before[:] = [tree_cpu_seconds(pid) for pid in pids]
+                capacity.rss_before = peaks["rss"] = sum(rss_bytes(pid) for pid in pids)
 
             def sample() -> None:
                 while not stop.wait(2.0):
@@ -446,22 +570,53 @@ def run_protocol_load(
                         peaks["connections"] = max(peaks["connections"],
                                                    database_connections(database_url))
 
-            sampler = threading.Thread(target=sample, daemon=True)
-            sampler.start()
+            def calls_stored() -> int:
+                with database.session() as s:
+                    return int(s.execute(sa.select(sa.func.count()).select_from(
+                        CallAttempt).where(CallAttempt.campaign_id == stage.campaign_id)  # type: ignore[arg-type]
+                    ).scalar_one())
 
             async def drive() -> list[VolunteerRun]:
-                return list(await asyncio.gather(*(
+                # An organiser watches each server's dashboard through the run, as on a
+                # campaign day: its live refresh is part of the load, and once the last save
+                # is in, each must show every call made on either server within a refresh or
+                # two (the refresh interval plus the shared figures' few seconds).
+                done = asyncio.Event()
+                ready = [asyncio.Event() for _ in (apps if dashboards else [])]
+                watchers = [asyncio.create_task(watch_dashboard(
+                    app.url, stage.organiser, timeout=timeout, ready=ready[n], done=done,
+                    expected=calls_stored, settle_seconds=DASHBOARD_SETTLE_SECONDS))
+                    for n, app in enumerate(apps if dashboards else [])]
+                for event in ready:
+                    await event.wait()
+                # The dashboards' first runs import the charting modules, the server's own
+                # footprint: CPU and memory are counted from here, volunteers' sessions only.
+                baseline()
+                sampler.start()
+                span["start"] = time.perf_counter()
+                runs = list(await asyncio.gather(*(
                     volunteer(apps[i % servers].url, username, calls=calls, seed=i, think=think,
                               timeout=timeout, start_delay=ramp * i / max(1, len(usernames)))
                     for i, username in enumerate(usernames))))
+                span["end"] = time.perf_counter()
+                done.set()
+                capacity.dashboards = list(await asyncio.gather(*watchers))
+                return runs
 
-            started = time.perf_counter()
-            runs = run_in_own_thread(drive)
-            seconds = time.perf_counter() - started
-            stop.set()
-            sampler.join()
+            sampler = threading.Thread(target=sample, daemon=True)
+            span: dict[str, float] = {}
+            try:
+                runs = run_in_own_thread(drive)
+            finally:
+                stop.set()
+                if sampler.ident is not None:
+                    sampler.join()
+            # The volunteers' own span: the saves per second are theirs, the dashboards'
+            # sign-in and last refreshes are outside it (their CPU, during it, is not).
+            seconds = span["end"] - span["start"]
             server_cpu = sum(tree_cpu_seconds(pid) - before
                              for pid, before in zip(pids, cpu_before, strict=True))
+            capacity.calls_stored = calls_stored()
         finally:
             for app in apps:
                 app.stop()
@@ -487,21 +642,34 @@ def print_capacity(capacity: Capacity) -> None:
           f"{capacity.rss_peak / mib:.0f} MiB at peak, "
           f"{capacity.rss_per_session / mib:.1f} MiB per connected session; "
           f"database connections at most {connections}")
+    for number, watch in enumerate(capacity.dashboards, start=1):
+        seen = (f"showed all {watch.shown:,} calls "
+                f"{watch.seconds_to_show:.1f} s after the last save" if watch.seconds_to_show
+                is not None else f"showed {watch.shown} of {capacity.calls_stored:,} calls")
+        print(f"  organiser's dashboard on server {number}: {watch.refreshes} live refreshes; "
+              f"{seen}{'; ERROR ' + watch.error if watch.error else ''}")
+    if capacity.dashboards:
+        print(f"  every dashboard saw every call: "
+              f"{'yes' if capacity.dashboards_saw_every_call else 'NO'}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = command_line(__doc__.split("\n\n")[0], volunteers=50, calls=3,
-                        think=REALISTIC_PACE).parse_args(argv)
+    parser = command_line(__doc__.split("\n\n")[0], volunteers=50, calls=3,
+                          think=REALISTIC_PACE)
+    parser.add_argument("--no-dashboards", action="store_true",
+                        help="no organiser watching a dashboard (as bench/load.py's browsers)")
+    args = parser.parse_args(argv)
     if refused(args):
         return 2
     with tempfile.TemporaryDirectory(prefix="ringround-protocol-") as tmp, \
             database_url(args.db, Path(tmp)) as url:
         report, capacity = run_protocol_load(
             database_url=url, workdir=Path(tmp), volunteers=args.volunteers, calls=args.calls,
-            servers=args.servers, think=tuple(args.think))
+            servers=args.servers, think=tuple(args.think), dashboards=not args.no_dashboards)
     print_report(report, client="over websockets (bench/protocol.py, no browser)")
     print_capacity(capacity)
-    return 0 if report.clean else 1
+    dashboards_ok = args.no_dashboards or capacity.dashboards_saw_every_call
+    return 0 if report.clean and dashboards_ok else 1
 
 
 if __name__ == "__main__":

@@ -48,6 +48,11 @@ def test_twenty_volunteers_over_websockets_get_no_duplicate_and_lose_no_save(
     assert report.shown_twice == [] and report.duplicates == []
     assert report.confirmed == report.saves
     assert report.lost == [] and report.unconfirmed_rows == 0
+    # The organiser's dashboard, left open and refreshing itself through the run, shows
+    # every call once the last save is in.
+    [dashboard] = capacity.dashboards
+    assert dashboard.error == "" and dashboard.refreshes > 0
+    assert dashboard.shown == capacity.calls_stored == VOLUNTEERS * CALLS
     assert report.p95 <= P95_LIMIT, (
         f"save -> next contact p95 {report.p95:.2f} s is over the collapse guard {P95_LIMIT:.2f} s"
     )
