@@ -299,7 +299,7 @@ ERASURE_COVERAGE: dict[str, str] = {
     "callingsession": "erased: a notice naming them is blanked",
     "suppression": "kept on purpose: the do-not-call entry outlives the contact (art. 21)",
     "auditevent": "none: ids only, never a name or number (core/audit.py)",
-    "callrollup": "none: counts per campaign, volunteer and outcome",
+    "callrollup": "none: counts per campaign and volunteer",
     "campaignrollup": "none: counts per campaign and outcome",
     "answertally": "erased: their answers are recounted out; free text is never kept there",
     "campaign": "none", "campaignmember": "none", "outcome": "none", "surveyquestion": "none",

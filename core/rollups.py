@@ -1,16 +1,17 @@
 """Call attempts counted as they are saved, so the dashboard's cost does not grow with the day.
 
 Each saved attempt adds one call to four rollup rows: in CallRollup, keyed by its campaign,
-volunteer, outcome and flags (the leaderboard and a volunteer's own figures), and in
-CampaignRollup, the same without the volunteer (the campaign's calls per quarter hour,
-outcomes and totals, whose rows for a day are then bounded by its quarter hours, not
-multiplied by the volunteers calling). In each table, the campaign's all-time row and the
-row of the 15-minute period the call started in. They go in the save's own transaction, so a
-save that rolls back counts nothing and a save counted twice is impossible (the attempt's
-idempotency key guards them all). A volunteer's CallRollup rows are theirs alone; the
-CampaignRollup rows are shared by the campaign's callers, always taken in the same order
-(all-time, then the quarter hour), so concurrent saves queue on them briefly and never
-deadlock.
+volunteer and whether it was a conversation and a completion (the leaderboard and a
+volunteer's own figures: at most three rows per volunteer and period), and in CampaignRollup,
+keyed by its campaign, outcome and flags without the volunteer (the campaign's calls per
+quarter hour, outcomes and totals, whose rows for a day are then bounded by its quarter hours
+and outcomes, not multiplied by the volunteers calling). In each table, the campaign's
+all-time row and the row of the 15-minute period the call started in. They go in the save's
+own transaction, so a save that rolls back counts nothing and a save counted twice is
+impossible (the attempt's idempotency key guards them all). A volunteer's CallRollup rows are
+theirs alone; the CampaignRollup rows are shared by the campaign's callers, always taken in
+the same order (all-time, then the quarter hour), so concurrent saves queue on them briefly
+and never deadlock.
 
 `rebuild` recomputes a campaign's rows from its attempts, for data written in bulk (demo data,
 benchmarks, a database from before rollups) and by `manage.py rebuild-rollups`; `from_attempts`
@@ -48,7 +49,6 @@ ANSWER = SurveyAnswer.__table__  # type: ignore[attr-defined]
 QUESTION = SurveyQuestion.__table__  # type: ignore[attr-defined]
 # Tallied values are options and scores; anything longer is cut to fit the tally's key.
 TALLY_VALUE_LENGTH = 500
-FLAGS = ("outcome_code", "is_conversation", "is_completion", "outside_window")
 MEASURES = ("calls", "talk_seconds", "timed_calls")
 TALLY_KEY = ("campaign_id", "question_id", "value")
 TALLY_MEASURES = ("answers", "respondents")
@@ -56,20 +56,22 @@ TALLY_MEASURES = ("answers", "respondents")
 
 @dataclass(frozen=True)
 class Rollup:
-    """One rollup table: its rows are keyed by campaign, bucket, (volunteer,) outcome and flags."""
+    """One rollup table and the attempt's columns its rows are keyed by (with the bucket)."""
 
     table: Any
-    by_volunteer: bool
-
-    @property
-    def key(self) -> tuple[str, ...]:
-        return ("campaign_id", "bucket", *(("volunteer_id",) if self.by_volunteer else ()),
-                *FLAGS)
+    key: tuple[str, ...]
 
 
-BY_VOLUNTEER = Rollup(CallRollup.__table__, by_volunteer=True)  # type: ignore[attr-defined]
-BY_CAMPAIGN = Rollup(CampaignRollup.__table__, by_volunteer=False)  # type: ignore[attr-defined]
+BY_VOLUNTEER = Rollup(CallRollup.__table__,  # type: ignore[attr-defined]
+                      ("campaign_id", "bucket", "volunteer_id", "is_conversation",
+                       "is_completion"))
+BY_CAMPAIGN = Rollup(CampaignRollup.__table__,  # type: ignore[attr-defined]
+                     ("campaign_id", "bucket", "outcome_code", "is_conversation",
+                      "is_completion", "outside_window"))
 ROLLUPS = (BY_VOLUNTEER, BY_CAMPAIGN)
+# How each key column reads back: ids and buckets are numbers, the outcome a code, the rest
+# flags.
+_READ = {"campaign_id": int, "bucket": int, "volunteer_id": int, "outcome_code": str}
 
 
 def bucket_of(moment: datetime) -> int:
@@ -112,43 +114,39 @@ def count_attempt(
     duration_seconds: int | None,
 ) -> None:
     """Add one saved attempt to its campaign's rollups (in the caller's transaction)."""
-    base = {
-        "campaign_id": campaign_id,
+    attempt = {
+        "campaign_id": campaign_id, "volunteer_id": volunteer_id or 0,
         "outcome_code": outcome_code, "is_conversation": bool(is_conversation),
         "is_completion": bool(is_completion), "outside_window": bool(outside_window),
         "calls": 1, "talk_seconds": duration_seconds or 0,
         "timed_calls": 1 if duration_seconds is not None else 0,
     }
-    buckets = (ROLLUP_ALL_TIME, bucket_of(started_at))
     connection = session.connection()
     for rollup in ROLLUPS:
-        extra = {"volunteer_id": volunteer_id or 0} if rollup.by_volunteer else {}
+        row = {k: attempt[k] for k in (*rollup.key, *MEASURES) if k != "bucket"}
         connection.execute(
             _upsert(connection.dialect.name, rollup.table, rollup.key, MEASURES),
-            [{**base, **extra, "bucket": bucket} for bucket in buckets])
+            [{**row, "bucket": bucket} for bucket in (ROLLUP_ALL_TIME, bucket_of(started_at))])
 
 
 def _aggregate(rollup: Rollup, dialect_name: str, campaign_ids: list[int]) -> Any:
     """Both kinds of row of one rollup table, computed from the attempts of these campaigns."""
-    volunteer = (sa.func.coalesce(ATTEMPT.c.volunteer_id, 0),) if rollup.by_volunteer else ()
-    flags = tuple(ATTEMPT.c[f] for f in FLAGS)
+    columns = {name: ATTEMPT.c[name] for name in rollup.key if name != "bucket"}
+    if "volunteer_id" in columns:
+        columns["volunteer_id"] = sa.func.coalesce(ATTEMPT.c.volunteer_id, 0)
     measures = (sa.func.count(), sa.func.coalesce(sa.func.sum(ATTEMPT.c.duration_seconds), 0),
                 sa.func.count(ATTEMPT.c.duration_seconds))
     in_campaigns = ATTEMPT.c.campaign_id.in_(campaign_ids)
-    bucket = (epoch_seconds(ATTEMPT.c.started_at, dialect_name) // ROLLUP_BUCKET_SECONDS
+    period = (epoch_seconds(ATTEMPT.c.started_at, dialect_name) // ROLLUP_BUCKET_SECONDS
               * ROLLUP_BUCKET_SECONDS)
-    all_time = (
-        sa.select(ATTEMPT.c.campaign_id, sa.literal(ROLLUP_ALL_TIME, sa.BigInteger),
-                  *volunteer, *flags, *measures)
-        .where(in_campaigns)
-        .group_by(ATTEMPT.c.campaign_id, *volunteer, *flags)
-    )
-    periods = (
-        sa.select(ATTEMPT.c.campaign_id, bucket, *volunteer, *flags, *measures)
-        .where(in_campaigns)
-        .group_by(ATTEMPT.c.campaign_id, bucket, *volunteer, *flags)
-    )
-    return sa.union_all(all_time, periods)
+
+    def per(bucket: Any, grouped_by_bucket: bool) -> Any:
+        key = [bucket if name == "bucket" else columns[name] for name in rollup.key]
+        return (sa.select(*key, *measures).where(in_campaigns)
+                .group_by(*(key if grouped_by_bucket else columns.values())))
+
+    return sa.union_all(per(sa.literal(ROLLUP_ALL_TIME, sa.BigInteger), False),
+                        per(period, True))
 
 
 def _campaign_ids(session: Session, campaign_id: int | None) -> list[int]:
@@ -175,11 +173,11 @@ def rebuild(*, session: Session, campaign_id: int | None = None) -> int:
 
 
 def _rows(rollup: Rollup, result: Any) -> dict[tuple[Any, ...], tuple[int, ...]]:
-    """{(campaign, bucket, (volunteer,) outcome, flags...): (calls, seconds, timed calls)}."""
-    ids = 3 if rollup.by_volunteer else 2
+    """{(campaign, bucket, ...the table's key): (calls, seconds, timed calls)}."""
+    width = len(rollup.key)
     return {
-        (*(int(v) for v in r[:ids]), str(r[ids]), *(bool(v) for v in r[ids + 1:ids + 4])):
-            tuple(int(v) for v in r[ids + 4:])
+        tuple(_READ.get(name, bool)(v) for name, v in zip(rollup.key, r[:width], strict=True)):
+            tuple(int(v) for v in r[width:])
         for r in result
     }
 

@@ -541,15 +541,13 @@ ROLLUP_BUCKET_SECONDS = 15 * 60
 
 
 class RollupCounts(SQLModel):
-    """What both rollup tables hold for a campaign, bucket, outcome and flags (core/rollups.py)."""
+    """What both rollup tables count for a campaign's bucket (core/rollups.py)."""
 
     id: int | None = Field(default=None, primary_key=True)
     campaign_id: int = Field(foreign_key="campaign.id", ondelete="CASCADE")
     bucket: int  # ROLLUP_ALL_TIME, or the UTC epoch second a 15-minute period starts
-    outcome_code: str = Field(max_length=40)
     is_conversation: bool
     is_completion: bool
-    outside_window: bool
     calls: int = Field(default=0)
     talk_seconds: int = Field(default=0)  # sum of duration_seconds
     timed_calls: int = Field(default=0)  # calls with a duration
@@ -557,13 +555,13 @@ class RollupCounts(SQLModel):
 
 class CallRollup(RollupCounts, table=True):
     """Call attempts counted as each is saved, per volunteer: the leaderboard and a volunteer's
-    own figures read a few rows per volunteer and outcome instead of every attempt of the day,
-    so their cost stays the same however many calls a campaign has made (bench/dashboard.py)."""
+    own figures read at most three rows per volunteer and quarter hour (no conversation, a
+    conversation, a completion) instead of every attempt of the day, so their cost stays the
+    same however many calls a campaign has made (bench/dashboard.py)."""
 
     __table_args__ = (
-        sa.UniqueConstraint("campaign_id", "bucket", "volunteer_id", "outcome_code",
-                            "is_conversation", "is_completion", "outside_window",
-                            name="uq_callrollup_key"),
+        sa.UniqueConstraint("campaign_id", "bucket", "volunteer_id", "is_conversation",
+                            "is_completion", name="uq_callrollup_key"),
         # A volunteer's own figures (My calls), over every campaign: their all-time rows and
         # today's quarter hours. Neither column changes when a save adds to a row.
         sa.Index("ix_callrollup_volunteer", "volunteer_id", "bucket"),
@@ -575,15 +573,18 @@ class CallRollup(RollupCounts, table=True):
 
 
 class CampaignRollup(RollupCounts, table=True):
-    """The same counts without the volunteer, for the figures that read a whole campaign's
-    period (calls per quarter hour, outcomes, the headline's totals, calls outside the
-    window): a day's rows are then bounded by its quarter hours and outcomes, not multiplied by
-    the volunteers calling (bench/dashboard.py at 1M and 5M)."""
+    """The same counts per outcome, without the volunteer, for the figures that read a whole
+    campaign's period (calls per quarter hour, outcomes, the headline's totals, calls outside
+    the window): a day's rows are then bounded by its quarter hours and outcomes, not
+    multiplied by the volunteers calling (bench/dashboard.py at 1M and 5M)."""
 
     __table_args__ = (
         sa.UniqueConstraint("campaign_id", "bucket", "outcome_code", "is_conversation",
                             "is_completion", "outside_window", name="uq_campaignrollup_key"),
     )
+
+    outcome_code: str = Field(max_length=40)
+    outside_window: bool
 
 
 class SurveyAnswer(SQLModel, table=True):

@@ -55,14 +55,21 @@ def test_every_saved_call_is_counted_once_in_its_quarter_hour_and_all_time(
         recomputed = rollups.from_attempts(session=s, campaign_id=campaign_id)
         quarter = rollups.bucket_of(NOW)  # 13:00 UTC; the last call starts at 13:17 - 1 min
     assert stored == recomputed
-    maintained = stored["callrollup"]
-    completed_ann = (campaign_id, ROLLUP_ALL_TIME, ann, "completed", True, True, False)
-    assert maintained[completed_ann] == (1, 90, 1)
+    per_volunteer, per_campaign = stored["callrollup"], stored["campaignrollup"]
+    # Per volunteer: (campaign, bucket, volunteer, conversation, completion).
+    assert per_volunteer[(campaign_id, ROLLUP_ALL_TIME, ann, True, True)] == (1, 90, 1)
+    assert per_volunteer[(campaign_id, ROLLUP_ALL_TIME, ann, False, False)] == (1, 0, 0)
     # Bob's refusal started at 13:16: the 13:15 quarter hour, not 13:00's.
-    assert (campaign_id, quarter + 900, bob, "refused", True, False, False) in maintained
-    assert (campaign_id, quarter, bob, "refused", True, False, False) not in maintained
-    assert sum(calls for (_, bucket, *_), (calls, _, _) in maintained.items()
-               if bucket == ROLLUP_ALL_TIME) == 4
+    assert per_volunteer[(campaign_id, quarter + 900, bob, True, False)] == (1, 30, 1)
+    assert (campaign_id, quarter, bob, True, False) not in per_volunteer
+    # Per campaign: (campaign, bucket, outcome, conversation, completion, outside window).
+    assert per_campaign[(campaign_id, ROLLUP_ALL_TIME, "completed", True, True, False)] == (
+        2, 150, 2)
+    assert per_campaign[(campaign_id, quarter + 900, "refused", True, False, False)] == (
+        1, 30, 1)
+    for rows in (per_volunteer, per_campaign):
+        assert sum(calls for (_, bucket, *_), (calls, _, _) in rows.items()
+                   if bucket == ROLLUP_ALL_TIME) == 4
 
 
 def test_a_save_repeated_with_its_key_or_rolled_back_counts_nothing_more(
@@ -87,8 +94,8 @@ def test_a_save_repeated_with_its_key_or_rolled_back_counts_nothing_more(
     with database.session() as s:
         maintained = rollups.stored(session=s, campaign_id=campaign_id)
         assert maintained == rollups.from_attempts(session=s, campaign_id=campaign_id)
-    assert maintained["callrollup"][
-        (campaign_id, ROLLUP_ALL_TIME, ann, "busy", False, False, False)] == (1, 0, 0)
+    assert maintained["callrollup"][(campaign_id, ROLLUP_ALL_TIME, ann, False, False)] == (
+        1, 0, 0)
     assert maintained["campaignrollup"][
         (campaign_id, ROLLUP_ALL_TIME, "busy", False, False, False)] == (1, 0, 0)
 

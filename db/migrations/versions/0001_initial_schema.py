@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 17:04:05.422987
+Create Date: 2026-12-01 17:15:32.051796
 """
 from collections.abc import Sequence
 
@@ -248,17 +248,15 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('campaign_id', sa.Integer(), nullable=False),
     sa.Column('bucket', sa.Integer(), nullable=False),
-    sa.Column('outcome_code', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('is_conversation', sa.Boolean(), nullable=False),
     sa.Column('is_completion', sa.Boolean(), nullable=False),
-    sa.Column('outside_window', sa.Boolean(), nullable=False),
     sa.Column('calls', sa.Integer(), nullable=False),
     sa.Column('talk_seconds', sa.Integer(), nullable=False),
     sa.Column('timed_calls', sa.Integer(), nullable=False),
     sa.Column('volunteer_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('campaign_id', 'bucket', 'volunteer_id', 'outcome_code', 'is_conversation', 'is_completion', 'outside_window', name='uq_callrollup_key')
+    sa.UniqueConstraint('campaign_id', 'bucket', 'volunteer_id', 'is_conversation', 'is_completion', name='uq_callrollup_key')
     )
     with op.batch_alter_table('callrollup', schema=None) as batch_op:
         batch_op.create_index('ix_callrollup_volunteer', ['volunteer_id', 'bucket'], unique=False)
@@ -274,13 +272,13 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('campaign_id', sa.Integer(), nullable=False),
     sa.Column('bucket', sa.Integer(), nullable=False),
-    sa.Column('outcome_code', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('is_conversation', sa.Boolean(), nullable=False),
     sa.Column('is_completion', sa.Boolean(), nullable=False),
-    sa.Column('outside_window', sa.Boolean(), nullable=False),
     sa.Column('calls', sa.Integer(), nullable=False),
     sa.Column('talk_seconds', sa.Integer(), nullable=False),
     sa.Column('timed_calls', sa.Integer(), nullable=False),
+    sa.Column('outcome_code', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('outside_window', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('campaign_id', 'bucket', 'outcome_code', 'is_conversation', 'is_completion', 'outside_window', name='uq_campaignrollup_key')
