@@ -439,14 +439,20 @@ class RowFramer:
         self.width = width
         self.held: tuple[int, list[str]] | None = None
 
-    def rows(self, raw: Iterable[tuple[int, list[str]]]) -> Rows:
-        """The rows of raw, less the last one so far (held)."""
+    def rows(self, raw: Iterable[tuple[int, list[str]]], nul_free: bool = False) -> Rows:
+        """The rows of raw, less the last one so far (held). nul_free: the caller has seen
+        that raw's text holds no NUL byte, so rows need not be searched for one."""
         width = self.width
         for number, cells in raw:
-            joined = "".join(cells)
-            if not joined.strip():
-                continue
-            if "\x00" in joined:  # NUL bytes from a broken export: dropped, not stored
+            # (A first cell with text is the common case: then the row is not blank, and only
+            # a row holding a NUL needs its cells looked at one by one.)
+            if not (cells and cells[0].strip()) or "\x00" in cells[0]:
+                joined = "".join(cells)
+                if not joined.strip():
+                    continue
+                if "\x00" in joined:  # NUL bytes from a broken export: dropped, not stored
+                    cells = [cell.replace("\x00", "") for cell in cells]
+            elif not nul_free and "\x00" in "".join(cells):
                 cells = [cell.replace("\x00", "") for cell in cells]
             if len(cells) < width:
                 cells = cells + [""] * (width - len(cells))
@@ -494,6 +500,7 @@ class CsvRecords:
         self.carry = ""
         self.number = 0  # records read so far
         self.error: ImportFileError | None = None
+        self.nul_free = False  # the text of the last block fed holds no NUL byte
 
     def feed(self, block: bytes, final: bool) -> list[tuple[int, list[str]]]:
         """Raises UndecodableRow (UTF-16/32 only); other errors are kept in `error`."""
@@ -511,16 +518,26 @@ class CsvRecords:
             text = self.carry + self.decoder.decode(block, final)
         # Lines split as the text reader of _csv_rows splits them (newline=""): \n, \r, \r\n.
         lines = list(io.StringIO(text, newline=""))
+        self.nul_free = "\x00" not in text
         reader = csv.reader(lines, delimiter=self.delimiter)
         records: list[list[str]] = []
-        last_start = line_end = 0
         try:
-            for record in reader:
-                records.append(record)
-                last_start, line_end = line_end, reader.line_num
-        except csv.Error as exc:
-            self.error = ImportFileError(
-                f"row {self.number + len(records) + 1} cannot be read: {exc}")
+            records = list(reader)
+        except csv.Error:
+            reader = csv.reader(lines, delimiter=self.delimiter)  # to the bad record, below
+        if reader.line_num == len(records) == len(lines):  # one line a record, as most are
+            last_start = len(lines) - 1
+        else:  # a record over several lines: where the last one starts, record by record
+            reader = csv.reader(lines, delimiter=self.delimiter)
+            records = []
+            last_start = line_end = 0
+            try:
+                for record in reader:
+                    records.append(record)
+                    last_start, line_end = line_end, reader.line_num
+            except csv.Error as exc:
+                self.error = ImportFileError(
+                    f"row {self.number + len(records) + 1} cannot be read: {exc}")
         if self.error is not None or final:
             self.carry = ""
         elif records:

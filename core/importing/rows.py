@@ -59,6 +59,24 @@ def _json_of_texts(values: dict[str, str]) -> str:
                             for k, v in values.items()]) + "}"
 
 
+def _json_of_columns(values: dict[str, str], keys: dict[str, str]) -> str:
+    """_json_of_texts of custom fields, whose keys (the file's headers) were encoded once for
+    the whole file: keys maps each to its JSON text and the value's opening quote."""
+    if not values:
+        return "{}"
+    joined = "\x00".join(values.values())
+    if "\\" not in joined:
+        parts = encode_basestring_ascii(joined)[1:-1].split("\\u0000")
+        if len(parts) == len(values):
+            return "{" + '", '.join(map(str.__add__, map(keys.__getitem__, values), parts)) + '"}'
+    return _json_of_texts(values)
+
+
+def column_keys(headers: list[str]) -> dict[str, str]:
+    """The JSON text of each header as a key, with the opening quote of its value."""
+    return {header: encode_basestring_ascii(header) + ': "' for header in headers}
+
+
 def normalise_tags(text: str | list[str]) -> str:
     """"NHS; Member" -> ",nhs,member," (lower case, de-duplicated, comma-wrapped)."""
     parts = _TAG_SPLIT.split(text) if isinstance(text, str) else text
@@ -365,6 +383,7 @@ class RowParser:
                 self.refusals.append((index, frozenset(flag_key(v) for v in values)))
             elif field_name == CUSTOM:
                 self.customs.append((index, header))
+        self.custom_keys = column_keys([header for _index, header in self.customs])
         # Mobile columns first, then generic phone, then landline: the first mobile is called.
         order = {"mobile": 0, "phone": 1, "landline": 2}
         self.phones.sort(key=lambda p: order[p[2]])
@@ -476,7 +495,7 @@ class RowParser:
             (e164, preferred.kind, json.dumps(others) if others else "[]",
              _json_of_texts(notes) if notes else "{}",
              *map(values.get, _ROW_VALUES, _ROW_DEFAULTS),
-             _json_of_texts(custom)),
+             _json_of_columns(custom, self.custom_keys)),
         ))
 
     def postcode(self, text: str) -> str:

@@ -31,7 +31,14 @@ from core.importing import (
     split_full_name,
 )
 from core.importing.files import CsvRecords
-from core.importing.rows import ROW_COLUMNS, _json_of_texts, from_wire, to_wire
+from core.importing.rows import (
+    ROW_COLUMNS,
+    _json_of_columns,
+    _json_of_texts,
+    column_keys,
+    from_wire,
+    to_wire,
+)
 
 
 def rows_of(data: bytes, **overrides: str) -> tuple[FileFormat, list[str], list[list[str]]]:
@@ -363,6 +370,7 @@ def test_a_records_row_holds_what_the_writer_inserts() -> None:
 ])
 def test_custom_fields_are_encoded_exactly_as_json_dumps_would(values: dict[str, str]) -> None:
     assert _json_of_texts(values) == json.dumps(values)
+    assert _json_of_columns(values, column_keys([*values, "unused"])) == json.dumps(values)
 
 
 NASTY_CSV = (
@@ -414,5 +422,9 @@ def test_a_record_comes_back_whole_from_what_the_parsing_process_sends(cells: li
 def test_many_custom_fields_are_encoded_exactly_as_json_dumps_would() -> None:
     values = {f"column {n} \"é\"": f"value {n}\t{'x' * n}" for n in range(40)}
     assert _json_of_texts(values) == json.dumps(values)
+    keys = column_keys([*values, "with a backslash"])
+    assert _json_of_columns(values, keys) == json.dumps(values)
     values["with a backslash"] = "a\\u0000b"  # looks like an escaped NUL once escaped
     assert _json_of_texts(values) == json.dumps(values)
+    assert _json_of_columns(values, keys) == json.dumps(values)
+
