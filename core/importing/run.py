@@ -66,7 +66,10 @@ from db.models import (
 
 PARALLEL_FROM_BYTES = 8 << 20  # ~60,000 rows: below this, starting a process costs more
 BLOCK_BYTES = 1 << 20  # of a CSV file's bytes handed to the parsing process at a time
-AHEAD = 3  # blocks (or chunks of workbook rows) parsed ahead of the writer, at most
+AHEAD = 3  # chunks of workbook rows parsed ahead of the writer, at most
+# A CSV file's blocks in flight to the parsing process, at most: enough that it always has one
+# to parse while the writer works through a block it left to the writer (~10 MB of memory).
+CSV_AHEAD = 6
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,55 @@ class RowsToParse(NamedTuple):
 Parsed = ParsedChunk | RowsToParse | ImportFileError  # what parsing a block gives, in order
 
 
+class ParsedBlock(NamedTuple):
+    """What parsing a block gives, and what it cost the parsing process."""
+
+    items: list[Parsed]
+    seconds: float  # wall clock: how fast the parsing process gets through blocks now
+    rows: int  # the rows in items (kept, rejected, or left to the writer)
+
+
+class ParsingShare:
+    """Which of a CSV file's blocks the writer parses itself, so that the two processes keep
+    pace with each other and neither waits.
+
+    The writer can only parse a block whose rows the parsing process has read and handed back
+    (a CSV record may run over a block's end, so the file is framed in one process, in order),
+    and so it decides, as it hands each block over, whether to leave that block's rows to
+    itself. The share is the one that balances the two processes' time per row as measured so
+    far (wall clock, so that it follows what each gets of a shared machine):
+        parsing process: (1 - s) * parse + s * frame  =  writer: write + s * own_parse
+    A wide export costs twice as much to parse as to write, a narrow one about the same.
+    """
+
+    def __init__(self) -> None:
+        self.per_row: dict[str, float] = {}  # "parse", "frame", "write", "own_parse"
+        self.owed = 0.0
+
+    def note(self, kind: str, seconds: float, rows: int) -> None:
+        if rows <= 0:
+            return
+        cost = seconds / rows
+        earlier = self.per_row.get(kind)
+        self.per_row[kind] = cost if earlier is None else 0.7 * earlier + 0.3 * cost
+
+    def share(self) -> float:
+        costs = self.per_row
+        parse, write = costs.get("parse"), costs.get("write")
+        if parse is None or write is None or parse <= write:
+            return 0.0
+        frame = costs.get("frame", parse / 5)
+        own = costs.get("own_parse", parse)
+        return min(0.9, max(0.0, (parse - write) / max(parse - frame + own, 1e-9)))
+
+    def leave_next_to_writer(self) -> bool:
+        self.owed += self.share()
+        if self.owed >= 1.0:
+            self.owed -= 1.0
+            return True
+        return False
+
+
 class ChunkParser:
     """One import's parsing: rows (or a CSV file's bytes, block by block) in, ParsedChunks of
     chunk_rows rows out, in file order.
@@ -113,6 +165,7 @@ class ChunkParser:
         self.warnings: list[dict[str, Any]] = []
         self.refused: list[tuple[Any, ...]] = []
         self.rows = 0  # in the chunk being filled
+        self.rows_read = 0  # parsed or left to the writer, in all
         self.last_row = 0
         self.done: list[ParsedChunk] = []
         self.csv = CsvRecords(job.csv) if job.csv is not None else None
@@ -140,6 +193,7 @@ class ChunkParser:
                     self.refused.append(wire)
             self.last_row = row_number
             self.rows += 1
+            self.rows_read += 1
             if self.rows >= chunk_rows:
                 self.end_chunk()
 
@@ -164,17 +218,18 @@ class ChunkParser:
             records = [r for r in records if r[0] > header_row]
         out: list[Parsed] = []
         if split_only and self.csv.error is None:
-            rows = list(self.framer.rows(records))
+            rows = list(self.framer.rows(records, self.csv.nul_free))
             if final:
                 last = self.framer.last()
                 if last is not None:
                     rows.append(last)
             self.end_chunk()  # the rows parsed so far are written first
             out.extend(self.take())
+            self.rows_read += len(rows)
             if rows:
                 out.append(RowsToParse(rows))
             return out
-        self.parse_rows(self.framer.rows(records))
+        self.parse_rows(self.framer.rows(records, self.csv.nul_free))
         if self.csv.error is not None:  # the rows before it are written, then the import stops
             out.extend(self.take())
             out.append(self.csv.error)
@@ -213,6 +268,24 @@ def _chunks(
 
 
 _parsers: dict[ParseJob, ChunkParser] = {}
+# In the parsing process: how many of the next blocks the writer, finding itself about to wait
+# for a block still being parsed, asks for back unparsed (a shared multiprocessing.Value).
+_hand_back: Any = None
+
+
+def _start_parsing_process(hand_back: Any) -> None:
+    global _hand_back
+    _hand_back = hand_back
+
+
+def _handing_back() -> bool:
+    if _hand_back is None:
+        return False
+    with _hand_back.get_lock():
+        if _hand_back.value > 0:
+            _hand_back.value -= 1
+            return True
+    return False
 
 
 def _parser_for(job: ParseJob) -> ChunkParser:
@@ -224,13 +297,17 @@ def _parser_for(job: ParseJob) -> ChunkParser:
 
 
 def parse_block(job: ParseJob, block: bytes, final: bool, split_only: bool = False
-                ) -> list[Parsed]:
+                ) -> ParsedBlock:
     """Parse a CSV file's next block of bytes (in the one parsing process: blocks arrive in
     file order, and a record cut by a block's end is finished with the next block)."""
-    chunks = _parser_for(job).feed(block, final, split_only)
+    started = time.perf_counter()
+    split_only = split_only or _handing_back()
+    parser = _parser_for(job)
+    rows_before = parser.rows_read
+    chunks = parser.feed(block, final, split_only)
     if final or (chunks and isinstance(chunks[-1], ImportFileError)):
         _parsers.clear()
-    return chunks
+    return ParsedBlock(chunks, time.perf_counter() - started, parser.rows_read - rows_before)
 
 
 def parse_rows(job: ParseJob, rows: list[tuple[int, list[str]]]) -> ParsedChunk:
@@ -242,52 +319,70 @@ def parse_rows(job: ParseJob, rows: list[tuple[int, list[str]]]) -> ParsedChunk:
     return chunks[0] if chunks else ParsedChunk([], [], [], [], 0)
 
 
-def _csv_chunks(source: BinaryIO, job: ParseJob, pool: ProcessPoolExecutor | None
-                ) -> Iterator[ParsedChunk]:
+def _csv_chunks(source: BinaryIO, job: ParseJob, pool: ProcessPoolExecutor | None,
+                hand_back: Any = None) -> Iterator[ParsedChunk]:
     """A CSV file's chunks in order: its bytes read here, block by block, and parsed in the
     pool's one process while earlier chunks are written (or here, without a pool).
 
-    When the parsing process is behind (the oldest block not parsed yet), the next block's
-    rows come back unparsed and this process parses them, rather than wait idle.
+    The parsing process hands some blocks' rows back unparsed, for this process to parse
+    between its writes, so that on two cores both share the parsing: the blocks ParsingShare
+    picks as they are handed over, and (hand_back, the pool's shared counter) the next block
+    it starts whenever this process finds it has to wait for a block still being parsed.
     """
     source.seek(0)
     local = ChunkParser(job) if pool is None else None
     helper: ChunkParser | None = None  # parses the rows the parsing process leaves to us
-    in_flight: deque[Future[list[Parsed]] | list[Parsed]] = deque()
+    share = ParsingShare()
+    in_flight: deque[Future[ParsedBlock] | ParsedBlock] = deque()
     following = source.read(BLOCK_BYTES)
     ended = False
 
-    def submit(leave_to_us: bool) -> None:
+    def submit() -> None:
         nonlocal following, ended
         block, following = following, source.read(BLOCK_BYTES)
         ended = not following
         if local is not None:
-            in_flight.append(local.feed(block, ended))
+            in_flight.append(ParsedBlock(local.feed(block, ended), 0.0, 0))
         else:
             assert pool is not None
-            in_flight.append(pool.submit(parse_block, job, block, ended, leave_to_us))
+            in_flight.append(pool.submit(parse_block, job, block, ended,
+                                         share.leave_next_to_writer()))
+
+    def written(chunk: ParsedChunk) -> Iterator[ParsedChunk]:
+        began = time.perf_counter()
+        yield chunk  # (the caller writes it meanwhile)
+        share.note("write", time.perf_counter() - began, len(chunk.records)
+                   + len(chunk.rejections))
 
     while True:
-        while not ended and len(in_flight) <= AHEAD:
-            oldest = in_flight[0] if in_flight else None
-            submit(len(in_flight) >= AHEAD and isinstance(oldest, Future) and not oldest.done())
+        while not ended and len(in_flight) <= CSV_AHEAD:
+            submit()
         if not in_flight:
             return
         item = in_flight.popleft()
-        for parsed in item.result() if isinstance(item, Future) else item:
+        if isinstance(item, Future) and hand_back is not None and not item.done():
+            with hand_back.get_lock():
+                hand_back.value = max(hand_back.value, 1)
+        parsed_block = item.result() if isinstance(item, Future) else item
+        left_to_us = any(isinstance(p, RowsToParse) for p in parsed_block.items)
+        share.note("frame" if left_to_us else "parse", parsed_block.seconds, parsed_block.rows)
+        for parsed in parsed_block.items:
             if isinstance(parsed, ImportFileError):
                 raise parsed
             if isinstance(parsed, RowsToParse):
                 # Work for the parsing process to do meanwhile, then our share of the parsing.
-                while not ended and len(in_flight) <= AHEAD:
-                    submit(False)
+                while not ended and len(in_flight) <= CSV_AHEAD:
+                    submit()
                 if helper is None:
                     helper = ChunkParser(replace(job, csv=None))
+                began = time.perf_counter()
                 helper.parse_rows(parsed.rows)
                 helper.end_chunk()
-                yield from helper.take()
+                share.note("own_parse", time.perf_counter() - began, len(parsed.rows))
+                for chunk in helper.take():
+                    yield from written(chunk)
             else:
-                yield parsed
+                yield from written(parsed)
 
 
 def _row_chunks(rows: Iterator[tuple[int, list[str]]], job: ParseJob,
@@ -321,7 +416,8 @@ def _row_chunks(rows: Iterator[tuple[int, list[str]]], job: ParseJob,
 
 
 def _parsed_chunks(opened: OpenFile, source: BinaryIO | None, job: ParseJob,
-                   pool: ProcessPoolExecutor | None) -> Iterator[ParsedChunk]:
+                   pool: ProcessPoolExecutor | None, hand_back: Any = None
+                   ) -> Iterator[ParsedChunk]:
     """The file's chunks in order. A pool that breaks (e.g. a script with no __main__ guard
     cannot start one) leaves the parsing to this process, from where it had got to."""
     if source is None:
@@ -329,7 +425,7 @@ def _parsed_chunks(opened: OpenFile, source: BinaryIO | None, job: ParseJob,
         return
     written = 0
     try:
-        for chunk in _csv_chunks(source, job, pool):
+        for chunk in _csv_chunks(source, job, pool, hand_back):
             written = chunk.last_row
             yield chunk
     except BrokenProcessPool:
@@ -461,8 +557,11 @@ def run_import(
     if source is not None:
         opened.close()  # (read to the header only)
         workers = min(workers, 1)
+    spawn = multiprocessing.get_context("spawn")
+    hand_back = spawn.Value("i", 0) if workers > 0 and source is not None else None
     pool = (
-        ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        ProcessPoolExecutor(max_workers=workers, mp_context=spawn,
+                            initializer=_start_parsing_process, initargs=(hand_back,))
         if workers > 0 else None
     )
     job = ParseJob(
@@ -476,7 +575,7 @@ def run_import(
         # Parsing runs ahead in the pool while this process writes, a few blocks at most in
         # flight so memory stays flat; chunks are written in file order.
         try:
-            for chunk in _parsed_chunks(opened, source, job, pool):
+            for chunk in _parsed_chunks(opened, source, job, pool, hand_back):
                 _write_with_retries(database, state, chunk)
                 report()
         except UndecodableRow as exc:

@@ -428,3 +428,22 @@ def test_many_custom_fields_are_encoded_exactly_as_json_dumps_would() -> None:
     assert _json_of_texts(values) == json.dumps(values)
     assert _json_of_columns(values, keys) == json.dumps(values)
 
+
+@pytest.mark.parametrize(("costs", "share"), [
+    ({}, 0.0),  # nothing measured yet: the parsing process parses
+    ({"parse": 1.0, "write": 1.0}, 0.0),  # the writer is as busy: it parses nothing
+    ({"parse": 1.0, "write": 2.0}, 0.0),
+    ({"parse": 2.0, "write": 1.0, "frame": 0.0, "own_parse": 2.0}, 0.25),
+    ({"parse": 3.0, "write": 1.0, "frame": 1.0, "own_parse": 2.0}, 0.5),
+    ({"parse": 10.0, "write": 0.0, "frame": 0.0, "own_parse": 1.0}, 0.9),  # at most 0.9
+])
+def test_the_writer_takes_the_share_of_blocks_that_evens_out_the_two_processes(
+        costs: dict[str, float], share: float) -> None:
+    from core.importing.run import ParsingShare
+
+    balance = ParsingShare()
+    for kind, seconds in costs.items():
+        balance.note(kind, seconds * 100, 100)
+    assert balance.share() == pytest.approx(share)
+    taken = sum(balance.leave_next_to_writer() for _ in range(100))
+    assert taken == pytest.approx(share * 100, abs=1)

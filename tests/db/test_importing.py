@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import multiprocessing
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -348,17 +349,26 @@ def test_a_later_row_adds_a_note_and_undo_takes_it_away(database: Database) -> N
 
 class LazyPool:
     """An executor whose work runs only when its result is asked for, so that the parsing
-    "process" is always behind and every block but the first few is left to the writer."""
+    "process" is always behind: the writer, finding it would wait, asks for blocks back."""
+
+    def __init__(self) -> None:
+        self.handed_back = 0  # blocks whose rows came back unparsed
 
     def submit(self, fn: Any, *args: Any) -> Any:
         from concurrent.futures import Future
+
+        pool = self
 
         class Lazy(Future):  # type: ignore[type-arg]
             def done(self) -> bool:
                 return False
 
             def result(self, timeout: float | None = None) -> Any:
-                return fn(*args)
+                from core.importing.run import RowsToParse
+
+                parsed = fn(*args)
+                pool.handed_back += any(isinstance(p, RowsToParse) for p in parsed.items)
+                return parsed
 
         return Lazy()
 
@@ -378,14 +388,21 @@ def test_rows_left_to_the_writer_when_the_parser_is_behind_import_the_same(
                            chunk_rows=8, csv=running.FileFormat(kind="csv", encoding="utf-8",
                                                                 delimiter=","))
 
-    def written(pool: Any) -> list[Any]:
-        chunks = list(running._csv_chunks(io.BytesIO(data), job, pool))
+    def written(pool: Any, hand_back: Any = None) -> list[Any]:
+        chunks = list(running._csv_chunks(io.BytesIO(data), job, pool, hand_back))
         assert [c.last_row for c in chunks] == sorted({c.last_row for c in chunks})
         return [(c.records, c.rejections, c.warnings) for c in chunks]
 
     def flat(chunks: list[Any]) -> list[list[Any]]:
         return [sum((c[i] for c in chunks), []) for i in range(3)]
 
-    here, split = written(None), written(LazyPool())
+    lazy = LazyPool()
+    hand_back = multiprocessing.get_context("spawn").Value("i", 0)
+    running._start_parsing_process(hand_back)  # as the pool's initializer does
+    try:
+        here, split = written(None), written(lazy, hand_back)
+    finally:
+        running._start_parsing_process(None)
     assert flat(split) == flat(here)
     assert len(flat(here)[0]) == 300 and len(flat(here)[2]) == 24  # every row, "bad" warned
+    assert lazy.handed_back >= 10  # (of the 66 blocks, every one after a wait)
