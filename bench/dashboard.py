@@ -39,7 +39,9 @@ from db.models import (
     PROGRESS_CALLED,
     PROGRESS_COMPLETED,
     PROGRESS_REACHED,
+    CallRollup,
     Campaign,
+    CampaignRollup,
     Contact,
     Outcome,
     QueueEntry,
@@ -338,6 +340,17 @@ def build(database: Database, *, attempts: int, contacts: int, volunteers: int) 
         rollup_rows = rollups.rebuild(session=s)
         rollup_rows += rollups.rebuild_survey(session=s, campaign_ids=[ids["big"], ids["small"]])
     log(f"  rollups: {rollup_rows:,} rows ({time.perf_counter() - started:.0f} s)")
+    with database.session() as s:
+        # What the "today" figures read: bounded by the day's quarter hours and outcomes (per
+        # campaign) and by its volunteers and quarter hours (per volunteer), not by its calls.
+        day_start, _ = stats.local_day_bounds(stats.local_today("Europe/London", now),
+                                              "Europe/London")
+        today = {table.__tablename__: s.execute(
+            sa.select(sa.func.count()).select_from(table).where(
+                table.campaign_id == ids["big"], table.bucket >= rollups.bucket_of(day_start))
+        ).scalar_one() for table in (CampaignRollup, CallRollup)}  # type: ignore[attr-defined]
+    log(f"  today's rollup rows, big campaign: {today['campaignrollup']:,} per campaign "
+        f"(quarter hour x outcome), {today['callrollup']:,} per volunteer")
     if not database.is_sqlite:
         # What autovacuum does within minutes of a bulk load: statistics for the planner, and
         # the visibility map that lets PostgreSQL answer from an index alone.
