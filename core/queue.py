@@ -241,6 +241,20 @@ _P_RULES_AT = sa.bindparam("p_rules_at", type_=UTCDateTime())
 
 _statements: dict[tuple[str, bool], Any] = {}
 
+# PostgreSQL: one volunteer's claims in a campaign take turns (two tabs, a script claiming
+# in parallel). Without this, each parallel claim saw no lease of theirs yet, leased a row of
+# its own, and all but the first tripped ux_queue_one_lease_per_volunteer. Waiting here, the
+# second claim's UPDATE starts only once the first has committed, so its snapshot (READ
+# COMMITTED: one per statement) finds the first claim's lease in tier 0 and hands it back.
+# One round trip, where the savepoint that caught the unique violation cost two (SAVEPOINT and
+# RELEASE) and a subtransaction on every claim (bench/claim.py). Transaction-scoped: released
+# by the claim's commit or rollback. The two-int key space is apart from the single bigint
+# one the migrations lock with (db/migrations/env.py), so the two never wait on each other.
+# SQLite's writers never overlap (BEGIN IMMEDIATE), so it needs no lock.
+_ONE_CLAIM_AT_A_TIME = sa.select(
+    sa.func.pg_advisory_xact_lock(sa.cast(_P_CAMPAIGN, sa.Integer), sa.cast(_P_ME, sa.Integer))
+)
+
 
 def _claim_statement(dialect: str, *, with_exclusions: bool) -> Any:
     """The single UPDATE that leases the best claimable row, built once per dialect."""
@@ -276,8 +290,9 @@ def _claim_statement(dialect: str, *, with_exclusions: bool) -> Any:
         # 0: the lease this volunteer already holds here (a reload must not hoard a second).
         # (Read along ix_queue_claim_due: the campaign's leases are few, one per caller; the
         # claimed_by index looks useless to SQLite's planner when most rows have no claimer.)
-        # Its row lock is waited for, not skipped: only this volunteer's own parallel claim
-        # (see _run_claim) or save holds it, and skipping it would take a second lease.
+        # Its row lock is waited for, not skipped: only this volunteer's own save holds it
+        # (their parallel claims take turns, _ONE_CLAIM_AT_A_TIME), and skipping it would
+        # take a second lease.
         seek(0, [c.status == QueueStatus.LEASED, c.claimed_by_id == _P_ME], [c.due_at],
              exclusions=False, skip_locked=False),
         # 1: their own callbacks that are due.
@@ -452,8 +467,10 @@ def _claim(
     if exclusions:
         params["p_exclude"] = exclusions
     fields_used = contact_fields_used(rules.script)
+    if _dialect(session) == "postgresql":
+        _conn(session).execute(_ONE_CLAIM_AT_A_TIME, params)
     for _ in range(MAX_RECLAIMS):
-        row = _run_claim(session, statement, params)
+        row = _conn(session).execute(statement, params).first()
         if row is None:
             return None, False
         if row.bad_number in (None, True) or row.suppressed:
@@ -462,25 +479,6 @@ def _claim(
             continue
         return _claimed(session, rules, row, row, fields_used, volunteer_id, now), True
     return None, True
-
-
-def _run_claim(session: Session, statement: Any, params: dict[str, Any]) -> Any:
-    """Run the claim UPDATE; on PostgreSQL, step past a parallel claim by the same volunteer.
-
-    Two claims of one volunteer's at once (two tabs, a script) both miss the lease the other is
-    taking, so the second trips ux_queue_one_lease_per_volunteer when the first commits. Under a
-    savepoint that error undoes only the statement, and running it again (a new snapshot) finds
-    the first claim's lease in tier 0. SQLite's writers never overlap, so it needs no savepoint.
-    """
-    if _dialect(session) != "postgresql":
-        return _conn(session).execute(statement, params).first()
-    for _ in range(3):
-        try:
-            with session.begin_nested():
-                return _conn(session).execute(statement, params).first()
-        except sa.exc.IntegrityError:
-            continue
-    raise LeaseLost()
 
 
 # What the contact card may draw on (never the phone: that is revealed, and audited, apart).

@@ -441,8 +441,9 @@ class QueueEntry(SQLModel, table=True):
         sa.Index("ix_queue_claimed_by", "claimed_by_id", "status"),
         # One lease per volunteer per campaign, on both backends. SQLite's single writer makes
         # the claim's own "the lease I already hold" tier enough there; on PostgreSQL fifteen
-        # claims at once each saw no lease yet and took fifteen. This index turns the losers'
-        # UPDATE into a unique violation, after which the claim finds the winner's lease.
+        # claims at once each saw no lease yet and took fifteen. There one volunteer's claims
+        # now take turns (core/queue.py _ONE_CLAIM_AT_A_TIME) and find the first one's lease;
+        # this index is the rule itself, so a lease taken any other way fails loudly.
         sa.Index("ux_queue_one_lease_per_volunteer", "campaign_id", "claimed_by_id",
                  unique=True, sqlite_where=sa.text("status = 'leased'"),
                  postgresql_where=sa.text("status = 'leased'")),
