@@ -767,6 +767,31 @@ def _insert_attempt(session: Session, values: dict[str, Any]) -> int | None:
     return _conn(session).execute(statement).scalar()
 
 
+_SAVE_CONTEXT = (
+    sa.select(
+        QE.c.id, QE.c.campaign_id, QE.c.contact_id, QE.c.status, QE.c.claimed_by_id,
+        QE.c.attempts, CAMPAIGN.c.max_attempts, CAMPAIGN.c.timezone,
+        CAMPAIGN.c.calling_window, CAMPAIGN.c.callback_grace_minutes, CAMPAIGN.c.name,
+        CAMPAIGN.c.callback_max_days, CAMPAIGN.c.max_callbacks_per_volunteer,
+        CAMPAIGN.c.ends_at,
+        # NULL when the code is not an active outcome of the entry's campaign.
+        OUTCOME.c.code, OUTCOME.c.behaviour, OUTCOME.c.retry_after_hours,
+        OUTCOME.c.is_conversation, OUTCOME.c.is_completion,
+        sa.select(ATTEMPT.c.id)
+        .where(ATTEMPT.c.idempotency_key == sa.bindparam("p_key", type_=sa.String()))
+        .exists().label("saved_before"),
+    )
+    .select_from(
+        QE.join(CAMPAIGN, CAMPAIGN.c.id == QE.c.campaign_id)
+        .outerjoin(OUTCOME, sa.and_(
+            OUTCOME.c.campaign_id == QE.c.campaign_id,
+            OUTCOME.c.code == sa.bindparam("p_code", type_=sa.String()),
+            OUTCOME.c.active.is_(True)))
+    )
+    .where(QE.c.id == sa.bindparam("p_entry_id", type_=sa.Integer()))
+)
+
+
 def record_outcome(
     *,
     session: Session,
@@ -796,33 +821,24 @@ def record_outcome(
         AnswerError: an answer is missing or not allowed (`.problems` says which).
         CallbackTimeNeeded: a callback outcome without a future callback time.
     """
-    earlier = _existing(session, idempotency_key)
-    if earlier is not None:
-        return earlier
-    entry = _conn(session).execute(
-        sa.select(
-            QE.c.id, QE.c.campaign_id, QE.c.contact_id, QE.c.status, QE.c.claimed_by_id,
-            QE.c.attempts, CAMPAIGN.c.max_attempts, CAMPAIGN.c.timezone,
-            CAMPAIGN.c.calling_window, CAMPAIGN.c.callback_grace_minutes, CAMPAIGN.c.name,
-            CAMPAIGN.c.callback_max_days, CAMPAIGN.c.max_callbacks_per_volunteer,
-            CAMPAIGN.c.ends_at,
-        )
-        .select_from(QE.join(CAMPAIGN, CAMPAIGN.c.id == QE.c.campaign_id))
-        .where(QE.c.id == queue_entry_id)
+    # One round trip reads the entry, its campaign's rules, the outcome and whether this key
+    # was saved already (each was a statement of its own: three round trips on every save).
+    entry: Any = _conn(session).execute(
+        _SAVE_CONTEXT, {"p_entry_id": queue_entry_id, "p_code": outcome_code,
+                        "p_key": idempotency_key},
     ).first()
-    if entry is None or entry.status != QueueStatus.LEASED or entry.claimed_by_id != volunteer_id:
-        # The same save may have committed on another connection since our first look.
+    held = (entry is not None and entry.status == QueueStatus.LEASED
+            and entry.claimed_by_id == volunteer_id)
+    if not held or entry.saved_before:
+        # Saved under this key already; or, with the lease gone, the same save may have
+        # committed on another connection since the look above.
         earlier = _existing(session, idempotency_key)
         if earlier is not None:
             return earlier
-        raise LeaseLost()
-    outcome = _conn(session).execute(
-        sa.select(OUTCOME.c.code, OUTCOME.c.behaviour, OUTCOME.c.retry_after_hours,
-                  OUTCOME.c.is_conversation, OUTCOME.c.is_completion)
-        .where(OUTCOME.c.campaign_id == entry.campaign_id, OUTCOME.c.code == outcome_code,
-               OUTCOME.c.active.is_(True))
-    ).first()
-    if outcome is None:
+        if not held:
+            raise LeaseLost()
+    outcome = entry  # the outcome's columns ride on the entry's row
+    if outcome.code is None:
         raise UnknownOutcome(outcome_code)
     stored: dict[int, list[str]] = {}
     questions: list[QuestionView] = []

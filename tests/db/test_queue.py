@@ -322,6 +322,41 @@ def test_saving_twice_with_one_key_records_once(database) -> None:
     assert entry(database, claimed.queue_entry_id).attempts == 1
 
 
+def statements_of(db: Database, work) -> list[str]:
+    """The first word of each statement `work()` sends (SAVEPOINT and RELEASE included)."""
+    sent: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        if not statement.upper().startswith("BEGIN"):  # SQLite's; psycopg's is implicit
+            sent.append(statement.split()[0].upper())
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        work()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    return sent
+
+
+def test_a_claim_and_a_save_take_one_round_trip_each_before_they_write(database) -> None:
+    """Each statement is a round trip on PostgreSQL, and a save is a cycle of two transactions
+    (bench/claim.py): the claim is its UPDATE (after the per-volunteer lock on PostgreSQL, and
+    no savepoint), and the save reads what it needs in one SELECT before writing."""
+    volunteer, _, campaign_id, _, _ = setup_queue(database, n=2)
+    # The first claim reads the campaign's rules, which later claims take from memory.
+    first = claim(database, campaign_id, volunteer.id)
+    save(database, first.queue_entry_id, volunteer.id, "refused")
+    claimed = []
+    sent = statements_of(database, lambda: claimed.append(claim(database, campaign_id,
+                                                                volunteer.id)))
+    assert sent == (["UPDATE"] if database.is_sqlite else ["SELECT", "UPDATE"])
+    sent = statements_of(database, lambda: save(database, claimed[0].queue_entry_id,
+                                                volunteer.id, "refused"))
+    assert "SAVEPOINT" not in sent
+    assert sent[0] == "SELECT" and sent.count("SELECT") == 1
+    assert sent[1:3] == ["INSERT", "INSERT"]  # the attempt, then its rollup
+
+
 def test_retries_stop_at_the_campaigns_max_attempts(database) -> None:
     volunteer, _, campaign_id, _, entry_ids = setup_queue(database, n=1, max_attempts=2)
     now = NOON
