@@ -25,7 +25,13 @@ CALLS = int(os.environ.get("RINGROUND_LOAD_CALLS", "5"))
 # bench._report.TARGET_P95_SECONDS) is measured and printed by `python -m bench.load`, because
 # wall-clock time on a shared 2-core machine varies from session to session. CI judges
 # correctness; the bench judges speed.
-P95_LIMIT = float(os.environ.get("RINGROUND_LOAD_P95_LIMIT", "5.0"))
+# Two guards. What the server does with a save (the click reaching the page to the next
+# card handed to the browser) is Ringround's own work: p95 200-400 ms in CI runs, guarded at
+# 3 s. What the browser sees adds thirty Chromium pages sharing the server's two cores, and
+# that varies most between machines (p95 1.0 s in one session's clean-clone CI, 4.1-4.5 s in
+# the next's, with the server side at 350 ms in both): guarded only against a hang, at 15 s.
+P95_LIMIT = float(os.environ.get("RINGROUND_LOAD_P95_LIMIT", "15.0"))
+SERVER_P95_LIMIT_MS = float(os.environ.get("RINGROUND_LOAD_SERVER_P95_LIMIT_MS", "3000"))
 # The database work of one calling-page run, from the server's own run log. Unlike time these
 # counts are the same on any machine, so they are pinned: a bare rerun (an outcome click, the
 # page only redrawn) reads and never writes; a save writes the outcome and claims the next
@@ -70,6 +76,9 @@ def test_thirty_volunteers_at_once_get_no_duplicate_lose_no_save_and_see_the_nex
     )
 
     rerun, save = report.server["rerun"], report.server["save"]
+    assert save["card_ms"]["p95"] <= SERVER_P95_LIMIT_MS, (
+        f"the server's save -> next card p95 {save['card_ms']['p95']:.0f} ms is over the "
+        f"collapse guard {SERVER_P95_LIMIT_MS:.0f} ms")
     assert save["runs"] >= report.saves  # a click a busy page dropped is pressed again
     assert rerun["commits"]["median"] == 0, "a rerun that only redraws the page wrote"
     # At most the lease's renewal, once it is 30 s old (a slow machine can delay a click so).
