@@ -61,13 +61,17 @@ class Rollup:
     table: Any
     key: tuple[str, ...]
 
+    @classmethod
+    def of(cls, model: Any) -> Rollup:
+        """The table's key is its one unique constraint (db/models.py), which the upsert's
+        ON CONFLICT names too: declared once, there."""
+        table = model.__table__
+        [unique] = [c for c in table.constraints if isinstance(c, sa.UniqueConstraint)]
+        return cls(table, tuple(column.name for column in unique.columns))
 
-BY_VOLUNTEER = Rollup(CallRollup.__table__,  # type: ignore[attr-defined]
-                      ("campaign_id", "bucket", "volunteer_id", "is_conversation",
-                       "is_completion"))
-BY_CAMPAIGN = Rollup(CampaignRollup.__table__,  # type: ignore[attr-defined]
-                     ("campaign_id", "bucket", "outcome_code", "is_conversation",
-                      "is_completion", "outside_window"))
+
+BY_VOLUNTEER = Rollup.of(CallRollup)
+BY_CAMPAIGN = Rollup.of(CampaignRollup)
 ROLLUPS = (BY_VOLUNTEER, BY_CAMPAIGN)
 # How each key column reads back: ids and buckets are numbers, the outcome a code, the rest
 # flags.
