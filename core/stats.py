@@ -241,15 +241,13 @@ def _rollup_rows(table: Any, campaign_id: int | None, since: datetime | None = N
             *rollup_period(since, until, col(table.bucket))]
 
 
-def rollup_period(since: datetime | None, until: datetime | None,
-                  bucket: Any = None) -> list[Any]:
-    """The clauses on a rollup table's bucket (CallRollup's unless given) for a period: the
-    all-time rows when it is unbounded, else the quarter hours in it.
+def rollup_period(since: datetime | None, until: datetime | None, bucket: Any) -> list[Any]:
+    """The clauses on a rollup table's bucket column for a period: the all-time rows when it
+    is unbounded, else the quarter hours in it.
 
     Raises:
         ValueError: a bound is not on a quarter hour.
     """
-    bucket = col(CallRollup.bucket) if bucket is None else bucket
     if since is None and until is None:
         return [bucket == ROLLUP_ALL_TIME]
     clauses = [bucket >= (0 if since is None else _quarter(since))]
@@ -576,7 +574,8 @@ def volunteer_counts(
         ValueError: a bound of a period is not on a quarter hour.
     """
     calls = col(CallRollup.calls)
-    conditions = [sa.and_(*rollup_period(since, until)) for since, until in periods]
+    conditions = [sa.and_(*rollup_period(since, until, col(CallRollup.bucket)))
+                  for since, until in periods]
     columns = [column for period in conditions for column in (
         _sum_if(period, calls),
         _sum_if(sa.and_(period, _is_true(col(CallRollup.is_conversation))), calls),
