@@ -582,11 +582,12 @@ def run_protocol_load(
                 # is in, each must show every call made on either server within a refresh or
                 # two (the refresh interval plus the shared figures' few seconds).
                 done = asyncio.Event()
-                ready = [asyncio.Event() for _ in (apps if dashboards else [])]
+                watched = apps if dashboards else []
+                ready = [asyncio.Event() for _ in watched]
                 watchers = [asyncio.create_task(watch_dashboard(
                     app.url, stage.organiser, timeout=timeout, ready=ready[n], done=done,
                     expected=calls_stored, settle_seconds=DASHBOARD_SETTLE_SECONDS))
-                    for n, app in enumerate(apps if dashboards else [])]
+                    for n, app in enumerate(watched)]
                 for event in ready:
                     await event.wait()
                 # The dashboards' first runs import the charting modules, the server's own
