@@ -7,6 +7,8 @@ calls require_organiser() as a second lock.
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from core.events import runs_a_check_in
@@ -19,26 +21,31 @@ _browser.apply_app_style()
 
 rt = _ui.runtime()
 
-SETUP = st.Page("pages/setup.py", title="Set up Ringround", icon="🚀", url_path="setup")
-LOGIN = st.Page("pages/login.py", title="Sign in", icon="🔑", url_path="login", default=True)
-REGISTER = st.Page("pages/register.py", title="Join with an invite", icon="✉️", url_path="join")
-RESET = st.Page("pages/reset_password.py", title="Reset password", icon="🔁", url_path="reset")
 
-CALLING = st.Page("pages/calling.py", title="Calling", icon="📞", url_path="calling")
-MY_STATS = st.Page("pages/my_stats.py", title="My calls", icon="📈", url_path="my-calls")
-ACCOUNT = st.Page("pages/account.py", title="My account", icon="👤", url_path="account")
+def _page(script: str, title: str, icon: str, url_path: str, **options: Any) -> st.Page:
+    """The screen in pages/<script>.py, at /<url_path>."""
+    return st.Page(f"pages/{script}.py", title=title, icon=icon, url_path=url_path, **options)
 
-DASHBOARD = st.Page("pages/dashboard.py", title="Dashboard", icon="📊", url_path="dashboard")
-CAMPAIGNS = st.Page("pages/campaigns.py", title="Campaigns", icon="📣", url_path="campaigns")
-IMPORT = st.Page("pages/contacts_import.py", title="Import contacts", icon="📥",
-                 url_path="import")
-TARGETING = st.Page("pages/targeting.py", title="Targeting", icon="🎯", url_path="targeting")
-CONTACTS = st.Page("pages/contacts.py", title="Contacts", icon="🗂️", url_path="contacts")
-EXPORTS = st.Page("pages/exports.py", title="Exports", icon="📤", url_path="exports")
-TEAM = st.Page("pages/team.py", title="Team", icon="👥", url_path="team")
-SETTINGS = st.Page("pages/settings.py", title="Settings", icon="⚙️", url_path="settings")
-EVENTS = st.Page("pages/events.py", title="Events", icon="📅", url_path="events")
-CHECK_IN = st.Page("pages/checkin.py", title="Check-in", icon="✅", url_path="check-in")
+
+SETUP = _page("setup", "Set up Ringround", "🚀", "setup")
+LOGIN = _page("login", "Sign in", "🔑", "login", default=True)
+REGISTER = _page("register", "Join with an invite", "✉️", "join")
+RESET = _page("reset_password", "Reset password", "🔁", "reset")
+
+CALLING = _page("calling", "Calling", "📞", "calling")
+MY_STATS = _page("my_stats", "My calls", "📈", "my-calls")
+ACCOUNT = _page("account", "My account", "👤", "account")
+
+DASHBOARD = _page("dashboard", "Dashboard", "📊", "dashboard")
+CAMPAIGNS = _page("campaigns", "Campaigns", "📣", "campaigns")
+IMPORT = _page("contacts_import", "Import contacts", "📥", "import")
+TARGETING = _page("targeting", "Targeting", "🎯", "targeting")
+CONTACTS = _page("contacts", "Contacts", "🗂️", "contacts")
+EXPORTS = _page("exports", "Exports", "📤", "exports")
+TEAM = _page("team", "Team", "👥", "team")
+SETTINGS = _page("settings", "Settings", "⚙️", "settings")
+EVENTS = _page("events", "Events", "📅", "events")
+CHECK_IN = _page("checkin", "Check-in", "✅", "check-in")
 
 
 def database_unavailable(exc: DatabaseUnavailable) -> None:
@@ -86,8 +93,7 @@ try:
             # A signed-in page's address opened while signed out shows the sign-in form there
             # (not Streamlit's "page not found"), and leads back to that page once signed in.
             pages = [LOGIN, REGISTER, RESET] + [
-                st.Page("pages/login.py", title="Sign in", icon="🔑", url_path=page.url_path,
-                        visibility="hidden")
+                _page("login", "Sign in", "🔑", page.url_path, visibility="hidden")
                 for page in organiser_pages
             ]
         elif user.is_organiser:
