@@ -53,6 +53,7 @@ from core.dialing.port import (
     NotABridge,
     NoVerifiedPhone,
     RateLimited,
+    RoomDial,
     RoomDialer,
     SmsReceipt,
     SmsRecipientOptedOut,
@@ -86,7 +87,7 @@ from core.dialing.twilio import (
 
 __all__ = [
     "AnsweredBy", "CallLife", "FakeLeg", "FakeRoomDialer", "LegInfo", "MachineDetection",
-    "RoomDialer", "demo_life", "room_dialer_for", "shared_fake_room_dialer",
+    "RoomDial", "RoomDialer", "demo_life", "room_dialer_for", "shared_fake_room_dialer",
     "DEFAULT_SCRIPT", "FINAL_STATUSES", "LIVE_STATUSES", "SPECS", "STATUS_LABELS",
     "SUGGESTED_OUTCOMES", "BadCredentials", "BridgePlan", "BridgeRefused", "CallInfo", "CallState",
     "CallerIdNotVerified", "CallingMode", "Dialer", "DialerError", "DialerKind",

@@ -19,6 +19,7 @@ from core.dialing.port import (
     DialerError,
     LegInfo,
     MachineDetection,
+    RoomDial,
     SmsReceipt,
     suggested_outcome,
 )
@@ -294,17 +295,14 @@ class FakeRoomDialer:
         return self._new_leg(phone=volunteer_phone, caller_id=caller_id, room=room,
                              script=VOLUNTEER_SCRIPT, status_callback=status_callback).sid
 
-    def dial_into_room(
-        self, *, room: str, contact_phone: str, caller_id: str, ring_seconds: int,
-        detection: MachineDetection, status_callback: str = "",
-    ) -> str:
-        life = self.lives.get(contact_phone) or self.life_for(contact_phone)
+    def dial_into_room(self, dial: RoomDial) -> str:
+        life = self.lives.get(dial.contact_phone) or self.life_for(dial.contact_phone)
         script = LIFE_SCRIPTS[CallLife(life)]
-        if detection is MachineDetection.OFF:
+        if dial.detection is MachineDetection.OFF:
             script = tuple((status, "") for status, _ in script)
-        return self._new_leg(phone=contact_phone, caller_id=caller_id, room=room, script=script,
-                             status_callback=status_callback, ring_seconds=ring_seconds,
-                             detection=str(detection)).sid
+        return self._new_leg(phone=dial.contact_phone, caller_id=dial.caller_id, room=dial.room,
+                             script=script, status_callback=dial.status_callback,
+                             ring_seconds=dial.ring_seconds, detection=str(dial.detection)).sid
 
     def leg(self, sid: str) -> LegInfo:
         if self.fail_with is not None:

@@ -198,6 +198,18 @@ class LegInfo:
         return self.status in FINAL_STATUSES
 
 
+@dataclass(frozen=True)
+class RoomDial:
+    """What dialling a contact into a volunteer's room needs, whichever dialer places it."""
+
+    room: str
+    contact_phone: str
+    caller_id: str  # the number the contact sees
+    ring_seconds: int
+    detection: MachineDetection
+    status_callback: str = ""
+
+
 class RoomDialer(Protocol):
     """A dialer that can hold a volunteer on the line and dial contacts in to them."""
 
@@ -209,17 +221,8 @@ class RoomDialer(Protocol):
         """Ring the volunteer and, once they answer, hold them in `room`; the leg's id."""
         ...
 
-    def dial_into_room(
-        self,
-        *,
-        room: str,
-        contact_phone: str,
-        caller_id: str,
-        ring_seconds: int,
-        detection: MachineDetection,
-        status_callback: str = "",
-    ) -> str:
-        """Dial a contact from `caller_id` and join them to `room` when answered; the leg's id."""
+    def dial_into_room(self, dial: RoomDial) -> str:
+        """Dial the contact from its caller id and join them to its room; the leg's id."""
         ...
 
     def leg(self, sid: str) -> LegInfo: ...

@@ -46,6 +46,7 @@ from core.dialing.port import (
     LegInfo,
     MachineDetection,
     NoVerifiedPhone,
+    RoomDial,
     RoomDialer,
 )
 from core.dialing.registry import spec_for
@@ -609,11 +610,11 @@ def _dial_next(database: Database, dialer: RoomDialer, settings: Settings, row: 
               current_call_id=call.id, notice=f"Dialling {claimed.name}…")
         contact_phone, call_id = contact.phone, call.id
     try:
-        sid = dialer.dial_into_room(
+        sid = dialer.dial_into_room(RoomDial(
             room=row.room, contact_phone=contact_phone, caller_id=caller_id,
             ring_seconds=max(RING_SECONDS, MIN_RING_SECONDS),
             detection=dialer_detection(campaign), status_callback=_webhook_url(settings),
-        )
+        ))
     except DialerError as exc:
         with database.write() as session:
             fresh = _load(session, row.id or 0)

@@ -33,6 +33,7 @@ from core.dialing.port import (
     MachineDetection,
     NoGeoPermission,
     RateLimited,
+    RoomDial,
     SmsReceipt,
     SmsRecipientOptedOut,
     suggested_outcome,
@@ -402,16 +403,7 @@ class TwilioDialer:
         log.info("session: ringing volunteer %s", mask_phone(volunteer_phone))
         return str(call.sid)
 
-    def dial_into_room(
-        self,
-        *,
-        room: str,
-        contact_phone: str,
-        caller_id: str,
-        ring_seconds: int,
-        detection: MachineDetection,
-        status_callback: str = "",
-    ) -> str:
+    def dial_into_room(self, dial: RoomDial) -> str:
         """Add the contact to the volunteer's conference, dialled from the campaign's number.
 
         early_media off: the volunteer hears nothing until the contact answers. Leaving does
@@ -421,19 +413,20 @@ class TwilioDialer:
             DialerError: Twilio refused or could not be reached.
         """
         options: dict[str, Any] = {
-            "timeout": ring_seconds, "early_media": False, "end_conference_on_exit": False,
+            "timeout": dial.ring_seconds, "early_media": False, "end_conference_on_exit": False,
             "beep": "false", "label": "contact",
         }
-        if detection is not MachineDetection.OFF:
+        detecting = dial.detection is not MachineDetection.OFF
+        if detecting:
             options["machine_detection"] = (
-                "DetectMessageEnd" if detection is MachineDetection.AWAIT_BEEP else "Enable")
-        if status_callback:
-            options.update(status_callback=status_callback, status_callback_method="POST")
-            if detection is not MachineDetection.OFF:
-                options.update(amd_status_callback=status_callback,
+                "DetectMessageEnd" if dial.detection is MachineDetection.AWAIT_BEEP else "Enable")
+        if dial.status_callback:
+            options.update(status_callback=dial.status_callback, status_callback_method="POST")
+            if detecting:
+                options.update(amd_status_callback=dial.status_callback,
                                amd_status_callback_method="POST")
-        participant = self._call(lambda: self.client.conferences(room).participants.create(
-            from_=caller_id, to=contact_phone, **options))
+        participant = self._call(lambda: self.client.conferences(dial.room).participants.create(
+            from_=dial.caller_id, to=dial.contact_phone, **options))
         return str(participant.call_sid)
 
     def leg(self, sid: str) -> LegInfo:

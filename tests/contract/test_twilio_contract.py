@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 
 from core.config import TwilioSettings
-from core.dialing import DialerError, MachineDetection, TwilioDialer, rebased_http_client
+from core.dialing import (
+    DialerError,
+    MachineDetection,
+    RoomDial,
+    TwilioDialer,
+    rebased_http_client,
+)
 
 ACCOUNT_SID = "AC" + "a" * 32
 VOLUNTEER = "+447400100001"
@@ -130,9 +136,9 @@ def test_ringing_the_volunteer_into_their_room_is_a_call_create_the_spec_accepts
 def test_dialling_a_contact_into_the_room_is_a_participant_create_the_spec_accepts(
     dialer: TwilioDialer, detection: MachineDetection
 ) -> None:
-    sid = dialer.dial_into_room(room=ROOM, contact_phone=CONTACT, caller_id=CALLER_ID,
-                                ring_seconds=25, detection=detection,
-                                status_callback="https://calls.example.org/twilio/session")
+    sid = dialer.dial_into_room(RoomDial(
+        room=ROOM, contact_phone=CONTACT, caller_id=CALLER_ID, ring_seconds=25,
+        detection=detection, status_callback="https://calls.example.org/twilio/session"))
     assert sid.startswith("CA")
     assert answered(dialer) == [
         ("POST", f"Accounts/{ACCOUNT_SID}/Conferences/{ROOM}/Participants.json", 201)]
@@ -150,9 +156,10 @@ def test_the_participant_request_carries_machine_detection_and_a_ring_of_at_leas
         return inner(method, uri, **kwargs)
 
     http.inner.request = spy
-    dialer.dial_into_room(room=ROOM, contact_phone=CONTACT, caller_id=CALLER_ID,
-                          ring_seconds=25, detection=MachineDetection.AWAIT_BEEP,
-                          status_callback="https://calls.example.org/twilio/session")
+    dialer.dial_into_room(RoomDial(
+        room=ROOM, contact_phone=CONTACT, caller_id=CALLER_ID, ring_seconds=25,
+        detection=MachineDetection.AWAIT_BEEP,
+        status_callback="https://calls.example.org/twilio/session"))
     [data] = sent
     assert (data["From"], data["To"], data["MachineDetection"]) == (
         CALLER_ID, CONTACT, "DetectMessageEnd")

@@ -29,6 +29,7 @@ from core.dialing import (
     NoGeoPermission,
     NotABridge,
     RateLimited,
+    RoomDial,
     SmsRecipientOptedOut,
     TelDialer,
     TwilioDialer,
@@ -442,8 +443,9 @@ def test_a_contact_is_dialled_into_the_room_with_the_machine_detection_asked_for
 ) -> None:
     dialer, http = twilio({("POST", "/Participants.json"): (
         201, {"call_sid": CHILD, "conference_sid": "CF" + "1" * 32})})
-    sid = dialer.dial_into_room(room="ringround-x", contact_phone=CONTACT, caller_id=CALLER_ID,
-                                ring_seconds=25, detection=detection)
+    sid = dialer.dial_into_room(RoomDial(room="ringround-x", contact_phone=CONTACT,
+                                         caller_id=CALLER_ID, ring_seconds=25,
+                                         detection=detection))
     data = http.requests[0]["data"]
     assert sid == CHILD and "/Conferences/ringround-x/Participants.json" in http.requests[0]["uri"]
     assert (data["From"], data["To"], data["Timeout"]) == (CALLER_ID, CONTACT, 25)
