@@ -21,12 +21,8 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from core.audit import record_event
-from db.models import Campaign, Contact, QueueEntry, User
-
-QE = QueueEntry.__table__  # type: ignore[attr-defined]
-CONTACT = Contact.__table__  # type: ignore[attr-defined]
-CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
-USER = User.__table__  # type: ignore[attr-defined]
+from db.models import Campaign
+from db.tables import CAMPAIGN, CONTACT, QE, USER
 
 DEFAULT_CALLBACK_MAX_DAYS = 14
 DEFAULT_MAX_CALLBACKS_PER_VOLUNTEER = 30

@@ -45,6 +45,7 @@ from db.models import (
     SurveyQuestion,
     User,
 )
+from db.tables import CONTACT, table_of
 
 NOTES_RETENTION_KEY = "notes_retention_months"
 EDITABLE_TEXT = ("first_name", "last_name", "email", "postcode", "constituency", "ward",
@@ -233,7 +234,7 @@ def update_contact(
             text = str(value or "").strip()
             if key == "postcode":
                 text = normalise_postcode(text)
-            limit = Contact.__table__.c[key].type.length  # type: ignore[attr-defined]
+            limit = getattr(CONTACT.c[key].type, "length", None)
             if limit and len(text) > limit:
                 raise ContactError(f"{key.replace('_', ' ')} is longer than {limit} characters")
             setattr(contact, key, text)
@@ -340,7 +341,7 @@ def _holds_person(raw: dict[str, Any], contact: Contact, numbers: list[str]) -> 
 
 def _blank_rejected_rows(session: Session, contact: Contact, numbers: list[str]) -> int:
     """Blank the kept text of rejected import rows about this person (row and reason stay)."""
-    table = ImportRejection.__table__  # type: ignore[attr-defined]
+    table = table_of(ImportRejection)
     rows = session.execute(
         sa.select(table.c.id, table.c.raw).where(sa.cast(table.c.raw, sa.Text) != "{}")
     ).all()
@@ -355,8 +356,7 @@ def _blank_session_notices(session: Session, contact: Contact) -> None:
     name = " ".join(p for p in (contact.first_name, contact.last_name) if p)
     if not name:
         return
-    calling = CallingSession.__table__  # type: ignore[attr-defined]
-    calls = SessionCall.__table__  # type: ignore[attr-defined]
+    calling, calls = table_of(CallingSession), table_of(SessionCall)
     session.execute(
         sa.update(calling)
         .where(calling.c.id.in_(sa.select(calls.c.session_id)
@@ -416,7 +416,7 @@ def erase_contact(
     # Sign-ups and attendance are political activity: they go too, and booked places free up.
     signups = erase_contact_signups(session=session, contact_id=contact_id, phones=numbers)
     for model in (ImportChange, QueueEntry):
-        table = model.__table__  # type: ignore[attr-defined,union-attr]
+        table = table_of(model)
         session.execute(sa.delete(table).where(table.c.contact_id == contact_id))
     session.expunge(contact)
     session.execute(sa.delete(Contact).where(col(Contact.id) == contact_id)

@@ -28,16 +28,12 @@ from core.exports import (
 )
 from core.users import UserView
 from db.engine import Database
-from db.models import Campaign, Contact, EventSignup, User
+from db.tables import CAMPAIGN, CONTACT, SIGNUP, USER
 
 EVENT_EXPORT_KINDS = {
     "event_roster": "Who is booked on this event (names, numbers, who came)",
     "event_texts": "Event texts to send by hand (confirmations, reminders, cancellations)",
 }
-SIGNUP = EventSignup.__table__  # type: ignore[attr-defined]
-CONTACT = Contact.__table__  # type: ignore[attr-defined]
-USER = User.__table__  # type: ignore[attr-defined]
-CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
 
 
 def _roster(session: Session, event_id: int) -> tuple[list[str], Iterator[tuple[Any, ...]]]:

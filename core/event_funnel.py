@@ -24,10 +24,8 @@ from sqlmodel import Session, col
 from core.calling_hours import zone
 from core.events import SignupStatus
 from core.stats import people_reached, recruit_count
-from db.models import CallAttempt, Event, EventCampaign, EventSignup, RecruitedVolunteer
-
-SIGNUP = EventSignup.__table__  # type: ignore[attr-defined]
-EVENT = Event.__table__  # type: ignore[attr-defined]
+from db.models import CallAttempt, EventCampaign, RecruitedVolunteer
+from db.tables import EVENT, SIGNUP
 
 STAGES = ("reached", "yes", "signed_up", "confirmed", "attended", "no_show")
 STAGE_LABELS = {
@@ -53,7 +51,7 @@ def _signup_people(session: Session, campaign_id: int | None, now: datetime) -> 
     """Signed up / confirmed / attended / no-show people, from one pass over the bookings."""
     ended = EVENT.c.ends_at <= now
     standing = SIGNUP.c.status == SignupStatus.BOOKED
-    where = [SIGNUP.c.walk_in.is_(False), SIGNUP.c.contact_id.is_not(None)]
+    where: list[Any] = [SIGNUP.c.walk_in.is_(False), SIGNUP.c.contact_id.is_not(None)]
     where.append(SIGNUP.c.campaign_id == campaign_id if campaign_id is not None
                  else SIGNUP.c.campaign_id.is_not(None))
     per_person = (

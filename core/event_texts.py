@@ -41,16 +41,11 @@ from core.events import EventView, SignupStatus, get_event, release_signup
 from core.phones import mask_phone
 from core.suppression import add_suppression
 from db.engine import Database
-from db.models import Campaign, Contact, Event, EventSignup, SmsMessage, Suppression
+from db.models import Campaign
+from db.tables import CAMPAIGN, CONTACT, EVENT, MESSAGE, SIGNUP, SUPPRESSION
 
 log = logging.getLogger(__name__)
 
-SIGNUP = EventSignup.__table__  # type: ignore[attr-defined]
-EVENT = Event.__table__  # type: ignore[attr-defined]
-CONTACT = Contact.__table__  # type: ignore[attr-defined]
-CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
-SUPPRESSION = Suppression.__table__  # type: ignore[attr-defined]
-MESSAGE = SmsMessage.__table__  # type: ignore[attr-defined]
 
 # The day before, from 10:00 in the event's zone (or when the campaign's calling window next
 # opens after that): late enough not to wake anyone, early enough to rearrange the day.

@@ -39,10 +39,7 @@ from db.models import (
     EventSignup,
     User,
 )
-
-EVENT = Event.__table__  # type: ignore[attr-defined]
-SIGNUP = EventSignup.__table__  # type: ignore[attr-defined]
-CONTACT = Contact.__table__  # type: ignore[attr-defined]
+from db.tables import CONTACT, EVENT, SIGNUP
 
 MAX_TITLE = 200
 MAX_DESCRIPTION = 2000

@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from db.models import LoginThrottle
+from db.tables import table_of
 
 FORGET_AFTER = timedelta(hours=24)
 
@@ -130,7 +131,7 @@ def record_failure(
             scope=rule.scope, key_hash=key_hash, username_hash=user_hash, failures=1,
             last_failure_at=now,
         )
-        table = LoginThrottle.__table__.c  # type: ignore[attr-defined]
+        table = table_of(LoginThrottle).c
         upsert = statement.on_conflict_do_update(
             index_elements=["scope", "key_hash"],
             set_={

@@ -42,17 +42,11 @@ from core.script import contact_fields_used, merge_values
 from core.suppression import add_suppression
 from core.survey import EVENT_SIGNUP, AnswerError, QuestionView, list_questions, validate_answers
 from db.models import (
-    CallAttempt,
-    Campaign,
     CampaignMember,
-    Contact,
-    Outcome,
-    QueueEntry,
-    Suppression,
-    SurveyAnswer,
     User,
     UTCDateTime,
 )
+from db.tables import ANSWER, ATTEMPT, CAMPAIGN, CONTACT, OUTCOME, QE, SUPPRESSION
 
 __all__ = [
     "AnswerError",
@@ -83,13 +77,6 @@ __all__ = [
     "stop",
 ]
 
-QE = QueueEntry.__table__  # type: ignore[attr-defined]
-ATTEMPT = CallAttempt.__table__  # type: ignore[attr-defined]
-ANSWER = SurveyAnswer.__table__  # type: ignore[attr-defined]
-CONTACT = Contact.__table__  # type: ignore[attr-defined]
-CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
-OUTCOME = Outcome.__table__  # type: ignore[attr-defined]
-SUPPRESSION = Suppression.__table__  # type: ignore[attr-defined]
 
 # A suppressed or bad number found after a claim is excluded and the claim tried again; a
 # bound keeps a freak run of them from spinning for ever.

@@ -12,10 +12,8 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from db.models import Contact, QueueEntry
+from db.tables import CONTACT, QE
 
-_QUEUE = QueueEntry.__table__  # type: ignore[attr-defined]
-_CONTACT = Contact.__table__  # type: ignore[attr-defined]
 _CHUNK = 900  # bound parameters per statement: within the oldest SQLite's limit of 999
 
 
@@ -26,15 +24,15 @@ def refresh_queue_areas(*, session: Session, contact_ids: Iterable[int]) -> int:
         return 0
     session.flush()  # an edited Contact object must reach the table before it is copied
     area = {
-        name: sa.select(_CONTACT.c[name])
-        .where(_CONTACT.c.id == _QUEUE.c.contact_id)
+        name: sa.select(CONTACT.c[name])
+        .where(CONTACT.c.id == QE.c.contact_id)
         .scalar_subquery()
         for name in ("constituency", "ward")
     }
     changed = 0
     for start in range(0, len(ids), _CHUNK):
         result = session.execute(
-            sa.update(_QUEUE).where(_QUEUE.c.contact_id.in_(ids[start : start + _CHUNK]))
+            sa.update(QE).where(QE.c.contact_id.in_(ids[start : start + _CHUNK]))
             .values(**area)
         )
         changed += int(result.rowcount or 0)  # type: ignore[attr-defined]

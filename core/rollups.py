@@ -34,19 +34,12 @@ from core.survey import kind_spec
 from db.models import (
     ROLLUP_ALL_TIME,
     ROLLUP_BUCKET_SECONDS,
-    AnswerTally,
-    CallAttempt,
     CallRollup,
     Campaign,
     CampaignRollup,
-    SurveyAnswer,
-    SurveyQuestion,
 )
+from db.tables import ANSWER, ATTEMPT, QUESTION, TALLY, table_of
 
-ATTEMPT = CallAttempt.__table__  # type: ignore[attr-defined]
-TALLY = AnswerTally.__table__  # type: ignore[attr-defined]
-ANSWER = SurveyAnswer.__table__  # type: ignore[attr-defined]
-QUESTION = SurveyQuestion.__table__  # type: ignore[attr-defined]
 # Tallied values are options and scores; anything longer is cut to fit the tally's key.
 TALLY_VALUE_LENGTH = 500
 MEASURES = ("calls", "talk_seconds", "timed_calls")
@@ -65,7 +58,7 @@ class Rollup:
     def of(cls, model: Any) -> Rollup:
         """The table's key is its one unique constraint (db/models.py), which the upsert's
         ON CONFLICT names too: declared once, there."""
-        table = model.__table__
+        table = table_of(model)
         [unique] = [c for c in table.constraints if isinstance(c, sa.UniqueConstraint)]
         return cls(table, tuple(column.name for column in unique.columns))
 
@@ -135,7 +128,7 @@ def count_attempt(
 
 def _aggregate(rollup: Rollup, dialect_name: str, campaign_ids: list[int]) -> Any:
     """Both kinds of row of one rollup table, computed from the attempts of these campaigns."""
-    columns = {name: ATTEMPT.c[name] for name in rollup.key if name != "bucket"}
+    columns: dict[str, Any] = {name: ATTEMPT.c[name] for name in rollup.key if name != "bucket"}
     if "volunteer_id" in columns:
         columns["volunteer_id"] = sa.func.coalesce(ATTEMPT.c.volunteer_id, 0)
     measures = (sa.func.count(), sa.func.coalesce(sa.func.sum(ATTEMPT.c.duration_seconds), 0),

@@ -46,6 +46,7 @@ from core.script import (
 from core.suppression import add_suppression, is_suppressed
 from db.engine import Database
 from db.models import Campaign, Contact, SmsMessage, User
+from db.tables import MESSAGE
 
 log = logging.getLogger(__name__)
 
@@ -200,14 +201,13 @@ def prepare_followup(
 
 
 ALREADY_SENT = "A follow-up text has already gone to this person for this campaign."
-SMS = SmsMessage.__table__  # type: ignore[attr-defined]
 
 
 def _insert_unless_taken(session: Session, values: dict[str, Any]) -> int | None:
     """Insert a message unless a unique index refuses it (one follow-up, one inbound SID)."""
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(SMS).values(**values).on_conflict_do_nothing().returning(SMS.c.id)
+    statement = insert(MESSAGE).values(**values).on_conflict_do_nothing().returning(MESSAGE.c.id)
     return session.execute(statement).scalar()
 
 
@@ -227,7 +227,7 @@ def _take_followup_place(session: Session, draft: SmsDraft) -> int | None:
 
 def _finish_followup(session: Session, message_id: int, *, status: str,
                      provider_id: str | None = None, error: str = "") -> None:
-    session.execute(sa.update(SMS).where(SMS.c.id == message_id).values(
+    session.execute(sa.update(MESSAGE).where(MESSAGE.c.id == message_id).values(
         status=status[:32], provider_id=provider_id, error=error[:500]))
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from db.models import SurveyQuestion
+from db.tables import QUESTION
 
 YES_NO = ("Yes", "No")
 SCALE = (1, 2, 3, 4, 5)
@@ -77,14 +77,11 @@ class QuestionView:
         return self.spec.fixed_choices or self.options
 
 
-_QUESTION = SurveyQuestion.__table__  # type: ignore[attr-defined]
-
-
 def list_questions(
     *, session: Session, campaign_id: int, include_inactive: bool = False
 ) -> list[QuestionView]:
     """The campaign's survey questions in script order (active ones unless told otherwise)."""
-    q = _QUESTION.c
+    q = QUESTION.c
     query = (
         sa.select(q.id, q.text, q.kind, q.options, q.required, q.position)
         .where(q.campaign_id == campaign_id)

@@ -11,9 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from core.calling_hours import zone
-from db.models import CallAttempt
-
-ATTEMPT = CallAttempt.__table__  # type: ignore[attr-defined]
+from db.tables import ATTEMPT
 
 
 @dataclass(frozen=True)

@@ -27,15 +27,13 @@ from core.outcomes import OPEN_QUEUE_STATUSES, QueueStatus
 from db.models import (
     CallAttempt,
     Campaign,
-    Contact,
     Event,
-    EventSignup,
     ImportBatch,
     Outcome,
     QueueEntry,
     SavedSegment,
-    Suppression,
 )
+from db.tables import CONTACT, EVENT, QE, SIGNUP, SUPPRESSION
 
 CUSTOM_OPERATORS = {
     "equals": "equals",
@@ -89,16 +87,13 @@ class Segment:
         return cls(**values)
 
 
-_C = Contact.__table__  # type: ignore[attr-defined]
-
-
 def custom_field(key: str, dialect: str) -> ColumnElement[Any]:
     """The text of one custom field, on either backend (SQLite json_extract, PostgreSQL ->>)."""
     if not key or '"' in key or "\\" in key:
         raise SegmentError(f"custom field name {key!r} cannot be used in a filter")
     if dialect == "postgresql":
-        return _C.c.custom.op("->>", return_type=sa.String)(sa.literal(key, sa.String))
-    return sa.func.json_extract(_C.c.custom, sa.literal(f'$."{key}"', sa.String),
+        return CONTACT.c.custom.op("->>", return_type=sa.String)(sa.literal(key, sa.String))
+    return sa.func.json_extract(CONTACT.c.custom, sa.literal(f'$."{key}"', sa.String),
                                 type_=sa.String)
 
 
@@ -141,7 +136,7 @@ def _place(column: Any, dialect: str) -> ColumnElement[Any]:
 
 def _tag_condition(tag: str) -> ColumnElement[bool]:
     wrapped = normalise_tags(tag)
-    return _C.c.tags.like(f"%{_like_escape(wrapped)}%", escape="\\")
+    return CONTACT.c.tags.like(f"%{_like_escape(wrapped)}%", escape="\\")
 
 
 @dataclass
@@ -157,12 +152,9 @@ class SegmentSql:
         (excluded[0] as a hashable set of numbers), the other sets by contact id."""
         return [
             *self.conditions,
-            _C.c.phone.not_in(sa.select(_S.c.phone)),
-            *(_C.c.id.not_in(ids) for ids in self.excluded[1:]),
+            CONTACT.c.phone.not_in(sa.select(SUPPRESSION.c.phone)),
+            *(CONTACT.c.id.not_in(ids) for ids in self.excluded[1:]),
         ]
-
-
-_S = Suppression.__table__  # type: ignore[attr-defined]
 
 
 def _other_number_suppressed(dialect: str) -> ColumnElement[bool]:
@@ -171,24 +163,24 @@ def _other_number_suppressed(dialect: str) -> ColumnElement[bool]:
     numbers at all: as an uncorrelated set, PostgreSQL misjudges its size (json functions
     have no statistics) and stops hashing it."""
     unnest = "json_array_elements_text" if dialect == "postgresql" else "json_each"
-    numbers = getattr(sa.func, unnest)(_C.c.other_phones).table_valued(
+    numbers = getattr(sa.func, unnest)(CONTACT.c.other_phones).table_valued(
         "value", joins_implicitly=True)
     return sa.and_(
-        sa.cast(_C.c.other_phones, sa.String) != "[]",
+        sa.cast(CONTACT.c.other_phones, sa.String) != "[]",
         sa.exists(sa.select(1).select_from(numbers).where(
-            numbers.c.value.in_(sa.select(_S.c.phone)))),
+            numbers.c.value.in_(sa.select(SUPPRESSION.c.phone)))),
     )
 
 
 def callable_conditions(dialect: str = "sqlite") -> SegmentSql:
     """The protections every segment applies: never suppressed, bad or TPS (unless consenting)."""
-    by_phone = _C.alias("suppressed_contact")
+    by_phone = CONTACT.alias("suppressed_contact")
     suppressed = sa.select(by_phone.c.id).select_from(
-        _S.join(by_phone, by_phone.c.phone == _S.c.phone))
+        SUPPRESSION.join(by_phone, by_phone.c.phone == SUPPRESSION.c.phone))
     return SegmentSql(
         conditions=[
-            _C.c.bad_number.is_(False),
-            sa.or_(_C.c.tps.is_(False), _C.c.consenting_member.is_(True)),
+            CONTACT.c.bad_number.is_(False),
+            sa.or_(CONTACT.c.tps.is_(False), CONTACT.c.consenting_member.is_(True)),
             sa.not_(_other_number_suppressed(dialect)),
         ],
         excluded=[suppressed],
@@ -210,17 +202,17 @@ def segment_sql(
     # stops at the first that fails, so the JSON work is done only for rows still in.
     conditions: list[ColumnElement[bool]] = []
     if segment.constituencies:
-        conditions.append(_place(_C.c.constituency, dialect).in_(segment.constituencies))
+        conditions.append(_place(CONTACT.c.constituency, dialect).in_(segment.constituencies))
     if segment.wards:
-        conditions.append(_place(_C.c.ward, dialect).in_(segment.wards))
+        conditions.append(_place(CONTACT.c.ward, dialect).in_(segment.wards))
     if segment.phone_type:
         if segment.phone_type not in PHONE_TYPES:
             raise SegmentError(f"unknown phone type {segment.phone_type!r}")
-        conditions.append(_C.c.phone_type == segment.phone_type)
+        conditions.append(CONTACT.c.phone_type == segment.phone_type)
     if segment.last_contacted_before is not None:
         cutoff = datetime.combine(segment.last_contacted_before, time.min, tzinfo=UTC)
-        conditions.append(sa.or_(_C.c.last_contacted_at.is_(None),
-                                 _C.c.last_contacted_at < cutoff))
+        conditions.append(sa.or_(CONTACT.c.last_contacted_at.is_(None),
+                                 CONTACT.c.last_contacted_at < cutoff))
     conditions += sql.conditions
     if segment.tags_any:
         conditions.append(sa.or_(*(_tag_condition(t) for t in segment.tags_any)))
@@ -229,7 +221,7 @@ def segment_sql(
     for flt in segment.custom:
         conditions.append(_custom_condition(flt, dialect))
     if segment.no_show_event_ids:
-        conditions.append(_C.c.id.in_(no_shows(segment.no_show_event_ids, now)))
+        conditions.append(CONTACT.c.id.in_(no_shows(segment.no_show_event_ids, now)))
     sql.conditions = conditions
     if segment.exclude_outcomes:
         if segment.outcome_days < 1:
@@ -256,13 +248,11 @@ def segment_sql(
 
 def no_shows(event_ids: list[int], now: datetime) -> Any:
     """Contacts still booked for one of these events after it ended, never ticked as come."""
-    signup = EventSignup.__table__  # type: ignore[attr-defined]
-    event = Event.__table__  # type: ignore[attr-defined]
-    return (sa.select(signup.c.contact_id)
-            .select_from(signup.join(event, event.c.id == signup.c.event_id))
-            .where(signup.c.event_id.in_(list(event_ids)), signup.c.status == "booked",
-                   signup.c.walk_in.is_(False), signup.c.attended_at.is_(None),
-                   signup.c.contact_id.is_not(None), event.c.ends_at <= now))
+    return (sa.select(SIGNUP.c.contact_id)
+            .select_from(SIGNUP.join(EVENT, EVENT.c.id == SIGNUP.c.event_id))
+            .where(SIGNUP.c.event_id.in_(list(event_ids)), SIGNUP.c.status == "booked",
+                   SIGNUP.c.walk_in.is_(False), SIGNUP.c.attended_at.is_(None),
+                   SIGNUP.c.contact_id.is_not(None), EVENT.c.ends_at <= now))
 
 
 def segment_conditions(
@@ -289,17 +279,17 @@ def count_segment(*, session: Session, segment: Segment, campaign_id: int | None
     if dialect != "sqlite":
         # PostgreSQL hashes each NOT IN subquery once and probes it per row: one pass.
         return int(session.execute(
-            sa.select(sa.func.count()).select_from(_C).where(*sql.where())).scalar_one())
+            sa.select(sa.func.count()).select_from(CONTACT).where(*sql.where())).scalar_one())
     # SQLite: counted as (rows meeting the conditions) - (those of them in the excluded sets): the
     # first is one pass over contact, the second is driven by the small excluded sets, where a
     # NOT IN probe per contact would cost most of the 300 ms budget at 550,000 contacts.
     total = session.execute(
-        sa.select(sa.func.count()).select_from(_C).where(*sql.conditions)).scalar_one()
+        sa.select(sa.func.count()).select_from(CONTACT).where(*sql.conditions)).scalar_one()
     if not sql.excluded:
         return int(total)
     left_out = session.execute(
-        sa.select(sa.func.count()).select_from(_C)
-        .where(*sql.conditions, _C.c.id.in_(sa.union(*sql.excluded)))).scalar_one()
+        sa.select(sa.func.count()).select_from(CONTACT)
+        .where(*sql.conditions, CONTACT.c.id.in_(sa.union(*sql.excluded)))).scalar_one()
     return int(total) - int(left_out)
 
 
@@ -309,8 +299,8 @@ def preview_segment(
     """A few contacts of the segment: names and constituency only (no numbers on screen)."""
     conditions = segment_conditions(segment, dialect=_dialect(session), campaign_id=campaign_id)
     query = (
-        sa.select(_C.c.first_name, _C.c.last_name, _C.c.constituency)
-        .where(*conditions).order_by(_C.c.id).limit(limit)
+        sa.select(CONTACT.c.first_name, CONTACT.c.last_name, CONTACT.c.constituency)
+        .where(*conditions).order_by(CONTACT.c.id).limit(limit)
     )
     return [dict(row) for row in session.execute(query).mappings()]
 
@@ -334,15 +324,14 @@ def attach_segment(
     conditions = segment_conditions(segment, dialect=_dialect(session), campaign_id=campaign_id)
     already = select(QueueEntry.contact_id).where(QueueEntry.campaign_id == campaign_id)
     now = datetime.now(UTC)
-    queue = QueueEntry.__table__  # type: ignore[attr-defined]
     rows = sa.select(
-        sa.literal(campaign_id, sa.Integer), _C.c.id,
+        sa.literal(campaign_id, sa.Integer), CONTACT.c.id,
         sa.literal(QueueStatus.FRESH, sa.String),
         sa.literal(0, sa.Integer), sa.literal(0, sa.Integer),
-        sa.bindparam("attached_at", now, type_=queue.c.created_at.type),
-        _C.c.constituency, _C.c.ward,  # for the dashboard's progress per ward
-    ).where(*conditions, _C.c.id.not_in(already))
-    statement = queue.insert().from_select(
+        sa.bindparam("attached_at", now, type_=QE.c.created_at.type),
+        CONTACT.c.constituency, CONTACT.c.ward,  # for the dashboard's progress per ward
+    ).where(*conditions, CONTACT.c.id.not_in(already))
+    statement = QE.insert().from_select(
         ["campaign_id", "contact_id", "status", "priority", "attempts", "created_at",
          "constituency", "ward"], rows
     )
@@ -358,13 +347,16 @@ def segment_options(*, session: Session) -> dict[str, Any]:
     outcome codes, and the campaigns a segment can be attached to."""
     places: dict[str, list[str]] = {}
     for constituency, ward in session.execute(
-        sa.select(_C.c.constituency, _C.c.ward).distinct().order_by(_C.c.constituency, _C.c.ward)
+        sa.select(CONTACT.c.constituency, CONTACT.c.ward).distinct()
+        .order_by(CONTACT.c.constituency, CONTACT.c.ward)
     ):
         wards = places.setdefault(constituency or "", [])
         if ward:
             wards.append(ward)
     tags: set[str] = set()
-    for (wrapped,) in session.execute(sa.select(_C.c.tags).distinct().where(_C.c.tags != "")):
+    for (wrapped,) in session.execute(
+        sa.select(CONTACT.c.tags).distinct().where(CONTACT.c.tags != "")
+    ):
         tags.update(t for t in wrapped.split(",") if t)
     custom: list[str] = []
     for mapping in session.exec(

@@ -14,7 +14,6 @@ from sqlmodel import Session, col, select
 from core.audit import record_event
 from core.importing.files import DELIMITER_NAMES
 from core.importing.writer import (
-    CONTACT_TABLE,
     MERGED_FIELDS,
     SNAPSHOT_DEFAULTS,
     UPDATE_CONTACT,
@@ -26,6 +25,7 @@ from db.models import (
     ImportRejection,
     ImportWarning,
 )
+from db.tables import CONTACT, table_of
 
 
 class ImportUndoError(Exception):
@@ -71,7 +71,7 @@ def purge_old_rejections(*, session: Session, now: datetime | None = None) -> in
     now = now or datetime.now(UTC)
     cutoff = now - timedelta(days=REJECTED_ROWS_KEEP_DAYS)
     old_batches = sa.select(col(ImportBatch.id)).where(col(ImportBatch.created_at) < cutoff)
-    rejected = ImportRejection.__table__  # type: ignore[attr-defined]
+    rejected = table_of(ImportRejection)
     blanked = session.execute(
         sa.update(rejected)
         # As text: PostgreSQL's json type has no equality, and both backends store {} as "{}".
@@ -165,10 +165,10 @@ def undo_batch(*, session: Session, batch_id: int, actor_id: int | None = None) 
         session.execute(UPDATE_CONTACT, restore)
         refresh_queue_areas(session=session, contact_ids=[c.contact_id for c in changes])
     deleted = session.execute(
-        sa.delete(CONTACT_TABLE).where(CONTACT_TABLE.c.import_batch_id == batch_id)
+        sa.delete(CONTACT).where(CONTACT.c.import_batch_id == batch_id)
     ).rowcount  # type: ignore[attr-defined]
-    session.execute(sa.delete(ImportChange.__table__)  # type: ignore[attr-defined]
-                    .where(ImportChange.__table__.c.batch_id == batch_id))  # type: ignore[attr-defined]
+    change_log = table_of(ImportChange)
+    session.execute(sa.delete(change_log).where(change_log.c.batch_id == batch_id))
     batch.status = "undone"
     batch.undone_at = datetime.now(UTC)
     session.add(batch)

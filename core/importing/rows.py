@@ -21,12 +21,10 @@ from core.importing.fields import (
 )
 from core.importing.phones import PhoneNormaliser
 from core.phones import InvalidPhone, Phone
-from db.models import Contact
+from db.tables import CONTACT
 
 FIELD_LIMITS: dict[str, int] = {
-    c.name: c.type.length
-    for c in Contact.__table__.columns  # type: ignore[attr-defined]
-    if getattr(c.type, "length", None)
+    c.name: length for c in CONTACT.columns if (length := getattr(c.type, "length", None))
 }
 _TRUE = {"y", "yes", "true", "1", "x", "t", "on", "tps", "registered", "consent", "consented"}
 _FALSE = {"", "n", "no", "false", "0", "f", "off", "none", "-"}
@@ -262,14 +260,14 @@ def phones_in_cell(raw: str, normalise: PhoneNormaliser,
 # The contact columns a row fills, in the table's order: RowRecord.row holds their values, so
 # the writer inserts a new contact with no per-row work. The table's last four columns
 # (import_batch_id, last_contacted_at, created_at, updated_at) are the batch's, added by it.
-ROW_COLUMNS = tuple(c.name for c in Contact.__table__.columns  # type: ignore[attr-defined]
+ROW_COLUMNS = tuple(c.name for c in CONTACT.columns
                     if c.name not in ("id", "import_batch_id", "last_contacted_at",
                                       "created_at", "updated_at"))
 _ROW_HEAD = ("phone", "phone_type", "other_phones", "phone_notes")
 _ROW_VALUES = ROW_COLUMNS[len(_ROW_HEAD):-1]  # the text fields, tags and flags
 assert ROW_COLUMNS[: len(_ROW_HEAD)] == _ROW_HEAD and ROW_COLUMNS[-1] == "custom", ROW_COLUMNS
 _ROW_DEFAULTS = tuple(
-    False if isinstance(Contact.__table__.c[name].type, Boolean) else ""  # type: ignore[attr-defined]
+    False if isinstance(CONTACT.c[name].type, Boolean) else ""
     for name in _ROW_VALUES)
 
 

@@ -27,14 +27,12 @@ from core.importing.rows import (
 from core.outcomes import OPEN_QUEUE_STATUSES, QueueStatus
 from core.queue_areas import refresh_queue_areas
 from db.models import (
-    Contact,
     ImportBatch,
     ImportChange,
     ImportRejection,
     ImportWarning,
-    QueueEntry,
-    Suppression,
 )
+from db.tables import CONTACT, QE, SUPPRESSION, table_of
 
 # Fields an import may change on an existing contact, and so what ImportChange snapshots.
 MERGED_FIELDS = (*TEXT_FIELDS, "tags", "tps", "consenting_member", "other_phones",
@@ -154,24 +152,23 @@ class BatchState:
     pending_inserted: list[str] = field(default_factory=list)
 
 
-CONTACT_TABLE = Contact.__table__  # type: ignore[attr-defined]
 # SQLite >= 3.32 binds up to 32766 parameters, PostgreSQL 65535; older SQLite only 999.
 _LOOKUP_CHUNK = 5000 if sqlite3.sqlite_version_info >= (3, 32) else 900
-_STATE_COLUMNS = [CONTACT_TABLE.c.id, CONTACT_TABLE.c.phone, CONTACT_TABLE.c.import_batch_id,
-                  *(CONTACT_TABLE.c[name] for name in MERGED_FIELDS)]
+_STATE_COLUMNS = [CONTACT.c.id, CONTACT.c.phone, CONTACT.c.import_batch_id,
+                  *(CONTACT.c[name] for name in MERGED_FIELDS)]
 
 
 def _lookup(session: Session, phones: list[str]) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(phones), _LOOKUP_CHUNK):
         chunk = phones[start : start + _LOOKUP_CHUNK]
-        rows = session.execute(sa.select(*_STATE_COLUMNS).where(CONTACT_TABLE.c.phone.in_(chunk)))
+        rows = session.execute(sa.select(*_STATE_COLUMNS).where(CONTACT.c.phone.in_(chunk)))
         for row in rows.mappings():
             found[row["phone"]] = dict(row)
     return found
 
 
-_INSERT_COLUMNS = [c.name for c in CONTACT_TABLE.columns if c.name != "id"]
+_INSERT_COLUMNS = [c.name for c in CONTACT.columns if c.name != "id"]
 _BATCH_COLUMNS = ("import_batch_id", "last_contacted_at", "created_at", "updated_at")
 assert tuple(_INSERT_COLUMNS) == (*ROW_COLUMNS, *_BATCH_COLUMNS), _INSERT_COLUMNS
 _JSON_COLUMNS = {"other_phones": "[]", "phone_notes": "{}", "custom": "{}"}
@@ -218,8 +215,8 @@ def _insert_contacts(session: Session, new: list[Any], state: BatchState) -> Non
 
 
 UPDATE_CONTACT = (
-    sa.update(CONTACT_TABLE)
-    .where(CONTACT_TABLE.c.id == sa.bindparam("b_id"))
+    sa.update(CONTACT)
+    .where(CONTACT.c.id == sa.bindparam("b_id"))
     .values({name: sa.bindparam(f"b_{name}") for name in (*MERGED_FIELDS, "updated_at")})
 )
 
@@ -300,13 +297,11 @@ def write_chunk(session: Session, state: BatchState, chunk: ParsedChunk) -> None
         ])
         refresh_queue_areas(session=session, contact_ids=moved)
     if changes:
-        session.execute(sa.insert(ImportChange.__table__), changes)  # type: ignore[attr-defined]
+        session.execute(sa.insert(table_of(ImportChange)), changes)
     if chunk.rejections:
-        session.execute(sa.insert(ImportRejection.__table__),  # type: ignore[attr-defined]
-                        chunk.rejections)
+        session.execute(sa.insert(table_of(ImportRejection)), chunk.rejections)
     if chunk.warnings:
-        session.execute(sa.insert(ImportWarning.__table__),  # type: ignore[attr-defined]
-                        chunk.warnings)
+        session.execute(sa.insert(table_of(ImportWarning)), chunk.warnings)
         result.warnings += len(chunk.warnings)
     refused = [from_wire(r) for r in chunk.refused]
     if refused:
@@ -322,17 +317,16 @@ def write_chunk(session: Session, state: BatchState, chunk: ParsedChunk) -> None
     result.rejected += len(chunk.rejections)
     result.total_rows = (result.inserted + result.updated + result.unchanged + result.merged
                          + result.rejected)
+    batches = table_of(ImportBatch)
     session.execute(
-        sa.update(ImportBatch.__table__)  # type: ignore[attr-defined]
-        .where(ImportBatch.__table__.c.id == state.batch_id)  # type: ignore[attr-defined]
+        sa.update(batches)
+        .where(batches.c.id == state.batch_id)
         .values(**{name: getattr(result, name) for name in COUNTERS})
     )
 
 
 COUNTERS = ("inserted", "updated", "unchanged", "merged", "rejected", "suppressed",
             "do_not_call", "warnings", "total_rows")
-_SUPPRESSION = Suppression.__table__  # type: ignore[attr-defined]
-_QUEUE = QueueEntry.__table__  # type: ignore[attr-defined]
 
 
 def commit_chunk(state: BatchState) -> None:
@@ -353,7 +347,7 @@ def _upsert_suppressions(session: Session, numbers: list[str], batch_id: int, no
     else:
         from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
     session.execute(
-        upsert(_SUPPRESSION).on_conflict_do_nothing(index_elements=["phone"]),
+        upsert(SUPPRESSION).on_conflict_do_nothing(index_elements=["phone"]),
         [{"phone": n, "reason": reason, "source": "import", "created_at": now,
           "import_batch_id": batch_id} for n in numbers])
 
@@ -366,10 +360,10 @@ def list_as_do_not_contact(session: Session, *, numbers: set[str], batch_id: int
     for start in range(0, len(ordered), 900):
         chunk = ordered[start : start + 900]
         _upsert_suppressions(session, chunk, batch_id, now, reason)
-        contact_ids = sa.select(CONTACT_TABLE.c.id).where(CONTACT_TABLE.c.phone.in_(chunk))
+        contact_ids = sa.select(CONTACT.c.id).where(CONTACT.c.phone.in_(chunk))
         session.execute(
-            sa.update(_QUEUE).where(_QUEUE.c.contact_id.in_(contact_ids))
-            .where(_QUEUE.c.status.in_(OPEN_QUEUE_STATUSES))
+            sa.update(QE).where(QE.c.contact_id.in_(contact_ids))
+            .where(QE.c.status.in_(OPEN_QUEUE_STATUSES))
             .values(status="excluded", claimed_by_id=None, due_at=None, release_at=None))
 
 
@@ -385,8 +379,8 @@ def _add_to_do_not_call(session: Session, state: BatchState, refused: list[RowRe
     stored_ids = [existing[r.phone]["id"] for r in refused if r.phone in existing]
     if stored_ids:
         session.execute(
-            sa.update(_QUEUE).where(_QUEUE.c.contact_id.in_(stored_ids))
-            .where(_QUEUE.c.status.in_(OPEN_QUEUE_STATUSES))
+            sa.update(QE).where(QE.c.contact_id.in_(stored_ids))
+            .where(QE.c.status.in_(OPEN_QUEUE_STATUSES))
             .values(status=QueueStatus.EXCLUDED, claimed_by_id=None, due_at=None,
                     release_at=None))
     return set(new_numbers)
