@@ -1,6 +1,6 @@
 """What bench/load.py (browsers) and bench/protocol.py (websockets) share: the command line,
-the scratch database, the seeded servers, the check of the database against what the
-volunteers saw, and the printed report.
+the scratch database, the seeded servers, the rhythm of each volunteer's calls, the check of
+the database against what the volunteers saw, and the printed report.
 """
 
 from __future__ import annotations
@@ -10,11 +10,12 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import re
 import statistics
 import sys
 import threading
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -81,6 +82,34 @@ class VolunteerRun:
                                f"{contact}")
         self.saves.append(Save(contact=contact, label=label, seconds=seconds,
                                confirmed=confirmed))
+
+
+async def make_calls(
+    run: VolunteerRun, *, calls: int, seed: int, think: tuple[float, float],
+    pick: Callable[[str, str | None], Awaitable[None]],
+    save: Callable[[str, str], Awaitable[str | None]],
+) -> None:
+    """A volunteer's calls from the contact on screen (the last in run.shown), in one rhythm
+    for both drivers, so that their figures compare: a think, then the n-th call's outcome
+    OUTCOMES[(seed + n) % len] is picked (with its survey answer), half a think, then saved.
+
+    `pick(label, answer)` picks them; `save(name, label)` saves, notes the save on the run and
+    hands back the next contact's name, or None when the queue is empty.
+    """
+    rng = random.Random(seed)
+    name = run.shown[-1]
+    for number in range(calls):
+        label, answer = OUTCOMES[(seed + number) % len(OUTCOMES)]
+        await asyncio.sleep(rng.uniform(*think))
+        await pick(label, answer)
+        await asyncio.sleep(rng.uniform(*think) / 2)
+        following = await save(name, label)
+        if following is None:
+            run.finished = "queue empty"
+            return
+        name = following
+        run.shown.append(name)
+    run.finished = "done"
 
 
 @dataclass

@@ -37,7 +37,6 @@ import asyncio
 import contextlib
 import json
 import os
-import random
 import sys
 import tempfile
 import time
@@ -46,20 +45,7 @@ from typing import Any
 
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from bench._report import (
-    CALLING_PACE,
-    CONFIRMED,
-    OUTCOMES,
-    LoadReport,
-    VolunteerRun,
-    command_line,
-    database_url,
-    final_report,
-    print_report,
-    refused,
-    run_in_own_thread,
-    set_stage,
-)
+from bench import _report as shared
 from db.engine import Database, make_engine
 from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, PASSWORD, tree_cpu_seconds
 
@@ -220,7 +206,7 @@ async def start_calling(page: Any, timeout: float) -> None:
 async def confirmation(page: Any) -> tuple[str, str] | None:
     boxes = page.locator('[data-testid="stAlertContentSuccess"]')
     for text in await boxes.all_inner_texts():
-        match = CONFIRMED.search(text.replace("\n", " "))
+        match = shared.CONFIRMED.search(text.replace("\n", " "))
         if match:
             return match["label"], match["name"]
     return None
@@ -229,9 +215,8 @@ async def confirmation(page: Any) -> tuple[str, str] | None:
 async def volunteer(
     browser: Any, url: str, username: str, *, calls: int, seed: int,
     think: tuple[float, float], timeout: float, start_delay: float,
-) -> VolunteerRun:
-    run = VolunteerRun(username=username, server=url)
-    rng = random.Random(seed)
+) -> shared.VolunteerRun:
+    run = shared.VolunteerRun(username=username, server=url)
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(timeout * 1000)
     await context.add_init_script(PAGE_PROBE)
@@ -244,24 +229,21 @@ async def volunteer(
         name = await card_name(page)
         assert name is not None
         run.shown.append(name)
-        for number in range(calls):
-            label, answer = OUTCOMES[(seed + number) % len(OUTCOMES)]
-            await asyncio.sleep(rng.uniform(*think))
+
+        async def pick_outcome(label: str, answer: str | None) -> None:
             if answer is not None:
                 run.rerun_seconds.append(await pick(page, "Will you join Saturday's action?",
                                                     answer))
             run.rerun_seconds.append(await pick(page, "Outcome", label))
-            await asyncio.sleep(rng.uniform(*think) / 2)
+
+        async def save(name: str, label: str) -> str | None:
             seconds, following = await save_and_wait(page, name, timeout)
             run.saved(contact=name, label=label, seconds=seconds,
                       seen=await confirmation(page))
-            if not following:
-                run.finished = "queue empty"
-                break
-            name = following
-            run.shown.append(name)
-        else:
-            run.finished = "done"
+            return following or None
+
+        await shared.make_calls(run, calls=calls, seed=seed, think=think, pick=pick_outcome,
+                                save=save)
     except Exception as exc:  # recorded, and the run goes on with the other volunteers
         run.errors.append(f"{username}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
         with contextlib.suppress(Exception):
@@ -276,7 +258,7 @@ async def volunteer(
 async def drive(
     urls: list[str], usernames: list[str], *, calls: int, think: tuple[float, float],
     timeout: float, ramp_seconds: float,
-) -> tuple[list[VolunteerRun], float]:
+) -> tuple[list[shared.VolunteerRun], float]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
@@ -307,22 +289,22 @@ def _reaped_children_cpu() -> float:
 
 def run_load(
     *, database_url: str, workdir: Path, volunteers: int = 30, calls: int = 10,
-    servers: int = 1, think: tuple[float, float] = CALLING_PACE, timeout: float = 60.0,
+    servers: int = 1, think: tuple[float, float] = shared.CALLING_PACE, timeout: float = 60.0,
     ramp_seconds: float = 20.0, server_env: dict[str, str] | None = None,
-) -> LoadReport:
+) -> shared.LoadReport:
     """Seed, start the servers, drive the volunteers, stop the servers, check the database."""
     database = Database(make_engine(database_url, pool_size=4, max_overflow=4))
     try:
-        stage = set_stage(database, database_url=database_url, workdir=workdir,
-                          volunteers=volunteers, calls=calls, servers=servers,
-                          server_env=server_env)
+        stage = shared.set_stage(database, database_url=database_url, workdir=workdir,
+                                 volunteers=volunteers, calls=calls, servers=servers,
+                                 server_env=server_env)
         apps = stage.apps
         try:
             for app in apps:
                 app.start()
             server_cpu = [tree_cpu_seconds(app.process.pid) for app in apps if app.process]
             everything = tree_cpu_seconds(os.getpid()) + _reaped_children_cpu()
-            runs, seconds = run_in_own_thread(lambda: drive(
+            runs, seconds = shared.run_in_own_thread(lambda: drive(
                 [app.url for app in apps], stage.usernames, calls=calls, think=think,
                 timeout=timeout, ramp_seconds=ramp_seconds,
             ))
@@ -337,7 +319,7 @@ def run_load(
         finally:
             for app in apps:
                 app.stop()
-        report = final_report(database, stage, runs, seconds, calls=calls, think=think)
+        report = shared.final_report(database, stage, runs, seconds, calls=calls, think=think)
         report.server_cpu_seconds = server_seconds
         report.client_cpu_seconds = client_seconds
         return report
@@ -346,19 +328,20 @@ def run_load(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = command_line(__doc__.split("\n\n")[0], volunteers=30, calls=10, think=CALLING_PACE)
+    parser = shared.command_line(__doc__.split("\n\n")[0], volunteers=30, calls=10,
+                                 think=shared.CALLING_PACE)
     parser.add_argument("--json", action="store_true", help="print the summary as JSON too")
     args = parser.parse_args(argv)
     if not CHROMIUM.exists():
         print(f"{CHROMIUM} is missing: run .ci/install-browser", file=sys.stderr)
         return 2
-    if refused(args):
+    if shared.refused(args):
         return 2
     with tempfile.TemporaryDirectory(prefix="ringround-load-") as tmp, \
-            database_url(args.db, Path(tmp)) as url:
+            shared.database_url(args.db, Path(tmp)) as url:
         report = run_load(database_url=url, workdir=Path(tmp), volunteers=args.volunteers,
                           calls=args.calls, servers=args.servers, think=tuple(args.think))
-    print_report(report)
+    shared.print_report(report)
     if args.json:
         print(json.dumps(report.summary(), default=str, indent=2))
     return 0 if report.clean else 1

@@ -43,7 +43,6 @@ import asyncio
 import contextlib
 import html
 import http.cookiejar
-import random
 import re
 import sys
 import tempfile
@@ -62,19 +61,7 @@ from streamlit.proto.ClientState_pb2 import ClientState, ContextInfo
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState, WidgetStates
 
-from bench._report import (
-    CONFIRMED,
-    OUTCOMES,
-    LoadReport,
-    VolunteerRun,
-    command_line,
-    database_url,
-    final_report,
-    print_report,
-    refused,
-    run_in_own_thread,
-    set_stage,
-)
+from bench import _report as shared
 from db.engine import Database, make_engine
 from db.models import CallAttempt
 from tests.e2e.harness import PASSWORD, tree_cpu_seconds
@@ -324,7 +311,7 @@ class StreamlitTab:
 
 def confirmation(screen: Screen) -> tuple[str, str] | None:
     for body in screen.alerts():
-        match = CONFIRMED.search(body.replace("\\", "").replace("\n", " "))
+        match = shared.CONFIRMED.search(body.replace("\\", "").replace("\n", " "))
         if match:
             return match["label"], match["name"]
     return None
@@ -371,9 +358,8 @@ async def signed_in(url: str, username: str, *, timeout: float,
 
 async def volunteer(url: str, username: str, *, calls: int, seed: int,
                     think: tuple[float, float], timeout: float,
-                    start_delay: float) -> VolunteerRun:
-    run = VolunteerRun(username=username, server=url)
-    rng = random.Random(seed)
+                    start_delay: float) -> shared.VolunteerRun:
+    run = shared.VolunteerRun(username=username, server=url)
     tab: StreamlitTab | None = None
     try:
         await asyncio.sleep(start_delay)
@@ -386,38 +372,37 @@ async def volunteer(url: str, username: str, *, calls: int, seed: int,
         name = tab.screen.card_name()
         assert name is not None
         run.shown.append(name)
-        for number in range(calls):
-            label, answer = OUTCOMES[(seed + number) % len(OUTCOMES)]
-            await asyncio.sleep(rng.uniform(*think))
-            if answer is not None:
-                started = time.perf_counter()
-                tab.set_radio(QUESTION, answer)
-                await tab.rerun()
-                await tab.wait_run(timeout)
-                run.rerun_seconds.append(time.perf_counter() - started)
+        on_page = tab  # the tab the helpers below act on (no longer None from here)
+
+        async def pick(group: str, option: str) -> None:
             started = time.perf_counter()
-            tab.set_radio("Outcome", label)
-            await tab.rerun()
-            await tab.wait_run(timeout)
+            on_page.set_radio(group, option)
+            await on_page.rerun()
+            await on_page.wait_run(timeout)
             run.rerun_seconds.append(time.perf_counter() - started)
-            await asyncio.sleep(rng.uniform(*think) / 2)
-            tab.card_seen.clear()
+
+        async def pick_outcome(label: str, answer: str | None) -> None:
+            if answer is not None:
+                await pick(QUESTION, answer)
+            await pick("Outcome", label)
+
+        async def save(name: str, label: str) -> str | None:
+            on_page.card_seen.clear()
             clicked = time.perf_counter()
-            await tab.click("Save and next")
-            await tab.settle(timeout, lambda s, n=name: s.card_name() != n or any(
+            await on_page.click("Save and next")
+            await on_page.settle(timeout, lambda s: s.card_name() != name or any(
                 "has been called" in b or "Nobody is waiting" in b
                 for b in s.markdown() + s.alerts()))
-            following = tab.screen.card_name()
-            seconds = (tab.card_at - clicked) if tab.card_seen.is_set() and tab.card_at else None
-            run.saved(contact=name, label=label, seconds=seconds, seen=confirmation(tab.screen))
-            tab.forget_widgets()
-            if following is None or following == name:
-                run.finished = "queue empty"
-                break
-            name = following
-            run.shown.append(name)
-        else:
-            run.finished = "done"
+            following = on_page.screen.card_name()
+            seconds = (on_page.card_at - clicked
+                       if on_page.card_seen.is_set() and on_page.card_at else None)
+            run.saved(contact=name, label=label, seconds=seconds,
+                      seen=confirmation(on_page.screen))
+            on_page.forget_widgets()
+            return None if following is None or following == name else following
+
+        await shared.make_calls(run, calls=calls, seed=seed, think=think, pick=pick_outcome,
+                                save=save)
     except Exception as exc:  # recorded; the other volunteers carry on
         run.errors.append(f"{username}: {type(exc).__name__}: {str(exc)[:200]}")
     finally:
@@ -538,14 +523,14 @@ def run_protocol_load(
     *, database_url: str, workdir: Path, volunteers: int, calls: int, servers: int = 1,
     think: tuple[float, float] = REALISTIC_PACE, timeout: float = 120.0,
     ramp_seconds: float | None = None, dashboards: bool = True,
-) -> tuple[LoadReport, Capacity]:
+) -> tuple[shared.LoadReport, Capacity]:
     """Seed, start the servers, drive the volunteers over websockets, stop, check; with
     `dashboards`, an organiser watches each server's dashboard throughout."""
     database = Database(make_engine(database_url, pool_size=4, max_overflow=4))
     capacity = Capacity()
     try:
-        stage = set_stage(database, database_url=database_url, workdir=workdir,
-                          volunteers=volunteers, calls=calls, servers=servers)
+        stage = shared.set_stage(database, database_url=database_url, workdir=workdir,
+                                 volunteers=volunteers, calls=calls, servers=servers)
         apps, usernames = stage.apps, stage.usernames
         ramp = ramp_seconds if ramp_seconds is not None else min(60.0, think[0])
         try:
@@ -553,7 +538,7 @@ def run_protocol_load(
                 app.start()
             # One tab per server first: the first page run imports the pages' modules, which
             # is the server's own footprint, not any session's.
-            run_in_own_thread(lambda: warm_up([app.url for app in apps], timeout))
+            shared.run_in_own_thread(lambda: warm_up([app.url for app in apps], timeout))
             pids = [app.process.pid for app in apps if app.process]
             cpu_before: list[float] = []
             peaks = {"rss": 0, "connections": -1}
@@ -576,7 +561,7 @@ def run_protocol_load(
                         CallAttempt).where(CallAttempt.campaign_id == stage.campaign_id)  # type: ignore[arg-type]
                     ).scalar_one())
 
-            async def drive() -> list[VolunteerRun]:
+            async def drive() -> list[shared.VolunteerRun]:
                 # An organiser watches each server's dashboard through the run, as on a
                 # campaign day: its live refresh is part of the load, and once the last save
                 # is in, each must show every call made on either server within a refresh or
@@ -607,7 +592,7 @@ def run_protocol_load(
             sampler = threading.Thread(target=sample, daemon=True)
             span: dict[str, float] = {}
             try:
-                runs = run_in_own_thread(drive)
+                runs = shared.run_in_own_thread(drive)
             finally:
                 stop.set()
                 if sampler.ident is not None:
@@ -621,7 +606,7 @@ def run_protocol_load(
         finally:
             for app in apps:
                 app.stop()
-        report = final_report(database, stage, runs, seconds, calls=calls, think=think)
+        report = shared.final_report(database, stage, runs, seconds, calls=calls, think=think)
         report.server_cpu_seconds = server_cpu
         capacity.saves_per_second = report.saves / seconds if seconds else 0.0
         capacity.server_cpu_per_save = server_cpu / report.saves if report.saves else 0.0
@@ -655,19 +640,19 @@ def print_capacity(capacity: Capacity) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = command_line(__doc__.split("\n\n")[0], volunteers=50, calls=3,
-                          think=REALISTIC_PACE)
+    parser = shared.command_line(__doc__.split("\n\n")[0], volunteers=50, calls=3,
+                                 think=REALISTIC_PACE)
     parser.add_argument("--no-dashboards", action="store_true",
                         help="no organiser watching a dashboard (as bench/load.py's browsers)")
     args = parser.parse_args(argv)
-    if refused(args):
+    if shared.refused(args):
         return 2
     with tempfile.TemporaryDirectory(prefix="ringround-protocol-") as tmp, \
-            database_url(args.db, Path(tmp)) as url:
+            shared.database_url(args.db, Path(tmp)) as url:
         report, capacity = run_protocol_load(
             database_url=url, workdir=Path(tmp), volunteers=args.volunteers, calls=args.calls,
             servers=args.servers, think=tuple(args.think), dashboards=not args.no_dashboards)
-    print_report(report, client="over websockets (bench/protocol.py, no browser)")
+    shared.print_report(report, client="over websockets (bench/protocol.py, no browser)")
     print_capacity(capacity)
     dashboards_ok = args.no_dashboards or capacity.dashboards_saw_every_call
     return 0 if report.clean and dashboards_ok else 1
