@@ -8,6 +8,7 @@ figure per cache period, not twenty.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -160,6 +161,14 @@ def calling_span(buckets: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if (first is None or b["start"] >= first) and (last is None or b["start"] <= last)]
 
 
+def section(title: str, rows: Sequence[Any], empty: str) -> bool:
+    """The section's heading; with no rows, `empty` under it instead, and False."""
+    st.subheader(title)
+    if not rows:
+        st.caption(empty)
+    return bool(rows)
+
+
 def through_the_day(buckets: list[dict[str, Any]]) -> None:
     st.subheader(f"Calls per 15 minutes, {uk_date(day)}")
     if not any(b["dials"] for b in buckets):
@@ -180,9 +189,7 @@ def through_the_day(buckets: list[dict[str, Any]]) -> None:
 
 
 def outcomes_chart(rows: list[dict[str, Any]]) -> None:
-    st.subheader("Outcomes")
-    if not rows:
-        st.caption("No calls in this period.")
+    if not section("Outcomes", rows, "No calls in this period."):
         return
     frame = pd.DataFrame(rows)
     chart = alt.Chart(frame).mark_bar().encode(
@@ -194,9 +201,7 @@ def outcomes_chart(rows: list[dict[str, Any]]) -> None:
 
 
 def survey_charts(results: list[dict[str, Any]]) -> None:
-    st.subheader("Survey results")
-    if not results:
-        st.caption("This campaign has no survey questions.")
+    if not section("Survey results", results, "This campaign has no survey questions."):
         return
     for question in results:
         st.markdown(f"**{question['text']}** · "
@@ -214,9 +219,7 @@ def survey_charts(results: list[dict[str, Any]]) -> None:
 
 
 def progress_section(wards: list[dict[str, Any]]) -> None:
-    st.subheader("Progress per constituency")
-    if not wards:
-        st.caption("No contacts queued yet.")
+    if not section("Progress per constituency", wards, "No contacts queued yet."):
         return
     seats = pd.DataFrame(stats.progress_by_constituency(wards))
     # Overlaid bars are drawn in data order: all contacts first, completed last, on top.
@@ -244,9 +247,7 @@ def progress_section(wards: list[dict[str, Any]]) -> None:
 
 
 def leaderboard_section(board: list[dict[str, Any]], signups: dict[int, int]) -> None:
-    st.subheader("Volunteer leaderboard")
-    if not board:
-        st.caption("No calls in this period.")
+    if not section("Volunteer leaderboard", board, "No calls in this period."):
         return
     frame = pd.DataFrame(board)
     frame["sign-ups"] = [signups.get(int(v), 0) for v in frame["volunteer_id"]]
