@@ -130,6 +130,11 @@ class PhoneNormaliser:
         self.region = region
         self._types = _cc44_types() if region == "GB" else None
         self._cache: dict[str, Phone | None] = {}  # national number: its Phone, None if invalid
+        # Text the fast path cannot read: normalise_phone's answer, a Phone or why it is not
+        # one. A file repeats its placeholders ("0000 000000", "0") in thousands of rows, and
+        # reading a cell's words tries the same runs of digits ("0000") again and again, each
+        # costing phonenumbers 20-50 us.
+        self._slow_cache: dict[str, Phone | str] = {}
         self.fast = 0
         self.slow = 0
 
@@ -170,4 +175,15 @@ class PhoneNormaliser:
         if not any(ch.isdigit() for ch in text):  # "n/a", "tbc": phonenumbers finds no number
             raise InvalidPhone("not a phone number" if text else "no phone number")
         self.slow += 1
-        return normalise_phone(raw, region=self.region)
+        answer = self._slow_cache.get(text)
+        if answer is None:
+            try:
+                answer = normalise_phone(text, region=self.region)
+            except InvalidPhone as exc:
+                answer = str(exc)
+            if len(self._slow_cache) >= _CACHE_LIMIT:
+                self._slow_cache.clear()
+            self._slow_cache[text] = answer
+        if isinstance(answer, str):
+            raise InvalidPhone(answer)
+        return answer

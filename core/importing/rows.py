@@ -407,18 +407,20 @@ class RowParser:
             raw = cells[index]
             if not raw:
                 continue
+            error: str | None = None
             try:
                 phone = common(raw)  # the common case, inline: one plain UK number
-                if phone is not None:
-                    found = [phone]
-                else:
-                    found = [normalise(raw)]
-                    if _LETTER.search(raw):  # "Tel: 07400 123456 (evenings)": keep the words
-                        found, _problem, cell_notes = phones_in_cell(raw, normalise)
-                        for e164, note in cell_notes.items():
-                            notes.setdefault(e164, note)
+                if phone is None and not _LETTER.search(raw):
+                    phone = normalise(raw)
             except InvalidPhone as exc:
-                found, problem, cell_notes = phones_in_cell(raw, normalise, str(exc))
+                phone, error = None, str(exc)
+            if phone is not None:
+                found = [phone]
+            else:
+                # Words around a number ("Tel: 07400 123456 (evenings)", "n/a"), or digits that
+                # are not one number as they stand: phones_in_cell reads the whole cell (unless
+                # tried above: error), then each number among the words, keeping the words.
+                found, problem, cell_notes = phones_in_cell(raw, normalise, error)
                 if problem:
                     problems.append(f"{header}: {problem}")
                 for e164, note in cell_notes.items():

@@ -113,6 +113,20 @@ def test_a_cached_number_gives_the_same_answer_again() -> None:
     assert outcome(fast, "07700900123") == outcome(fast, "07700 900 123")
 
 
+@pytest.mark.parametrize("text", [
+    "0000 000000", "0", "+1 202 555 0143", "tel: 07400 123456", "0800 11 11 ext 2",
+    "+353 85 123 4567", "07400 123456 (after 6pm)", "4.474E+11",
+])
+def test_text_off_the_fast_path_gives_phonenumbers_answer_every_time_it_is_asked(
+        text: str) -> None:
+    """The slow path remembers its answers (a file repeats its placeholders thousands of
+    times): asked again, or with other spaces around it, it answers exactly as before."""
+    fast = PhoneNormaliser("GB")
+    slow = outcome(lambda x: normalise_phone(x, region="GB"), text)
+    assert [outcome(fast, t) for t in (text, text, f" {text} ")] == [slow] * 3
+    assert fast.slow == 3
+
+
 def test_the_fast_path_agrees_with_phonenumbers_on_a_membership_lists_numbers() -> None:
     """20,000 numbers as membership exports hold them: every UK mobile and landline block a
     list is likely to have (2-5 digit area codes, 07 mobiles), in the common formats."""
