@@ -5,9 +5,11 @@
 - `registry`: kind → label, factory, configured? (`SPECS`), and the process's shared dialers.
 - `calls`: the one question a page asks (`calling_mode`) and placing a campaign's bridge.
 
-The names below are the package's public face; import them from `core.dialing`.
+The port's names (`port.__all__`) and those below are the package's public face; import
+them from `core.dialing`.
 """
 
+from core.dialing import port
 from core.dialing.calls import (
     BridgePlan,
     CallingMode,
@@ -31,35 +33,9 @@ from core.dialing.fake import (
     demo_script,
 )
 from core.dialing.own_phone import TelDialer
-from core.dialing.port import (
-    FINAL_STATUSES,
-    LIVE_STATUSES,
-    STATUS_LABELS,
-    SUGGESTED_OUTCOMES,
-    AnsweredBy,
-    BadCredentials,
-    BridgeRefused,
-    CallerIdNotVerified,
-    CallInfo,
-    CallState,
-    Dialer,
-    DialerError,
-    DialerNotConfigured,
-    DialerUnreachable,
-    InvalidNumber,
-    LegInfo,
-    MachineDetection,
-    NoGeoPermission,
-    NotABridge,
-    NoVerifiedPhone,
-    RateLimited,
-    RoomDial,
-    RoomDialer,
-    SmsReceipt,
-    SmsRecipientOptedOut,
-    suggested_outcome,
-    tel_link,
-)
+
+# The port's names are the package's face as they stand: listed once, in port.__all__.
+from core.dialing.port import *  # noqa: F403
 from core.dialing.registry import (
     SPECS,
     DialerKind,
@@ -85,19 +61,12 @@ from core.dialing.twilio import (
     signature_valid,
 )
 
-__all__ = [
-    "AnsweredBy", "CallLife", "FakeLeg", "FakeRoomDialer", "LegInfo", "MachineDetection",
-    "RoomDial", "RoomDialer", "demo_life", "room_dialer_for", "shared_fake_room_dialer",
-    "DEFAULT_SCRIPT", "FINAL_STATUSES", "LIVE_STATUSES", "SPECS", "STATUS_LABELS",
-    "SUGGESTED_OUTCOMES", "BadCredentials", "BridgePlan", "BridgeRefused", "CallInfo", "CallState",
-    "CallerIdNotVerified", "CallingMode", "Dialer", "DialerError", "DialerKind",
-    "DialerNotConfigured", "DialerSpec", "DialerUnreachable", "FakeCall", "FakeDialer",
-    "FakeSms", "InvalidNumber", "NoGeoPermission", "NoVerifiedPhone", "NotABridge",
-    "RateLimited", "SmsReceipt", "SmsRecipientOptedOut", "TelDialer", "TextingMode",
-    "TwilioCheck", "TwilioDialer", "caller_id_choices", "calling_mode", "check_twilio",
-    "campaign_texting_mode",
-    "demo_script", "dialer_for", "dialer_kind", "map_twilio_error", "plan_bridge",
-    "rebased_http_client", "reset_dialers", "shared_fake_dialer", "signature_valid",
-    "sms_dialer", "spec_for", "start_campaign_call", "status_callback_url", "suggested_outcome",
-    "tel_link", "text_spec", "texting_mode", "twilio_dialer",
-]
+__all__ = [*port.__all__, "BridgePlan", "caller_id_choices", "calling_mode", "CallingMode",
+           "CallLife", "campaign_texting_mode", "check_twilio", "DEFAULT_SCRIPT", "demo_life",
+           "demo_script", "dialer_for", "dialer_kind", "DialerKind", "DialerSpec", "FakeCall",
+           "FakeDialer", "FakeLeg", "FakeRoomDialer", "FakeSms", "map_twilio_error",
+           "plan_bridge", "rebased_http_client", "reset_dialers", "room_dialer_for",
+           "shared_fake_dialer", "shared_fake_room_dialer", "signature_valid", "sms_dialer",
+           "spec_for", "SPECS", "start_campaign_call", "status_callback_url", "TelDialer",
+           "text_spec", "texting_mode", "TextingMode", "twilio_dialer", "TwilioCheck",
+           "TwilioDialer"]

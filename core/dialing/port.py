@@ -15,6 +15,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+# The package's public face (core/dialing/__init__.py re-exports exactly these).
+__all__ = [
+    "CallState", "LIVE_STATUSES", "FINAL_STATUSES", "SUGGESTED_OUTCOMES", "STATUS_LABELS",
+    "DialerError", "BridgeRefused", "DialerNotConfigured", "BadCredentials", "CallerIdNotVerified",
+    "NoGeoPermission", "RateLimited", "DialerUnreachable", "InvalidNumber", "SmsRecipientOptedOut",
+    "NoVerifiedPhone", "NotABridge", "CallInfo", "SmsReceipt", "suggested_outcome", "tel_link",
+    "Dialer", "AnsweredBy", "MachineDetection", "LegInfo", "RoomDial", "RoomDialer",
+]
+
 
 class CallState(StrEnum):
     """Where one call leg is, in the order a call goes through them."""

@@ -459,3 +459,19 @@ def test_twilios_answered_by_is_read_in_our_words(raw: str | None, ours: str) ->
     dialer, _ = twilio({("GET", f"/Calls/{CHILD}.json"): (
         200, {**call_json(CHILD, "in-progress"), "answered_by": raw})})
     assert dialer.leg(CHILD).answered_by == ours
+
+
+def test_every_name_the_port_defines_is_the_dialing_packages_own() -> None:
+    """core.dialing re-exports the port by its __all__: a class or constant added to the port
+    and left out of __all__ would be missing from the package's face."""
+    import inspect
+
+    import core.dialing
+    from core.dialing import port
+
+    defined = {name for name, value in vars(port).items()
+               if not name.startswith("_") and not inspect.ismodule(value)
+               and getattr(value, "__module__", port.__name__) == port.__name__}
+    assert defined == set(port.__all__)
+    assert set(port.__all__) <= set(core.dialing.__all__)
+    assert all(getattr(core.dialing, name) is getattr(port, name) for name in port.__all__)
