@@ -93,12 +93,13 @@ class _Cc44Types:
         return "unknown"
 
     def kind(self, nsn: str) -> str:
-        for leading, *descs in self.regions:
+        type_of = self._type
+        for leading, general, other, fixed, mobile, same in self.regions:
             if leading is not None:
                 if leading.match(nsn):
-                    return self._type(nsn, *descs)  # type: ignore[arg-type]
+                    return type_of(nsn, general, other, fixed, mobile, same)
             else:
-                kind = self._type(nsn, *descs)  # type: ignore[arg-type]
+                kind = type_of(nsn, general, other, fixed, mobile, same)
                 if kind != "unknown":
                     return kind
         return "unknown"  # no region: phonenumbers finds no metadata, so UNKNOWN
@@ -172,7 +173,7 @@ class PhoneNormaliser:
         if found is not None:
             return found
         text = raw.strip()
-        if not any(ch.isdigit() for ch in text):  # "n/a", "tbc": phonenumbers finds no number
+        if not any(map(str.isdigit, text)):  # "n/a", "tbc": phonenumbers finds no number
             raise InvalidPhone("not a phone number" if text else "no phone number")
         self.slow += 1
         answer = self._slow_cache.get(text)

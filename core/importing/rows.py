@@ -59,20 +59,28 @@ def _json_of_texts(values: dict[str, str]) -> str:
 
 def _json_of_columns(values: dict[str, str], keys: dict[str, str]) -> str:
     """_json_of_texts of custom fields, whose keys (the file's headers) were encoded once for
-    the whole file: keys maps each to its JSON text and the value's opening quote."""
+    the whole file: keys maps each to the text between the value before it and its own (see
+    column_keys), so that a row's JSON is one join of those and its escaped values."""
     if not values:
         return "{}"
     joined = "\x00".join(values.values())
     if "\\" not in joined:
         parts = encode_basestring_ascii(joined)[1:-1].split("\\u0000")
         if len(parts) == len(values):
-            return "{" + '", '.join(map(str.__add__, map(keys.__getitem__, values), parts)) + '"}'
+            pieces = parts + parts  # (the right length: every other item is replaced)
+            pieces[0::2] = map(keys.__getitem__, values)
+            pieces[1::2] = parts
+            return "{" + "".join(pieces)[len(_SEPARATOR):] + '"}'
     return _json_of_texts(values)
 
 
+_SEPARATOR = '", '  # what column_keys puts between a value and the next key
+
+
 def column_keys(headers: list[str]) -> dict[str, str]:
-    """The JSON text of each header as a key, with the opening quote of its value."""
-    return {header: encode_basestring_ascii(header) + ': "' for header in headers}
+    """Each header as the text that comes before its value in the JSON: the end of the value
+    before it, the key, and the value's opening quote ('", "Branch": "')."""
+    return {header: _SEPARATOR + encode_basestring_ascii(header) + ': "' for header in headers}
 
 
 def normalise_tags(text: str | list[str]) -> str:
@@ -216,7 +224,7 @@ def phones_in_cell(raw: str, normalise: PhoneNormaliser,
     if len(text) > _PHONE_CELL_LIMIT:
         return [], "too long to be a phone number", {}
     lowered = text.lower()
-    if lowered in _PLACEHOLDERS or not any(ch.isdigit() for ch in text):
+    if lowered in _PLACEHOLDERS or not any(map(str.isdigit, text)):
         return [], "not a phone number", {}
     if _SCIENTIFIC.fullmatch(lowered.replace(",", "")):
         return [], ("a number Excel shortened to scientific notation (format the column as "
