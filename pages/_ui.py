@@ -321,6 +321,17 @@ def require_organiser() -> UserView:
     return user
 
 
+def organiser_page(title: str, caption: str = "") -> tuple[UserView, Runtime]:
+    """An organiser screen's head: only organisers get past it, then its title and the caption
+    under it; gives the organiser and the runtime."""
+    organiser = require_organiser()
+    rt = runtime()
+    st.title(title)
+    if caption:
+        st.caption(caption)
+    return organiser, rt
+
+
 # --------------------------------------------------------------------------------------------
 # Per-run timing and database counts (RINGROUND_RUN_LOG), read by bench/load.py
 # --------------------------------------------------------------------------------------------

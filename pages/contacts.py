@@ -24,9 +24,7 @@ def masked(phone: str) -> str:
     """•••• and the last three digits, from E.164 or a formatted number alike."""
     return mask_phone("".join(ch for ch in phone if ch.isdigit() or ch == "+"))
 
-user = _ui.require_organiser()
-rt = _ui.runtime()
-st.title("Contacts")
+user, rt = _ui.organiser_page("Contacts")
 _ui.show_flash()
 
 query = st.text_input("Find by name, phone number, email or membership number",

@@ -51,14 +51,11 @@ ACCOUNTING = (
     ("warnings", "Warnings (cells not used in kept rows)"),
 )
 
-user = _ui.require_organiser()
-rt = _ui.runtime()
-st.title("Import contacts")
-st.caption(
+user, rt = _ui.organiser_page(
+    "Import contacts",
     "CSV (comma, semicolon or tab; UTF-8, Excel or Latin-1), Excel .xlsx, or a ZIP as "
     "downloaded (Mailchimp's audience export). Numbers are checked and stored in international "
-    "format; duplicates are merged by number; every row is accounted for."
-)
+    "format; duplicates are merged by number; every row is accounted for.")
 
 _ui.show_flash()
 

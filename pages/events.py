@@ -27,13 +27,10 @@ from core.recruits import InviteNotSent, send_recruit_invite
 from core.script import escape_markdown
 from pages import _ui
 
-organiser = _ui.require_organiser()
-rt = _ui.runtime()
-
-st.title("Events")
-st.caption("Canvassing sessions, stalls, phone banks and meetings that callers offer on the "
-           "phone (an *Event sign-up* question in a campaign's survey). Places are held the "
-           "moment the call is saved; a full event cannot be overbooked.")
+organiser, rt = _ui.organiser_page(
+    "Events", "Canvassing sessions, stalls, phone banks and meetings that callers offer on the "
+    "phone (an *Event sign-up* question in a campaign's survey). Places are held the moment "
+    "the call is saved; a full event cannot be overbooked.")
 
 with _ui.read_session() as session:
     campaigns = {c.id: c.name for c in list_campaigns(session=session)

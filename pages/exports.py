@@ -16,13 +16,10 @@ from pages import _ui
 FILE_KEY = "export_file"
 ALL = 0
 
-organiser = _ui.require_organiser()
-rt = _ui.runtime()
-
-st.title("Exports")
-st.caption("Every export is recorded in the audit trail: who, what, how many rows. Exported files "
-           "hold members' personal data: keep them on an encrypted device and delete them when "
-           "the follow-up is done.")
+organiser, rt = _ui.organiser_page(
+    "Exports", "Every export is recorded in the audit trail: who, what, how many rows. "
+    "Exported files hold members' personal data: keep them on an encrypted device and delete "
+    "them when the follow-up is done.")
 
 with _ui.read_session() as session:
     campaigns = stats.campaign_choices(session=session)

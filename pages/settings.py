@@ -17,10 +17,7 @@ from core.suppression import add_pasted_numbers, list_suppressions, remove_suppr
 from pages import _ui
 from pages._twilio_settings import render_twilio_settings
 
-organiser = _ui.require_organiser()
-rt = _ui.runtime()
-
-st.title("Settings")
+organiser, rt = _ui.organiser_page("Settings")
 dnc_tab, privacy_tab, twilio_tab, system_tab = st.tabs(
     ["Do-not-call list", "Data protection", "Telephony", "This installation"]
 )

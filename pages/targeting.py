@@ -24,10 +24,9 @@ from pages import _ui
 
 CUSTOM_KEY = "seg_custom"
 
-user = _ui.require_organiser()
-st.title("Targeting")
-st.caption("Who a campaign calls. Numbers on the do-not-call list, wrong numbers and "
-           "TPS-registered non-members are always left out.")
+user, rt = _ui.organiser_page(
+    "Targeting", "Who a campaign calls. Numbers on the do-not-call list, wrong numbers and "
+    "TPS-registered non-members are always left out.")
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -36,7 +35,7 @@ def load_options(database_url: str) -> dict[str, Any]:
         return segment_options(session=session)
 
 
-options = load_options(_ui.runtime().settings.database_url)
+options = load_options(rt.settings.database_url)
 _ui.show_flash()
 
 
