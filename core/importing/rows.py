@@ -57,6 +57,9 @@ def _json_of_texts(values: dict[str, str]) -> str:
                             for k, v in values.items()]) + "}"
 
 
+_SEPARATOR = '", '  # what column_keys puts between a value and the next key
+
+
 def _json_of_columns(values: dict[str, str], keys: dict[str, str]) -> str:
     """_json_of_texts of custom fields, whose keys (the file's headers) were encoded once for
     the whole file: keys maps each to the text between the value before it and its own (see
@@ -72,9 +75,6 @@ def _json_of_columns(values: dict[str, str], keys: dict[str, str]) -> str:
             pieces[1::2] = parts
             return "{" + "".join(pieces)[len(_SEPARATOR):] + '"}'
     return _json_of_texts(values)
-
-
-_SEPARATOR = '", '  # what column_keys puts between a value and the next key
 
 
 def column_keys(headers: list[str]) -> dict[str, str]:
